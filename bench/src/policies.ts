@@ -1,0 +1,1 @@
+export async function run(_opts: { json: boolean }): Promise<void> {}

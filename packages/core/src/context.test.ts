@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FakeClock } from './clock.ts';
+import { contextKey, createContext } from './context.ts';
+
+describe('CallContext', () => {
+  it('starts with attempt 1, idempotent, no deadline', () => {
+    const ctx = createContext();
+    assert.equal(ctx.attempt, 1);
+    assert.equal(ctx.idempotent, true);
+    assert.equal(ctx.deadline, undefined);
+    assert.equal(ctx.remainingMs(), Infinity);
+  });
+
+  it('only ever shrinks the deadline across nested derivations', () => {
+    const clock = new FakeClock();
+    const root = createContext({ clock, timeoutMs: 1_000 });
+    assert.equal(root.remainingMs(), 1_000);
+    const shorter = root.withTimeout(300);
+    assert.equal(shorter.remainingMs(), 300);
+    const longer = shorter.withTimeout(5_000);
+    assert.equal(longer.deadline, shorter.deadline, 'a longer timeout must not extend the deadline');
+    const patched = longer.with({ deadline: clock.now() + 10_000 });
+    assert.equal(patched.deadline, shorter.deadline);
+  });
+
+  it('reports remaining time as the clock moves', async () => {
+    const clock = new FakeClock();
+    const ctx = createContext({ clock, timeoutMs: 500 });
+    await clock.advance(200);
+    assert.equal(ctx.remainingMs(), 300);
+    const child = ctx.withTimeout(1_000);
+    assert.equal(child.remainingMs(), 300);
+  });
+
+  it('does not create a signal until asked, and aborts children with the parent', () => {
+    const external = new AbortController();
+    const root = createContext({ signal: external.signal });
+    const { ctx: child, cancel } = root.withCancel();
+    const { ctx: grandchild } = child.withCancel();
+    assert.equal(grandchild.aborted, false);
+    external.abort(new Error('caller gone'));
+    assert.equal(child.aborted, true);
+    assert.equal(grandchild.aborted, true);
+    assert.equal(grandchild.signal.aborted, true);
+    assert.equal((grandchild.abortReason as Error).message, 'caller gone');
+    cancel(new Error('ignored: already aborted by parent'));
+  });
+
+  it('cancelling a child does not touch the parent', () => {
+    const root = createContext();
+    const parent = root.withCancel();
+    const child = parent.ctx.withCancel();
+    const seen = child.ctx.signal; // created before cancel: must flip
+    child.cancel(new Error('lost the hedge race'));
+    assert.equal(seen.aborted, true);
+    assert.equal(parent.ctx.aborted, false);
+    assert.equal(parent.ctx.signal.aborted, false);
+    parent.cancel(new Error('timeout'));
+    assert.equal(parent.ctx.signal.aborted, true);
+  });
+
+  it('a signal read after cancel is already aborted with the reason', () => {
+    const { ctx, cancel } = createContext().withCancel();
+    const reason = new Error('late');
+    cancel(reason);
+    assert.equal(ctx.signal.aborted, true);
+    assert.equal(ctx.signal.reason, reason);
+  });
+
+  it('holds typed extension slots immutably', () => {
+    const tenant = contextKey<string>('tenant');
+    const priority = contextKey<number>('priority', 5);
+    const base = createContext();
+    const withTenant = base.set(tenant, 'acme');
+    assert.equal(base.get(tenant), undefined);
+    assert.equal(withTenant.get(tenant), 'acme');
+    assert.equal(withTenant.get(priority), 5);
+    assert.equal(withTenant.set(priority, 9).get(priority), 9);
+    assert.equal(withTenant.with({ attempt: 2 }).get(tenant), 'acme', 'slots survive derivation');
+  });
+
+  it('merges metadata and keeps the rest', () => {
+    const ctx = createContext({ metadata: { traceparent: 't', 'x-request-id': 'r' } });
+    const child = ctx.with({ metadata: { 'x-request-id': 'r2' }, idempotent: false, attempt: 3 });
+    assert.deepEqual(child.metadata, { traceparent: 't', 'x-request-id': 'r2' });
+    assert.equal(child.idempotent, false);
+    assert.equal(child.attempt, 3);
+    assert.deepEqual(ctx.metadata, { traceparent: 't', 'x-request-id': 'r' });
+  });
+});

@@ -1,0 +1,30 @@
+/**
+ * `@meshkit/core`: the call contract (`Service`, `Layer`, `stack`), the per-call `CallContext`, the
+ * `Endpoint` model, time (`Clock`, `FakeClock`, `TimerQueue`), the error taxonomy and the typed
+ * diagnostics channels. No runtime dependencies.
+ */
+export { type Clock, FakeClock, sleep, systemClock, type TimerHandle } from './clock.ts';
+export {
+  CallContext,
+  type CallContextInit,
+  type CancelHandle,
+  type ContextKey,
+  contextKey,
+  createContext,
+} from './context.ts';
+export { type Endpoint, type EndpointInit, type Readiness, staticEndpoint } from './endpoint.ts';
+export {
+  abortError,
+  ErrorCode,
+  InvalidArgumentError,
+  isAbortError,
+  isMeshError,
+  isRetryBudgetExhausted,
+  MeshError,
+  type MeshErrorOptions,
+  markRetryBudgetExhausted,
+} from './errors.ts';
+export * from './events.ts';
+export { type AnyLayer, apply, type Layer, layer, type Service, type Stack, stack } from './service.ts';
+export { type TimerEntry, TimerQueue, timerQueueFor } from './timer-queue.ts';
+export { checkFunction, checkInteger, checkNumber, checkString } from './validate.ts';

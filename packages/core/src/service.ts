@@ -1,0 +1,74 @@
+import type { CallContext } from './context.ts';
+
+/**
+ * The one contract: anything that handles a call is an async function of a request and its context.
+ * HTTP and gRPC clients, balancers, retry wrappers, message handlers and publishers are all Services.
+ */
+export type Service<Req, Res> = (req: Req, ctx: CallContext) => Promise<Res>;
+
+/**
+ * Middleware: a named function from the next service to a wrapped one. `describe()` returns live state
+ * (breaker state, budget left, endpoints) for the CLI and the dashboard.
+ *
+ * A layer may change the request and response types seen by its caller (`In`/`Out`) from those it
+ * sends on (`NextIn`/`NextOut`), e.g. a codec; most keep them.
+ */
+export interface Layer<In, Out, NextIn = In, NextOut = Out> {
+  readonly name: string;
+  wrap(next: Service<NextIn, NextOut>): Service<In, Out>;
+  describe?(): Record<string, unknown>;
+}
+
+/** A type-preserving layer, the common case. */
+export type AnyLayer<Req, Res> = Layer<Req, Res, Req, Res>;
+
+/** A composed stack; its `layers` are in request order and `describe()` reports each one. */
+export interface Stack<Req, Res> extends Layer<Req, Res> {
+  readonly layers: readonly Layer<Req, Res>[];
+}
+
+/**
+ * Composes layers. **Reading order is request order**: the first layer sees the request first and the
+ * response last.
+ *
+ * @example
+ * ```ts
+ * // timeout covers all attempts; each attempt passes the breaker, then the bulkhead.
+ * const resilient = stack(timeout({ timeoutMs: 2_000 }), retry({ maxAttempts: 3 }), circuitBreaker(), bulkhead());
+ * const call = resilient.wrap(httpService);
+ * ```
+ */
+export function stack<Req, Res>(...layers: Layer<Req, Res>[]): Stack<Req, Res> {
+  const frozen = Object.freeze([...layers]);
+  return {
+    name: `stack(${frozen.map((l) => l.name).join(', ')})`,
+    layers: frozen,
+    wrap(next: Service<Req, Res>): Service<Req, Res> {
+      let service = next;
+      for (let i = frozen.length - 1; i >= 0; i--) service = frozen[i]!.wrap(service);
+      return service;
+    },
+    describe() {
+      return { layers: frozen.map((l) => ({ name: l.name, ...(l.describe?.() ?? {}) })) };
+    },
+  };
+}
+
+/**
+ * Applies `layer` to `service` (a two-argument form that also accepts type-changing layers).
+ */
+export function apply<In, Out, NextIn, NextOut>(
+  layer: Layer<In, Out, NextIn, NextOut>,
+  service: Service<NextIn, NextOut>,
+): Service<In, Out> {
+  return layer.wrap(service);
+}
+
+/** Creates a layer from a name and a wrap function. */
+export function layer<Req, Res>(
+  name: string,
+  wrap: (next: Service<Req, Res>) => Service<Req, Res>,
+  describe?: () => Record<string, unknown>,
+): Layer<Req, Res> {
+  return describe === undefined ? { name, wrap } : { name, wrap, describe };
+}

@@ -1,0 +1,64 @@
+/**
+ * Runs a test suite with Node's test runner on the TypeScript sources and ends with one line
+ * `N passed, N failed`. Counts are also written to `.test-results/<suite>.json` for `.ci/run`.
+ *
+ *   node scripts/run-tests.ts unit [path-filter...]          every *.test.ts that needs no external service
+ *   node scripts/run-tests.ts integration [path-filter...]   *.integration.test.ts (RabbitMQ, etcd, PostgreSQL, Kafka)
+ */
+import { spawn } from 'node:child_process';
+import { globSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [suite = 'unit', ...filters] = process.argv.slice(2);
+if (suite !== 'unit' && suite !== 'integration') {
+  console.error(`unknown suite "${suite}" (expected unit or integration)`);
+  process.exit(2);
+}
+
+const root = join(import.meta.dirname, '..');
+const all = globSync(
+  ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+  {
+    cwd: root,
+    exclude: (name) => name === 'node_modules' || name === 'dist',
+  },
+).sort();
+const files = all
+  .filter((f) => (suite === 'integration') === f.endsWith('.integration.test.ts'))
+  .filter((f) => filters.length === 0 || filters.some((needle) => f.includes(needle)));
+
+if (files.length === 0) {
+  console.error(`no ${suite} test files matched`);
+  process.exit(filters.length > 0 ? 1 : 0);
+}
+
+const child = spawn(
+  process.execPath,
+  [
+    '--conditions=@meshkit/source',
+    '--test',
+    '--test-reporter=spec',
+    `--test-timeout=${suite === 'integration' ? 300_000 : 120_000}`,
+    `--test-concurrency=${suite === 'integration' ? 1 : 2}`,
+    ...files,
+  ],
+  { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MESHKIT_TEST_SUITE: suite } },
+);
+
+let tail = '';
+child.stdout.on('data', (chunk: Buffer) => {
+  process.stdout.write(chunk);
+  tail = (tail + chunk.toString('utf8')).slice(-4096);
+});
+child.on('close', (code) => {
+  const count = (label: string): number => Number(new RegExp(`ℹ ${label} (\\d+)`).exec(tail)?.[1] ?? 0);
+  const passed = count('pass');
+  const failed = count('fail') + count('cancelled');
+  mkdirSync(join(root, '.test-results'), { recursive: true });
+  writeFileSync(
+    join(root, '.test-results', `${suite}.json`),
+    JSON.stringify({ suite, passed, failed, code }),
+  );
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(code === 0 && failed === 0 && passed > 0 ? 0 : 1);
+});
