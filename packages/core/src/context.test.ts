@@ -47,6 +47,16 @@ describe('CallContext', () => {
     cancel(new Error('ignored: already aborted by parent'));
   });
 
+  it('is cancellable only with a caller signal or a cancel scope, and says so without a signal', () => {
+    const plain = createContext({ timeoutMs: 100 });
+    assert.equal(plain.cancellable, false);
+    assert.equal(plain.with({ attempt: 2 }).cancellable, false);
+    assert.equal(createContext({ signal: new AbortController().signal }).cancellable, true);
+    const { ctx: scoped } = plain.withCancel();
+    assert.equal(scoped.cancellable, true);
+    assert.equal(scoped.withTimeout(10).cancellable, true);
+  });
+
   it('cancelling a child does not touch the parent', () => {
     const root = createContext();
     const parent = root.withCancel();
@@ -58,6 +68,17 @@ describe('CallContext', () => {
     assert.equal(parent.ctx.signal.aborted, false);
     parent.cancel(new Error('timeout'));
     assert.equal(parent.ctx.signal.aborted, true);
+  });
+
+  it('withCancel(deadline) shrinks the deadline in the same step, never extends it', () => {
+    const clock = new FakeClock();
+    const root = createContext({ clock, timeoutMs: 1_000, attempt: 2 });
+    const shorter = root.withCancel(clock.now() + 300).ctx;
+    assert.equal(shorter.remainingMs(), 300);
+    assert.equal(shorter.attempt, 2);
+    const longer = shorter.withCancel(clock.now() + 5_000).ctx;
+    assert.equal(longer.deadline, shorter.deadline);
+    assert.equal(root.withCancel().ctx.deadline, root.deadline);
   });
 
   it('a signal read after cancel is already aborted with the reason', () => {

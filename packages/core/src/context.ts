@@ -213,6 +213,15 @@ export class CallContext {
     return this.#external?.aborted ?? false;
   }
 
+  /**
+   * `true` when something can cancel this call: a caller's signal or a cancellation scope
+   * (`withCancel()`). Cheap, never creates a signal; a transport passes {@link CallContext.signal} on only
+   * when this is `true` or a deadline is set, so an uncancellable call pays for no `AbortController`.
+   */
+  get cancellable(): boolean {
+    return this.#scope !== undefined || this.#external !== undefined;
+  }
+
   /** Why the call was cancelled, when {@link CallContext.aborted}. */
   get abortReason(): unknown {
     if (this.#scope !== undefined) return this.#scope.reason;
@@ -282,11 +291,24 @@ export class CallContext {
 
   /**
    * A child with its own cancellation scope: `cancel(reason)` aborts the child (and its descendants)
-   * without touching the parent; the child also aborts whenever the parent does.
+   * without touching the parent; the child also aborts whenever the parent does. With `deadline` (epoch
+   * ms) the child's deadline is also shrunk to it, in the same step: timeouts need both, once per call.
    */
-  withCancel(): CancelHandle {
+  withCancel(deadline?: number): CancelHandle {
     const scope = new CancelScope(this.#scope, this.#scope === undefined ? this.#external : undefined);
-    scope.ctx = new CallContext(this, scope, undefined, this.#slots);
+    const from =
+      deadline === undefined || (this.deadline !== undefined && this.deadline <= deadline)
+        ? this
+        : {
+            deadline,
+            attempt: this.attempt,
+            endpoint: this.endpoint,
+            metadata: this.metadata,
+            idempotent: this.idempotent,
+            idempotencyKey: this.idempotencyKey,
+            clock: this.clock,
+          };
+    scope.ctx = new CallContext(from, scope, undefined, this.#slots);
     return scope;
   }
 }
