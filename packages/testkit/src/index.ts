@@ -3,4 +3,15 @@
  * scripted services, and the conformance suites for registry sources and broker adapters.
  */
 export { FakeClock } from '@meshkit/core';
+export type { RegistryChildConfig, RegistryStore } from './registry-child.ts';
+export {
+  type RegistryConformanceOptions,
+  type RegistryHarness,
+  registryConformance,
+} from './registry-conformance.ts';
+export {
+  type RegistryProcessHarness,
+  type RegistryProcessOptions,
+  registryProcessConformance,
+} from './registry-processes.ts';
 export { delay, type ScriptedCall, type ScriptedService, type Step, scripted } from './scripted.ts';
