@@ -1,0 +1,55 @@
+/**
+ * `@meshkit/messaging`: the Broker port, the publisher and consumer as Services, the CloudEvents
+ * envelope, retry and dead-letter, the transactional outbox and the idempotent inbox.
+ */
+export type {
+  Broker,
+  BrokerRecord,
+  DeadLetterRequest,
+  Delivery,
+  PublishResult,
+  RetryRequest,
+  SubscribeOptions,
+  Subscription,
+} from './broker.ts';
+export {
+  type MessageDeadLetterEvent,
+  type MessageRetryEvent,
+  messagingChannels,
+  type SettleFailedEvent,
+} from './channels.ts';
+export {
+  type Codec,
+  jsonCodec,
+  type StandardSchemaResult,
+  type StandardSchemaV1,
+  validate,
+} from './codec.ts';
+export { type ConsumeOptions, type Consumer, consume, type Message } from './consumer.ts';
+export {
+  type DeadLetterReason,
+  decodeAttributes,
+  type EventAttributes,
+  encodeAttributes,
+  headerNames,
+  newEventId,
+} from './envelope.ts';
+export { KeyScheduler } from './key-scheduler.ts';
+export { checkRecord, MemoryBroker, type MemoryBrokerOptions, memoryBroker } from './memory-broker.ts';
+export {
+  checkPattern,
+  checkTopic,
+  compilePattern,
+  compilePatterns,
+  matchTopic,
+  type TopicMatcher,
+} from './pattern.ts';
+export {
+  type Outgoing,
+  type Publisher,
+  type PublisherOptions,
+  type PublishOutcome,
+  publisher,
+  type Receipt,
+} from './publisher.ts';
+export { type RetryOptions, type RetrySchedule, retrySchedule } from './retry-schedule.ts';
