@@ -1,0 +1,184 @@
+import {
+  type CallContext,
+  checkInteger,
+  ErrorCode,
+  InvalidArgumentError,
+  MeshError,
+  type Service,
+} from '@meshkit/core';
+import { Pool } from 'undici';
+import { defaultRetryableStatuses, mapTransportError, statusError } from './errors.ts';
+import { type TlsOptions, tlsConnectOptions } from './tls.ts';
+import type { HttpRequest, HttpResponse, HttpResponseBody } from './types.ts';
+import { timeoutHeaderValue, wireHeaders } from './wire.ts';
+
+/** Options of {@link httpTransport}, shared by every endpoint of a client. */
+export interface HttpTransportOptions {
+  /** How long establishing a connection (TCP and TLS) may take, in ms. Defaults to 2,000. */
+  readonly connectTimeoutMs?: number;
+  /** How long an idle keep-alive connection is kept, in ms. Defaults to 4,000. */
+  readonly keepAliveTimeoutMs?: number;
+  /** Connections per endpoint. Defaults to unlimited (one per concurrent request, then reused). */
+  readonly connections?: number;
+  /** Requests pipelined per connection. Defaults to 1 (no pipelining, the safe choice for retries). */
+  readonly pipelining?: number;
+  /** TLS and mutual TLS; switches addresses without a scheme to `https`. */
+  readonly tls?: TlsOptions;
+  /** Statuses reported as retryable. Defaults to 429, 500, 502, 503, 504. */
+  readonly retryableStatuses?: readonly number[];
+  /** How much of an error response's body `ERR_HTTP_STATUS` keeps, in bytes. Defaults to 4,096. */
+  readonly maxErrorBodyBytes?: number;
+}
+
+/** A per-endpoint HTTP service over one undici keep-alive `Pool`. */
+export interface HttpTransport extends Service<HttpRequest, HttpResponse> {
+  /** The origin this transport talks to, e.g. `http://127.0.0.1:8080`. */
+  readonly origin: string;
+  /** Closes the pool after in-flight requests finish. */
+  close(): Promise<void>;
+  /** Closes the pool at once, failing in-flight requests. */
+  destroy(): Promise<void>;
+}
+
+/** The origin for an endpoint address (`host:port` or a URL); `https` when TLS is configured. */
+export function originOf(address: string, secure: boolean): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(address)
+    ? address
+    : `${secure ? 'https' : 'http'}://${address}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new InvalidArgumentError('endpoint.address', 'must be host:port or an http(s) URL', address);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidArgumentError('endpoint.address', 'must use http or https', address);
+  }
+  return url.origin;
+}
+
+/** Validated, shared form of {@link HttpTransportOptions}. */
+export interface ResolvedTransportOptions {
+  readonly pool: Pool.Options;
+  readonly secure: boolean;
+  readonly retryableStatuses: ReadonlySet<number>;
+  readonly maxErrorBodyBytes: number;
+}
+
+/** Checks {@link HttpTransportOptions} once, so every endpoint's transport shares the result. */
+export function resolveTransportOptions(
+  options: HttpTransportOptions = {},
+  field = 'http',
+): ResolvedTransportOptions {
+  const connectTimeoutMs = checkInteger(`${field}.connectTimeoutMs`, options.connectTimeoutMs ?? 2_000, 1);
+  const keepAliveTimeoutMs = checkInteger(
+    `${field}.keepAliveTimeoutMs`,
+    options.keepAliveTimeoutMs ?? 4_000,
+    1,
+  );
+  const pipelining = checkInteger(`${field}.pipelining`, options.pipelining ?? 1, 1);
+  const connections =
+    options.connections === undefined ? null : checkInteger(`${field}.connections`, options.connections, 1);
+  const statuses = options.retryableStatuses ?? defaultRetryableStatuses;
+  if (!Array.isArray(statuses)) {
+    throw new InvalidArgumentError(`${field}.retryableStatuses`, 'must be an array of statuses', statuses);
+  }
+  for (const s of statuses) checkInteger(`${field}.retryableStatuses[]`, s, 100, 599);
+  const maxErrorBodyBytes = checkInteger(`${field}.maxErrorBodyBytes`, options.maxErrorBodyBytes ?? 4_096, 0);
+  const tls = options.tls === undefined ? undefined : tlsConnectOptions(options.tls, `${field}.tls`);
+  return {
+    pool: {
+      connections,
+      pipelining,
+      keepAliveTimeout: keepAliveTimeoutMs,
+      connect: { timeout: connectTimeoutMs, ...tls },
+    },
+    secure: tls !== undefined,
+    retryableStatuses: new Set(statuses),
+    maxErrorBodyBytes,
+  };
+}
+
+/**
+ * A {@link Service} that sends requests to one endpoint over a keep-alive undici `Pool`.
+ *
+ * - Context metadata (`traceparent`, `x-request-id`, ...) goes out as headers; the deadline as
+ *   `x-meshkit-timeout-ms` (time left); the context's idempotency key as `Idempotency-Key`.
+ * - The call's signal is handed to undici only when the context is cancellable, so a plain call
+ *   allocates no `AbortController`. A deadline is also enforced as undici's headers timeout.
+ * - Failures become `MeshError`s: `ERR_CONNECT` (never sent), `ERR_CONNECTION_RESET`, `ERR_TIMEOUT`,
+ *   `ERR_DEADLINE_EXCEEDED`, and `ERR_HTTP_STATUS` for status >= 400 (with status, headers, a body
+ *   excerpt and `retryAfterMs`).
+ *
+ * @example
+ * ```ts
+ * const users = httpTransport('127.0.0.1:8080');
+ * const res = await users({ method: 'GET', path: '/users/42' }, createContext({ timeoutMs: 500 }));
+ * console.log(res.status, await res.body.json());
+ * await users.close();
+ * ```
+ */
+export function httpTransport(
+  address: string,
+  options: HttpTransportOptions | ResolvedTransportOptions = {},
+): HttpTransport {
+  const resolved = 'pool' in options ? options : resolveTransportOptions(options);
+  const origin = originOf(address, resolved.secure);
+  const pool = new Pool(origin, resolved.pool);
+  const { retryableStatuses, maxErrorBodyBytes } = resolved;
+
+  const service = (async (req: HttpRequest, ctx: CallContext): Promise<HttpResponse> => {
+    let headers: Record<string, string> = { ...ctx.metadata, ...req.headers };
+    let headersTimeout: number | undefined;
+    const timeout = timeoutHeaderValue(ctx);
+    if (timeout !== undefined) {
+      if (timeout === '0') throw deadlineExceeded(origin, true);
+      headers[wireHeaders.timeout] = timeout;
+      headersTimeout = Number(timeout);
+    }
+    if (ctx.idempotencyKey !== undefined && headers[wireHeaders.idempotencyKey] === undefined) {
+      headers = { ...headers, [wireHeaders.idempotencyKey]: ctx.idempotencyKey };
+    }
+    let response: Awaited<ReturnType<Pool['request']>>;
+    try {
+      response = await pool.request({
+        method: req.method,
+        path: req.path,
+        headers,
+        body: req.body ?? null,
+        signal: ctx.cancellable ? ctx.signal : undefined,
+        ...(headersTimeout === undefined ? {} : { headersTimeout }),
+      });
+    } catch (error) {
+      if (ctx.deadline !== undefined && ctx.remainingMs() <= 0 && !ctx.aborted) {
+        throw deadlineExceeded(origin, false, error);
+      }
+      throw mapTransportError(error, ctx, origin);
+    }
+    const body = response.body as unknown as HttpResponseBody;
+    if (response.statusCode >= 400) {
+      throw await statusError(response.statusCode, response.headers, body, {
+        retryableStatuses,
+        maxBodyBytes: maxErrorBodyBytes,
+        nowMs: ctx.clock.now(),
+        address: origin,
+      });
+    }
+    return { status: response.statusCode, headers: response.headers, body };
+  }) as HttpTransport;
+
+  Object.defineProperties(service, {
+    origin: { value: origin },
+    close: { value: () => pool.close() },
+    destroy: { value: () => pool.destroy() },
+  });
+  return service;
+}
+
+function deadlineExceeded(origin: string, beforeSend: boolean, cause?: unknown): MeshError {
+  return new MeshError(
+    ErrorCode.DEADLINE_EXCEEDED,
+    beforeSend ? `deadline passed before sending to ${origin}` : `deadline passed waiting for ${origin}`,
+    { cause, rejected: beforeSend, details: { address: origin } },
+  );
+}

@@ -1,0 +1,50 @@
+import type { Readable } from 'node:stream';
+
+/** The HTTP methods the client sends. */
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS' | 'TRACE';
+
+/** Methods whose repetition is harmless by definition (RFC 9110 §9.2.2). */
+export const idempotentMethods: ReadonlySet<string> = new Set([
+  'GET',
+  'HEAD',
+  'PUT',
+  'DELETE',
+  'OPTIONS',
+  'TRACE',
+]);
+
+/** A request body: bytes and strings can be replayed on retry, a stream cannot. */
+export type HttpBody = string | Uint8Array | Readable;
+
+/**
+ * One HTTP request as it flows through the client's layers. The endpoint is not part of it: the
+ * balancer chooses one and records it in the context.
+ */
+export interface HttpRequest {
+  readonly method: HttpMethod;
+  /** Path and query, starting with `/`. */
+  readonly path: string;
+  /** Lower-case header names. */
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: HttpBody | undefined;
+}
+
+/** Response headers as undici reports them (lower-case names). */
+export type HttpHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
+/** A response body: a readable stream with undici's convenience readers. */
+export interface HttpResponseBody extends Readable {
+  json(): Promise<unknown>;
+  text(): Promise<string>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/**
+ * A successful (2xx/3xx) response. The body is a stream: read it (`json()`, `text()`) or `dump()` it,
+ * or the connection stays busy.
+ */
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: HttpHeaders;
+  readonly body: HttpResponseBody;
+}
