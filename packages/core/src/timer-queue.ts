@@ -34,8 +34,14 @@ class Entry implements TimerEntry {
 
 class Lane {
   readonly #clock: Clock;
+  /**
+   * Live entries are `entries[head..tail)`. The array is reused, never truncated: emptying it with
+   * `length = 0` gives up its backing store, and the next push reallocates it (once per call under a
+   * steady stream of calls that each finish in time).
+   */
   #entries: (Entry | undefined)[] = [];
   #head = 0;
+  #tail = 0;
   #handle: TimerHandle | undefined;
   #armedFor = Infinity;
 
@@ -43,14 +49,14 @@ class Lane {
     this.#clock = clock;
   }
 
-  add(entry: Entry): void {
-    this.#entries.push(entry);
-    if (this.#handle === undefined) this.#arm(entry.due);
+  add(entry: Entry, now: number): void {
+    this.#entries[this.#tail++] = entry;
+    if (this.#handle === undefined) this.#arm(entry.due, now);
   }
 
-  #arm(due: number): void {
+  #arm(due: number, now: number): void {
     this.#armedFor = due;
-    this.#handle = this.#clock.setTimeout(this.#fire, Math.max(0, due - this.#clock.now()));
+    this.#handle = this.#clock.setTimeout(this.#fire, Math.max(0, due - now));
   }
 
   readonly #fire = (): void => {
@@ -58,7 +64,7 @@ class Lane {
     this.#armedFor = Infinity;
     const now = this.#clock.now();
     const entries = this.#entries;
-    while (this.#head < entries.length) {
+    while (this.#head < this.#tail) {
       const entry = entries[this.#head]!;
       if (entry.callback === undefined) {
         entries[this.#head++] = undefined;
@@ -72,30 +78,33 @@ class Lane {
     }
     this.#compact();
     const next = entries[this.#head];
-    if (next !== undefined && this.#handle === undefined) this.#arm(next.due);
+    if (this.#head < this.#tail && next !== undefined && this.#handle === undefined) {
+      this.#arm(next.due, this.#clock.now());
+    }
   };
 
   /** Drops cancelled entries at the head so a steady stream of completed calls keeps the lane short. */
   trimHead(): void {
     const entries = this.#entries;
-    while (this.#head < entries.length && entries[this.#head]!.callback === undefined) {
+    while (this.#head < this.#tail && entries[this.#head]!.callback === undefined) {
       entries[this.#head++] = undefined;
     }
     this.#compact();
   }
 
   #compact(): void {
-    if (this.#head === this.#entries.length) {
-      this.#entries.length = 0;
+    if (this.#head === this.#tail) {
       this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
-      this.#entries = this.#entries.slice(this.#head);
+      this.#tail = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#tail) {
+      this.#entries = this.#entries.slice(this.#head, this.#tail);
+      this.#tail -= this.#head;
       this.#head = 0;
     }
   }
 
   get size(): number {
-    return this.#entries.length - this.#head;
+    return this.#tail - this.#head;
   }
 
   get armedFor(): number {
@@ -122,16 +131,19 @@ export class TimerQueue {
     this.clock = clock;
   }
 
-  /** Runs `callback` once `delayMs` has passed, unless the returned entry is cancelled first. */
-  schedule(delayMs: number, callback: () => void): TimerEntry {
-    const delay = Math.max(0, Math.ceil(delayMs));
+  /**
+   * Runs `callback` once `delayMs` has passed, unless the returned entry is cancelled first. A caller
+   * that has just read the clock passes that reading as `nowMs`, saving a second read on its hot path.
+   */
+  schedule(delayMs: number, callback: () => void, nowMs: number = this.clock.now()): TimerEntry {
+    const delay = delayMs > 0 ? Math.ceil(delayMs) : 0;
     let lane = this.#lanes.get(delay);
     if (lane === undefined) {
       lane = new Lane(this.clock);
       this.#lanes.set(delay, lane);
     }
-    const entry = new Entry(this.clock.now() + delay, callback, lane);
-    lane.add(entry);
+    const entry = new Entry(nowMs + delay, callback, lane);
+    lane.add(entry, nowMs);
     return entry;
   }
 
