@@ -77,6 +77,21 @@ class MemoryStore {
     );
   }
 
+  /** Finds or creates a group and adds `patterns` to its bindings. */
+  ensureGroup(name: string, patterns: readonly string[]): Group {
+    let group = this.groups.get(name);
+    if (group === undefined) {
+      group = { name, patterns: [], matches: () => false, ready: [], members: [], next: 0 };
+      this.groups.set(name, group);
+    }
+    if (patterns.some((p) => !group.patterns.includes(p))) {
+      // A group's bindings are the union of every member's patterns, as an AMQP queue's are.
+      group.patterns = [...new Set([...group.patterns, ...patterns])];
+      group.matches = compilePatterns(group.patterns);
+    }
+    return group;
+  }
+
   append(record: BrokerRecord): number {
     const seq = ++this.seq;
     for (const group of this.groups.values()) {
@@ -196,6 +211,8 @@ class MemoryDelivery implements Delivery {
 
   async deadLetter(request: DeadLetterRequest): Promise<void> {
     if (!this.#take()) return;
+    // Dead letters are kept in a group named after their topic until someone reads them.
+    this.#store.ensureGroup(request.topic, [request.topic]);
     this.#store.append({
       topic: request.topic,
       key: this.key,
@@ -248,22 +265,7 @@ export class MemoryBroker implements Broker {
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     if (this.#closed) throw new MeshError(ErrorCode.CLOSED, 'broker connection is closed');
     const store = this.#store;
-    let group = store.groups.get(options.group);
-    if (group === undefined) {
-      group = {
-        name: options.group,
-        patterns: [],
-        matches: () => false,
-        ready: [],
-        members: [],
-        next: 0,
-      };
-      store.groups.set(options.group, group);
-    }
-    const g = group;
-    // A group's bindings are the union of every member's patterns, as an AMQP queue's are.
-    g.patterns = [...new Set([...g.patterns, ...options.patterns])];
-    g.matches = compilePatterns(g.patterns);
+    const g = store.ensureGroup(options.group, options.patterns);
     const member: Member = { connection: this, options, held: new Set(), active: true };
     g.members.push(member);
     this.#members.add(member);

@@ -14,6 +14,7 @@ import {
 import type { Broker, BrokerRecord, PublishResult } from './broker.ts';
 import { type Codec, jsonCodec, type StandardSchemaV1, validate } from './codec.ts';
 import { encodeAttributes, headerNames, newEventId } from './envelope.ts';
+import { Fifo } from './fifo.ts';
 import { checkTopic } from './pattern.ts';
 
 /** One event to publish. */
@@ -111,7 +112,7 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
     throw new InvalidArgumentError('publisher.schema', 'must be a Standard Schema (zod, valibot, ...)');
   }
 
-  const queue: Pending[] = [];
+  const queue = new Fifo<Pending>();
   let unconfirmed = 0;
   let scheduled = false;
   let idleWaiters: (() => void)[] = [];

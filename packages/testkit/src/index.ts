@@ -3,6 +3,7 @@
  * scripted services, and the conformance suites for registry sources and broker adapters.
  */
 export { FakeClock } from '@meshkit/core';
+export { type BrokerConformanceOptions, brokerConformance } from './broker-conformance.ts';
 export type { RegistryChildConfig, RegistryStore } from './registry-child.ts';
 export {
   type RegistryConformanceOptions,

@@ -1,0 +1,580 @@
+import { randomUUID } from 'node:crypto';
+import { DatabaseSync } from 'node:sqlite';
+import {
+  type Clock,
+  checkInteger,
+  checkString,
+  ErrorCode,
+  InvalidArgumentError,
+  MeshError,
+  systemClock,
+  type TimerHandle,
+} from '@meshkit/core';
+import {
+  type Broker,
+  type BrokerRecord,
+  checkRecord,
+  compilePatterns,
+  type DeadLetterRequest,
+  type Delivery,
+  type PublishResult,
+  type RetryRequest,
+  type SubscribeOptions,
+  type Subscription,
+  type TopicMatcher,
+} from '@meshkit/messaging';
+import { GroupCommit } from './group-commit.ts';
+import { prepareDatabase, type Synchronous } from './schema.ts';
+import { prepareStatements, type Statements } from './statements.ts';
+
+/** Options of {@link sqliteBroker}. */
+export interface SqliteBrokerOptions {
+  /** The database file; every process using the same file shares the broker. */
+  readonly path: string;
+  /** SQLite `synchronous` mode. Defaults to `FULL`: nothing is confirmed before it is on disk. */
+  readonly synchronous?: Synchronous;
+  /** How long a member holds a delivery before it is presumed dead and the message redelivered, ms. Defaults to 30,000. */
+  readonly visibilityTimeoutMs?: number;
+  /** How often an idle member checks for commits made by other processes, ms. Defaults to 2. */
+  readonly pollIntervalMs?: number;
+  /** How long a message every group has settled stays in the log, ms. Defaults to 3,600,000 (1 h). */
+  readonly retentionMs?: number;
+  /** How often retention runs, ms. Defaults to 10,000. */
+  readonly retentionIntervalMs?: number;
+  /** Largest body accepted, bytes; larger records are refused. Defaults to 1 MiB. */
+  readonly maxMessageBytes?: number;
+  /** How long a write waits for another process's transaction, ms. Defaults to 5,000. */
+  readonly busyTimeoutMs?: number;
+  /** Clock for leases, retry delays and timers. Defaults to the system clock. */
+  readonly clock?: Clock;
+}
+
+interface Row {
+  seq: number;
+  topic: string;
+  key: string | null;
+  headers: string;
+  body: Uint8Array;
+  deliveries?: number;
+  override?: string | null;
+}
+
+interface Member {
+  readonly id: string;
+  readonly group: string;
+  readonly options: SubscribeOptions;
+  held: number;
+  active: boolean;
+  fetching: boolean;
+  /** Something may be claimable; cleared when a claim comes back short with no wake-up in between. */
+  maybeMore: boolean;
+  wakes: number;
+  dueTimer: TimerHandle | undefined;
+}
+
+interface Settle {
+  readonly run: () => void;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** Connections in this process per file, so a commit wakes local members at once. */
+const local = new Map<string, Set<SqliteBroker>>();
+
+/**
+ * One connection to the embedded durable broker. Open one per process (or several: they behave like
+ * separate processes). See {@link sqliteBroker}.
+ */
+export class SqliteBroker implements Broker {
+  readonly name = 'sqlite';
+  readonly path: string;
+  readonly #db: DatabaseSync;
+  readonly #sql: Statements;
+  readonly #writer: GroupCommit;
+  readonly #clock: Clock;
+  readonly #visibilityMs: number;
+  readonly #pollMs: number;
+  readonly #retentionMs: number;
+  readonly #maxMessageBytes: number;
+  readonly #members = new Set<Member>();
+  readonly #matchers = new Map<string, { key: string; match: TopicMatcher }>();
+  #settles: Settle[] = [];
+  #settleQueued = false;
+  #dataVersion = 0;
+  #pollTimer: TimerHandle | undefined;
+  #renewTimer: TimerHandle | undefined;
+  #retentionTimer: TimerHandle | undefined;
+  #closed = false;
+
+  /** @internal use {@link sqliteBroker}. */
+  constructor(options: SqliteBrokerOptions) {
+    this.path = checkString('sqliteBroker.path', options.path);
+    const synchronous = options.synchronous ?? 'FULL';
+    if (!['FULL', 'NORMAL', 'EXTRA'].includes(synchronous)) {
+      throw new InvalidArgumentError(
+        'sqliteBroker.synchronous',
+        'must be FULL, NORMAL or EXTRA',
+        synchronous,
+      );
+    }
+    this.#visibilityMs = checkInteger(
+      'sqliteBroker.visibilityTimeoutMs',
+      options.visibilityTimeoutMs ?? 30_000,
+      3,
+    );
+    this.#pollMs = checkInteger('sqliteBroker.pollIntervalMs', options.pollIntervalMs ?? 2, 1);
+    this.#retentionMs = checkInteger('sqliteBroker.retentionMs', options.retentionMs ?? 3_600_000, 0);
+    const retentionIntervalMs = checkInteger(
+      'sqliteBroker.retentionIntervalMs',
+      options.retentionIntervalMs ?? 10_000,
+      1,
+    );
+    this.#maxMessageBytes = checkInteger(
+      'sqliteBroker.maxMessageBytes',
+      options.maxMessageBytes ?? 1 << 20,
+      0,
+    );
+    const busyTimeoutMs = checkInteger('sqliteBroker.busyTimeoutMs', options.busyTimeoutMs ?? 5_000, 0);
+    this.#clock = options.clock ?? systemClock;
+    this.#db = new DatabaseSync(this.path);
+    try {
+      prepareDatabase(this.#db, synchronous, busyTimeoutMs);
+      this.#sql = prepareStatements(this.#db);
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
+    this.#writer = new GroupCommit(this.#db);
+    this.#dataVersion = this.#readDataVersion();
+    const peers = local.get(this.path) ?? new Set<SqliteBroker>();
+    local.set(this.path, peers);
+    peers.add(this);
+    const retention = (): void => {
+      this.#retentionTimer = this.#clock.setTimeout(retention, retentionIntervalMs);
+      void this.runRetention().catch(() => {});
+    };
+    this.#retentionTimer = this.#clock.setTimeout(retention, retentionIntervalMs);
+  }
+
+  async publish(records: readonly BrokerRecord[]): Promise<PublishResult[]> {
+    if (this.#closed) {
+      const error = new MeshError(ErrorCode.CLOSED, 'broker connection is closed', { rejected: true });
+      return records.map(() => ({ ok: false, error }));
+    }
+    const results: (PublishResult | undefined)[] = records.map((record) => {
+      const problem = checkRecord(record, this.#maxMessageBytes);
+      return problem === undefined
+        ? undefined
+        : { ok: false, error: new MeshError(ErrorCode.BROKER_REJECTED, problem, { rejected: true }) };
+    });
+    if (results.every((r) => r !== undefined)) return results as PublishResult[];
+    const now = this.#clock.now();
+    const insert = this.#sql.insertMessage;
+    // A failed commit rejects this promise: every record of the batch is then unconfirmed.
+    await this.#writer.submit(() => {
+      for (let i = 0; i < records.length; i++) {
+        if (results[i] !== undefined) continue;
+        const r = records[i]!;
+        const { lastInsertRowid } = insert.run(
+          r.topic,
+          r.key ?? null,
+          JSON.stringify(r.headers),
+          r.body,
+          now,
+        );
+        results[i] = { ok: true, position: String(lastInsertRowid) };
+      }
+    });
+    this.#wakeLocal(undefined);
+    return results as PublishResult[];
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    if (this.#closed) throw new MeshError(ErrorCode.CLOSED, 'broker connection is closed');
+    const group = checkString('subscribe.group', options.group);
+    checkInteger('subscribe.prefetch', options.prefetch, 1);
+    await this.#writer.submit(() => {
+      this.#sql.ensureGroup.run(group);
+      for (const p of options.patterns) this.#sql.ensureBinding.run(group, p);
+    });
+    const member: Member = {
+      id: randomUUID(),
+      group,
+      options,
+      held: 0,
+      active: true,
+      fetching: false,
+      maybeMore: true,
+      wakes: 0,
+      dueTimer: undefined,
+    };
+    this.#members.add(member);
+    this.#startTimers();
+    this.#fetch(member);
+    return {
+      stop: async () => {
+        member.active = false;
+        this.#clearDue(member);
+      },
+      close: async () => {
+        member.active = false;
+        this.#clearDue(member);
+        if (!this.#members.delete(member) || this.#closed) return;
+        await this.#writer.submit(() => {
+          this.#sql.releaseOwner.run(this.#clock.now(), group, member.id);
+        });
+        this.#wakeLocal(group);
+      },
+    };
+  }
+
+  /** Deletes messages past retention (normally run on a timer); resolves with how many went. */
+  async runRetention(limit = 10_000): Promise<number> {
+    const cutoff = this.#clock.now() - this.#retentionMs;
+    return this.#writer.submit(() => Number(this.#sql.retention.run(cutoff, limit).changes));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopTimers();
+    const now = this.#clock.now();
+    for (const member of this.#members) {
+      member.active = false;
+      // Released now so another member takes over at once instead of after the visibility timeout.
+      void this.#writer
+        .submit(() => this.#sql.releaseOwner.run(now, member.group, member.id))
+        .catch(() => {});
+    }
+    this.#writer.close();
+    this.#writer.flush();
+    this.#members.clear();
+    local.get(this.path)?.delete(this);
+    this.#db.close();
+    this.#wakeLocal(undefined);
+  }
+
+  /**
+   * Drops the connection the way a killed process does: nothing queued is committed and nothing held
+   * is released; other members get the held messages once their leases expire.
+   */
+  abandon(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopTimers();
+    this.#writer.abandon();
+    for (const m of this.#members) m.active = false;
+    this.#members.clear();
+    local.get(this.path)?.delete(this);
+    this.#db.close();
+  }
+
+  // --- claiming -----------------------------------------------------------------------------------
+
+  #fetch(member: Member): void {
+    if (!member.active || member.fetching || this.#closed || !member.maybeMore) return;
+    const credit = member.options.prefetch - member.held;
+    if (credit <= 0) return;
+    member.fetching = true;
+    let wakesAtStart = 0;
+    this.#writer
+      .submit(() => {
+        wakesAtStart = member.wakes;
+        return this.#claim(member, credit);
+      })
+      .then(
+        (rows) => {
+          member.fetching = false;
+          // Closed meanwhile: close() released these leases in the same commit.
+          if (this.#closed) return;
+          if (rows.length < credit && member.wakes === wakesAtStart) {
+            member.maybeMore = false;
+            this.#scheduleDue(member);
+          }
+          member.held += rows.length;
+          for (const row of rows) {
+            if (!member.active) {
+              // Stopped while claiming: hand the message back untouched.
+              this.#settle(
+                () => this.#sql.release.run(this.#clock.now(), member.group, row.seq, member.id),
+                member,
+              ).catch(() => {});
+              continue;
+            }
+            member.options.onDelivery(new SqliteDelivery(this, member, row));
+          }
+          this.#fetch(member);
+        },
+        () => {
+          member.fetching = false;
+          // A failed claim (busy database, I/O error) is retried on the next wake-up or poll.
+        },
+      );
+  }
+
+  /** Runs inside a transaction: takes due leases first (retries, releases, dead members), then new messages. */
+  #claim(member: Member, limit: number): Row[] {
+    const sql = this.#sql;
+    const now = this.#clock.now();
+    const until = now + this.#visibilityMs;
+    const rows = sql.dueLeases.all(member.group, now, limit) as unknown as Row[];
+    for (const row of rows) {
+      sql.takeLease.run(member.id, until, member.group, row.seq);
+      row.deliveries = (row.deliveries ?? 0) + 1;
+    }
+    if (rows.length >= limit) return rows;
+    const matches = this.#matcher(member.group);
+    let cursor = Number((sql.cursorOf.get(member.group) as { cursor: number } | undefined)?.cursor ?? 0);
+    const start = cursor;
+    let scanned = 0;
+    while (rows.length < limit && scanned < 10_000) {
+      const need = limit - rows.length;
+      const batch = sql.scan.all(cursor, need) as unknown as Row[];
+      for (const row of batch) {
+        cursor = row.seq;
+        if (!matches(row.topic)) continue;
+        sql.insertLease.run(member.group, row.seq, member.id, until);
+        row.deliveries = 1;
+        rows.push(row);
+      }
+      scanned += batch.length;
+      if (batch.length < need) break;
+    }
+    if (cursor !== start) sql.setCursor.run(cursor, member.group);
+    return rows;
+  }
+
+  #matcher(group: string): TopicMatcher {
+    const patterns = (this.#sql.bindingsOf.all(group) as { pattern: string }[]).map((r) => r.pattern);
+    const key = patterns.join('\n');
+    const cached = this.#matchers.get(group);
+    if (cached !== undefined && cached.key === key) return cached.match;
+    const match = compilePatterns(patterns);
+    this.#matchers.set(group, { key, match });
+    return match;
+  }
+
+  // --- settling -----------------------------------------------------------------------------------
+
+  /** Queues a settlement; all settlements of a turn share one operation of the group commit. */
+  #settle(run: () => void, member: Member): Promise<void> {
+    member.held--;
+    const done = new Promise<void>((resolve, reject) => this.#settles.push({ run, resolve, reject }));
+    if (!this.#settleQueued) {
+      this.#settleQueued = true;
+      const commit = this.#writer.submit(() => {
+        this.#settleQueued = false;
+        const batch = this.#settles;
+        this.#settles = [];
+        for (const s of batch) s.run();
+        return batch;
+      });
+      commit.then(
+        (batch) => {
+          for (const s of batch) s.resolve();
+        },
+        (error: Error) => {
+          this.#settleQueued = false;
+          const batch = this.#settles;
+          this.#settles = [];
+          for (const s of batch) s.reject(error);
+        },
+      );
+    }
+    // Credit is back: claim more if more may be waiting.
+    this.#fetch(member);
+    return done;
+  }
+
+  /** @internal */
+  ack(member: Member, seq: number): Promise<void> {
+    return this.#settle(() => this.#sql.ack.run(member.group, seq, member.id), member);
+  }
+
+  /** @internal */
+  retryLater(member: Member, seq: number, headers: string, request: RetryRequest): Promise<void> {
+    const merged = JSON.stringify({ ...JSON.parse(headers), ...request.headers });
+    const due = this.#clock.now() + request.delayMs;
+    return this.#settle(() => this.#sql.retry.run(due, merged, member.group, seq, member.id), member).then(
+      () => this.#wakeAt(member.group, due),
+    );
+  }
+
+  /** @internal */
+  release(member: Member, seq: number): Promise<void> {
+    return this.#settle(
+      () => this.#sql.release.run(this.#clock.now(), member.group, seq, member.id),
+      member,
+    ).then(() => this.#wakeLocal(member.group));
+  }
+
+  /** @internal Moves the message to the dead-letter topic and settles it, in one transaction. */
+  deadLetter(member: Member, row: Row, headers: string, request: DeadLetterRequest): Promise<void> {
+    const merged = JSON.stringify({ ...JSON.parse(headers), ...request.headers });
+    return this.#settle(() => {
+      const { changes } = this.#sql.ack.run(member.group, row.seq, member.id);
+      if (changes === 0) return; // lease lost: another member has the message now
+      const now = this.#clock.now();
+      const { lastInsertRowid } = this.#sql.insertMessage.run(request.topic, row.key, merged, row.body, now);
+      // Dead letters are kept in a group named after their topic until someone reads them.
+      this.#sql.ensureGroupAt.run(request.topic, Number(lastInsertRowid) - 1);
+      this.#sql.ensureBinding.run(request.topic, request.topic);
+    }, member).then(() => this.#wakeLocal(undefined));
+  }
+
+  // --- waking -------------------------------------------------------------------------------------
+
+  #wake(member: Member): void {
+    member.wakes++;
+    member.maybeMore = true;
+    this.#fetch(member);
+  }
+
+  /** Wakes members of `group` (or all) in every connection of this process to the same file. */
+  #wakeLocal(group: string | undefined): void {
+    for (const peer of local.get(this.path) ?? []) peer.#wakeGroup(group);
+  }
+
+  #wakeGroup(group: string | undefined): void {
+    if (this.#closed) return;
+    for (const m of this.#members) if (group === undefined || m.group === group) this.#wake(m);
+  }
+
+  #wakeAt(group: string, due: number): void {
+    for (const peer of local.get(this.path) ?? []) {
+      for (const m of peer.#members) if (m.group === group) peer.#armDue(m, due);
+    }
+  }
+
+  #scheduleDue(member: Member): void {
+    if (this.#closed) return;
+    const row = this.#sql.nextDue.get(member.group, this.#clock.now()) as { due: number | null } | undefined;
+    if (row?.due != null) this.#armDue(member, row.due);
+  }
+
+  #armDue(member: Member, due: number): void {
+    this.#clearDue(member);
+    if (!member.active) return;
+    member.dueTimer = this.#clock.setTimeout(
+      () => {
+        member.dueTimer = undefined;
+        this.#wake(member);
+      },
+      Math.max(0, due - this.#clock.now()),
+    );
+  }
+
+  #clearDue(member: Member): void {
+    if (member.dueTimer !== undefined) this.#clock.clearTimeout(member.dueTimer);
+    member.dueTimer = undefined;
+  }
+
+  #readDataVersion(): number {
+    return Number((this.#sql.dataVersion.get() as { data_version: number }).data_version);
+  }
+
+  #startTimers(): void {
+    if (this.#pollTimer === undefined) {
+      const poll = (): void => {
+        this.#pollTimer = this.#clock.setTimeout(poll, this.#pollMs);
+        // `data_version` changes when another connection commits: a cheap cross-process nudge.
+        const version = this.#readDataVersion();
+        if (version !== this.#dataVersion) {
+          this.#dataVersion = version;
+          for (const m of this.#members) if (m.active && !m.maybeMore) this.#wake(m);
+        }
+      };
+      this.#pollTimer = this.#clock.setTimeout(poll, this.#pollMs);
+    }
+    if (this.#renewTimer === undefined) {
+      const renew = (): void => {
+        this.#renewTimer = this.#clock.setTimeout(renew, Math.floor(this.#visibilityMs / 3));
+        const until = this.#clock.now() + this.#visibilityMs;
+        const holders = [...this.#members].filter((m) => m.held > 0);
+        if (holders.length === 0) return;
+        void this.#writer
+          .submit(() => {
+            for (const m of holders) this.#sql.renew.run(until, m.group, m.id);
+          })
+          .catch(() => {});
+      };
+      this.#renewTimer = this.#clock.setTimeout(renew, Math.floor(this.#visibilityMs / 3));
+    }
+  }
+
+  #stopTimers(): void {
+    for (const t of [this.#pollTimer, this.#renewTimer, this.#retentionTimer]) {
+      if (t !== undefined) this.#clock.clearTimeout(t);
+    }
+    this.#pollTimer = this.#renewTimer = this.#retentionTimer = undefined;
+    for (const m of this.#members) this.#clearDue(m);
+  }
+}
+
+class SqliteDelivery implements Delivery {
+  readonly topic: string;
+  readonly key: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+  readonly position: string;
+  readonly deliveryCount: number;
+  readonly #broker: SqliteBroker;
+  readonly #member: Member;
+  readonly #row: Row;
+  readonly #headerText: string;
+  #settled = false;
+
+  constructor(broker: SqliteBroker, member: Member, row: Row) {
+    this.#broker = broker;
+    this.#member = member;
+    this.#row = row;
+    this.#headerText = row.override ?? row.headers;
+    this.topic = row.topic;
+    this.key = row.key ?? undefined;
+    this.headers = JSON.parse(this.#headerText) as Record<string, string>;
+    this.body = row.body;
+    this.position = String(row.seq);
+    this.deliveryCount = row.deliveries ?? 1;
+  }
+
+  #once(): void {
+    if (this.#settled) throw new MeshError(ErrorCode.INVALID_ARGUMENT, 'delivery was already settled');
+    this.#settled = true;
+  }
+
+  ack(): Promise<void> {
+    this.#once();
+    return this.#broker.ack(this.#member, this.#row.seq);
+  }
+
+  retryLater(request: RetryRequest): Promise<void> {
+    this.#once();
+    return this.#broker.retryLater(this.#member, this.#row.seq, this.#headerText, request);
+  }
+
+  deadLetter(request: DeadLetterRequest): Promise<void> {
+    this.#once();
+    return this.#broker.deadLetter(this.#member, this.#row, this.#headerText, request);
+  }
+
+  release(): Promise<void> {
+    this.#once();
+    return this.#broker.release(this.#member, this.#row.seq);
+  }
+}
+
+/**
+ * Opens a connection to the embedded durable broker in `path` (created if missing). Several processes
+ * may open the same file: each group's messages are shared among all members, whichever process they
+ * are in; a member that dies loses its leases after `visibilityTimeoutMs`.
+ *
+ * @example
+ * ```ts
+ * const broker = sqliteBroker({ path: 'var/events.db' });
+ * const events = publisher(broker, { source: '/user-service' });
+ * await events.publish('user.created', { id: '42' }, { key: '42' });
+ * ```
+ */
+export function sqliteBroker(options: SqliteBrokerOptions): SqliteBroker {
+  return new SqliteBroker(options);
+}

@@ -1,0 +1,77 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+
+/** Every statement the broker runs, prepared once per connection. */
+export interface Statements {
+  readonly insertMessage: StatementSync;
+  readonly ensureGroup: StatementSync;
+  readonly ensureGroupAt: StatementSync;
+  readonly ensureBinding: StatementSync;
+  readonly bindingsOf: StatementSync;
+  readonly cursorOf: StatementSync;
+  readonly setCursor: StatementSync;
+  readonly dueLeases: StatementSync;
+  readonly takeLease: StatementSync;
+  readonly scan: StatementSync;
+  readonly insertLease: StatementSync;
+  readonly ack: StatementSync;
+  readonly retry: StatementSync;
+  readonly release: StatementSync;
+  readonly releaseOwner: StatementSync;
+  readonly renew: StatementSync;
+  readonly nextDue: StatementSync;
+  readonly retention: StatementSync;
+  readonly dataVersion: StatementSync;
+}
+
+/** Prepares {@link Statements} on `db`. */
+export function prepareStatements(db: DatabaseSync): Statements {
+  const s = (sql: string): StatementSync => db.prepare(sql);
+  const statements: Statements = {
+    insertMessage: s('INSERT INTO messages (topic, key, headers, body, published_at) VALUES (?, ?, ?, ?, ?)'),
+    // A new group starts after the newest message: it receives what is published from now on.
+    ensureGroup: s(
+      'INSERT OR IGNORE INTO groups (name, cursor) VALUES (?, (SELECT COALESCE(MAX(seq), 0) FROM messages))',
+    ),
+    ensureGroupAt: s('INSERT OR IGNORE INTO groups (name, cursor) VALUES (?, ?)'),
+    ensureBinding: s('INSERT OR IGNORE INTO bindings (grp, pattern) VALUES (?, ?)'),
+    bindingsOf: s('SELECT pattern FROM bindings WHERE grp = ? ORDER BY pattern'),
+    cursorOf: s('SELECT cursor FROM groups WHERE name = ?'),
+    setCursor: s('UPDATE groups SET cursor = ? WHERE name = ?'),
+    dueLeases: s(
+      `SELECT l.seq AS seq, l.deliveries AS deliveries, l.headers AS override, m.topic AS topic, m.key AS key,
+              m.headers AS headers, m.body AS body
+         FROM leases l JOIN messages m ON m.seq = l.seq
+        WHERE l.grp = ? AND l.until <= ? ORDER BY l.until, l.seq LIMIT ?`,
+    ),
+    takeLease: s(
+      'UPDATE leases SET owner = ?, until = ?, deliveries = deliveries + 1 WHERE grp = ? AND seq = ?',
+    ),
+    scan: s('SELECT seq, topic, key, headers, body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
+    insertLease: s('INSERT INTO leases (grp, seq, owner, until, deliveries) VALUES (?, ?, ?, ?, 1)'),
+    ack: s('DELETE FROM leases WHERE grp = ? AND seq = ? AND owner = ?'),
+    retry: s(
+      `UPDATE leases SET owner = NULL, until = ?, deliveries = 0, headers = ?
+        WHERE grp = ? AND seq = ? AND owner = ?`,
+    ),
+    release: s(
+      `UPDATE leases SET owner = NULL, until = ?, deliveries = MAX(deliveries - 1, 0)
+        WHERE grp = ? AND seq = ? AND owner = ?`,
+    ),
+    releaseOwner: s(
+      'UPDATE leases SET owner = NULL, until = ?, deliveries = MAX(deliveries - 1, 0) WHERE grp = ? AND owner = ?',
+    ),
+    renew: s('UPDATE leases SET until = ? WHERE grp = ? AND owner = ?'),
+    nextDue: s('SELECT MIN(until) AS due FROM leases WHERE grp = ? AND until > ?'),
+    // Only messages every group has passed, none still leased, and older than the retention period.
+    retention: s(
+      `DELETE FROM messages WHERE seq IN (
+         SELECT seq FROM messages
+          WHERE seq <= COALESCE((SELECT MIN(cursor) FROM groups), (SELECT MAX(seq) FROM messages))
+            AND published_at < ?
+            AND NOT EXISTS (SELECT 1 FROM leases WHERE leases.seq = messages.seq)
+          ORDER BY seq LIMIT ?)`,
+    ),
+    dataVersion: s('PRAGMA data_version'),
+  };
+  return statements;
+}
