@@ -228,6 +228,14 @@ export class SqliteBroker implements Broker {
     };
   }
 
+  /** The durability settings actually in force on this connection, read back from SQLite. */
+  durability(): { journalMode: string; synchronous: Synchronous | 'OFF' } {
+    const journal = this.#db.prepare('PRAGMA journal_mode').get() as { journal_mode: string };
+    const sync = this.#db.prepare('PRAGMA synchronous').get() as { synchronous: number };
+    const names = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
+    return { journalMode: journal.journal_mode, synchronous: names[sync.synchronous] ?? 'OFF' };
+  }
+
   /** Deletes messages past retention (normally run on a timer); resolves with how many went. */
   async runRetention(limit = 10_000): Promise<number> {
     const cutoff = this.#clock.now() - this.#retentionMs;

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, describe, it } from 'node:test';
+import { FakeClock, isMeshError } from '@meshkit/core';
+import { type Delivery, publisher } from '@meshkit/messaging';
+import { sqliteBroker } from './sqlite-broker.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'meshkit-sqlite-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const freshPath = (): string => join(dir, `b${n++}.db`);
+
+/** A raw member that records deliveries without settling them. */
+async function hold(broker: ReturnType<typeof sqliteBroker>, group: string, prefetch = 10) {
+  const got: Delivery[] = [];
+  const sub = await broker.subscribe({ group, patterns: ['t.#'], prefetch, onDelivery: (d) => got.push(d) });
+  return { got, sub };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+async function settle(): Promise<void> {
+  for (let i = 0; i < 6; i++) await tick();
+}
+
+describe('sqlite broker', () => {
+  it('is durable by default: WAL and synchronous=FULL', async () => {
+    const path = freshPath();
+    const broker = sqliteBroker({ path });
+    assert.deepEqual(broker.durability(), { journalMode: 'wal', synchronous: 'FULL' });
+    await broker.close();
+    const relaxed = sqliteBroker({ path, synchronous: 'NORMAL' });
+    assert.equal(relaxed.durability().synchronous, 'NORMAL');
+    await relaxed.close();
+  });
+
+  it('redelivers a dead member’s messages once the visibility timeout passes, counting deliveries', async () => {
+    const clock = new FakeClock();
+    const path = freshPath();
+    const a = sqliteBroker({ path, clock, visibilityTimeoutMs: 1_000 });
+    const b = sqliteBroker({ path, clock, visibilityTimeoutMs: 1_000 });
+    const first = await hold(a, 'g');
+    const second = await hold(b, 'g');
+    await publisher(a, { source: '/t' }).publish('t.x', 1);
+    await settle();
+    const holder = first.got.length === 1 ? first : second;
+    const other = holder === first ? second : first;
+    assert.equal(holder.got.length + other.got.length, 1);
+    assert.equal(holder.got[0]!.deliveryCount, 1);
+    (holder === first ? a : b).abandon();
+    await clock.advance(999);
+    await settle();
+    assert.equal(other.got.length, 0, 'still leased to the dead member');
+    await clock.advance(1);
+    await settle();
+    assert.equal(other.got.length, 1);
+    assert.equal(other.got[0]!.deliveryCount, 2);
+    await other.got[0]!.ack();
+    await (holder === first ? b : a).close();
+  });
+
+  it('a live member keeps its lease past the visibility timeout (renewal)', async () => {
+    const clock = new FakeClock();
+    const path = freshPath();
+    const a = sqliteBroker({ path, clock, visibilityTimeoutMs: 300 });
+    const b = sqliteBroker({ path, clock, visibilityTimeoutMs: 300 });
+    const first = await hold(a, 'g');
+    await publisher(a, { source: '/t' }).publish('t.x', 1);
+    await settle();
+    assert.equal(first.got.length, 1);
+    const second = await hold(b, 'g');
+    for (let i = 0; i < 10; i++) {
+      await clock.advance(100);
+      await settle();
+    }
+    assert.equal(second.got.length, 0);
+    await first.got[0]!.ack();
+    await a.close();
+    await b.close();
+  });
+
+  it('delays a retry on the clock and delivers the merged headers', async () => {
+    const clock = new FakeClock();
+    const broker = sqliteBroker({ path: freshPath(), clock });
+    const m = await hold(broker, 'g');
+    await publisher(broker, { source: '/t' }).publish('t.x', 1);
+    await settle();
+    await m.got[0]!.retryLater({ delayMs: 500, headers: { 'meshkit-attempt': '2' } });
+    await clock.advance(499);
+    await settle();
+    assert.equal(m.got.length, 1);
+    await clock.advance(1);
+    await settle();
+    assert.equal(m.got.length, 2);
+    assert.equal(m.got[1]!.headers['meshkit-attempt'], '2');
+    assert.equal(m.got[1]!.headers['ce-source'], '/t');
+    assert.equal(m.got[1]!.deliveryCount, 1);
+    await m.got[1]!.ack();
+    await broker.close();
+  });
+
+  it('close() releases what the connection held so another member takes it at once', async () => {
+    const clock = new FakeClock();
+    const path = freshPath();
+    const a = sqliteBroker({ path, clock });
+    const b = sqliteBroker({ path, clock });
+    const first = await hold(a, 'g');
+    await publisher(a, { source: '/t' }).publish('t.x', 1);
+    await settle();
+    const second = await hold(b, 'g');
+    await a.close();
+    await settle();
+    assert.equal(second.got.length, 1);
+    assert.equal(second.got[0]!.deliveryCount, 1, 'a release is not counted as a delivery');
+    assert.equal(first.got.length, 1);
+    await b.close();
+  });
+
+  it('retention removes only messages every group has settled, after the retention period', async () => {
+    const clock = new FakeClock();
+    const path = freshPath();
+    const broker = sqliteBroker({ path, clock, retentionMs: 1_000, retentionIntervalMs: 60_000 });
+    const g1 = await hold(broker, 'g1');
+    const g2 = await hold(broker, 'g2');
+    const events = publisher(broker, { source: '/t' });
+    await events.publish('t.x', 1);
+    await events.publish('t.x', 2);
+    await settle();
+    await clock.advance(2_000);
+    assert.equal(await broker.runRetention(), 0, 'both still leased');
+    await Promise.all(g1.got.map((d) => d.ack()));
+    assert.equal(await broker.runRetention(), 0, 'g2 still holds them');
+    await g2.got[0]!.ack();
+    assert.equal(await broker.runRetention(), 1);
+    await g2.got[1]!.ack();
+    await events.publish('t.x', 3);
+    await settle();
+    await Promise.all([g1.got[2]!.ack(), g2.got[2]!.ack()]);
+    assert.equal(await broker.runRetention(), 1, 'the fresh one is younger than retentionMs');
+    await broker.close();
+  });
+
+  it('rejects a whole batch, retryable, when the commit cannot happen', async () => {
+    const path = freshPath();
+    const broker = sqliteBroker({ path, busyTimeoutMs: 0 });
+    const blocker = new DatabaseSync(path);
+    blocker.exec('BEGIN IMMEDIATE');
+    const outcomes = await publisher(broker, { source: '/t' }).publishBatch([
+      { topic: 't.x', data: 1 },
+      { topic: 't.x', data: 2 },
+    ]);
+    blocker.exec('ROLLBACK');
+    blocker.close();
+    assert.deepEqual(
+      outcomes.map((o) => o.ok),
+      [false, false],
+    );
+    const error = !outcomes[0]!.ok ? outcomes[0]!.error : undefined;
+    assert.ok(isMeshError(error) && error.code === 'ERR_BROKER_REJECTED' && error.retryable);
+    assert.match(error.message, /locked|busy/i);
+    await broker.close();
+  });
+
+  it('validates its options, naming the field', () => {
+    assert.throws(() => sqliteBroker({ path: '' }), /sqliteBroker.path must be a non-empty string/);
+    assert.throws(
+      () => sqliteBroker({ path: freshPath(), visibilityTimeoutMs: 0 }),
+      /sqliteBroker.visibilityTimeoutMs must be an integer >= 3/,
+    );
+    assert.throws(
+      () => sqliteBroker({ path: freshPath(), synchronous: 'OFF' as never }),
+      /sqliteBroker.synchronous must be FULL, NORMAL or EXTRA/,
+    );
+  });
+});
