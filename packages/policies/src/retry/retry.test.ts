@@ -24,13 +24,14 @@ interface Recorder<Res> extends Service<string, Res> {
 }
 
 /** Answers call i with outcomes[i] (the last repeats): an Error is thrown, anything else returned. */
-function script<Res>(clock: FakeClock, outcomes: readonly (Res | Error)[]): Recorder<Res> {
+function script<T>(clock: FakeClock, outcomes: readonly T[]): Recorder<Exclude<T, Error>> {
+  type Res = Exclude<T, Error>;
   const calls: { at: number; attempt: number; ctx: CallContext }[] = [];
   const service = (async (_req: string, ctx: CallContext) => {
     const outcome = outcomes[Math.min(calls.length, outcomes.length - 1)]!;
     calls.push({ at: clock.now(), attempt: ctx.attempt, ctx });
     if (outcome instanceof Error) throw outcome;
-    return outcome;
+    return outcome as Res;
   }) as Recorder<Res>;
   Object.defineProperty(service, 'calls', { value: calls });
   return service;
@@ -77,7 +78,7 @@ describe('retry', () => {
   it('surfaces the last error once maxAttempts is reached', async () => {
     const clock = new FakeClock();
     const last = unavailable({ n: 3 });
-    const svc = script<string>(clock, [unavailable(), unavailable(), last]);
+    const svc = script(clock, [unavailable(), unavailable(), last]);
     const call = retry<string, string>({ maxAttempts: 3, backoff: constantBackoff(10) }).wrap(svc);
     const done = settle(call('x', createContext({ clock })));
     await clock.advance(100);
@@ -88,7 +89,7 @@ describe('retry', () => {
   it('does not retry errors its predicate refuses (a non-retryable MeshError by default)', async () => {
     const clock = new FakeClock();
     const fatal = new MeshError(ErrorCode.HTTP_STATUS, '400');
-    const svc = script<string>(clock, [fatal]);
+    const svc = script(clock, [fatal]);
     const done = await settle(retry<string, string>().wrap(svc)('x', createContext({ clock })));
     assert.equal(done.error, fatal);
     assert.equal(svc.calls.length, 1);
@@ -97,7 +98,7 @@ describe('retry', () => {
   it('never retries an AbortError, whatever the predicate says', async () => {
     const clock = new FakeClock();
     const aborted = new DOMException('gone', 'AbortError');
-    const svc = script<string>(clock, [aborted as unknown as Error]);
+    const svc = script(clock, [aborted as unknown as Error]);
     const call = retry<string, string>({ retryOn: () => true }).wrap(svc);
     const done = await settle(call('x', createContext({ clock })));
     assert.equal(done.error, aborted);
@@ -107,7 +108,7 @@ describe('retry', () => {
   it('stops at once when the caller aborts during the backoff, with an AbortError', async () => {
     const clock = new FakeClock();
     const caller = new AbortController();
-    const svc = script<string>(clock, [unavailable()]);
+    const svc = script(clock, [unavailable()]);
     const call = retry<string, string>({ maxAttempts: 5, backoff: constantBackoff(1_000) }).wrap(svc);
     const done = settle(call('x', createContext({ clock, signal: caller.signal })));
     await clock.advance(10);
@@ -123,7 +124,7 @@ describe('retry', () => {
   it('does not start another attempt once the call is cancelled', async () => {
     const clock = new FakeClock();
     const caller = new AbortController();
-    const svc = script<string>(clock, [unavailable()]);
+    const svc = script(clock, [unavailable()]);
     const call = retry<string, string>({ backoff: constantBackoff(0) }).wrap(async (req, ctx) => {
       caller.abort(new Error('cancelled mid-attempt'));
       return svc(req, ctx);
@@ -148,7 +149,12 @@ describe('retry', () => {
         ctx: {},
         retried: true,
       },
-      { name: 'an idempotency key makes it safe', error: unavailable(), ctx: { idempotencyKey: 'k1' }, retried: true },
+      {
+        name: 'an idempotency key makes it safe',
+        error: unavailable(),
+        ctx: { idempotencyKey: 'k1' },
+        retried: true,
+      },
       {
         name: 'retryNonIdempotent opts in',
         error: unavailable(),
@@ -183,7 +189,11 @@ describe('retry', () => {
       unavailable({ metadata: { 'grpc-retry-pushback-ms': '40' } }),
       'ok',
     ]);
-    const call = retry<string, string>({ maxAttempts: 4, backoff: constantBackoff(1), maxDelayMs: 2_000 }).wrap(svc);
+    const call = retry<string, string>({
+      maxAttempts: 4,
+      backoff: constantBackoff(1),
+      maxDelayMs: 2_000,
+    }).wrap(svc);
     const start = clock.now();
     const done = settle(call('x', createContext({ clock })));
     await clock.advance(3_000);
