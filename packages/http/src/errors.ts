@@ -122,8 +122,11 @@ export async function statusError(
       details,
     });
   }
+  // A meshkit server that refused before work and named a time to come back (draining, a request
+  // with the same idempotency key still running) is worth asking again, whatever the status.
+  const comeBack = headers[wireHeaders.rejected] !== undefined && retryAfterMs !== undefined;
   return new MeshError(ErrorCode.HTTP_STATUS, `${options.address} answered ${status}`, {
-    retryable: options.retryableStatuses.has(status),
+    retryable: options.retryableStatuses.has(status) || comeBack,
     rejected,
     details,
   });

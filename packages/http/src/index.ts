@@ -8,6 +8,41 @@ export {
   statusError,
 } from './errors.ts';
 export { parseRetryAfter } from './retry-after.ts';
+export { issuePath, type SchemaIssue, type SchemaResult, type StandardSchema } from './schema.ts';
+export { type HandleConfig, handle, type KitHandler } from './server/handle.ts';
+export { type ReadinessCheck, type ReadinessReport, runReadiness } from './server/health.ts';
+export {
+  type IdempotencyClaim,
+  type IdempotencyStore,
+  type IdempotencyStoreOptions,
+  type MemoryIdempotencyStoreOptions,
+  memoryIdempotencyStore,
+  type StoredResponse,
+} from './server/idempotency.ts';
+export {
+  type InstanceOptions,
+  Lifecycle,
+  type ShutdownOptions,
+  type SignalSource,
+} from './server/lifecycle.ts';
+export {
+  type HttpServerOptions,
+  httpServer,
+  type MeshServer,
+  type ServerLimits,
+  type ServerTlsOptions,
+} from './server/node-server.ts';
+export {
+  errorResponse,
+  HttpProblem,
+  type KitResponse,
+  type ProblemDetails,
+  problemResponse,
+  refusal,
+} from './server/problem.ts';
+export { readBody, type ServerRequest, serverRequest } from './server/request.ts';
+export { encodeResponse, writeResponse } from './server/respond.ts';
+export { type SqliteIdempotencyStoreOptions, sqliteIdempotencyStore } from './server/sqlite-idempotency.ts';
 export { type TlsOptions, tlsConnectOptions } from './tls.ts';
 export {
   type HttpTransport,
