@@ -5,5 +5,6 @@
  */
 export * from './bulkhead/index.ts';
 export * from './circuit-breaker/index.ts';
+export * from './hedge/index.ts';
 export * from './retry/index.ts';
 export * from './timeout/index.ts';
