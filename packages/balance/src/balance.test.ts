@@ -1,0 +1,324 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  type CallContext,
+  createContext,
+  type EndpointInit,
+  FakeClock,
+  isMeshError,
+  MeshError,
+  type Readiness,
+  sleep,
+} from '@meshkit/core';
+import { balance } from './balance.ts';
+import { balanceChannels, type EjectedEvent } from './events.ts';
+import { roundRobin } from './pickers/basic.ts';
+import type { EndpointService } from './tracked.ts';
+
+const three: EndpointInit[] = [
+  { id: 'a', address: '10.0.0.1:80' },
+  { id: 'b', address: '10.0.0.2:80' },
+  { id: 'c', address: '10.0.0.3:80' },
+];
+
+/** Per-endpoint services that answer with their endpoint id, or fail as told. */
+function cluster(behaviour: Record<string, (ctx: CallContext) => Promise<string>> = {}) {
+  const calls = new Map<string, number>();
+  const closed: string[] = [];
+  const readiness = new Map<string, Readiness>();
+  const connect = (endpoint: { id: string }): EndpointService<string, string> =>
+    Object.assign(
+      async (_req: string, ctx: CallContext) => {
+        assert.equal(ctx.endpoint?.id, endpoint.id, 'the balancer sets ctx.endpoint');
+        calls.set(endpoint.id, (calls.get(endpoint.id) ?? 0) + 1);
+        const run = behaviour[endpoint.id];
+        return run === undefined ? endpoint.id : run(ctx);
+      },
+      {
+        readiness: () => readiness.get(endpoint.id) ?? 'ready',
+        close: () => {
+          closed.push(endpoint.id);
+        },
+      },
+    );
+  return { calls, closed, readiness, connect };
+}
+
+async function noEndpoint(run: () => Promise<unknown>, reason: string): Promise<MeshError> {
+  let caught: unknown;
+  await assert.rejects(run, (err: unknown) => {
+    caught = err;
+    return true;
+  });
+  assert.ok(isMeshError(caught), String(caught));
+  assert.equal(caught.code, 'ERR_NO_ENDPOINT');
+  assert.equal(caught.details.reason, reason, caught.message);
+  assert.equal(caught.rejected, true);
+  return caught;
+}
+
+const connectFailure = () => Promise.reject(new MeshError('ERR_CONNECT', 'connect ECONNREFUSED'));
+
+describe('balance', () => {
+  it('round-robins over a fixed list and hands each call its endpoint', async () => {
+    const c = cluster();
+    const svc = balance({ service: 'users', endpoints: three, connect: c.connect, picker: roundRobin() });
+    const ctx = createContext();
+    const got = [];
+    for (let i = 0; i < 6; i++) got.push(await svc('hi', ctx));
+    assert.deepEqual(got, ['a', 'b', 'c', 'a', 'b', 'c']);
+    assert.equal(ctx.endpoint, undefined, 'the caller’s context is untouched');
+    await svc.close();
+    assert.deepEqual(c.closed.sort(), ['a', 'b', 'c']);
+  });
+
+  it('names the service and the reason when nothing is registered', async () => {
+    const svc = balance({ service: 'users', endpoints: [], connect: cluster().connect });
+    const err = await noEndpoint(() => svc('x', createContext()), 'none-registered');
+    assert.match(err.message, /no endpoint for service "users": no endpoint is registered/);
+  });
+
+  it('follows a stream of endpoint sets; calls wait for the first one', async () => {
+    const c = cluster();
+    let push!: (set: EndpointInit[]) => void;
+    const queue: EndpointInit[][] = [];
+    let wake: (() => void) | undefined;
+    push = (set) => {
+      queue.push(set);
+      wake?.();
+    };
+    async function* sets(): AsyncGenerator<readonly EndpointInit[]> {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift()!;
+        await new Promise<void>((r) => {
+          wake = r;
+        });
+      }
+    }
+    const svc = balance({ service: 'users', endpoints: sets(), connect: c.connect, picker: roundRobin() });
+    const pending = svc('x', createContext());
+    push([three[0]!]);
+    assert.equal(await pending, 'a');
+    push([three[1]!, three[2]!]);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(c.closed, ['a'], 'a removed endpoint is closed');
+    const ids = new Set([await svc('x', createContext()), await svc('x', createContext())]);
+    assert.deepEqual([...ids].sort(), ['b', 'c']);
+    push([]);
+    await new Promise((r) => setImmediate(r));
+    await noEndpoint(() => svc('x', createContext()), 'none-registered');
+    await svc.close();
+  });
+
+  it('fails with discovery-pending when discovery delivers nothing in time', async () => {
+    const clock = new FakeClock();
+    const never: AsyncIterable<readonly EndpointInit[]> = {
+      [Symbol.asyncIterator]: () => ({ next: () => new Promise(() => {}) }),
+    };
+    const svc = balance({
+      service: 'users',
+      endpoints: never,
+      connect: cluster().connect,
+      clock,
+      discoveryTimeoutMs: 500,
+    });
+    const call = noEndpoint(() => svc('x', createContext({ clock })), 'discovery-pending');
+    await clock.advance(500);
+    await call;
+    await svc.close();
+  });
+
+  it('skips endpoints whose transport is closed (open circuit) before sending', async () => {
+    const c = cluster();
+    c.readiness.set('b', 'closed');
+    const svc = balance({ service: 'users', endpoints: three, connect: c.connect, picker: roundRobin() });
+    for (let i = 0; i < 30; i++) await svc('x', createContext());
+    assert.equal(c.calls.get('b'), undefined);
+    assert.equal(c.calls.get('a'), 15);
+    c.readiness.set('a', 'closed');
+    c.readiness.set('c', 'closed');
+    await noEndpoint(() => svc('x', createContext()), 'all-closed');
+    c.readiness.set('c', 'busy');
+    assert.equal(await svc('x', createContext()), 'c', 'a busy endpoint beats none');
+    await svc.close();
+  });
+
+  it('ejects an endpoint after consecutive connect failures and returns it after the ejection time', async () => {
+    const clock = new FakeClock();
+    const c = cluster({ b: connectFailure });
+    const events: EjectedEvent[] = [];
+    const listen = (e: EjectedEvent) => events.push(e);
+    balanceChannels.ejected.subscribe(listen);
+    const svc = balance({
+      service: 'users',
+      endpoints: three,
+      connect: c.connect,
+      picker: roundRobin(),
+      clock,
+      outlierDetection: { consecutiveLocalOriginFailure: 3, baseEjectionTimeMs: 1_000, intervalMs: 60_000 },
+    });
+    const ctx = createContext({ clock });
+    const run = async (n: number) => {
+      for (let i = 0; i < n; i++) await svc('x', ctx).catch(() => {});
+    };
+    await run(9); // b fails on calls 2, 5, 8
+    assert.equal(c.calls.get('b'), 3);
+    assert.deepEqual(
+      events.map((e) => [e.endpoint, e.reason, e.untilMs - clock.now()]),
+      [['b', 'consecutive-local-origin-failure', 1_000]],
+    );
+    assert.equal(svc.describe().endpoints.find((e) => e.id === 'b')?.readiness, 'closed');
+    await run(20);
+    assert.equal(c.calls.get('b'), 3, 'no call reaches an ejected endpoint');
+    await clock.advance(1_000);
+    await run(3);
+    assert.equal(c.calls.get('b'), 4, 'back in rotation after the ejection time');
+    await run(6); // two more failures: ejected again, for twice as long
+    assert.equal(events.length, 2);
+    assert.equal(events[1]!.untilMs - clock.now(), 2_000, 'the second ejection lasts twice as long');
+    balanceChannels.ejected.unsubscribe(listen);
+    await svc.close();
+    assert.equal(clock.pendingTimers, 0, 'close() leaves no timer behind');
+  });
+
+  it('never ejects more than maxEjectionPercent; panic mode and all-ejected', async () => {
+    const clock = new FakeClock();
+    const failing = { a: connectFailure, b: connectFailure };
+    const make = (maxEjectionPercent: number, panicThresholdPercent: number) =>
+      balance({
+        service: 'users',
+        endpoints: three.slice(0, 2),
+        connect: cluster(failing).connect,
+        picker: roundRobin(),
+        clock,
+        panicThresholdPercent,
+        outlierDetection: { consecutiveLocalOriginFailure: 1, maxEjectionPercent },
+      });
+    const ctx = createContext({ clock });
+    const capped = make(50, 0);
+    for (let i = 0; i < 6; i++) await capped('x', ctx).catch(() => {});
+    assert.equal(capped.describe().endpoints.filter((e) => e.ejected).length, 1);
+    const unbounded = make(100, 0);
+    for (let i = 0; i < 2; i++) await unbounded('x', ctx).catch(() => {});
+    const err = await noEndpoint(() => unbounded('x', ctx), 'all-ejected');
+    assert.match(err.message, /all 2 endpoints are ejected by outlier detection/);
+    const panicky = make(100, 50);
+    await panicky('x', ctx).catch(() => {});
+    assert.equal(panicky.describe().panic, false, 'one of two ejected: 50% healthy is not below 50%');
+    await panicky('x', ctx).catch(() => {});
+    assert.equal(panicky.describe().panic, true);
+    await assert.rejects(panicky('x', ctx), /ECONNREFUSED/, 'in panic, calls go to ejected endpoints');
+    for (const s of [capped, unbounded, panicky]) await s.close();
+  });
+
+  it('ejects by failure percentage over an interval', async () => {
+    const clock = new FakeClock();
+    let n = 0;
+    const endpoints = Array.from({ length: 5 }, (_, i) => ({ id: `e${i}`, address: `10.0.0.${i}:80` }));
+    const flaky = () => (n++ % 10 === 0 ? Promise.resolve('ok') : Promise.reject(new Error('boom')));
+    const c = cluster({ e0: flaky });
+    const svc = balance({
+      service: 'users',
+      endpoints,
+      connect: c.connect,
+      picker: roundRobin(),
+      clock,
+      outlierDetection: {
+        consecutive5xx: 0,
+        consecutiveGatewayFailure: 0,
+        consecutiveLocalOriginFailure: 0,
+        intervalMs: 1_000,
+        failurePercentageRequestVolume: 10,
+        failurePercentageMinimumHosts: 5,
+      },
+    });
+    const ctx = createContext({ clock });
+    for (let i = 0; i < 100; i++) await svc('x', ctx).catch(() => {});
+    assert.equal(svc.describe().endpoints[0]!.ejected, false, 'judged only at the interval');
+    await clock.advance(1_000);
+    const described = svc.describe().endpoints;
+    assert.equal(described[0]!.ejected, true, '90% failures >= 85%');
+    assert.equal(described.filter((e) => e.ejected).length, 1);
+    await svc.close();
+  });
+
+  it('classifies 4xx and cancellations as saying nothing about the endpoint', async () => {
+    const clock = new FakeClock();
+    const c = cluster({
+      a: () => Promise.reject(new MeshError('ERR_HTTP_STATUS', '404', { details: { status: 404 } })),
+    });
+    const svc = balance({
+      service: 'users',
+      endpoints: [three[0]!, three[1]!],
+      connect: c.connect,
+      picker: roundRobin(),
+      clock,
+      outlierDetection: { consecutive5xx: 1, maxEjectionPercent: 100 },
+    });
+    for (let i = 0; i < 10; i++) await svc('x', createContext({ clock })).catch(() => {});
+    assert.equal(svc.describe().endpoints[0]!.ejected, false);
+    await svc.close();
+  });
+
+  it('validates options with errors naming the field', () => {
+    const base = { service: 'users', endpoints: three, connect: cluster().connect };
+    assert.throws(() => balance({ ...base, service: '' }), /balance\.service must be a non-empty string/);
+    assert.throws(() => balance({ ...base, connect: 1 as never }), /balance\.connect must be a function/);
+    assert.throws(() => balance({ ...base, endpoints: 5 as never }), /balance\.endpoints must be an array/);
+    assert.throws(() => balance({ ...base, picker: {} as never }), /balance\.picker must be a Picker/);
+    assert.throws(
+      () => balance({ ...base, panicThresholdPercent: 101 }),
+      /balance\.panicThresholdPercent must be between 0 and 100/,
+    );
+    assert.throws(
+      () => balance({ ...base, outlierDetection: { baseEjectionTimeMs: 10, maxEjectionTimeMs: 5 } }),
+      /balance\.outlierDetection\.maxEjectionTimeMs must be >= baseEjectionTimeMs/,
+    );
+    assert.throws(
+      () => balance({ ...base, healthCheck: { probe: async () => {}, unhealthyThreshold: 0 } }),
+      /balance\.healthCheck\.unhealthyThreshold must be an integer >= 1/,
+    );
+  });
+});
+
+describe('balance simulation: one endpoint 10x slower', () => {
+  async function simulate(picker: 'p2c' | 'rr'): Promise<Map<string, number>> {
+    const clock = new FakeClock();
+    const latency: Record<string, number> = { e0: 100, e1: 10, e2: 10, e3: 10, e4: 10 };
+    const endpoints = Object.keys(latency).map((id) => ({ id, address: `${id}:80` }));
+    const counts = new Map<string, number>();
+    const svc = balance<number, string>({
+      service: 'sim',
+      endpoints,
+      clock,
+      outlierDetection: false,
+      ...(picker === 'rr' ? { picker: roundRobin() } : {}),
+      connect: (endpoint) => async (_req, ctx) => {
+        counts.set(endpoint.id, (counts.get(endpoint.id) ?? 0) + 1);
+        await sleep(ctx.clock, latency[endpoint.id]!);
+        return endpoint.id;
+      },
+    });
+    // Open-loop arrivals: one call every 5 ms for 10 s of simulated time.
+    const done: Promise<string>[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      done.push(svc(i, createContext({ clock })));
+      await clock.advance(5);
+    }
+    await clock.advance(200);
+    await Promise.all(done);
+    await svc.close();
+    return counts;
+  }
+
+  it('P2C + peak EWMA sends the slow endpoint under 10% of calls', async () => {
+    const counts = await simulate('p2c');
+    const share = (counts.get('e0') ?? 0) / 2_000;
+    assert.ok(share < 0.1, `slow endpoint got ${(share * 100).toFixed(1)}%`);
+  });
+
+  it('round robin sends it exactly 1/N', async () => {
+    const counts = await simulate('rr');
+    assert.equal(counts.get('e0'), 400);
+  });
+});

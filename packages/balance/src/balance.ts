@@ -1,0 +1,546 @@
+import {
+  abortError,
+  type CallContext,
+  type Clock,
+  checkFunction,
+  checkNumber,
+  checkString,
+  type Endpoint,
+  type EndpointInit,
+  ErrorCode,
+  InvalidArgumentError,
+  MeshError,
+  type Service,
+  systemClock,
+  type TimerHandle,
+} from '@meshkit/core';
+import { balanceChannels } from './events.ts';
+import { HealthChecker, type HealthCheckOptions } from './health-check.ts';
+import { classifyError, type Outcome } from './outcome.ts';
+import { type OutlierConfig, type OutlierDetectionOptions, outlierConfig } from './outlier.ts';
+import type { BalancedEndpoint, Picker } from './picker.ts';
+import { p2cPeakEwma } from './pickers/p2c.ts';
+import { type EndpointService, TrackedEndpoint } from './tracked.ts';
+
+/** Options for {@link balance}. */
+export interface BalanceOptions<Req, Res> {
+  /** The service's name, used in errors and `describe()`. */
+  readonly service: string;
+  /**
+   * Where endpoints come from: a fixed list, or a stream of whole sets (`endpointSets(registry, name)`
+   * from `@meshkit/discovery`); each set replaces the previous one.
+   */
+  readonly endpoints: readonly EndpointInit[] | AsyncIterable<readonly EndpointInit[]>;
+  /** Builds the service that talks to one endpoint (undici's `factory`); called once per endpoint. */
+  readonly connect: (endpoint: Endpoint) => EndpointService<Req, Res>;
+  /** How to choose among eligible endpoints. Defaults to {@link p2cPeakEwma}. One picker per balancer. */
+  readonly picker?: Picker<Req>;
+  /** Passive outlier detection; `false` turns it off. Defaults to Envoy's rules (see {@link OutlierDetectionOptions}). */
+  readonly outlierDetection?: OutlierDetectionOptions | false;
+  /** Active health checks; off unless given. */
+  readonly healthCheck?: HealthCheckOptions;
+  /**
+   * When fewer than this percentage of endpoints are healthy and not ejected, the balancer ignores health
+   * and ejection and uses every endpoint (Envoy's panic mode), on the bet that a mass failure is more
+   * likely a bad check than a dead fleet. 0 turns it off. Defaults to 50.
+   */
+  readonly panicThresholdPercent?: number;
+  /** The latency estimate of an endpoint before its first call, in ms. Defaults to 30. */
+  readonly initialRttMs?: number;
+  /** Peak-EWMA time constant, in ms. Defaults to 10,000. */
+  readonly ewmaDecayMs?: number;
+  /** How long calls wait for discovery's first set before failing with `ERR_NO_ENDPOINT`, in ms. Defaults to 5,000. */
+  readonly discoveryTimeoutMs?: number;
+  /** Maps a failed call to an outcome for outlier detection. Defaults to {@link classifyError}. */
+  readonly classifyError?: (error: unknown) => Outcome;
+  /** Maps a resolved call to an outcome, for transports that resolve with 5xx responses. Defaults to `success`. */
+  readonly classifyResponse?: (response: Res) => Outcome;
+  /** Time source for latency, ejection and health checks. Defaults to the system clock. */
+  readonly clock?: Clock;
+}
+
+/** A snapshot of one endpoint, from {@link Balancer.describe}. */
+export interface EndpointDescription {
+  readonly id: string;
+  readonly address: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly weight: number;
+  readonly readiness: string;
+  readonly healthy: boolean;
+  readonly ejected: boolean;
+  readonly ejections: number;
+  readonly inFlight: number;
+  readonly load: number;
+}
+
+/** A balanced service: call it like any `Service`; `describe()` shows the live state. */
+export interface Balancer<Req, Res> extends Service<Req, Res> {
+  /** Live state for the CLI and dashboard. */
+  describe(): {
+    service: string;
+    picker: string;
+    panic: boolean;
+    endpoints: EndpointDescription[];
+    discoveryError?: string;
+  };
+  /** The current endpoints (every one, eligible or not). */
+  readonly endpoints: readonly BalancedEndpoint[];
+  /** Stops discovery, checks and timers, and closes every endpoint's service. */
+  close(): Promise<void>;
+}
+
+/** Why no endpoint could take a call; `details.reason` of `ERR_NO_ENDPOINT`. */
+export type NoEndpointReason =
+  | 'none-registered'
+  | 'discovery-pending'
+  | 'discovery-failed'
+  | 'all-unhealthy'
+  | 'all-ejected'
+  | 'all-unavailable'
+  | 'all-closed'
+  | 'no-match';
+
+/**
+ * A client-side load balancer as a `Service`: keeps the endpoint set from discovery, connects to each
+ * endpoint once, skips endpoints that are removed, ejected, unhealthy or closed (open circuit) before any
+ * bytes are sent, sets `ctx.endpoint` for the layers below, and feeds every call's latency and outcome
+ * back into load tracking and outlier detection.
+ *
+ * When no endpoint can take a call it throws `ERR_NO_ENDPOINT` (`rejected: true`, nothing was sent)
+ * naming the service and why: `details.reason` is a {@link NoEndpointReason}.
+ *
+ * @example
+ * ```ts
+ * const users = balance({
+ *   service: 'users',
+ *   endpoints: endpointSets(registry, 'users'),
+ *   connect: (endpoint) => httpClient(`http://${endpoint.address}`),
+ *   picker: p2cPeakEwma(),
+ *   healthCheck: { probe: httpProbe({ path: '/healthz' }), intervalMs: 5_000 },
+ * });
+ * const user = await users({ method: 'GET', path: '/users/42' }, createContext({ timeoutMs: 2_000 }));
+ * ```
+ */
+export function balance<Req, Res>(options: BalanceOptions<Req, Res>): Balancer<Req, Res> {
+  return new BalancerCore(options).service;
+}
+
+class BalancerCore<Req, Res> {
+  readonly service: Balancer<Req, Res>;
+  readonly #name: string;
+  readonly #connect: (endpoint: Endpoint) => EndpointService<Req, Res>;
+  readonly #picker: Picker<Req>;
+  readonly #clock: Clock;
+  readonly #outlier: OutlierConfig | undefined;
+  readonly #checker: HealthChecker | undefined;
+  readonly #panicPercent: number;
+  readonly #initialRttMs: number;
+  readonly #decayMs: number;
+  readonly #discoveryTimeoutMs: number;
+  readonly #classifyError: (error: unknown) => Outcome;
+  readonly #classifyResponse: ((response: Res) => Outcome) | undefined;
+  #all: TrackedEndpoint<Req, Res>[] = [];
+  #eligible: readonly TrackedEndpoint<Req, Res>[] = [];
+  #panic = false;
+  #hasSet = false;
+  #firstSet: Promise<void>;
+  #resolveFirst!: () => void;
+  #discoveryError: unknown;
+  #iterator: AsyncIterator<readonly EndpointInit[]> | undefined;
+  #source: unknown;
+  #intervalTimer: TimerHandle | undefined;
+  readonly #ejectionTimers = new Map<TrackedEndpoint<Req, Res>, TimerHandle>();
+  #closed = false;
+
+  constructor(options: BalanceOptions<Req, Res>) {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('balance', 'options must be an object', options);
+    }
+    this.#name = checkString('balance.service', options.service);
+    this.#connect = checkFunction('balance.connect', options.connect);
+    this.#clock = options.clock ?? systemClock;
+    const picker = options.picker ?? (p2cPeakEwma() as Picker<Req>);
+    if (
+      typeof picker !== 'object' ||
+      typeof picker.pick !== 'function' ||
+      typeof picker.update !== 'function'
+    ) {
+      throw new InvalidArgumentError('balance.picker', 'must be a Picker (name, update, pick)', picker);
+    }
+    this.#picker = picker;
+    this.#outlier =
+      options.outlierDetection === false
+        ? undefined
+        : outlierConfig(options.outlierDetection ?? {}, 'balance.outlierDetection');
+    this.#panicPercent = checkNumber(
+      'balance.panicThresholdPercent',
+      options.panicThresholdPercent ?? 50,
+      0,
+      100,
+    );
+    this.#initialRttMs = checkNumber('balance.initialRttMs', options.initialRttMs ?? 30, 0);
+    this.#decayMs = checkNumber('balance.ewmaDecayMs', options.ewmaDecayMs ?? 10_000, 1);
+    this.#discoveryTimeoutMs = checkNumber(
+      'balance.discoveryTimeoutMs',
+      options.discoveryTimeoutMs ?? 5_000,
+      0,
+    );
+    this.#classifyError = checkFunction('balance.classifyError', options.classifyError ?? classifyError);
+    this.#classifyResponse =
+      options.classifyResponse === undefined
+        ? undefined
+        : checkFunction<(response: Res) => Outcome>('balance.classifyResponse', options.classifyResponse);
+    this.#checker =
+      options.healthCheck === undefined
+        ? undefined
+        : new HealthChecker(options.healthCheck, 'balance.healthCheck', this.#clock, (e, error) => {
+            if (balanceChannels.healthChanged.hasSubscribers) {
+              balanceChannels.healthChanged.publish({
+                service: this.#name,
+                endpoint: e.id,
+                healthy: e.healthy,
+                error,
+              });
+            }
+            this.#rebuild();
+          });
+    this.#firstSet = new Promise<void>((resolve) => {
+      this.#resolveFirst = resolve;
+    });
+    const source = options.endpoints;
+    this.#source = source;
+    if (Array.isArray(source)) {
+      this.#apply(source);
+    } else if (source !== null && typeof source === 'object' && Symbol.asyncIterator in source) {
+      void this.#follow(source as AsyncIterable<readonly EndpointInit[]>);
+    } else {
+      throw new InvalidArgumentError(
+        'balance.endpoints',
+        'must be an array or an async iterable of arrays',
+        source,
+      );
+    }
+    if (this.#outlier !== undefined) this.#armInterval(this.#outlier);
+
+    const call = (req: Req, ctx: CallContext): Promise<Res> =>
+      this.#hasSet ? this.#send(req, ctx) : this.#sendAfterDiscovery(req, ctx);
+    this.service = Object.assign(call, {
+      describe: () => this.#describe(),
+      close: () => this.#close(),
+    }) as unknown as Balancer<Req, Res>;
+    Object.defineProperty(this.service, 'endpoints', { get: () => this.#all });
+  }
+
+  async #follow(source: AsyncIterable<readonly EndpointInit[]>): Promise<void> {
+    try {
+      this.#iterator = source[Symbol.asyncIterator]();
+      for (;;) {
+        const next = await this.#iterator.next();
+        if (next.done || this.#closed) break;
+        this.#discoveryError = undefined;
+        this.#apply(next.value);
+      }
+    } catch (err) {
+      // Keep serving the last known set: a registry outage should not take every endpoint away.
+      this.#discoveryError = err;
+      if (!this.#hasSet) this.#resolveFirst();
+    }
+  }
+
+  #apply(set: readonly EndpointInit[]): void {
+    if (this.#closed) return;
+    const wanted = new Map<
+      string,
+      { id: string; address: string; labels: Readonly<Record<string, string>>; weight: number }
+    >();
+    for (const init of set) {
+      if (
+        typeof init?.id !== 'string' ||
+        init.id === '' ||
+        typeof init.address !== 'string' ||
+        init.address === ''
+      ) {
+        this.#discoveryError = new InvalidArgumentError(
+          'balance.endpoints',
+          'entries need a non-empty id and address',
+          init?.id,
+        );
+        continue;
+      }
+      const weight = init.weight ?? 1;
+      wanted.set(init.id, {
+        id: init.id,
+        address: init.address,
+        labels: Object.freeze({ ...init.labels }),
+        weight: Number.isFinite(weight) && weight > 0 ? weight : 1,
+      });
+    }
+    const next: TrackedEndpoint<Req, Res>[] = [];
+    const kept = new Set<TrackedEndpoint<Req, Res>>();
+    for (const e of this.#all) {
+      const w = wanted.get(e.id);
+      if (
+        w !== undefined &&
+        w.address === e.address &&
+        w.weight === e.weight &&
+        sameLabels(w.labels, e.labels)
+      ) {
+        next.push(e);
+        kept.add(e);
+        wanted.delete(e.id);
+      }
+    }
+    for (const e of this.#all) if (!kept.has(e)) this.#retire(e);
+    for (const w of wanted.values()) {
+      const e = new TrackedEndpoint<Req, Res>(w, this.#clock, this.#initialRttMs, this.#decayMs);
+      e.service = this.#connect(e);
+      next.push(e);
+      this.#checker?.add(e);
+    }
+    this.#all = next;
+    this.#rebuild();
+    if (!this.#hasSet) {
+      this.#hasSet = true;
+      this.#resolveFirst();
+    }
+  }
+
+  #retire(e: TrackedEndpoint<Req, Res>): void {
+    e.removed = true;
+    this.#checker?.remove(e);
+    const timer = this.#ejectionTimers.get(e);
+    if (timer !== undefined) this.#clock.clearTimeout(timer);
+    this.#ejectionTimers.delete(e);
+    try {
+      void Promise.resolve(e.service.close?.()).catch(() => {});
+    } catch {
+      // A transport that fails to close must not stop the set from updating.
+    }
+  }
+
+  /** Recomputes the eligible list and tells the picker when it changed. */
+  #rebuild(): void {
+    const all = this.#all;
+    const healthy = all.filter((e) => e.healthy && !e.outlier.ejected);
+    const panic =
+      all.length > 0 && this.#panicPercent > 0 && healthy.length * 100 < this.#panicPercent * all.length;
+    const eligible = panic ? all : healthy;
+    this.#panic = panic;
+    if (eligible.length === this.#eligible.length && eligible.every((e, i) => e === this.#eligible[i]))
+      return;
+    this.#eligible = eligible;
+    this.#picker.update(eligible);
+  }
+
+  async #sendAfterDiscovery(req: Req, ctx: CallContext): Promise<Res> {
+    if (ctx.aborted) throw abortError(ctx.abortReason);
+    let timer: TimerHandle | undefined;
+    const waited = await Promise.race([
+      this.#firstSet.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = this.#clock.setTimeout(
+          () => resolve(false),
+          Math.min(this.#discoveryTimeoutMs, ctx.remainingMs()),
+        );
+      }),
+      new Promise<boolean>((_, reject) => {
+        const signal = ctx.signal;
+        if (signal.aborted) reject(abortError(signal.reason));
+        else signal.addEventListener('abort', () => reject(abortError(signal.reason)), { once: true });
+      }),
+    ]).finally(() => {
+      if (timer !== undefined) this.#clock.clearTimeout(timer);
+    });
+    if (!waited) throw this.#noEndpoint('discovery-pending');
+    return this.#send(req, ctx);
+  }
+
+  async #send(req: Req, ctx: CallContext): Promise<Res> {
+    const e = this.#choose(req, ctx);
+    e.inFlight++;
+    const start = this.#clock.now();
+    let response: Res;
+    try {
+      response = await e.service(req, ctx.with({ endpoint: e }));
+    } catch (err) {
+      this.#complete(e, start, this.#classifyError(err));
+      throw err;
+    }
+    this.#complete(
+      e,
+      start,
+      this.#classifyResponse === undefined ? 'success' : this.#classifyResponse(response),
+    );
+    return response;
+  }
+
+  #choose(req: Req, ctx: CallContext): TrackedEndpoint<Req, Res> {
+    const eligible = this.#eligible;
+    if (eligible.length === 0) throw this.#noEndpoint(this.#emptyReason());
+    // The picker chose among eligible endpoints; what only the transport knows (open circuit, full pool)
+    // is checked here, before any bytes are sent. A few more picks find another endpoint for random and
+    // rotating pickers; hash pickers keep their affinity and fail rather than spill.
+    let busy: TrackedEndpoint<Req, Res> | undefined;
+    const tries = Math.min(eligible.length, 8) + 1;
+    for (let i = 0; i < tries; i++) {
+      const e = this.#picker.pick(req, ctx) as TrackedEndpoint<Req, Res> | undefined;
+      if (e === undefined) {
+        if (i === 0) throw this.#noEndpoint('no-match');
+        break;
+      }
+      const readiness = e.transportReadiness();
+      if (readiness === 'ready') return e;
+      if (readiness === 'busy') busy ??= e;
+    }
+    if (busy !== undefined) return busy;
+    throw this.#noEndpoint('all-closed');
+  }
+
+  #complete(e: TrackedEndpoint<Req, Res>, start: number, outcome: Outcome): void {
+    e.inFlight--;
+    const now = this.#clock.now();
+    // Connect failures are fast: counting their latency would make a dead endpoint look like the best.
+    if (outcome !== 'ignore' && outcome !== 'local') e.ewma.observe(now - start, now);
+    const config = this.#outlier;
+    if (config === undefined || e.removed || e.outlier.ejected) return;
+    const rule = e.outlier.record(outcome, config);
+    if (rule !== undefined) this.#eject(e, rule, config);
+  }
+
+  #eject(e: TrackedEndpoint<Req, Res>, reason: string, config: OutlierConfig): void {
+    const ejected = this.#all.reduce((n, x) => n + (x.outlier.ejected ? 1 : 0), 0);
+    if ((ejected + 1) * 100 > config.maxEjectionPercent * this.#all.length) return;
+    const until = e.outlier.eject(this.#clock.now(), config);
+    this.#ejectionTimers.set(
+      e,
+      this.#clock.setTimeout(() => {
+        this.#ejectionTimers.delete(e);
+        e.outlier.ejectedUntil = 0;
+        if (balanceChannels.returned.hasSubscribers) {
+          balanceChannels.returned.publish({ service: this.#name, endpoint: e.id });
+        }
+        this.#rebuild();
+      }, until - this.#clock.now()),
+    );
+    if (balanceChannels.ejected.hasSubscribers) {
+      balanceChannels.ejected.publish({
+        service: this.#name,
+        endpoint: e.id,
+        reason,
+        untilMs: until,
+        ejections: e.outlier.ejections,
+      });
+    }
+    this.#rebuild();
+  }
+
+  #armInterval(config: OutlierConfig): void {
+    this.#intervalTimer = this.#clock.setTimeout(() => {
+      if (this.#closed) return;
+      this.#evaluateInterval(config);
+      this.#armInterval(config);
+    }, config.intervalMs);
+  }
+
+  /** Envoy's interval work: the failure-percentage rule, then ejection counts decay for endpoints in service. */
+  #evaluateInterval(config: OutlierConfig): void {
+    const all = this.#all;
+    if (config.failurePercentageThreshold > 0) {
+      const judged = all.filter(
+        (e) => !e.outlier.ejected && e.outlier.requests >= config.failurePercentageRequestVolume,
+      );
+      if (judged.length >= config.failurePercentageMinimumHosts) {
+        for (const e of judged) {
+          if ((e.outlier.failures * 100) / e.outlier.requests >= config.failurePercentageThreshold) {
+            this.#eject(e, 'failure-percentage', config);
+          }
+        }
+      }
+    }
+    for (const e of all) {
+      if (!e.outlier.ejected && e.outlier.ejections > 0 && e.outlier.failures === 0) e.outlier.ejections--;
+      e.outlier.requests = 0;
+      e.outlier.failures = 0;
+    }
+  }
+
+  #emptyReason(): NoEndpointReason {
+    const all = this.#all;
+    if (all.length === 0) {
+      if (this.#discoveryError !== undefined && !this.#hasSet) return 'discovery-failed';
+      return this.#hasSet ? 'none-registered' : 'discovery-pending';
+    }
+    const unhealthy = all.filter((e) => !e.healthy).length;
+    const ejected = all.filter((e) => e.outlier.ejected).length;
+    if (unhealthy === all.length) return 'all-unhealthy';
+    if (ejected === all.length) return 'all-ejected';
+    return 'all-unavailable';
+  }
+
+  #noEndpoint(reason: NoEndpointReason): MeshError {
+    const all = this.#all;
+    const unhealthy = all.filter((e) => !e.healthy).length;
+    const ejected = all.filter((e) => e.outlier.ejected).length;
+    const why: Record<NoEndpointReason, string> = {
+      'none-registered': 'no endpoint is registered',
+      'discovery-pending': `discovery has not delivered endpoints within ${this.#discoveryTimeoutMs} ms`,
+      'discovery-failed': `discovery failed: ${String((this.#discoveryError as Error)?.message ?? this.#discoveryError)}`,
+      'all-unhealthy': `all ${all.length} endpoints are unhealthy`,
+      'all-ejected': `all ${all.length} endpoints are ejected by outlier detection`,
+      'all-unavailable': `none of ${all.length} endpoints is available (${unhealthy} unhealthy, ${ejected} ejected)`,
+      'all-closed': 'every endpoint tried refused calls (circuit open or closing)',
+      'no-match': 'no endpoint matches the requested subset or key',
+    };
+    return new MeshError(ErrorCode.NO_ENDPOINT, `no endpoint for service "${this.#name}": ${why[reason]}`, {
+      rejected: true,
+      cause: this.#discoveryError,
+      details: { service: this.#name, reason, endpoints: all.length, unhealthy, ejected },
+    });
+  }
+
+  #describe() {
+    const now = this.#clock.now();
+    return {
+      service: this.#name,
+      picker: this.#picker.name,
+      panic: this.#panic,
+      endpoints: this.#all.map((e) => ({
+        id: e.id,
+        address: e.address,
+        labels: e.labels,
+        weight: e.weight,
+        readiness: e.readiness(),
+        healthy: e.healthy,
+        ejected: e.outlier.ejected,
+        ejections: e.outlier.ejections,
+        inFlight: e.inFlight,
+        load: e.ewma.read(now) * (e.inFlight + 1),
+      })),
+      ...(this.#discoveryError === undefined
+        ? {}
+        : { discoveryError: String((this.#discoveryError as Error)?.message ?? this.#discoveryError) }),
+    };
+  }
+
+  async #close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#checker?.stop();
+    if (this.#intervalTimer !== undefined) this.#clock.clearTimeout(this.#intervalTimer);
+    for (const e of this.#all) this.#retire(e);
+    this.#all = [];
+    this.#eligible = [];
+    this.#picker.update([]);
+    // A stream with a disposer (a registry watch, `endpointSets`) is closed through it: `return()` on an
+    // async generator parked in an `await` would only run once that await settles, which may be never.
+    const source = this.#source as { close?: () => void } | undefined;
+    if (typeof source?.close === 'function') source.close();
+    void this.#iterator?.return?.()?.catch(() => {});
+  }
+}
+
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => a[k] === b[k]);
+}

@@ -1,0 +1,59 @@
+import { ErrorCode, isAbortError, isMeshError } from '@meshkit/core';
+
+/**
+ * How the balancer reads the result of a call. Transports report failures as `MeshError`s; this file is
+ * the single place that maps them to what outlier detection counts (Envoy's model):
+ *
+ * | outcome   | from                                                                              |
+ * | --------- | --------------------------------------------------------------------------------- |
+ * | `local`   | `ERR_CONNECT`, `ERR_CONNECTION_RESET`, `ERR_TIMEOUT`; Node socket errors (`ECONNREFUSED`, `ECONNRESET`, `ETIMEDOUT`, `EHOSTUNREACH`, `ENETUNREACH`, `EPIPE`) |
+ * | `gateway` | `ERR_HTTP_STATUS` with `details.status` 502, 503 or 504; `ERR_GRPC_STATUS` with `details.grpcStatus` 14 (UNAVAILABLE) |
+ * | `error`   | any other `ERR_HTTP_STATUS` with status >= 500; `ERR_GRPC_STATUS` 2, 13, 15 (UNKNOWN, INTERNAL, DATA_LOSS); any error that is not a `MeshError` |
+ * | `ignore`  | cancellation, 4xx, other gRPC codes, and meshkit's own refusals (`ERR_CIRCUIT_OPEN`, `ERR_BULKHEAD_FULL`, `ERR_DEADLINE_EXCEEDED`, ...): they say nothing about the endpoint |
+ * | `success` | a resolved call |
+ */
+export type Outcome = 'success' | 'error' | 'gateway' | 'local' | 'ignore';
+
+const socketCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
+
+/**
+ * The default classification of a failed call; see the table above.
+ *
+ * @example
+ * ```ts
+ * classifyError(new MeshError('ERR_HTTP_STATUS', '503', { details: { status: 503 } })); // 'gateway'
+ * ```
+ */
+export function classifyError(error: unknown): Outcome {
+  if (isAbortError(error)) return 'ignore';
+  if (isMeshError(error)) {
+    switch (error.code) {
+      case ErrorCode.CONNECT:
+      case ErrorCode.CONNECTION_RESET:
+      case ErrorCode.TIMEOUT:
+        return 'local';
+      case ErrorCode.HTTP_STATUS: {
+        const status = error.details.status;
+        if (status === 502 || status === 503 || status === 504) return 'gateway';
+        return typeof status === 'number' && status >= 500 ? 'error' : 'ignore';
+      }
+      case ErrorCode.GRPC_STATUS: {
+        const code = error.details.grpcStatus;
+        if (code === 14) return 'gateway';
+        return code === 2 || code === 13 || code === 15 ? 'error' : 'ignore';
+      }
+      default:
+        return 'ignore';
+    }
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && socketCodes.has(code)) return 'local';
+  return 'error';
+}

@@ -1,0 +1,66 @@
+import type { Clock, Readiness, Service } from '@meshkit/core';
+import { PeakEwma } from './ewma.ts';
+import { OutlierState } from './outlier.ts';
+import type { BalancedEndpoint } from './picker.ts';
+
+/**
+ * The per-endpoint service `connect()` returns: any `Service`, optionally reporting its own readiness
+ * (a circuit breaker that is open says `closed`, a saturated pool `busy`) and a `close()` the balancer
+ * calls when the endpoint leaves the set.
+ */
+export type EndpointService<Req, Res> = Service<Req, Res> & {
+  readiness?(): Readiness;
+  close?(): void | Promise<void>;
+};
+
+/** The balancer's live record of one endpoint; what pickers see as a {@link BalancedEndpoint}. */
+export class TrackedEndpoint<Req, Res> implements BalancedEndpoint {
+  readonly id: string;
+  readonly address: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly weight: number;
+  service!: EndpointService<Req, Res>;
+  inFlight = 0;
+  readonly ewma: PeakEwma;
+  readonly outlier = new OutlierState();
+  /** Set by active health checks; `true` until a check says otherwise. */
+  healthy = true;
+  removed = false;
+  /** Active health check bookkeeping. */
+  checkSuccesses = 0;
+  checkFailures = 0;
+  checkTimer: unknown;
+  readonly #clock: Clock;
+
+  constructor(
+    init: { id: string; address: string; labels: Readonly<Record<string, string>>; weight: number },
+    clock: Clock,
+    initialRttMs: number,
+    decayMs: number,
+  ) {
+    this.id = init.id;
+    this.address = init.address;
+    this.labels = init.labels;
+    this.weight = init.weight;
+    this.#clock = clock;
+    this.ewma = new PeakEwma(initialRttMs, decayMs, clock.now());
+  }
+
+  /** The endpoint's readiness as everyone else sees it: closed when removed, ejected or unhealthy. */
+  readiness(): Readiness {
+    if (this.removed || this.outlier.ejected || !this.healthy) return 'closed';
+    return this.transportReadiness();
+  }
+
+  /** What the per-endpoint service says (`ready` when it does not say). */
+  transportReadiness(): Readiness {
+    if (this.removed) return 'closed';
+    const readiness = this.service.readiness;
+    return readiness === undefined ? 'ready' : readiness.call(this.service);
+  }
+
+  /** Peak-EWMA latency times (in-flight + 1): the cost of sending one more call here. */
+  load(): number {
+    return this.ewma.read(this.#clock.now()) * (this.inFlight + 1);
+  }
+}
