@@ -1,6 +1,10 @@
 /**
  * `@meshkit/http`: a resilient REST client over undici and the service-side kit.
  */
+
+export { type CallOptions, type ClientRequest, type HttpClient, httpClient } from './client/client.ts';
+export { isEndpointFailure, isRetryableHttpError } from './client/failures.ts';
+export type { HttpClientOptions, HttpPolicyOptions } from './client/options.ts';
 export {
   defaultRetryableStatuses,
   type HttpStatusDetails,

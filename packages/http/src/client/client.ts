@@ -1,0 +1,250 @@
+import { randomUUID } from 'node:crypto';
+import { type Balancer, balance } from '@meshkit/balance';
+import {
+  type AnyLayer,
+  type CallContext,
+  checkNumber,
+  checkString,
+  createContext,
+  type EndpointInit,
+  InvalidArgumentError,
+  type Service,
+  stack,
+  systemClock,
+} from '@meshkit/core';
+import { endpointSets } from '@meshkit/discovery';
+import { circuitBreaker, deadline, RetryBudget, retry, timeout } from '@meshkit/policies';
+import type { StandardSchema } from '../schema.ts';
+import { resolveTransportOptions } from '../transport.ts';
+import { type HttpMethod, type HttpRequest, type HttpResponse, idempotentMethods } from '../types.ts';
+import { wireHeaders } from '../wire.ts';
+import { decodeBody, encodeBody } from './body.ts';
+import { endpointService } from './endpoint.ts';
+import { isEndpointFailure, isRetryableHttpError } from './failures.ts';
+import type { HttpClientOptions } from './options.ts';
+
+/** Per-call options of the client's methods. */
+export interface CallOptions<T = unknown> {
+  /** Query parameters; `undefined` values are left out. */
+  readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
+  /** Headers for this call (lower-case names), over the client's defaults. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Validates the decoded response (zod, valibot, any Standard Schema); failures are `ERR_INVALID_PAYLOAD`. */
+  readonly schema?: StandardSchema<T>;
+  /**
+   * The caller's context, e.g. the one a server handler received: its deadline, cancellation and trace
+   * headers carry over to this call.
+   */
+  readonly ctx?: CallContext;
+  /** Cancels the call (used when no `ctx` is given). */
+  readonly signal?: AbortSignal;
+  /** A deadline for this call, in ms; can only shorten the context's and the policy's. */
+  readonly timeoutMs?: number;
+  /**
+   * The `Idempotency-Key` for this logical call: a string, `true` for a fresh random one, `false` for
+   * none (even with `autoIdempotencyKey`). Every attempt sends the same key.
+   */
+  readonly idempotencyKey?: string | boolean;
+}
+
+/** A request for {@link HttpClient.request}. */
+export interface ClientRequest {
+  readonly method: HttpMethod;
+  readonly path: string;
+  /** JSON-encoded unless a string, bytes or a stream. */
+  readonly body?: unknown;
+}
+
+/** A resilient client for one downstream service. */
+export interface HttpClient {
+  get<T = unknown>(path: string, options?: CallOptions<T>): Promise<T>;
+  delete<T = unknown>(path: string, options?: CallOptions<T>): Promise<T>;
+  post<T = unknown>(path: string, body?: unknown, options?: CallOptions<T>): Promise<T>;
+  put<T = unknown>(path: string, body?: unknown, options?: CallOptions<T>): Promise<T>;
+  patch<T = unknown>(path: string, body?: unknown, options?: CallOptions<T>): Promise<T>;
+  /** Any method; resolves with the streaming response (read or dump its body). */
+  request(req: ClientRequest, options?: CallOptions): Promise<HttpResponse>;
+  /** The composed service (policies, balancer, transports), for wrapping in more layers. */
+  readonly service: Service<HttpRequest, HttpResponse>;
+  /** Live state: layers, budget, endpoints, breakers. */
+  describe(): Record<string, unknown>;
+  /** Stops following discovery and closes every connection pool. */
+  close(): Promise<void>;
+}
+
+/**
+ * A resilient REST client over undici: discovery (a registry or a fixed list), client-side balancing
+ * (P2C + peak EWMA, outlier detection), an overall deadline, retries with a budget, a circuit breaker per
+ * endpoint and a per-attempt timeout. JSON by default.
+ *
+ * Retries are method-aware: GET, HEAD, PUT, DELETE, OPTIONS and TRACE retry freely; POST and PATCH only
+ * with an `Idempotency-Key` (the same on every attempt) or when the request provably never reached the
+ * server. `Retry-After` is honoured, capped by `retry.maxDelayMs`.
+ *
+ * @example
+ * ```ts
+ * const users = httpClient({ service: 'users', registry, autoIdempotencyKey: true });
+ * const user = await users.get('/users/42', { schema: User });
+ * await users.post('/users', { name: 'Ada' });   // retried safely: it carries an Idempotency-Key
+ * ```
+ */
+export function httpClient(options: HttpClientOptions): HttpClient {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('httpClient', 'options must be an object', options);
+  }
+  const service = checkString('httpClient.service', options.service);
+  const clock = options.clock ?? systemClock;
+  const transport = resolveTransportOptions(
+    { ...options.transport, ...(options.tls === undefined ? {} : { tls: options.tls }) },
+    'httpClient.transport',
+  );
+  const policies = options.policies ?? {};
+  const autoKey = options.autoIdempotencyKey ?? false;
+  const defaultHeaders = lowerCase(options.headers ?? {});
+
+  const outer: AnyLayer<HttpRequest, HttpResponse>[] = [];
+  if (policies.deadlineMs !== false) {
+    outer.push(
+      deadline({
+        timeoutMs: checkNumber('httpClient.policies.deadlineMs', policies.deadlineMs ?? 10_000, 1),
+      }),
+    );
+  }
+  let budget: RetryBudget | undefined;
+  if (policies.retry !== false) {
+    budget =
+      policies.budget === false
+        ? undefined
+        : policies.budget instanceof RetryBudget
+          ? policies.budget
+          : new RetryBudget({ clock, ...policies.budget });
+    outer.push(
+      retry<HttpRequest, HttpResponse>({
+        retryOn: isRetryableHttpError,
+        ...policies.retry,
+        ...(budget === undefined ? {} : { budget }),
+      }),
+    );
+  }
+  const attemptTimeout =
+    policies.attemptTimeoutMs === false
+      ? undefined
+      : timeout<HttpRequest, HttpResponse>({ timeoutMs: policies.attemptTimeoutMs ?? 3_000 });
+  const breakerOptions = policies.breaker;
+  const makeBreaker =
+    breakerOptions === false
+      ? () => undefined
+      : () =>
+          circuitBreaker<HttpRequest, HttpResponse>({
+            clock,
+            isFailure: isEndpointFailure,
+            ...breakerOptions,
+          });
+
+  const balancer: Balancer<HttpRequest, HttpResponse> = balance<HttpRequest, HttpResponse>({
+    service,
+    endpoints: endpointsFrom(options, service),
+    connect: (endpoint) => endpointService(endpoint, transport, makeBreaker(), attemptTimeout),
+    ...(options.picker === undefined ? {} : { picker: options.picker }),
+    ...options.balance,
+    clock,
+  });
+  const layers = stack(...outer);
+  const composed = layers.wrap(balancer);
+
+  const send = (
+    method: HttpMethod,
+    path: string,
+    body: unknown,
+    callOptions: CallOptions<unknown> | undefined,
+  ): Promise<HttpResponse> => {
+    const headers: Record<string, string> =
+      callOptions?.headers === undefined
+        ? { ...defaultHeaders }
+        : { ...defaultHeaders, ...lowerCase(callOptions.headers) };
+    const encoded = encodeBody(body, headers);
+    let ctx = callOptions?.ctx ?? createContext({ clock, signal: callOptions?.signal });
+    if (callOptions?.timeoutMs !== undefined) {
+      ctx = ctx.withTimeout(checkNumber('timeoutMs', callOptions.timeoutMs, 0));
+    }
+    const requested = callOptions?.idempotencyKey;
+    const key =
+      typeof requested === 'string'
+        ? requested
+        : requested === true || (requested === undefined && autoKey && !idempotentMethods.has(method))
+          ? randomUUID()
+          : headers[wireHeaders.idempotencyKey];
+    const idempotent = idempotentMethods.has(method) && encoded.replayable;
+    if (!encoded.replayable) {
+      // The stream cannot be sent twice: only a refusal before sending may be retried.
+      if (key !== undefined) headers[wireHeaders.idempotencyKey] = key;
+      ctx = ctx.with({ idempotent: false, idempotencyKey: undefined });
+    } else if (!idempotent || key !== undefined) {
+      ctx = ctx.with({ idempotent, idempotencyKey: key });
+    }
+    return composed({ method, path: withQuery(path, callOptions?.query), headers, body: encoded.body }, ctx);
+  };
+  const call = <T>(
+    method: HttpMethod,
+    path: string,
+    body: unknown,
+    o: CallOptions<T> | undefined,
+  ): Promise<T> => send(method, path, body, o).then((response) => decodeBody(response, o?.schema));
+
+  return {
+    get: (path, o) => call('GET', path, undefined, o),
+    delete: (path, o) => call('DELETE', path, undefined, o),
+    post: (path, body, o) => call('POST', path, body, o),
+    put: (path, body, o) => call('PUT', path, body, o),
+    patch: (path, body, o) => call('PATCH', path, body, o),
+    request: (req, o) => send(req.method, req.path, req.body, o),
+    service: composed,
+    describe: () => ({
+      service,
+      ...layers.describe?.(),
+      ...(budget === undefined ? {} : { budget: budget.describe() }),
+      balancer: balancer.describe(),
+    }),
+    close: () => balancer.close(),
+  };
+}
+
+function endpointsFrom(
+  options: HttpClientOptions,
+  service: string,
+): readonly EndpointInit[] | AsyncIterable<readonly EndpointInit[]> {
+  if (options.registry !== undefined && options.endpoints !== undefined) {
+    throw new InvalidArgumentError('httpClient.endpoints', 'cannot be combined with registry');
+  }
+  if (options.registry !== undefined) return endpointSets(options.registry, service, { protocol: 'http' });
+  const list = options.endpoints;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new InvalidArgumentError(
+      'httpClient.endpoints',
+      'must be a non-empty array (or give a registry)',
+      list,
+    );
+  }
+  return list.map((e, i) =>
+    typeof e === 'string' ? { id: e, address: checkString(`httpClient.endpoints[${i}]`, e) } : e,
+  );
+}
+
+function withQuery(path: string, query: CallOptions['query']): string {
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    throw new InvalidArgumentError('path', "must start with '/'", path);
+  }
+  if (query === undefined) return path;
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query))
+    if (value !== undefined) params.append(name, String(value));
+  const text = params.toString();
+  if (text === '') return path;
+  return `${path}${path.includes('?') ? '&' : '?'}${text}`;
+}
+
+function lowerCase(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) out[name.toLowerCase()] = value;
+  return out;
+}
