@@ -80,10 +80,9 @@ describe('balance', () => {
 
   it('follows a stream of endpoint sets; calls wait for the first one', async () => {
     const c = cluster();
-    let push!: (set: EndpointInit[]) => void;
     const queue: EndpointInit[][] = [];
     let wake: (() => void) | undefined;
-    push = (set) => {
+    const push = (set: EndpointInit[]) => {
       queue.push(set);
       wake?.();
     };
