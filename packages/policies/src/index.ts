@@ -5,6 +5,8 @@
  */
 export * from './bulkhead/index.ts';
 export * from './circuit-breaker/index.ts';
+export * from './fallback/index.ts';
 export * from './hedge/index.ts';
+export * from './rate-limit/index.ts';
 export * from './retry/index.ts';
 export * from './timeout/index.ts';

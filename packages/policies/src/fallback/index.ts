@@ -1,0 +1,34 @@
+import { type AnyLayer, channels, type Service } from '@meshkit/core';
+import { type FallbackOptions, resolveFallbackOptions } from './options.ts';
+
+export type { FallbackOptions } from './options.ts';
+
+/**
+ * Replaces a failure with an answer: a fixed `value`, or one computed `fromError`. Only failures that
+ * `when` accepts are replaced (a cancellation never is); others pass through. Each replacement is
+ * published on `channels.fallback`, so a fallback never hides a failure from the metrics.
+ *
+ * @example
+ * ```ts
+ * const recommendations = stack(
+ *   fallback({ value: [] as Product[] }),
+ *   timeout({ timeoutMs: 200 }),
+ * ).wrap(recommendationService);
+ * ```
+ */
+export function fallback<Req, Res>(options: FallbackOptions<Res>): AnyLayer<Req, Res> {
+  const { fromError, when, name } = resolveFallbackOptions(options);
+  // One handler per layer, not per call: the success path allocates nothing extra.
+  const onError = (error: unknown): Res | Promise<Res> => {
+    if (!when(error)) throw error;
+    if (channels.fallback.hasSubscribers) channels.fallback.publish({ layer: name, error });
+    return fromError(error);
+  };
+  return {
+    name,
+    wrap:
+      (next: Service<Req, Res>): Service<Req, Res> =>
+      (req, ctx) =>
+        next(req, ctx).then(undefined, onError),
+  };
+}
