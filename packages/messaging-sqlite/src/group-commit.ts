@@ -13,16 +13,26 @@ interface Op {
  * durable commit (an fsync with `synchronous=FULL`) is shared. A promise resolves only after COMMIT
  * returned, that is once its write is on disk. Each operation runs inside its own savepoint, so one
  * failing operation does not undo the others.
+ *
+ * When another process holds the write lock, SQLite's own busy handler would sleep inside the call
+ * (blocking the event loop, in steps up to 100 ms). Instead the connection runs with `busy_timeout = 0`
+ * and the group commit retries `BEGIN IMMEDIATE` from the event loop (next turn, then every
+ * millisecond) until `busyTimeoutMs` has passed; meanwhile new writes join the waiting batch.
  */
 export class GroupCommit {
   readonly #db: DatabaseSync;
   readonly #maxOps: number;
+  readonly #busyTimeoutMs: number;
   #ops: Op[] = [];
   #scheduled = false;
   #closed = false;
+  /** When the current run of "database is locked" began (performance.now()), or -1. */
+  #busySince = -1;
+  #busyRetries = 0;
 
-  constructor(db: DatabaseSync, maxOps = 1_000) {
+  constructor(db: DatabaseSync, busyTimeoutMs: number, maxOps = 1_000) {
     this.#db = db;
+    this.#busyTimeoutMs = busyTimeoutMs;
     this.#maxOps = maxOps;
   }
 
@@ -38,12 +48,46 @@ export class GroupCommit {
     });
   }
 
-  /** Commits everything queued now (also called on close). */
-  flush(): void {
+  /**
+   * Commits everything queued now. With `blocking` (close), waits for the write lock inside SQLite
+   * instead of retrying from the event loop.
+   */
+  flush(blocking = false): void {
     this.#scheduled = false;
-    while (this.#ops.length > 0) {
-      const ops = this.#ops.splice(0, this.#maxOps);
-      this.#commit(ops);
+    if (blocking) this.#db.exec(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`);
+    try {
+      while (this.#ops.length > 0) {
+        if (!this.#begin()) return;
+        this.#commit(this.#ops.splice(0, this.#maxOps));
+      }
+    } finally {
+      if (blocking) this.#db.exec('PRAGMA busy_timeout = 0');
+    }
+  }
+
+  /** Starts the transaction; on a busy database schedules a retry (or fails the queue) and returns false. */
+  #begin(): boolean {
+    try {
+      this.#db.exec('BEGIN IMMEDIATE');
+      this.#busySince = -1;
+      this.#busyRetries = 0;
+      return true;
+    } catch (cause) {
+      const now = performance.now();
+      const busy = (cause as { errcode?: number }).errcode === 5;
+      if (busy && this.#busySince < 0) this.#busySince = now;
+      if (busy && now - this.#busySince < this.#busyTimeoutMs) {
+        this.#scheduled = true;
+        const retry = (): void => this.flush();
+        if (this.#busyRetries++ < 3) setImmediate(retry);
+        else setTimeout(retry, 1);
+        return false;
+      }
+      this.#busySince = -1;
+      this.#busyRetries = 0;
+      const error = storageError('could not start a transaction', cause);
+      for (const op of this.#ops.splice(0)) op.reject(error);
+      return false;
     }
   }
 
@@ -62,13 +106,6 @@ export class GroupCommit {
   #commit(ops: Op[]): void {
     const db = this.#db;
     const results: { ok: boolean; value: unknown }[] = [];
-    try {
-      db.exec('BEGIN IMMEDIATE');
-    } catch (cause) {
-      const error = storageError('could not start a transaction', cause);
-      for (const op of ops) op.reject(error);
-      return;
-    }
     for (const op of ops) {
       db.exec('SAVEPOINT op');
       try {

@@ -105,6 +105,8 @@ export class SqliteBroker implements Broker {
   #renewTimer: TimerHandle | undefined;
   #retentionTimer: TimerHandle | undefined;
   #closed = false;
+  /** Keeps the process alive while a subscription is active, as an open socket to a broker would. */
+  #keepAlive: NodeJS.Timeout | undefined;
 
   /** @internal use {@link sqliteBroker}. */
   constructor(options: SqliteBrokerOptions) {
@@ -144,7 +146,8 @@ export class SqliteBroker implements Broker {
       this.#db.close();
       throw error;
     }
-    this.#writer = new GroupCommit(this.#db);
+    this.#db.exec('PRAGMA busy_timeout = 0');
+    this.#writer = new GroupCommit(this.#db, busyTimeoutMs);
     this.#dataVersion = this.#readDataVersion();
     const peers = local.get(this.path) ?? new Set<SqliteBroker>();
     local.set(this.path, peers);
@@ -209,6 +212,7 @@ export class SqliteBroker implements Broker {
       dueTimer: undefined,
     };
     this.#members.add(member);
+    this.#keepAlive ??= setInterval(() => {}, 1 << 30);
     this.#startTimers();
     this.#fetch(member);
     return {
@@ -220,6 +224,7 @@ export class SqliteBroker implements Broker {
         member.active = false;
         this.#clearDue(member);
         if (!this.#members.delete(member) || this.#closed) return;
+        if (this.#members.size === 0) this.#unref();
         await this.#writer.submit(() => {
           this.#sql.releaseOwner.run(this.#clock.now(), group, member.id);
         });
@@ -255,7 +260,7 @@ export class SqliteBroker implements Broker {
         .catch(() => {});
     }
     this.#writer.close();
-    this.#writer.flush();
+    this.#writer.flush(true);
     this.#members.clear();
     local.get(this.path)?.delete(this);
     this.#db.close();
@@ -315,7 +320,8 @@ export class SqliteBroker implements Broker {
         },
         () => {
           member.fetching = false;
-          // A failed claim (busy database, I/O error) is retried on the next wake-up or poll.
+          // A failed claim (lock held too long, I/O error): try again shortly rather than spin.
+          if (!this.#closed) this.#armDue(member, this.#clock.now() + 10);
         },
       );
   }
@@ -510,7 +516,13 @@ export class SqliteBroker implements Broker {
     }
   }
 
+  #unref(): void {
+    if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
+    this.#keepAlive = undefined;
+  }
+
   #stopTimers(): void {
+    this.#unref();
     for (const t of [this.#pollTimer, this.#renewTimer, this.#retentionTimer]) {
       if (t !== undefined) this.#clock.clearTimeout(t);
     }

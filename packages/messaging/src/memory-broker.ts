@@ -51,9 +51,48 @@ interface Group {
   patterns: string[];
   matches: TopicMatcher;
   /** Available entries in sequence order. */
-  readonly ready: Entry[];
+  readonly ready: SeqQueue;
   readonly members: Member[];
   next: number;
+}
+
+/**
+ * Entries in sequence order with O(1) removal from the front (a backlog of 100,000 must not make
+ * every delivery copy the array) and ordered insertion for the rare requeue.
+ */
+class SeqQueue {
+  #items: Entry[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(entry: Entry): void {
+    this.#items.push(entry);
+  }
+
+  shift(): Entry | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const entry = this.#items[this.#head++]!;
+    if (this.#head > 1_024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return entry;
+  }
+
+  /** Inserts keeping sequence order, so a released message goes back where it was. */
+  insert(entry: Entry): void {
+    let lo = this.#head;
+    let hi = this.#items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#items[mid]!.seq < entry.seq) lo = mid + 1;
+      else hi = mid;
+    }
+    this.#items.splice(lo, 0, entry);
+  }
 }
 
 class MemoryStore {
@@ -81,7 +120,7 @@ class MemoryStore {
   ensureGroup(name: string, patterns: readonly string[]): Group {
     let group = this.groups.get(name);
     if (group === undefined) {
-      group = { name, patterns: [], matches: () => false, ready: [], members: [], next: 0 };
+      group = { name, patterns: [], matches: () => false, ready: new SeqQueue(), members: [], next: 0 };
       this.groups.set(name, group);
     }
     if (patterns.some((p) => !group.patterns.includes(p))) {
@@ -113,15 +152,7 @@ class MemoryStore {
 
   requeue(group: Group, entry: Entry): void {
     entry.owner = undefined;
-    // Keep sequence order so a released message goes back where it was.
-    let lo = 0;
-    let hi = group.ready.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (group.ready[mid]!.seq < entry.seq) lo = mid + 1;
-      else hi = mid;
-    }
-    group.ready.splice(lo, 0, entry);
+    group.ready.insert(entry);
     this.dispatchSoon(group);
   }
 
