@@ -6,6 +6,7 @@
 
 export { type EmbeddedRegistryOptions, embeddedRegistry } from './embedded.ts';
 export { type EndpointSets, type EndpointSetsOptions, endpointSets, toEndpoint } from './endpoints.ts';
+export { type EtcdRegistryOptions, etcdRegistry } from './etcd.ts';
 export {
   type HealthCheckSpec,
   hostPort,

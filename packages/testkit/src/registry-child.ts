@@ -6,7 +6,7 @@
  *
  *   node --conditions=@meshkit/source registry-child.ts '<RegistryChildConfig as JSON>'
  */
-import { embeddedRegistry, type InstanceInit, type Registry } from '@meshkit/discovery';
+import { embeddedRegistry, etcdRegistry, type InstanceInit, type Registry } from '@meshkit/discovery';
 
 /** How a child opens the store under test. */
 export type RegistryStore =
@@ -22,7 +22,11 @@ export interface RegistryChildConfig {
 
 async function open(store: RegistryStore): Promise<Registry> {
   if (store.kind === 'embedded') return embeddedRegistry({ path: store.path, ttlMs: store.ttlMs });
-  throw new Error(`registry-child: unsupported store ${store.kind}`);
+  return etcdRegistry({
+    url: store.url,
+    ttlMs: store.ttlMs,
+    ...(store.prefix === undefined ? {} : { prefix: store.prefix }),
+  });
 }
 
 async function main(): Promise<void> {
