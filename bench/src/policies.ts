@@ -1,1 +1,148 @@
-export async function run(_opts: { json: boolean }): Promise<void> {}
+/**
+ * Per-call overhead of resilience policies on the success path, peers side by side in one process:
+ *
+ *   bare                 `await fn()`
+ *   meshkit              stack(timeout, retry, circuitBreaker, bulkhead)
+ *   cockatiel            wrap(timeout, retry, circuitBreaker, bulkhead), its defaults (abortOnReturn)
+ *   cockatiel-no-abort   the same with `abortOnReturn: false`
+ *   opossum              a breaker with a timeout
+ *
+ * Every variant wraps the same async function and runs the same number of sequential calls per round;
+ * rounds are interleaved (so drift, GC and turbo boost hit all variants alike), the first rounds are
+ * warm-up, and the median round is reported. Then the heap is compared before and after 1M meshkit calls.
+ */
+import { createContext, type Service, stack } from '@meshkit/core';
+import { bulkhead, circuitBreaker, retry, timeout } from '@meshkit/policies';
+import {
+  ConsecutiveBreaker,
+  bulkhead as cBulkhead,
+  circuitBreaker as cCircuitBreaker,
+  retry as cRetry,
+  timeout as cTimeout,
+  wrap as cWrap,
+  handleAll,
+  TimeoutStrategy,
+} from 'cockatiel';
+import CircuitBreaker from 'opossum';
+
+interface Variant {
+  readonly name: string;
+  readonly call: () => Promise<unknown>;
+}
+
+const callsPerRound = 50_000;
+const warmupRounds = 3;
+const measuredRounds = 11;
+const timeoutMs = 1_000;
+
+const work = async (): Promise<number> => 42;
+
+function variants(): Variant[] {
+  const ctx = createContext();
+  const service: Service<undefined, number> = work;
+  const meshkit = stack<undefined, number>(
+    timeout({ timeoutMs }),
+    retry({ maxAttempts: 3 }),
+    circuitBreaker({ halfOpenAfterMs: 10_000 }),
+    bulkhead({ maxConcurrent: 10 }),
+  ).wrap(service);
+
+  const cockatielPolicy = (abortOnReturn: boolean) =>
+    cWrap(
+      cTimeout(timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn }),
+      cRetry(handleAll, { maxAttempts: 3 }),
+      cCircuitBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) }),
+      cBulkhead(10),
+    );
+  const cockatiel = cockatielPolicy(true);
+  const cockatielNoAbort = cockatielPolicy(false);
+  const opossum = new CircuitBreaker(work, { timeout: timeoutMs });
+
+  return [
+    { name: 'bare', call: () => work() },
+    { name: 'meshkit', call: () => meshkit(undefined, ctx) },
+    { name: 'cockatiel', call: () => cockatiel.execute(work) },
+    { name: 'cockatiel-no-abort', call: () => cockatielNoAbort.execute(work) },
+    { name: 'opossum', call: () => opossum.fire() },
+  ];
+}
+
+async function round(variant: Variant): Promise<number> {
+  const call = variant.call;
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < callsPerRound; i++) await call();
+  return Number(process.hrtime.bigint() - start) / callsPerRound;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+async function heapGrowth(calls: number): Promise<number> {
+  const ctx = createContext();
+  const service = stack<undefined, number>(
+    timeout({ timeoutMs }),
+    retry({ maxAttempts: 3 }),
+    circuitBreaker(),
+    bulkhead(),
+  ).wrap(work);
+  for (let i = 0; i < 10_000; i++) await service(undefined, ctx);
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < calls; i++) await service(undefined, ctx);
+  gc();
+  return process.memoryUsage().heapUsed - before;
+}
+
+export async function run({ json }: { json: boolean }): Promise<void> {
+  const all = variants();
+  const samples = new Map<string, number[]>(all.map((v) => [v.name, []]));
+  for (let r = 0; r < warmupRounds + measuredRounds; r++) {
+    // Rotate the order each round so no variant always runs right after the same neighbour.
+    for (let k = 0; k < all.length; k++) {
+      const variant = all[(k + r) % all.length]!;
+      const ns = await round(variant);
+      if (r >= warmupRounds) samples.get(variant.name)!.push(ns);
+    }
+  }
+  const bare = median(samples.get('bare')!);
+  const rows = all.map((v) => {
+    const nsPerOp = median(samples.get(v.name)!);
+    return {
+      name: v.name,
+      nsPerOp: Math.round(nsPerOp * 10) / 10,
+      ratioToBare: Math.round((nsPerOp / bare) * 100) / 100,
+    };
+  });
+  const heapCalls = 1_000_000;
+  const growth = await heapGrowth(heapCalls);
+  if (json) {
+    for (const row of rows) console.log(JSON.stringify(row));
+    console.log(JSON.stringify({ name: 'meshkit-heap-growth-1M', bytes: growth }));
+    return;
+  }
+  console.log(
+    `policies: success-path overhead per call, Node ${process.version}, median of ${measuredRounds} rounds x ${callsPerRound} calls`,
+  );
+  console.log('');
+  console.log(`${'variant'.padEnd(22)}${'ns/op'.padStart(10)}${'x bare'.padStart(10)}`);
+  for (const row of rows) {
+    console.log(
+      `${row.name.padEnd(22)}${row.nsPerOp.toFixed(1).padStart(10)}${row.ratioToBare.toFixed(2).padStart(10)}`,
+    );
+  }
+  const mesh = rows.find((r) => r.name === 'meshkit')!;
+  const opossum = rows.find((r) => r.name === 'opossum')!;
+  const cockatiel = rows.find((r) => r.name === 'cockatiel')!;
+  console.log('');
+  console.log(`meshkit vs opossum:   ${(opossum.nsPerOp / mesh.nsPerOp).toFixed(1)}x cheaper`);
+  console.log(`meshkit vs cockatiel: ${(cockatiel.nsPerOp / mesh.nsPerOp).toFixed(1)}x cheaper`);
+  console.log(
+    `heap growth after ${heapCalls.toLocaleString('en')} meshkit calls: ${(growth / 1024).toFixed(0)} KiB${(globalThis as { gc?: unknown }).gc ? '' : ' (run with --expose-gc for a precise figure)'}`,
+  );
+}
