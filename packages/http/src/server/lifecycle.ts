@@ -13,7 +13,8 @@ export interface ShutdownOptions {
   readonly drainTimeoutMs?: number;
   /**
    * How long to keep serving after deregistering, in ms, so callers watching the registry stop sending
-   * before the server refuses. Defaults to 0.
+   * before the server refuses and closes idle keep-alive connections (a POST racing a connection close
+   * cannot be told apart from one the server received). Defaults to 1,000 with a registry, else 0.
    */
   readonly graceMs?: number;
   /** Where SIGTERM and SIGINT come from; `false` installs no handler. Defaults to `process`. */
@@ -64,7 +65,11 @@ export class Lifecycle {
     this.#instance = instance;
     this.#clock = clock;
     this.#drainTimeoutMs = checkInteger('shutdown.drainTimeoutMs', options.drainTimeoutMs ?? 10_000, 0);
-    this.#graceMs = checkInteger('shutdown.graceMs', options.graceMs ?? 0, 0);
+    this.#graceMs = checkInteger(
+      'shutdown.graceMs',
+      options.graceMs ?? (registry === undefined ? 0 : 1_000),
+      0,
+    );
     this.#signals = options.signals === false ? undefined : (options.signals ?? process);
     this.#exit = options.exit === false ? undefined : (options.exit ?? ((code) => process.exit(code)));
     this.#onClose = options.onClose;

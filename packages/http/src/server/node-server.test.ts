@@ -246,6 +246,7 @@ describe('httpServer lifecycle', () => {
       registry,
       shutdown: {
         signals,
+        graceMs: 0,
         exit: (code) => exits.push(code),
         onClose: () => order.push('closed'),
       },
