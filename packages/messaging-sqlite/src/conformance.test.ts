@@ -12,7 +12,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 // Each connect() is a separate connection to one file, as separate processes would be.
 brokerConformance(
   'sqlite',
-  async () => sqliteBroker({ path, visibilityTimeoutMs: 300, maxMessageBytes: 1_024 }),
+  async () => sqliteBroker({ path, visibilityTimeoutMs: 1_000, maxMessageBytes: 1_024 }),
   {
     oversizeBytes: 2_048,
     crash: (broker) => (broker as SqliteBroker).abandon(),

@@ -5,3 +5,5 @@
 export { GroupCommit } from './group-commit.ts';
 export { type Synchronous, schemaSql } from './schema.ts';
 export { SqliteBroker, type SqliteBrokerOptions, sqliteBroker } from './sqlite-broker.ts';
+export { type SqliteInboxOptions, sqliteInbox } from './sqlite-inbox.ts';
+export { type OutboxWriter, SqliteOutbox, type SqliteOutboxOptions, sqliteOutbox } from './sqlite-outbox.ts';

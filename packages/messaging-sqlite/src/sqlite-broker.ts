@@ -331,7 +331,8 @@ export class SqliteBroker implements Broker {
     const sql = this.#sql;
     const now = this.#clock.now();
     const until = now + this.#visibilityMs;
-    const rows = sql.dueLeases.all(member.group, now, limit) as unknown as Row[];
+    // A live member never takes back its own expired lease: it still holds that message.
+    const rows = sql.dueLeases.all(member.group, now, member.id, limit) as unknown as Row[];
     for (const row of rows) {
       sql.takeLease.run(member.id, until, member.group, row.seq);
       row.deliveries = (row.deliveries ?? 0) + 1;

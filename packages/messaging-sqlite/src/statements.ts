@@ -41,7 +41,8 @@ export function prepareStatements(db: DatabaseSync): Statements {
       `SELECT l.seq AS seq, l.deliveries AS deliveries, l.headers AS override, m.topic AS topic, m.key AS key,
               m.headers AS headers, m.body AS body
          FROM leases l JOIN messages m ON m.seq = l.seq
-        WHERE l.grp = ? AND l.until <= ? ORDER BY l.until, l.seq LIMIT ?`,
+        WHERE l.grp = ? AND l.until <= ? AND (l.owner IS NULL OR l.owner <> ?)
+        ORDER BY l.until, l.seq LIMIT ?`,
     ),
     takeLease: s(
       'UPDATE leases SET owner = ?, until = ?, deliveries = deliveries + 1 WHERE grp = ? AND seq = ?',

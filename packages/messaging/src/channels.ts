@@ -32,6 +32,12 @@ export interface SettleFailedEvent {
   readonly error: unknown;
 }
 
+/** An outbox relay round failed (store or broker trouble); the relay backs off and tries again. */
+export interface OutboxRelayFailedEvent {
+  readonly owner: string;
+  readonly error: unknown;
+}
+
 function channel<T>(name: string): TypedChannel<T> {
   return diagnostics.channel(name) as unknown as TypedChannel<T>;
 }
@@ -41,4 +47,5 @@ export const messagingChannels = {
   retry: channel<MessageRetryEvent>('meshkit:messaging:retry'),
   deadLetter: channel<MessageDeadLetterEvent>('meshkit:messaging:dead-letter'),
   settleFailed: channel<SettleFailedEvent>('meshkit:messaging:settle-failed'),
+  outboxRelayFailed: channel<OutboxRelayFailedEvent>('meshkit:messaging:outbox-relay-failed'),
 } as const;

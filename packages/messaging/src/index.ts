@@ -16,6 +16,7 @@ export {
   type MessageDeadLetterEvent,
   type MessageRetryEvent,
   messagingChannels,
+  type OutboxRelayFailedEvent,
   type SettleFailedEvent,
 } from './channels.ts';
 export {
@@ -34,8 +35,18 @@ export {
   headerNames,
   newEventId,
 } from './envelope.ts';
+export type { Inbox } from './inbox.ts';
 export { KeyScheduler } from './key-scheduler.ts';
 export { checkRecord, MemoryBroker, type MemoryBrokerOptions, memoryBroker } from './memory-broker.ts';
+export {
+  type OutboxEntry,
+  type OutboxEvent,
+  type OutboxRelay,
+  type OutboxRelayOptions,
+  type OutboxStore,
+  outboxRecord,
+  outboxRelay,
+} from './outbox.ts';
 export {
   checkPattern,
   checkTopic,
