@@ -33,6 +33,7 @@ const allowed: Record<string, readonly string[] | '*'> = {
   '@meshkit/messaging-sqlite': ['@meshkit/core', '@meshkit/messaging'],
   '@meshkit/messaging-amqp': ['@meshkit/core', '@meshkit/messaging'],
   '@meshkit/messaging-kafka': ['@meshkit/core', '@meshkit/messaging'],
+  '@meshkit/messaging-postgres': ['@meshkit/core', '@meshkit/messaging'],
   '@meshkit/testkit': ['@meshkit/core', '@meshkit/discovery', '@meshkit/messaging'],
   meshkit: '*',
 };
