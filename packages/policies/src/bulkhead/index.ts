@@ -1,5 +1,6 @@
 import { type AnyLayer, type CallContext, channels, ErrorCode, MeshError, type Service } from '@meshkit/core';
 import { toAbortError } from '../internal/errors.ts';
+import { type Guard, guarded } from '../internal/pipeline.ts';
 import { type BulkheadConfig, type BulkheadOptions, resolveBulkheadOptions } from './options.ts';
 
 export type { BulkheadOptions } from './options.ts';
@@ -59,12 +60,23 @@ class BulkheadLayer<Req, Res> implements Bulkhead<Req, Res> {
 
   wrap(next: Service<Req, Res>): Service<Req, Res> {
     const max = this.#config.maxConcurrent;
-    return (req, ctx) => {
+    const layered: Service<Req, Res> = (req, ctx) => {
       if (this.#active >= max) return this.#enqueue(next, req, ctx);
       this.#active++;
       return this.#run(next, req, ctx);
     };
+    return guarded(this.#guard, next, layered);
   }
+
+  /** A free slot as a fusable guard (see internal/pipeline.ts). */
+  readonly #guard: Guard<Res> = {
+    canEnter: () => this.#active < this.#config.maxConcurrent,
+    enter: () => {
+      this.#active++;
+    },
+    ok: () => this.#release(),
+    err: () => this.#release(),
+  };
 
   describe(): Record<string, unknown> {
     const { maxConcurrent, maxQueue } = this.#config;

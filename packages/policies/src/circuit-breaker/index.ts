@@ -7,6 +7,7 @@ import {
   MeshError,
   type Service,
 } from '@meshkit/core';
+import { type Guard, guarded } from '../internal/pipeline.ts';
 import {
   type CircuitBreakerConfig,
   type CircuitBreakerOptions,
@@ -99,11 +100,24 @@ class Breaker<Req, Res> implements CircuitBreaker<Req, Res> {
         }, this.#onClosedError);
       };
     }
-    return (req, ctx) => {
+    const layered: Service<Req, Res> = (req, ctx) => {
       if (this.#state !== CLOSED) return this.#notClosed(next, req, ctx);
       return next(req, ctx).then(this.#onClosedValue, this.#onClosedError);
     };
+    return guarded(this.#guard, next, layered);
   }
+
+  /** The closed state as a fusable guard (see internal/pipeline.ts). */
+  readonly #guard: Guard<Res> = {
+    canEnter: () => this.#state === CLOSED,
+    enter: () => {},
+    ok: () => {
+      if (this.#state === CLOSED) this.#succeededWhileClosed();
+    },
+    err: (error: unknown) => {
+      if (this.#state === CLOSED && this.#counts(error)) this.#failedWhileClosed();
+    },
+  };
 
   isolate(): void {
     this.#transition(ISOLATED);

@@ -9,6 +9,7 @@ import {
 } from '@meshkit/core';
 import { attemptsObserved, observedAttempt } from '../internal/attempt.ts';
 import { toAbortError } from '../internal/errors.ts';
+import { GuardChain, type Pipeline, pipelineOf, start, withPipeline } from '../internal/pipeline.ts';
 import { isSafeToRepeat, type RetryConfig, type RetryOptions, resolveRetryOptions } from './options.ts';
 import { pushbackMs } from './retry-after.ts';
 
@@ -57,11 +58,36 @@ export function retry<Req, Res>(options?: RetryOptions<Res>): AnyLayer<Req, Res>
           return loop(req, ctx, 1, undefined);
         };
       }
-      return (req, ctx) => {
+      // The fast path, fusable by the layer above: guards directly below run in the same `.then`, and
+      // the retry loop starts only after a failure.
+      const below = pipelineOf(next);
+      const guards = below instanceof GuardChain ? below : undefined;
+      const pipeline: Pipeline<Req, Res> = {
+        recovers: true,
+        inner: guards === undefined ? next : guards.inner,
+        tryEnter() {
+          if (attemptsObserved() || (guards !== undefined && !guards.tryEnter())) return false;
+          budget?.deposit();
+          return true;
+        },
+        settleOk(value) {
+          guards?.settleOk(value);
+        },
+        settleErr(error, req, ctx) {
+          guards?.settleErr(error);
+          return loop(req, ctx, 1, { ok: false, error });
+        },
+      };
+      const inner = pipeline.inner;
+      const onOk = guards?.onOk;
+      return withPipeline((req, ctx) => {
+        if (pipeline.tryEnter()) {
+          return start(inner, req, ctx).then(onOk, (error: unknown) => pipeline.settleErr(error, req, ctx)!);
+        }
         budget?.deposit();
         if (attemptsObserved()) return loop(req, ctx, 1, undefined);
         return next(req, ctx).then(undefined, (error: unknown) => loop(req, ctx, 1, { ok: false, error }));
-      };
+      }, pipeline);
     },
     describe: () => ({
       maxAttempts,

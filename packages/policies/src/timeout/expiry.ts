@@ -10,6 +10,7 @@ import {
 } from '@meshkit/core';
 import { coarseNow } from '../internal/coarse-clock.ts';
 import { toAbortError } from '../internal/errors.ts';
+import { pipelineOf, start } from '../internal/pipeline.ts';
 
 /**
  * The mechanism behind `timeout()` and `deadline()`: run the work in its own cancellation scope with the
@@ -38,6 +39,7 @@ export function expiring<Req, Res>(
   layer: string,
 ): Service<Req, Res> {
   // The queue of the last clock seen: one clock per process is the rule, so this skips a WeakMap lookup.
+  const below = pipelineOf(next);
   let lastClock: Clock | undefined;
   let queue: TimerQueue | undefined;
   return (req: Req, ctx: CallContext): Promise<Res> => {
@@ -59,7 +61,10 @@ export function expiring<Req, Res>(
     const scope = ctx.withCancel(due);
     const timers = queue!;
     return new Promise<Res>((resolve, reject) => {
-      const work = next(req, scope.ctx);
+      const sctx = scope.ctx;
+      // Run the fast path of the layers below inline when they allow it (see internal/pipeline.ts).
+      const fused = below !== undefined && below.tryEnter();
+      const work = fused ? start(below.inner, req, sctx) : next(req, sctx);
       const entry = timers.schedule(
         delayMs,
         () => {
@@ -76,14 +81,43 @@ export function expiring<Req, Res>(
         },
         now,
       );
+      // Two reaction closures and nothing else per call: this is the hot path of every stack.
+      if (!fused) {
+        work.then(
+          (value) => {
+            entry.cancel();
+            resolve(value);
+          },
+          (error: unknown) => {
+            entry.cancel();
+            reject(error);
+          },
+        );
+        return;
+      }
       work.then(
         (value) => {
+          below.settleOk(value);
           entry.cancel();
           resolve(value);
         },
         (error: unknown) => {
-          entry.cancel();
-          reject(error);
+          const recovery = below.settleErr(error, req, sctx);
+          if (recovery === undefined) {
+            entry.cancel();
+            reject(error);
+            return;
+          }
+          recovery.then(
+            (value) => {
+              entry.cancel();
+              resolve(value);
+            },
+            (final: unknown) => {
+              entry.cancel();
+              reject(final);
+            },
+          );
         },
       );
     });
