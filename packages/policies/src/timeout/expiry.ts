@@ -63,8 +63,8 @@ export function expiring<Req, Res>(
     return new Promise<Res>((resolve, reject) => {
       const sctx = scope.ctx;
       // Run the fast path of the layers below inline when they allow it (see internal/pipeline.ts).
-      const fused = below !== undefined && below.tryEnter();
-      const work = fused ? start(below.inner, req, sctx) : next(req, sctx);
+      const fast = below?.tryEnter() ? below : undefined;
+      const work = fast === undefined ? next(req, sctx) : start(fast.inner, req, sctx);
       const entry = timers.schedule(
         delayMs,
         () => {
@@ -82,7 +82,7 @@ export function expiring<Req, Res>(
         now,
       );
       // Two reaction closures and nothing else per call: this is the hot path of every stack.
-      if (!fused) {
+      if (fast === undefined) {
         work.then(
           (value) => {
             entry.cancel();
@@ -97,12 +97,12 @@ export function expiring<Req, Res>(
       }
       work.then(
         (value) => {
-          below.settleOk(value);
+          fast.settleOk(value);
           entry.cancel();
           resolve(value);
         },
         (error: unknown) => {
-          const recovery = below.settleErr(error, req, sctx);
+          const recovery = fast.settleErr(error, req, sctx);
           if (recovery === undefined) {
             entry.cancel();
             reject(error);
