@@ -57,6 +57,51 @@ describe('CallContext', () => {
     assert.equal(scoped.withTimeout(10).cancellable, true);
   });
 
+  it('onAbort runs listeners through the scope chain with the reason, and unregisters cleanly', async () => {
+    const external = new AbortController();
+    const root = createContext({ signal: external.signal });
+    const { ctx: child } = root.withCancel();
+    const { ctx: grandchild } = child.withCancel();
+    const seen: unknown[] = [];
+    const kept = grandchild.onAbort((reason) => seen.push(['kept', reason]));
+    const dropped = grandchild.onAbort((reason) => seen.push(['dropped', reason]));
+    dropped();
+    const onRoot = root.onAbort((reason) => seen.push(['root', reason]));
+    const reason = new Error('caller gone');
+    external.abort(reason);
+    assert.deepEqual(seen, [
+      ['kept', reason],
+      ['root', reason],
+    ]);
+    kept();
+    onRoot();
+    // Already cancelled: the listener still runs, in a microtask.
+    const late: unknown[] = [];
+    grandchild.onAbort((r) => late.push(r));
+    assert.deepEqual(late, []);
+    await Promise.resolve();
+    assert.deepEqual(late, [reason]);
+  });
+
+  it('onAbort fires on a scope cancel but not for siblings or the parent, and costs nothing without a scope', () => {
+    const root = createContext({ timeoutMs: 100 });
+    assert.equal(typeof root.onAbort(() => assert.fail('nothing can cancel this')), 'function');
+    const { ctx: parent, cancel: cancelParent } = root.withCancel();
+    const { ctx: a, cancel: cancelA } = parent.withCancel();
+    const { ctx: b } = parent.withCancel();
+    const seen: string[] = [];
+    a.onAbort(() => seen.push('a'));
+    b.onAbort(() => seen.push('b'));
+    parent.onAbort(() => seen.push('parent'));
+    cancelA('hedge lost');
+    assert.deepEqual(seen, ['a']);
+    const unregister = b.onAbort(() => seen.push('b2'));
+    unregister();
+    cancelParent('deadline');
+    assert.deepEqual(seen, ['a', 'b', 'parent']);
+    assert.equal(b.signal.aborted, true, 'the signal agrees with the listeners');
+  });
+
   it('cancelling a child does not touch the parent', () => {
     const root = createContext();
     const parent = root.withCancel();

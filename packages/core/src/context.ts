@@ -55,6 +55,8 @@ class CancelScope implements CancelHandle {
   #aborted = false;
   #reason: unknown;
   #cancel: ((reason: unknown) => void) | undefined;
+  #listeners: Set<(reason: unknown) => void> | undefined;
+  #unhook: (() => void) | undefined;
 
   constructor(parent: CancelScope | undefined, external: AbortSignal | undefined) {
     this.#parent = parent;
@@ -85,6 +87,52 @@ class CancelScope implements CancelHandle {
   }
 
   /**
+   * Runs `listener` once when this scope aborts; returns the function that unregisters it. The scope
+   * listens to its parent (or external signal) only while it has listeners of its own, so a long-lived
+   * parent holds nothing once its children's listeners are gone.
+   */
+  listen(listener: (reason: unknown) => void): () => void {
+    if (this.aborted) {
+      const reason = this.reason;
+      queueMicrotask(() => listener(reason));
+      return noop;
+    }
+    let listeners = this.#listeners;
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.#listeners = listeners;
+    }
+    listeners.add(listener);
+    if (listeners.size === 1) this.#hook();
+    return () => {
+      if (listeners.delete(listener) && listeners.size === 0 && this.#listeners === listeners) {
+        this.#unhook?.();
+        this.#unhook = undefined;
+      }
+    };
+  }
+
+  #hook(): void {
+    const parent = this.#parent;
+    const external = this.#external;
+    if (parent !== undefined) {
+      this.#unhook = parent.listen((reason) => this.#fire(reason));
+    } else if (external !== undefined) {
+      const onAbort = (): void => this.#fire(external.reason);
+      external.addEventListener('abort', onAbort, { once: true });
+      this.#unhook = () => external.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #fire(reason: unknown): void {
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    this.#unhook?.();
+    this.#unhook = undefined;
+    if (listeners !== undefined) for (const listener of listeners) listener(reason);
+  }
+
+  /**
    * A bound function so `const { ctx, cancel } = parent.withCancel()` works. Made on first read, not per
    * scope: a timeout creates a scope for every call but cancels almost none.
    */
@@ -95,6 +143,7 @@ class CancelScope implements CancelHandle {
         this.#aborted = true;
         this.#reason = reason;
         this.#controller?.abort(reason);
+        this.#fire(reason);
       };
     }
     return this.#cancel;
@@ -124,6 +173,7 @@ export interface CallContextInit {
 }
 
 const emptyMetadata: Readonly<Record<string, string>> = Object.freeze({});
+const noop = (): void => {};
 
 /**
  * Immutable per-call state. Create the root with {@link createContext}; derive children with `with*`.
@@ -230,6 +280,31 @@ export class CallContext {
    */
   get cancellable(): boolean {
     return this.#scope !== undefined || this.#external !== undefined;
+  }
+
+  /**
+   * Runs `listener` once when the call is cancelled (at once, in a microtask, if it already is) and
+   * returns the function that unregisters it. Far cheaper than {@link CallContext.signal}, which must
+   * combine the scopes' signals with `AbortSignal.any` (about 10 µs per level on Node 24): consumers that
+   * know when their work ends (a transport's request) listen, and unregister when done.
+   *
+   * @example
+   * ```ts
+   * const stop = ctx.onAbort((reason) => request.destroy(reason as Error));
+   * try { return await request.done; } finally { stop(); }
+   * ```
+   */
+  onAbort(listener: (reason: unknown) => void): () => void {
+    if (this.#scope !== undefined) return this.#scope.listen(listener);
+    const external = this.#external;
+    if (external === undefined) return noop;
+    if (external.aborted) {
+      queueMicrotask(() => listener(external.reason));
+      return noop;
+    }
+    const onAbort = (): void => listener(external.reason);
+    external.addEventListener('abort', onAbort, { once: true });
+    return () => external.removeEventListener('abort', onAbort);
   }
 
   /** Why the call was cancelled, when {@link CallContext.aborted}. */
