@@ -6,6 +6,7 @@ import { argv } from 'node:process';
 
 const scenarios: Record<string, () => Promise<{ run(opts: { json: boolean }): Promise<void> }>> = {
   policies: () => import('./policies.ts'),
+  balance: () => import('./balance.ts'),
   messaging: () => import('./messaging.ts'),
 };
 

@@ -20,7 +20,7 @@ import { classifyError, type Outcome } from './outcome.ts';
 import { type OutlierConfig, type OutlierDetectionOptions, outlierConfig } from './outlier.ts';
 import type { BalancedEndpoint, Picker } from './picker.ts';
 import { p2cPeakEwma } from './pickers/p2c.ts';
-import { type EndpointService, TrackedEndpoint } from './tracked.ts';
+import { type EndpointService, type TimeCell, TrackedEndpoint } from './tracked.ts';
 
 /** Options for {@link balance}. */
 export interface BalanceOptions<Req, Res> {
@@ -151,6 +151,7 @@ class BalancerCore<Req, Res> {
   #intervalTimer: TimerHandle | undefined;
   readonly #ejectionTimers = new Map<TrackedEndpoint<Req, Res>, TimerHandle>();
   #closed = false;
+  readonly #time: TimeCell = { now: 0 };
 
   constructor(options: BalanceOptions<Req, Res>) {
     if (typeof options !== 'object' || options === null) {
@@ -159,6 +160,7 @@ class BalancerCore<Req, Res> {
     this.#name = checkString('balance.service', options.service);
     this.#connect = checkFunction('balance.connect', options.connect);
     this.#clock = options.clock ?? systemClock;
+    this.#time.now = this.#clock.now();
     const picker = options.picker ?? (p2cPeakEwma() as Picker<Req>);
     if (
       typeof picker !== 'object' ||
@@ -292,7 +294,7 @@ class BalancerCore<Req, Res> {
     }
     for (const e of this.#all) if (!kept.has(e)) this.#retire(e);
     for (const w of wanted.values()) {
-      const e = new TrackedEndpoint<Req, Res>(w, this.#clock, this.#initialRttMs, this.#decayMs);
+      const e = new TrackedEndpoint<Req, Res>(w, this.#time, this.#initialRttMs, this.#decayMs);
       e.service = this.#connect(e);
       next.push(e);
       this.#checker?.add(e);
@@ -356,9 +358,10 @@ class BalancerCore<Req, Res> {
   }
 
   async #send(req: Req, ctx: CallContext): Promise<Res> {
+    const start = this.#clock.now();
+    this.#time.now = start;
     const e = this.#choose(req, ctx);
     e.inFlight++;
-    const start = this.#clock.now();
     let response: Res;
     try {
       response = await e.service(req, ctx.with({ endpoint: e }));
@@ -400,7 +403,7 @@ class BalancerCore<Req, Res> {
     e.inFlight--;
     const now = this.#clock.now();
     // Connect failures are fast: counting their latency would make a dead endpoint look like the best.
-    if (outcome !== 'ignore' && outcome !== 'local') e.ewma.observe(now - start, now);
+    if (outcome !== 'ignore' && outcome !== 'local') e.observe(now - start, now);
     const config = this.#outlier;
     if (config === undefined || e.removed || e.outlier.ejected) return;
     const rule = e.outlier.record(outcome, config);
@@ -500,6 +503,7 @@ class BalancerCore<Req, Res> {
 
   #describe() {
     const now = this.#clock.now();
+    this.#time.now = now;
     return {
       service: this.#name,
       picker: this.#picker.name,
@@ -514,7 +518,7 @@ class BalancerCore<Req, Res> {
         ejected: e.outlier.ejected,
         ejections: e.outlier.ejections,
         inFlight: e.inFlight,
-        load: e.ewma.read(now) * (e.inFlight + 1),
+        load: e.load(),
       })),
       ...(this.#discoveryError === undefined
         ? {}

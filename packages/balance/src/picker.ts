@@ -60,3 +60,42 @@ export const subsetLabels = contextKey<Readonly<Record<string, string>>>('meshki
 
 /** A uniform random number in [0, 1); injectable so tests and simulations are reproducible. */
 export type Random = () => number;
+
+/**
+ * A fast uniform integer source for pickers: `next(n)` returns an integer in [0, n). With no `random`
+ * option it is xorshift32 on an integer state (seeded from `Math.random`), which keeps `pick()` free of
+ * floating-point boxing and so free of allocation; with one, it scales the caller's `random()`.
+ */
+export interface IndexSource {
+  next(n: number): number;
+}
+
+class XorShift implements IndexSource {
+  #state: number;
+  constructor() {
+    this.#state = (Math.floor(Math.random() * 0x7fffffff) | 1) >>> 0;
+  }
+  next(n: number): number {
+    let x = this.#state;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.#state = x | 0;
+    return (x >>> 0) % n;
+  }
+}
+
+class Scaled implements IndexSource {
+  readonly #random: Random;
+  constructor(random: Random) {
+    this.#random = random;
+  }
+  next(n: number): number {
+    return Math.floor(this.#random() * n);
+  }
+}
+
+/** The index source for `random` (see {@link IndexSource}). */
+export function indexSource(random: Random | undefined): IndexSource {
+  return random === undefined ? new XorShift() : new Scaled(random);
+}

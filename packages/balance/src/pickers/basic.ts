@@ -1,5 +1,5 @@
 import { type CallContext, checkFunction } from '@meshkit/core';
-import type { BalancedEndpoint, Picker, Random } from '../picker.ts';
+import { type BalancedEndpoint, type IndexSource, indexSource, type Picker, type Random } from '../picker.ts';
 
 /**
  * The pickers that need no per-endpoint tables: round robin and random.
@@ -7,7 +7,7 @@ import type { BalancedEndpoint, Picker, Random } from '../picker.ts';
 
 /** Options shared by pickers that draw random numbers. */
 export interface RandomOptions {
-  /** Uniform random source in [0, 1). Defaults to `Math.random`. */
+  /** Uniform random source in [0, 1). Defaults to a fast internal xorshift generator seeded from `Math.random`. */
   readonly random?: Random;
 }
 
@@ -71,16 +71,18 @@ class RoundRobin implements Picker {
  * ```
  */
 export function random(options: RandomOptions = {}): Picker {
-  return new RandomPicker(options.random ?? Math.random);
+  return new RandomPicker(options.random);
 }
 
 class RandomPicker implements Picker {
   readonly name = 'random';
-  readonly #random: Random;
+  readonly #index: IndexSource;
   #list: readonly BalancedEndpoint[] = [];
 
-  constructor(random: Random) {
-    this.#random = checkFunction('random.random', random);
+  constructor(random: Random | undefined) {
+    this.#index = indexSource(
+      random === undefined ? undefined : checkFunction<Random>('random.random', random),
+    );
   }
 
   update(endpoints: readonly BalancedEndpoint[]): void {
@@ -89,7 +91,7 @@ class RandomPicker implements Picker {
 
   pick(_req?: unknown, _ctx?: CallContext): BalancedEndpoint | undefined {
     const n = this.#list.length;
-    return n === 0 ? undefined : this.#list[Math.floor(this.#random() * n)];
+    return n === 0 ? undefined : this.#list[this.#index.next(n)];
   }
 }
 

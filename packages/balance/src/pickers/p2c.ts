@@ -1,5 +1,5 @@
 import { checkFunction } from '@meshkit/core';
-import type { BalancedEndpoint, Picker, Random } from '../picker.ts';
+import { type BalancedEndpoint, type IndexSource, indexSource, type Picker, type Random } from '../picker.ts';
 import type { RandomOptions } from './basic.ts';
 
 /**
@@ -9,13 +9,15 @@ import type { RandomOptions } from './basic.ts';
  */
 class PowerOfTwo implements Picker {
   readonly name: string;
-  readonly #random: Random;
+  readonly #index: IndexSource;
   readonly #cost: (e: BalancedEndpoint) => number;
   #list: readonly BalancedEndpoint[] = [];
 
-  constructor(name: string, random: Random, cost: (e: BalancedEndpoint) => number) {
+  constructor(name: string, random: Random | undefined, cost: (e: BalancedEndpoint) => number) {
     this.name = name;
-    this.#random = checkFunction(`${name}.random`, random);
+    this.#index = indexSource(
+      random === undefined ? undefined : checkFunction<Random>(`${name}.random`, random),
+    );
     this.#cost = cost;
   }
 
@@ -27,9 +29,9 @@ class PowerOfTwo implements Picker {
     const list = this.#list;
     const n = list.length;
     if (n < 2) return list[0];
-    const i = Math.floor(this.#random() * n);
+    const i = this.#index.next(n);
     // A second index drawn from the other n-1 slots: always distinct, no retry loop.
-    let j = Math.floor(this.#random() * (n - 1));
+    let j = this.#index.next(n - 1);
     if (j >= i) j++;
     const a = list[i]!;
     const b = list[j]!;
@@ -49,7 +51,7 @@ const load = (e: BalancedEndpoint): number => e.load();
  * ```
  */
 export function leastRequest(options: RandomOptions = {}): Picker {
-  return new PowerOfTwo('least-request', options.random ?? Math.random, inFlight);
+  return new PowerOfTwo('least-request', options.random, inFlight);
 }
 
 /**
@@ -63,5 +65,5 @@ export function leastRequest(options: RandomOptions = {}): Picker {
  * ```
  */
 export function p2cPeakEwma(options: RandomOptions = {}): Picker {
-  return new PowerOfTwo('p2c-ewma', options.random ?? Math.random, load);
+  return new PowerOfTwo('p2c-ewma', options.random, load);
 }

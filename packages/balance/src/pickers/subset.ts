@@ -53,6 +53,9 @@ class Subset<Req> implements Picker<Req> {
   readonly #factory: PickerFactory<Req>;
   readonly #fallbackAny: boolean;
   readonly #groups = new Map<string, Group<Req>>();
+  // Routing hands the same frozen label object to every call of a route: finding its group by identity
+  // skips building the key string, so the common pick allocates nothing.
+  readonly #byObject = new WeakMap<Labels, Group<Req>>();
   readonly #all: Picker<Req>;
   #list: readonly BalancedEndpoint[] = [];
 
@@ -83,12 +86,16 @@ class Subset<Req> implements Picker<Req> {
   pick(req: Req, ctx: CallContext): BalancedEndpoint | undefined {
     const labels = this.#select(req, ctx);
     if (labels === undefined) return this.#all.pick(req, ctx);
-    const key = labelKey(labels);
-    if (key === '') return this.#all.pick(req, ctx);
-    let group = this.#groups.get(key);
+    let group = this.#byObject.get(labels);
     if (group === undefined) {
-      group = { labels: Object.freeze({ ...labels }), picker: this.#factory(), dirty: true, size: 0 };
-      this.#groups.set(key, group);
+      const key = labelKey(labels);
+      if (key === '') return this.#all.pick(req, ctx);
+      group = this.#groups.get(key);
+      if (group === undefined) {
+        group = { labels: Object.freeze({ ...labels }), picker: this.#factory(), dirty: true, size: 0 };
+        this.#groups.set(key, group);
+      }
+      this.#byObject.set(labels, group);
     }
     if (group.dirty) {
       const members = this.#list.filter((e) => matches(e, group.labels));
