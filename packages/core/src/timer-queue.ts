@@ -96,6 +96,8 @@ class Lane {
     if (this.#head === this.#tail) {
       this.#head = 0;
       this.#tail = 0;
+      // Keep a small array's backing store for reuse, but give back what a burst made large.
+      if (this.#entries.length > 1024) this.#entries = [];
     } else if (this.#head > 1024 && this.#head * 2 > this.#tail) {
       this.#entries = this.#entries.slice(this.#head, this.#tail);
       this.#tail -= this.#head;
