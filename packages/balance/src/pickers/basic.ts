@@ -96,9 +96,11 @@ class RandomPicker implements Picker {
 }
 
 /**
- * Smooth weighted round robin (nginx): over any window of `sum(weights)` calls each endpoint gets
- * exactly its weight's share, spread out rather than in bursts (weights 5,1,1 give a a b a c a a, not
- * a a a a a b c). Endpoint weights come from the registry (`weight`, default 1).
+ * Weighted round robin by earliest deadline first (Envoy's and gRPC's scheduler): each endpoint is due
+ * every `1 / weight` turns of a virtual clock, and the earliest due goes next. Over any window each
+ * endpoint gets its weight's share to within one call, spread out rather than in bursts (weights 5,1,1
+ * give a a a b c a a), at O(log n) per pick. Endpoint weights come from the registry (`weight`,
+ * default 1); a set change keeps every survivor's place in the rotation.
  *
  * @example
  * ```ts
@@ -106,37 +108,63 @@ class RandomPicker implements Picker {
  * ```
  */
 export function weightedRoundRobin(): Picker {
-  return new SmoothWeighted();
+  return new EarliestDeadline();
 }
 
-class SmoothWeighted implements Picker {
+class EarliestDeadline implements Picker {
   readonly name = 'weighted-round-robin';
   #list: readonly BalancedEndpoint[] = [];
-  #current = new Float64Array(0);
-  #total = 0;
+  #due = new Float64Array(0);
+  #heap = new Int32Array(0);
+  #now = 0;
 
   update(endpoints: readonly BalancedEndpoint[]): void {
-    // Carry each survivor's running weight over so a set change does not reset the rotation.
-    const previous = new Map(this.#list.map((e, i) => [e.id, this.#current[i]!]));
+    const previous = new Map(this.#list.map((e, i) => [e.id, this.#due[i]! - this.#now]));
+    const n = endpoints.length;
     this.#list = endpoints;
-    this.#current = new Float64Array(endpoints.length);
-    this.#total = 0;
-    for (const [i, e] of endpoints.entries()) {
-      this.#current[i] = previous.get(e.id) ?? 0;
-      this.#total += e.weight;
+    this.#due = new Float64Array(n);
+    this.#heap = new Int32Array(n);
+    this.#now = 0;
+    for (let i = 0; i < n; i++) {
+      const e = endpoints[i]!;
+      // Newcomers start half a period in, so equal weights interleave instead of queuing behind each other.
+      this.#due[i] = Math.max(0, previous.get(e.id) ?? 1 / (2 * e.weight));
+      this.#heap[i] = i;
     }
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.#down(i);
   }
 
   pick(): BalancedEndpoint | undefined {
-    const list = this.#list;
-    const current = this.#current;
-    let best = -1;
-    for (let i = 0; i < list.length; i++) {
-      current[i]! += list[i]!.weight;
-      if (best < 0 || current[i]! > current[best]!) best = i;
+    if (this.#list.length === 0) return undefined;
+    const i = this.#heap[0]!;
+    const e = this.#list[i]!;
+    this.#now = this.#due[i]!;
+    this.#due[i] = this.#now + 1 / e.weight;
+    this.#down(0);
+    return e;
+  }
+
+  /** `a` is due before `b`; ties go to the lower index so every process rotates identically. */
+  #before(a: number, b: number): boolean {
+    const da = this.#due[a]!;
+    const db = this.#due[b]!;
+    return da < db || (da === db && a < b);
+  }
+
+  #down(at: number): void {
+    const heap = this.#heap;
+    const n = heap.length;
+    let i = at;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) return;
+      const r = l + 1;
+      const child = r < n && this.#before(heap[r]!, heap[l]!) ? r : l;
+      if (!this.#before(heap[child]!, heap[i]!)) return;
+      const t = heap[i]!;
+      heap[i] = heap[child]!;
+      heap[child] = t;
+      i = child;
     }
-    if (best < 0) return undefined;
-    current[best]! -= this.#total;
-    return list[best];
   }
 }
