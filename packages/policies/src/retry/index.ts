@@ -62,6 +62,10 @@ export function retry<Req, Res>(options?: RetryOptions<Res>): AnyLayer<Req, Res>
       // the retry loop starts only after a failure.
       const below = pipelineOf(next);
       const guards = below instanceof GuardChain ? below : undefined;
+      const recover = (error: unknown, req: Req, ctx: CallContext): Promise<Res> => {
+        guards?.settleErr(error);
+        return loop(req, ctx, 1, { ok: false, error });
+      };
       const pipeline: Pipeline<Req, Res> = {
         recovers: true,
         inner: guards === undefined ? next : guards.inner,
@@ -73,16 +77,13 @@ export function retry<Req, Res>(options?: RetryOptions<Res>): AnyLayer<Req, Res>
         settleOk(value) {
           guards?.settleOk(value);
         },
-        settleErr(error, req, ctx) {
-          guards?.settleErr(error);
-          return loop(req, ctx, 1, { ok: false, error });
-        },
+        settleErr: recover,
       };
       const inner = pipeline.inner;
       const onOk = guards?.onOk;
       return withPipeline((req, ctx) => {
         if (pipeline.tryEnter()) {
-          return start(inner, req, ctx).then(onOk, (error: unknown) => pipeline.settleErr(error, req, ctx)!);
+          return start(inner, req, ctx).then(onOk, (error: unknown) => recover(error, req, ctx));
         }
         budget?.deposit();
         if (attemptsObserved()) return loop(req, ctx, 1, undefined);
