@@ -4,6 +4,7 @@
  */
 export { FakeClock } from '@meshkit/core';
 export { type BrokerConformanceOptions, brokerConformance } from './broker-conformance.ts';
+export { type FakeConsul, startFakeConsul } from './fake-consul.ts';
 export type { RegistryChildConfig, RegistryStore } from './registry-child.ts';
 export {
   type RegistryConformanceOptions,
