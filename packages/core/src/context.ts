@@ -55,8 +55,9 @@ class CancelScope implements CancelHandle {
   #aborted = false;
   #reason: unknown;
   #cancel: ((reason: unknown) => void) | undefined;
-  #listeners: Set<(reason: unknown) => void> | undefined;
+  #listeners: ((reason: unknown) => void)[] | undefined;
   #unhook: (() => void) | undefined;
+  #fromParent: ((reason: unknown) => void) | undefined;
 
   constructor(parent: CancelScope | undefined, external: AbortSignal | undefined) {
     this.#parent = parent;
@@ -97,26 +98,35 @@ class CancelScope implements CancelHandle {
       queueMicrotask(() => listener(reason));
       return noop;
     }
+    // A plain array: scopes almost always have one listener (a child scope or a transport's request).
     let listeners = this.#listeners;
     if (listeners === undefined) {
-      listeners = new Set();
+      listeners = [];
       this.#listeners = listeners;
     }
-    listeners.add(listener);
-    if (listeners.size === 1) this.#hook();
-    return () => {
-      if (listeners.delete(listener) && listeners.size === 0 && this.#listeners === listeners) {
-        this.#unhook?.();
-        this.#unhook = undefined;
-      }
-    };
+    listeners.push(listener);
+    if (listeners.length === 1) this.#hook();
+    return () => this.#remove(listeners, listener);
+  }
+
+  #remove(listeners: ((reason: unknown) => void)[], listener: (reason: unknown) => void): void {
+    // Once fired, the list is being iterated and no longer ours: leave it alone.
+    if (this.#listeners !== listeners) return;
+    const i = listeners.indexOf(listener);
+    if (i < 0) return;
+    listeners.splice(i, 1);
+    if (listeners.length === 0) {
+      this.#unhook?.();
+      this.#unhook = undefined;
+    }
   }
 
   #hook(): void {
     const parent = this.#parent;
     const external = this.#external;
     if (parent !== undefined) {
-      this.#unhook = parent.listen((reason) => this.#fire(reason));
+      this.#fromParent ??= (reason) => this.#fire(reason);
+      this.#unhook = parent.listen(this.#fromParent);
     } else if (external !== undefined) {
       const onAbort = (): void => this.#fire(external.reason);
       external.addEventListener('abort', onAbort, { once: true });
