@@ -7,23 +7,23 @@ import type { RandomOptions } from './basic.ts';
  * scanning every endpoint for the least loaded, at O(1) per pick, and without the herd behaviour of
  * always choosing the global minimum (Mitzenmacher; Finagle, Linkerd, Envoy's least request).
  */
-class PowerOfTwo implements Picker {
-  readonly name: string;
+abstract class PowerOfTwo implements Picker {
+  abstract readonly name: string;
   readonly #index: IndexSource;
-  readonly #cost: (e: BalancedEndpoint) => number;
   #list: readonly BalancedEndpoint[] = [];
 
-  constructor(name: string, random: Random | undefined, cost: (e: BalancedEndpoint) => number) {
-    this.name = name;
+  constructor(field: string, random: Random | undefined) {
     this.#index = indexSource(
-      random === undefined ? undefined : checkFunction<Random>(`${name}.random`, random),
+      random === undefined ? undefined : checkFunction<Random>(`${field}.random`, random),
     );
-    this.#cost = cost;
   }
 
   update(endpoints: readonly BalancedEndpoint[]): void {
     this.#list = endpoints;
   }
+
+  /** Whether `b` is cheaper than `a`. A method per subclass (not a stored function) so it inlines. */
+  protected abstract cheaper(b: BalancedEndpoint, a: BalancedEndpoint): boolean;
 
   pick(): BalancedEndpoint | undefined {
     const list = this.#list;
@@ -35,12 +35,23 @@ class PowerOfTwo implements Picker {
     if (j >= i) j++;
     const a = list[i]!;
     const b = list[j]!;
-    return this.#cost(b) < this.#cost(a) ? b : a;
+    return this.cheaper(b, a) ? b : a;
   }
 }
 
-const inFlight = (e: BalancedEndpoint): number => e.inFlight;
-const load = (e: BalancedEndpoint): number => e.load();
+class LeastRequest extends PowerOfTwo {
+  readonly name = 'least-request';
+  protected cheaper(b: BalancedEndpoint, a: BalancedEndpoint): boolean {
+    return b.inFlight < a.inFlight;
+  }
+}
+
+class PeakEwmaP2C extends PowerOfTwo {
+  readonly name = 'p2c-ewma';
+  protected cheaper(b: BalancedEndpoint, a: BalancedEndpoint): boolean {
+    return b.load() < a.load();
+  }
+}
 
 /**
  * Least request: P2C on in-flight calls. Good when calls cost about the same everywhere.
@@ -51,7 +62,7 @@ const load = (e: BalancedEndpoint): number => e.load();
  * ```
  */
 export function leastRequest(options: RandomOptions = {}): Picker {
-  return new PowerOfTwo('least-request', options.random, inFlight);
+  return new LeastRequest('leastRequest', options.random);
 }
 
 /**
@@ -65,5 +76,5 @@ export function leastRequest(options: RandomOptions = {}): Picker {
  * ```
  */
 export function p2cPeakEwma(options: RandomOptions = {}): Picker {
-  return new PowerOfTwo('p2c-ewma', options.random, load);
+  return new PeakEwmaP2C('p2cPeakEwma', options.random);
 }

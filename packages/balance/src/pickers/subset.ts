@@ -56,6 +56,8 @@ class Subset<Req> implements Picker<Req> {
   // Routing hands the same frozen label object to every call of a route: finding its group by identity
   // skips building the key string, so the common pick allocates nothing.
   readonly #byObject = new WeakMap<Labels, Group<Req>>();
+  #lastLabels: Labels | undefined;
+  #lastGroup: Group<Req> | undefined;
   readonly #all: Picker<Req>;
   #list: readonly BalancedEndpoint[] = [];
 
@@ -86,7 +88,7 @@ class Subset<Req> implements Picker<Req> {
   pick(req: Req, ctx: CallContext): BalancedEndpoint | undefined {
     const labels = this.#select(req, ctx);
     if (labels === undefined) return this.#all.pick(req, ctx);
-    let group = this.#byObject.get(labels);
+    let group = labels === this.#lastLabels ? this.#lastGroup : this.#byObject.get(labels);
     if (group === undefined) {
       const key = labelKey(labels);
       if (key === '') return this.#all.pick(req, ctx);
@@ -97,6 +99,8 @@ class Subset<Req> implements Picker<Req> {
       }
       this.#byObject.set(labels, group);
     }
+    this.#lastLabels = labels;
+    this.#lastGroup = group;
     if (group.dirty) {
       const members = this.#list.filter((e) => matches(e, group.labels));
       group.picker.update(members);
