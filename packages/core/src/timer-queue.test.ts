@@ -82,3 +82,20 @@ describe('TimerQueue', () => {
     );
   });
 });
+
+describe('TimerQueue lanes', () => {
+  it('drops a lane once its timer fires with nothing left, so varying delays do not accumulate', async () => {
+    const clock = new FakeClock();
+    const timers = new TimerQueue(clock);
+    let fired = 0;
+    for (let delay = 1; delay <= 500; delay++) timers.schedule(delay, () => fired++).cancel();
+    timers.schedule(700, () => fired++);
+    assert.equal(timers.lanes, 501);
+    await clock.advance(600);
+    assert.equal(timers.lanes, 1, 'only the lane with a live entry remains');
+    await clock.advance(100);
+    assert.equal(fired, 1);
+    assert.equal(timers.lanes, 0);
+    assert.equal(clock.pendingTimers, 0);
+  });
+});

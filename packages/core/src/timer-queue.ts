@@ -34,6 +34,8 @@ class Entry implements TimerEntry {
 
 class Lane {
   readonly #clock: Clock;
+  /** Called when the lane's timer fired and left it empty, so the queue can forget an idle delay. */
+  readonly #onIdle: (lane: Lane) => void;
   /**
    * Live entries are `entries[head..tail)`. The array is reused, never truncated: emptying it with
    * `length = 0` gives up its backing store, and the next push reallocates it (once per call under a
@@ -45,8 +47,9 @@ class Lane {
   #handle: TimerHandle | undefined;
   #armedFor = Infinity;
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, onIdle: (lane: Lane) => void) {
     this.#clock = clock;
+    this.#onIdle = onIdle;
   }
 
   add(entry: Entry, now: number): void {
@@ -80,6 +83,8 @@ class Lane {
     const next = entries[this.#head];
     if (this.#head < this.#tail && next !== undefined && this.#handle === undefined) {
       this.#arm(next.due, this.#clock.now());
+    } else if (this.#head === this.#tail && this.#handle === undefined) {
+      this.#onIdle(this);
     }
   };
 
@@ -127,10 +132,19 @@ class Lane {
  */
 export class TimerQueue {
   readonly clock: Clock;
+  /**
+   * Lanes by delay. A lane whose timer fires with nothing left is dropped, so delays derived from
+   * deadlines (a different length on every call) do not accumulate lanes.
+   */
   readonly #lanes = new Map<number, Lane>();
 
   constructor(clock: Clock) {
     this.clock = clock;
+  }
+
+  /** Number of delays with a lane right now (idle ones are dropped when their timer fires). */
+  get lanes(): number {
+    return this.#lanes.size;
   }
 
   /**
@@ -141,7 +155,9 @@ export class TimerQueue {
     const delay = delayMs > 0 ? Math.ceil(delayMs) : 0;
     let lane = this.#lanes.get(delay);
     if (lane === undefined) {
-      lane = new Lane(this.clock);
+      lane = new Lane(this.clock, (idle) => {
+        if (this.#lanes.get(delay) === idle) this.#lanes.delete(delay);
+      });
       this.#lanes.set(delay, lane);
     }
     const entry = new Entry(nowMs + delay, callback, lane);
