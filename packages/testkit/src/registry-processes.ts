@@ -35,7 +35,13 @@ export interface RegistryProcessOptions {
   readonly watchLatencyMs?: number;
 }
 
-const childPath = fileURLToPath(new URL('./registry-child.ts', import.meta.url));
+// From the sources (tests in this repository) the child is a .ts file run with the source condition;
+// from the published package it is the compiled .js beside this module.
+const fromSource = import.meta.url.endsWith('.ts');
+const childPath = fileURLToPath(
+  new URL(fromSource ? './registry-child.ts' : './registry-child.js', import.meta.url),
+);
+const childFlags = fromSource ? ['--conditions=@meshkit/source'] : [];
 
 interface Child {
   readonly process: ChildProcess;
@@ -44,7 +50,7 @@ interface Child {
 
 /** Starts a child that registers `config.instances` and resolves once it printed `ready`. */
 async function startChild(config: RegistryChildConfig): Promise<Child> {
-  const child = spawn(process.execPath, ['--conditions=@meshkit/source', childPath, JSON.stringify(config)], {
+  const child = spawn(process.execPath, [...childFlags, childPath, JSON.stringify(config)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = once(child, 'exit').then(([code]) => code as number | null);
