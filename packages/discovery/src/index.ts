@@ -9,6 +9,7 @@ export { type DnsQuery, type DnsRegistryOptions, dnsRegistry } from './dns.ts';
 export { type EmbeddedRegistryOptions, embeddedRegistry } from './embedded.ts';
 export { type EndpointSets, type EndpointSetsOptions, endpointSets, toEndpoint } from './endpoints.ts';
 export { type EtcdRegistryOptions, etcdRegistry } from './etcd.ts';
+export { type GrpcProbeOptions, grpcProbe } from './grpc-probe.ts';
 export {
   type HealthCheckSpec,
   hostPort,

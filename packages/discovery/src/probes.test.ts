@@ -82,11 +82,11 @@ describe('tcpProbe', () => {
 });
 
 describe('probeFor', () => {
-  it('builds probes for http and tcp specs only', () => {
+  it('builds probes for http, tcp and grpc specs; ttl checks have none', () => {
     assert.equal(typeof probeFor({ type: 'http', path: '/h' }), 'function');
     assert.equal(typeof probeFor({ type: 'tcp' }), 'function');
+    assert.equal(typeof probeFor({ type: 'grpc' }), 'function');
     assert.equal(probeFor({ type: 'ttl' }), undefined);
-    assert.equal(probeFor({ type: 'grpc' }), undefined);
     assert.equal(probeFor(undefined), undefined);
   });
 });

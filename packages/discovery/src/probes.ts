@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { checkInteger, checkString, ErrorCode, InvalidArgumentError, MeshError } from '@meshkit/core';
+import { grpcProbe } from './grpc-probe.ts';
 import type { HealthCheckSpec } from './instance.ts';
 
 /**
@@ -97,9 +98,8 @@ export function tcpProbe(): Probe {
 }
 
 /**
- * The probe for a registered instance's check spec: `http` and `tcp` are built here; `ttl` checks are
- * reported by the instance itself and `grpc` checks (`grpc.health.v1`) belong to `@meshkit/grpc`, so both
- * return `undefined`.
+ * The probe for a registered instance's check spec: `http`, `tcp` and `grpc` (`grpc.health.v1`, plaintext);
+ * `ttl` checks are reported by the instance itself, so they have no probe (`undefined`).
  */
 export function probeFor(spec: HealthCheckSpec | undefined): Probe | undefined {
   if (spec === undefined) return undefined;
@@ -110,5 +110,6 @@ export function probeFor(spec: HealthCheckSpec | undefined): Probe | undefined {
     });
   }
   if (spec.type === 'tcp') return tcpProbe();
+  if (spec.type === 'grpc') return grpcProbe(spec.service === undefined ? {} : { service: spec.service });
   return undefined;
 }
