@@ -104,8 +104,9 @@ export function resolveTransportOptions(
  *
  * - Context metadata (`traceparent`, `x-request-id`, ...) goes out as headers; the deadline as
  *   `x-meshkit-timeout-ms` (time left); the context's idempotency key as `Idempotency-Key`.
- * - The call's signal is handed to undici only when the context is cancellable, so a plain call
- *   allocates no `AbortController`. A deadline is also enforced as undici's headers timeout.
+ * - Cancellation reaches undici through `ctx.onAbort`, never `ctx.signal` (whose `AbortSignal.any`
+ *   chain costs more than the request itself), and only when the context is cancellable. A deadline is
+ *   also enforced as undici's headers timeout, so the transport honours it on its own.
  * - Failures become `MeshError`s: `ERR_CONNECT` (never sent), `ERR_CONNECTION_RESET`, `ERR_TIMEOUT`,
  *   `ERR_DEADLINE_EXCEEDED`, and `ERR_HTTP_STATUS` for status >= 400 (with status, headers, a body
  *   excerpt and `retryAfterMs`).
@@ -139,6 +140,7 @@ export function httpTransport(
     if (ctx.idempotencyKey !== undefined && headers[wireHeaders.idempotencyKey] === undefined) {
       headers = { ...headers, [wireHeaders.idempotencyKey]: ctx.idempotencyKey };
     }
+    if (ctx.aborted) throw mapTransportError(undefined, ctx, origin);
     let response: Awaited<ReturnType<Pool['request']>>;
     try {
       response = await pool.request({
@@ -146,7 +148,7 @@ export function httpTransport(
         path: req.path,
         headers,
         body: req.body ?? null,
-        signal: ctx.cancellable ? ctx.signal : undefined,
+        signal: ctx.cancellable ? (new ContextAbort(ctx) as unknown as AbortSignal) : undefined,
         ...(headersTimeout === undefined ? {} : { headersTimeout }),
       });
     } catch (error) {
@@ -181,4 +183,29 @@ function deadlineExceeded(origin: string, beforeSend: boolean, cause?: unknown):
     beforeSend ? `deadline passed before sending to ${origin}` : `deadline passed waiting for ${origin}`,
     { cause, rejected: beforeSend, details: { address: origin } },
   );
+}
+
+/**
+ * The part of an event target undici uses for `signal`, backed by `ctx.onAbort`: undici registers one
+ * listener when the request starts and removes it when the response ends, so the cancel scope's hook
+ * lives exactly as long as the request. No `aborted` property: undici would then insist on a real
+ * `AbortSignal` (the transport checks `ctx.aborted` before sending instead).
+ */
+class ContextAbort {
+  readonly #ctx: CallContext;
+  #unregister: (() => void) | undefined;
+  constructor(ctx: CallContext) {
+    this.#ctx = ctx;
+  }
+  get reason(): unknown {
+    return this.#ctx.abortReason;
+  }
+  addEventListener(_type: 'abort', listener: () => void): void {
+    this.#unregister?.();
+    this.#unregister = this.#ctx.onAbort(listener);
+  }
+  removeEventListener(): void {
+    this.#unregister?.();
+    this.#unregister = undefined;
+  }
 }

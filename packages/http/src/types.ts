@@ -37,6 +37,8 @@ export interface HttpResponseBody extends Readable {
   json(): Promise<unknown>;
   text(): Promise<string>;
   arrayBuffer(): Promise<ArrayBuffer>;
+  /** Reads and discards the rest of the body, freeing the connection. */
+  dump(): Promise<void>;
 }
 
 /**

@@ -3,6 +3,8 @@ import { ErrorCode, MeshError } from '@meshkit/core';
 import { issuePath, type StandardSchema } from '../schema.ts';
 import type { HttpBody, HttpResponse } from '../types.ts';
 
+const jsonType = /json/i;
+
 /** Encodes a request body: bytes, strings and streams as they are, anything else as JSON. */
 export function encodeBody(
   body: unknown,
@@ -34,21 +36,30 @@ export async function decodeBody<T>(
   response: HttpResponse,
   schema: StandardSchema<T> | undefined,
 ): Promise<T> {
-  const text = await response.body.text();
-  const type = response.headers['content-type'];
+  const { headers, body, status } = response;
+  const type = headers['content-type'];
   const contentType = Array.isArray(type) ? type[0] : type;
   let value: unknown;
-  if (text === '') value = undefined;
-  else if (contentType === undefined || /\bjson\b/i.test(contentType)) {
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      throw new MeshError(ErrorCode.INVALID_PAYLOAD, 'response body is not valid JSON', {
-        cause: error,
-        details: { status: response.status, excerpt: text.slice(0, 200) },
-      });
+  if (status === 204 || status === 304 || headers['content-length'] === '0') {
+    await body.dump();
+    value = undefined;
+  } else if (contentType !== undefined && !jsonType.test(contentType)) {
+    value = await body.text();
+  } else {
+    // An empty chunked body reads as "no value", as an empty one with content-length 0 does.
+    const text = await body.text();
+    if (text === '') value = undefined;
+    else {
+      try {
+        value = JSON.parse(text);
+      } catch (error) {
+        throw new MeshError(ErrorCode.INVALID_PAYLOAD, 'response body is not valid JSON', {
+          cause: error,
+          details: { status, excerpt: text.slice(0, 200) },
+        });
+      }
     }
-  } else value = text;
+  }
   if (schema === undefined) return value as T;
   const result = await schema['~standard'].validate(value);
   if (result.issues === undefined) return result.value;

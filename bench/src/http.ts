@@ -1,0 +1,197 @@
+/**
+ * REST client throughput and latency against one local keep-alive server in its own process, peers side
+ * by side in one run:
+ *
+ *   undici-pool        undici `Pool.request`, body read as JSON (the floor: what meshkit's transport uses)
+ *   undici-retryagent  undici `RetryAgent` over a `Pool`
+ *   fetch              Node's global `fetch`
+ *   got                got with a keep-alive agent, retries off
+ *   axios              axios with a keep-alive agent
+ *   meshkit            `httpClient` with discovery (a registry watch), P2C + peak EWMA, outlier detection,
+ *                      deadline, retry with budget, per-endpoint breaker and per-attempt timeout, all on
+ *
+ * At 16 and 64 requests in flight, cases run in slices of `requestsPerSlice`, rotated so background
+ * load and GC hit every case alike; the first round is warm-up. Reported: requests per second over the
+ * measured slices, p50/p99 latency, and throughput relative to undici's Pool.
+ */
+import { spawn } from 'node:child_process';
+import { Agent as NodeAgent } from 'node:http';
+import { createInterface } from 'node:readline';
+import { staticRegistry } from '@meshkit/discovery';
+import { httpClient } from '@meshkit/http';
+import axios from 'axios';
+import got from 'got';
+import { Pool, RetryAgent } from 'undici';
+
+interface Case {
+  readonly name: string;
+  readonly call: () => Promise<unknown>;
+  readonly close: () => Promise<unknown>;
+}
+
+const concurrencies = [16, 64];
+const requestsPerSlice = 4_000;
+const warmupRounds = 1;
+const measuredRounds = 6;
+
+async function startServer(): Promise<{ port: number; stop: () => void }> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@meshkit/source', new URL('./http-server-child.ts', import.meta.url).pathname],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const line = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (l) => {
+      rl.close();
+      resolve(l);
+    });
+    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+  });
+  return { port: Number(line), stop: () => child.stdin!.end() };
+}
+
+async function cases(port: number): Promise<Case[]> {
+  const origin = `http://127.0.0.1:${port}`;
+  const path = '/users/42';
+
+  const pool = new Pool(origin);
+  const retryPool = new Pool(origin);
+  const retryAgent = new RetryAgent(retryPool, { maxRetries: 2 });
+  const nodeAgent = new NodeAgent({ keepAlive: true, maxSockets: Infinity });
+  const gotClient = got.extend({ prefixUrl: origin, agent: { http: nodeAgent }, retry: { limit: 0 } });
+  const axiosAgent = new NodeAgent({ keepAlive: true, maxSockets: Infinity });
+  const axiosClient = axios.create({ baseURL: origin, httpAgent: axiosAgent });
+
+  const registry = staticRegistry({
+    instances: [{ id: 'bench-1', service: 'bench', address: '127.0.0.1', port }],
+  });
+  const meshkit = httpClient({
+    service: 'bench',
+    registry,
+    policies: { deadlineMs: 5_000, attemptTimeoutMs: 2_000 },
+  });
+  await meshkit.get(path); // discovery delivers its first set
+
+  return [
+    {
+      name: 'undici-pool',
+      call: async () => (await pool.request({ method: 'GET', path })).body.json(),
+      close: () => pool.close(),
+    },
+    {
+      name: 'undici-retryagent',
+      call: async () => (await retryAgent.request({ origin, method: 'GET', path })).body.json(),
+      close: () => retryAgent.close(),
+    },
+    { name: 'fetch', call: async () => (await fetch(`${origin}${path}`)).json(), close: async () => {} },
+    {
+      name: 'got',
+      call: () => gotClient.get(path.slice(1)).json(),
+      close: async () => nodeAgent.destroy(),
+    },
+    {
+      name: 'axios',
+      call: async () => (await axiosClient.get(path)).data,
+      close: async () => axiosAgent.destroy(),
+    },
+    {
+      name: 'meshkit',
+      call: () => meshkit.get(path),
+      close: async () => {
+        await meshkit.close();
+        await registry.close();
+      },
+    },
+  ];
+}
+
+/** Runs `total` calls with `concurrency` in flight; returns the wall time in ms and each latency. */
+async function slice(c: Case, concurrency: number, total: number, latencies: number[]): Promise<number> {
+  let started = 0;
+  const worker = async (): Promise<void> => {
+    while (started < total) {
+      started++;
+      const t0 = performance.now();
+      await c.call();
+      latencies.push(performance.now() - t0);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return performance.now() - t0;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+interface Row {
+  name: string;
+  concurrency: number;
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  ratioToUndici: number;
+}
+
+export async function run({ json }: { json: boolean }): Promise<void> {
+  const server = await startServer();
+  const all = await cases(server.port);
+  const rows: Row[] = [];
+  try {
+    for (const concurrency of concurrencies) {
+      const timeMs = new Map<string, number>(all.map((c) => [c.name, 0]));
+      const counts = new Map<string, number>(all.map((c) => [c.name, 0]));
+      const latencies = new Map<string, number[]>(all.map((c) => [c.name, []]));
+      for (let r = 0; r < warmupRounds + measuredRounds; r++) {
+        for (let k = 0; k < all.length; k++) {
+          const c = all[(k + r) % all.length]!;
+          const sink: number[] = [];
+          const ms = await slice(c, concurrency, requestsPerSlice, sink);
+          if (r < warmupRounds) continue;
+          timeMs.set(c.name, timeMs.get(c.name)! + ms);
+          counts.set(c.name, counts.get(c.name)! + sink.length);
+          latencies.get(c.name)!.push(...sink);
+        }
+      }
+      const perSec = (name: string): number => (counts.get(name)! / timeMs.get(name)!) * 1000;
+      const base = perSec('undici-pool');
+      for (const c of all) {
+        const sorted = Float64Array.from(latencies.get(c.name)!).sort();
+        rows.push({
+          name: c.name,
+          concurrency,
+          reqPerSec: Math.round(perSec(c.name)),
+          p50Ms: Math.round(percentile(sorted, 50) * 1000) / 1000,
+          p99Ms: Math.round(percentile(sorted, 99) * 1000) / 1000,
+          ratioToUndici: Math.round((perSec(c.name) / base) * 100) / 100,
+        });
+      }
+    }
+  } finally {
+    for (const c of all) await c.close();
+    server.stop();
+  }
+  if (json) {
+    for (const row of rows) console.log(JSON.stringify(row));
+    return;
+  }
+  console.log(
+    `http: GET of a small JSON body from a keep-alive server in another process, Node ${process.version}; ` +
+      `${measuredRounds} interleaved slices of ${requestsPerSlice} requests per case`,
+  );
+  for (const concurrency of concurrencies) {
+    console.log('');
+    console.log(`${concurrency} in flight`);
+    console.log(
+      `${'client'.padEnd(20)}${'req/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'x undici'.padStart(10)}`,
+    );
+    for (const row of rows.filter((r) => r.concurrency === concurrency)) {
+      console.log(
+        `${row.name.padEnd(20)}${String(row.reqPerSec).padStart(10)}${row.p50Ms.toFixed(3).padStart(10)}` +
+          `${row.p99Ms.toFixed(3).padStart(10)}${row.ratioToUndici.toFixed(2).padStart(10)}`,
+      );
+    }
+  }
+}
