@@ -128,11 +128,10 @@ class EmbeddedRegistry implements Registry {
          ON CONFLICT (id) DO UPDATE SET service = excluded.service, endpoint = excluded.endpoint,
            data = excluded.data, health = excluded.health, expires_at = excluded.expires_at`,
       ),
-      // A heartbeat must not take back an id that expired and was claimed by another address meanwhile.
+      // A heartbeat only extends a row that is still there at our address: an entry deregistered by
+      // someone else stays gone, and an id claimed by another address after ours expired is not taken back.
       heartbeat: this.#db.prepare(
-        `INSERT INTO instances (id, service, endpoint, data, health, expires_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at, health = excluded.health
-           WHERE instances.endpoint = excluded.endpoint`,
+        'UPDATE instances SET expires_at = ?, health = ? WHERE id = ? AND endpoint = ?',
       ),
       health: this.#db.prepare('UPDATE instances SET health = ? WHERE id = ?'),
       remove: this.#db.prepare('DELETE FROM instances WHERE id = ? RETURNING service'),
@@ -204,8 +203,19 @@ class EmbeddedRegistry implements Registry {
   #scheduleHeartbeat(owned: Owned): void {
     owned.timer = this.#clock.setTimeout(() => {
       if (this.#closed || this.#owned.get(owned.instance.id) !== owned) return;
+      const { instance } = owned;
       try {
-        this.#sql.heartbeat.run(...this.#row(owned.instance, owned.health, this.#clock.now()));
+        const result = this.#sql.heartbeat.run(
+          this.#clock.now() + this.#ttlMs,
+          owned.health,
+          instance.id,
+          hostPort(instance),
+        );
+        if (result.changes === 0) {
+          // Deregistered elsewhere, or expired and purged: the registration is over.
+          this.#owned.delete(instance.id);
+          return;
+        }
       } catch {
         // Busy beyond the lock timeout or a full disk: the entry survives until its TTL, and the next
         // heartbeat (a third of the TTL later, by default) tries again.
