@@ -12,7 +12,9 @@ import {
 } from '@meshkit/core';
 import { balance } from './balance.ts';
 import { balanceChannels, type EjectedEvent } from './events.ts';
+import { subsetLabels } from './picker.ts';
 import { roundRobin } from './pickers/basic.ts';
+import { subset } from './pickers/subset.ts';
 import type { EndpointService } from './tracked.ts';
 
 const three: EndpointInit[] = [
@@ -256,6 +258,64 @@ describe('balance', () => {
     });
     for (let i = 0; i < 10; i++) await svc('x', createContext({ clock })).catch(() => {});
     assert.equal(svc.describe().endpoints[0]!.ejected, false);
+    await svc.close();
+  });
+
+  it('keeps the last set when discovery fails later, and names a failure before the first set', async () => {
+    const c = cluster();
+    let calls = 0;
+    const flaky: AsyncIterable<readonly EndpointInit[]> & { close(): void; closed: boolean } = {
+      closed: false,
+      close() {
+        this.closed = true;
+      },
+      [Symbol.asyncIterator]: () => ({
+        next: async () => {
+          calls++;
+          if (calls === 1) return { done: false, value: three };
+          throw new Error('registry unreachable');
+        },
+      }),
+    };
+    const svc = balance({ service: 'users', endpoints: flaky, connect: c.connect, picker: roundRobin() });
+    assert.equal(await svc('x', createContext()), 'a');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(await svc('x', createContext()), 'b', 'the last set still serves');
+    assert.match(svc.describe().discoveryError ?? '', /registry unreachable/);
+    await svc.close();
+    assert.equal(flaky.closed, true, 'close() closes a source that has a disposer');
+
+    const broken: AsyncIterable<readonly EndpointInit[]> = {
+      [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error('no such registry')) }),
+    };
+    const none = balance({ service: 'users', endpoints: broken, connect: c.connect });
+    const err = await noEndpoint(() => none('x', createContext()), 'discovery-failed');
+    assert.match(err.message, /discovery failed: no such registry/);
+    await none.close();
+  });
+
+  it('fails with no-match when the subset has no endpoint, and describes every endpoint', async () => {
+    const c = cluster();
+    const svc = balance({
+      service: 'users',
+      endpoints: [
+        { id: 'a', address: '10.0.0.1:80', labels: { version: 'v1' }, weight: 2 },
+        { id: 'b', address: '10.0.0.2:80', labels: { version: 'v2' } },
+      ],
+      connect: c.connect,
+      picker: subset({ picker: roundRobin }),
+    });
+    assert.equal(await svc('x', createContext().set(subsetLabels, { version: 'v2' })), 'b');
+    await noEndpoint(() => svc('x', createContext().set(subsetLabels, { version: 'v3' })), 'no-match');
+    const described = svc.describe();
+    assert.equal(described.picker, 'subset(round-robin)');
+    assert.deepEqual(
+      described.endpoints.map((e) => [e.id, e.weight, e.readiness, e.healthy, e.ejected, e.inFlight]),
+      [
+        ['a', 2, 'ready', true, false, 0],
+        ['b', 1, 'ready', true, false, 0],
+      ],
+    );
     await svc.close();
   });
 
