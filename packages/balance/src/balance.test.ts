@@ -15,7 +15,7 @@ import { balanceChannels, type EjectedEvent } from './events.ts';
 import { subsetLabels } from './picker.ts';
 import { roundRobin } from './pickers/basic.ts';
 import { subset } from './pickers/subset.ts';
-import type { EndpointService } from './tracked.ts';
+import { type EndpointService, endpointService } from './tracked.ts';
 
 const three: EndpointInit[] = [
   { id: 'a', address: '10.0.0.1:80' },
@@ -317,6 +317,28 @@ describe('balance', () => {
       ],
     );
     await svc.close();
+  });
+
+  it('endpointService() attaches readiness and close to a plain service', async () => {
+    let open = false;
+    const closed: string[] = [];
+    const svc = balance<string, string>({
+      service: 'users',
+      endpoints: three.slice(0, 2),
+      picker: roundRobin(),
+      connect: (endpoint) =>
+        endpointService(async () => endpoint.id, {
+          readiness: () => (open && endpoint.id === 'a' ? 'closed' : 'ready'),
+          close: () => {
+            closed.push(endpoint.id);
+          },
+        }),
+    });
+    assert.deepEqual([await svc('x', createContext()), await svc('x', createContext())], ['a', 'b']);
+    open = true; // a's circuit opens
+    assert.deepEqual([await svc('x', createContext()), await svc('x', createContext())], ['b', 'b']);
+    await svc.close();
+    assert.deepEqual(closed.sort(), ['a', 'b']);
   });
 
   it('validates options with errors naming the field', () => {

@@ -29,4 +29,4 @@ export { type MaglevOptions, maglev } from './pickers/maglev.ts';
 export { leastRequest, p2cPeakEwma } from './pickers/p2c.ts';
 export { type HashKeyOptions, type RingHashOptions, ringHash } from './pickers/ring-hash.ts';
 export { type SubsetOptions, subset } from './pickers/subset.ts';
-export type { EndpointService } from './tracked.ts';
+export { type EndpointService, endpointService } from './tracked.ts';

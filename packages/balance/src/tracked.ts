@@ -76,3 +76,30 @@ export class TrackedEndpoint<Req, Res> extends PeakEwma implements BalancedEndpo
     return this.read(this.#time.now) * (this.inFlight + 1);
   }
 }
+
+/**
+ * Attaches readiness (and an optional `close`) to a per-endpoint service, for `connect()`. The usual
+ * case is a circuit breaker in front of the transport: report `closed` while it is open, and the balancer
+ * skips the endpoint before sending anything.
+ *
+ * @example
+ * ```ts
+ * connect: (endpoint) => {
+ *   const breaker = circuitBreaker();            // @meshkit/policies
+ *   const pool = httpTransport(endpoint.address);
+ *   return endpointService(breaker.wrap(pool), {
+ *     readiness: () => (breaker.state === 'open' || breaker.state === 'isolated' ? 'closed' : 'ready'),
+ *     close: () => pool.close(),
+ *   });
+ * }
+ * ```
+ */
+export function endpointService<Req, Res>(
+  service: Service<Req, Res>,
+  extras: { readiness?: () => Readiness; close?: () => void | Promise<void> },
+): EndpointService<Req, Res> {
+  const wrapped: EndpointService<Req, Res> = (req, ctx) => service(req, ctx);
+  if (extras.readiness !== undefined) wrapped.readiness = extras.readiness;
+  if (extras.close !== undefined) wrapped.close = extras.close;
+  return wrapped;
+}
