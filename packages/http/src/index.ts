@@ -13,6 +13,7 @@ export {
 } from './errors.ts';
 export { parseRetryAfter } from './retry-after.ts';
 export { issuePath, type SchemaIssue, type SchemaResult, type StandardSchema } from './schema.ts';
+export { type MeshkitFastifyOptions, meshkitFastify } from './server/fastify.ts';
 export { type HandleConfig, handle, type KitHandler } from './server/handle.ts';
 export { type ReadinessCheck, type ReadinessReport, runReadiness } from './server/health.ts';
 export {
@@ -21,6 +22,7 @@ export {
   type IdempotencyStoreOptions,
   type MemoryIdempotencyStoreOptions,
   memoryIdempotencyStore,
+  requestFingerprint,
   type StoredResponse,
 } from './server/idempotency.ts';
 export {

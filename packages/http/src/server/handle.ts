@@ -1,9 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type CallContext, type Clock, createContext, ErrorCode } from '@meshkit/core';
 import { propagatedHeaders, readDeadline, wireHeaders } from '../wire.ts';
 import { type ReadinessCheck, runReadiness } from './health.ts';
-import type { IdempotencyStore, StoredResponse } from './idempotency.ts';
+import { type IdempotencyStore, requestFingerprint, type StoredResponse } from './idempotency.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import { errorResponse, HttpProblem, type KitResponse, problemResponse, refusal } from './problem.ts';
 import { readBody, type ServerRequest, serverRequest } from './request.ts';
@@ -132,10 +132,7 @@ async function respond(
       }),
     );
   }
-  const fingerprint = createHash('sha256')
-    .update(`${req.method} ${raw.url ?? '/'}\n`)
-    .update(body)
-    .digest('base64url');
+  const fingerprint = requestFingerprint(req.method, raw.url ?? '/', body);
   const claim = await store.claim(key, fingerprint);
   if (claim.kind === 'replay') {
     return { ...claim.response, headers: { ...claim.response.headers, [wireHeaders.replayed]: 'true' } };

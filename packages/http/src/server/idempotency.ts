@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type Clock, checkInteger, systemClock } from '@meshkit/core';
 
 /** A response as the idempotency store keeps it, to replay byte for byte. */
@@ -120,4 +121,9 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
       entries.clear();
     },
   };
+}
+
+/** What identifies "the same request" under one key: method, target and body bytes. */
+export function requestFingerprint(method: string, target: string, body: Buffer | string): string {
+  return createHash('sha256').update(`${method} ${target}\n`).update(body).digest('base64url');
 }

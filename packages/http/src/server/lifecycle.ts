@@ -122,7 +122,7 @@ export class Lifecycle {
   }
 
   readonly #onSignal = (): void => {
-    this.shutdown(this.#stopAccepting, this.#closeAll).then(
+    this.#terminate().then(
       () => this.#exit?.(0),
       () => this.#exit?.(1),
     );
@@ -130,11 +130,17 @@ export class Lifecycle {
 
   #stopAccepting: () => void = () => {};
   #closeAll: () => void = () => {};
+  #terminate: () => Promise<void> = () => this.shutdown();
 
-  /** Tells the lifecycle how to stop the server it manages (set once by the adapter). */
-  attach(stopAccepting: () => void, closeAll: () => void): void {
+  /**
+   * Tells the lifecycle how to stop the server it manages (set once by the adapter), and optionally
+   * what a signal runs instead of {@link Lifecycle.shutdown} (a framework's own close, which in turn
+   * calls `shutdown`).
+   */
+  attach(stopAccepting: () => void, closeAll: () => void, terminate?: () => Promise<void>): void {
     this.#stopAccepting = stopAccepting;
     this.#closeAll = closeAll;
+    if (terminate !== undefined) this.#terminate = terminate;
   }
 
   /**

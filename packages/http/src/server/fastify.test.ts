@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { after, before, describe, it } from 'node:test';
+import { ErrorCode, FakeClock } from '@meshkit/core';
+import { staticRegistry } from '@meshkit/discovery';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { meshkitFastify } from './fastify.ts';
+import { memoryIdempotencyStore } from './idempotency.ts';
+
+interface Reply {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+async function call(base: string, path: string, init: RequestInit = {}): Promise<Reply> {
+  const res = await fetch(`${base}${path}`, init);
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text === '' ? {} : JSON.parse(text) };
+}
+
+const json = { 'content-type': 'application/json' };
+
+describe('meshkitFastify', () => {
+  const clock = new FakeClock();
+  let app: FastifyInstance;
+  let base: string;
+  let performed = 0;
+  let seenRemaining: number | undefined;
+  let dbUp = true;
+
+  before(async () => {
+    app = Fastify({ bodyLimit: 1_000 });
+    await app.register(meshkitFastify, {
+      service: 'users',
+      clock,
+      checks: {
+        db: () => {
+          if (!dbUp) throw new Error('db down');
+        },
+      },
+      idempotency: { store: memoryIdempotencyStore({ clock }) },
+      shutdown: { signals: false, exit: false },
+    });
+    app.get('/deadline', async (request) => {
+      seenRemaining = request.meshkit.remainingMs();
+      return { trace: request.meshkit.metadata.traceparent };
+    });
+    app.post(
+      '/users',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            required: ['email'],
+            properties: { email: { type: 'string', format: 'email' }, age: { type: 'integer' } },
+          },
+        },
+      },
+      async (request, reply) => {
+        performed++;
+        reply.code(201);
+        return { id: performed, ...(request.body as object) };
+      },
+    );
+    app.get('/boom', async () => {
+      throw new Error('secret at /srv/app.js:3');
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  });
+  after(() => app.close());
+
+  it('serves /healthz and /readyz with dependency checks', async () => {
+    assert.deepEqual((await call(base, '/healthz')).body, { status: 'ok' });
+    assert.equal((await call(base, '/readyz')).status, 200);
+    dbUp = false;
+    const down = await call(base, '/readyz');
+    dbUp = true;
+    assert.equal(down.status, 503);
+    assert.deepEqual(down.body, { status: 'not ready', checks: { db: 'fail' } });
+  });
+
+  it('puts the incoming deadline and trace headers in request.meshkit; refuses expired work with 504', async () => {
+    const ok = await call(base, '/deadline', {
+      headers: { 'x-meshkit-timeout-ms': '400', traceparent: '00-t-s-01' },
+    });
+    assert.equal(seenRemaining, 400);
+    assert.equal(ok.body.trace, '00-t-s-01');
+    const expired = await call(base, '/deadline', { headers: { 'x-meshkit-timeout-ms': '0' } });
+    assert.equal(expired.status, 504);
+    assert.equal(expired.body.code, ErrorCode.DEADLINE_EXCEEDED);
+    assert.equal(expired.headers.get('x-meshkit-rejected'), '1');
+    const bad = await call(base, '/deadline', { headers: { 'x-meshkit-timeout-ms': '-5' } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.field, 'header:x-meshkit-timeout-ms');
+  });
+
+  it('answers validation failures, malformed JSON and oversize bodies with problem documents', async () => {
+    const invalid = await call(base, '/users', {
+      method: 'POST',
+      headers: json,
+      body: '{"email":"a@b.co","age":"x"}',
+    });
+    assert.equal(invalid.status, 400);
+    assert.equal(invalid.headers.get('content-type'), 'application/problem+json');
+    assert.equal(invalid.body.field, 'age');
+    const missing = await call(base, '/users', { method: 'POST', headers: json, body: '{}' });
+    assert.equal(missing.body.field, 'email');
+    const malformed = await call(base, '/users', { method: 'POST', headers: json, body: '{"email":' });
+    assert.equal(malformed.status, 400);
+    assert.equal(malformed.body.title, 'malformed JSON');
+    const big = await call(base, '/users', {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ email: 'a@b.co', pad: 'x'.repeat(2_000) }),
+    });
+    assert.equal(big.status, 413);
+    assert.equal(big.body.field, 'body');
+    const boom = await call(base, '/boom');
+    assert.equal(boom.status, 500);
+    assert.deepEqual(boom.body, { type: 'about:blank', status: 500, title: 'internal error' });
+  });
+
+  it('replays a repeated Idempotency-Key and answers 409 for the same key with another body', async () => {
+    const before = performed;
+    const post = (body: string) =>
+      call(base, '/users', { method: 'POST', headers: { ...json, 'idempotency-key': 'fk-1' }, body });
+    const first = await post('{"email":"a@b.co"}');
+    const again = await post('{"email":"a@b.co"}');
+    assert.equal(first.status, 201);
+    assert.equal(again.status, 201);
+    assert.deepEqual(again.body, first.body);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.equal(performed, before + 1);
+    const conflict = await post('{"email":"c@d.co"}');
+    assert.equal(conflict.status, 409);
+    assert.equal(performed, before + 1);
+  });
+});
+
+describe('meshkitFastify lifecycle', () => {
+  it('registers on listen; on SIGTERM deregisters, drains in-flight, closes Fastify and exits 0', async () => {
+    const registry = staticRegistry();
+    const signals = new EventEmitter();
+    const exits: number[] = [];
+    let release!: () => void;
+    const slow = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const app = Fastify();
+    let closed = false;
+    app.addHook('onClose', async () => {
+      closed = true;
+    });
+    await app.register(meshkitFastify, {
+      service: 'users',
+      registry,
+      shutdown: { signals, graceMs: 0, exit: (code) => exits.push(code) },
+    });
+    let started = 0;
+    app.get('/slow', async () => {
+      started++;
+      await slow;
+      return { done: true };
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (app.server.address() as { port: number }).port;
+    assert.equal((await registry.lookup('users'))[0]?.port, port);
+    const inFlight = call(`http://127.0.0.1:${port}`, '/slow');
+    while (started === 0) await new Promise((r) => setImmediate(r));
+    signals.emit('SIGTERM');
+    while ((await registry.lookup('users')).length > 0) await new Promise((r) => setImmediate(r));
+    const late = await call(`http://127.0.0.1:${port}`, '/slow', { headers: { connection: 'close' } }).catch(
+      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+    );
+    if (!(late instanceof Error)) {
+      assert.equal(late.status, 503);
+      assert.equal(late.headers.get('x-meshkit-rejected'), '1');
+    }
+    assert.equal(started, 1, 'the late request did no work');
+    assert.equal(closed, false);
+    release();
+    assert.equal((await inFlight).status, 200);
+    while (exits.length === 0) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(exits, [0]);
+    assert.equal(closed, true);
+    await registry.close();
+  });
+});
