@@ -192,13 +192,16 @@ class EtcdRegistry implements Registry {
     if (!this.#closed) this.#scheduleKeepAlive();
   }
 
-  async #put(owned: Owned): Promise<void> {
+  /** Writes both keys in one transaction; with `compare`, only if it holds (returns whether it did). */
+  async #put(owned: Owned, compare: unknown[] = [], also: unknown[] = []): Promise<boolean> {
     const lease = await this.#leaseId();
     const { instance } = owned;
     const { health: _, ...data } = instance;
     const stored: Stored = { data, health: owned.health };
-    await this.#call('kv/txn', {
+    const res = await this.#call<{ succeeded?: boolean }>('kv/txn', {
+      compare,
       success: [
+        ...also,
         {
           request_put: {
             key: b64(this.#serviceKey(instance.service, instance.id)),
@@ -209,6 +212,7 @@ class EtcdRegistry implements Registry {
         { request_put: { key: b64(this.#idKey(instance.id)), value: b64(instance.service), lease } },
       ],
     });
+    return res.succeeded === true;
   }
 
   async #get(key: string): Promise<KeyValue | undefined> {
@@ -219,23 +223,42 @@ class EtcdRegistry implements Registry {
   async register(init: InstanceInit): Promise<Registration> {
     this.#checkOpen();
     const instance = validateInstance(init);
-    const idRow = await this.#get(this.#idKey(instance.id));
-    if (idRow?.value !== undefined) {
-      const oldService = unb64(idRow.value);
-      const existing = await this.#get(this.#serviceKey(oldService, instance.id));
-      if (existing?.value !== undefined) {
-        const old = JSON.parse(unb64(existing.value)) as Stored;
-        if (hostPort(old.data) !== hostPort(instance)) {
-          throw duplicateIdError('instance', instance.id, hostPort(old.data), hostPort(instance));
+    const owned: Owned = { instance, health: 'passing' };
+    const idKey = b64(this.#idKey(instance.id));
+    // Check-then-write as one transaction guarded by the id key's revision: if another process registers
+    // the same id in between, the write fails and the check runs again on what it wrote.
+    for (let attempt = 0; ; attempt++) {
+      const idRow = await this.#get(this.#idKey(instance.id));
+      const also: unknown[] = [];
+      if (idRow?.value !== undefined) {
+        const oldService = unb64(idRow.value);
+        const existing = await this.#get(this.#serviceKey(oldService, instance.id));
+        if (existing?.value !== undefined) {
+          const old = JSON.parse(unb64(existing.value)) as Stored;
+          if (hostPort(old.data) !== hostPort(instance)) {
+            throw duplicateIdError('instance', instance.id, hostPort(old.data), hostPort(instance));
+          }
+        }
+        if (oldService !== instance.service) {
+          also.push({ request_delete_range: { key: b64(this.#serviceKey(oldService, instance.id)) } });
         }
       }
-      if (oldService !== instance.service) {
-        await this.#call('kv/deleterange', { key: b64(this.#serviceKey(oldService, instance.id)) });
+      const compare =
+        idRow === undefined
+          ? [{ key: idKey, target: 'CREATE', result: 'EQUAL', create_revision: '0' }]
+          : [{ key: idKey, target: 'MOD', result: 'EQUAL', mod_revision: idRow.mod_revision }];
+      if (await this.#put(owned, compare, also)) break;
+      if (attempt >= 4) {
+        throw new MeshError(
+          ErrorCode.CONNECTION_RESET,
+          `etcd: registering "${instance.id}" kept racing another writer`,
+          {
+            retryable: true,
+          },
+        );
       }
     }
-    const owned: Owned = { instance, health: 'passing' };
     this.#owned.set(instance.id, owned);
-    await this.#put(owned);
     const live = () => !this.#closed && this.#owned.get(instance.id) === owned;
     return {
       instance,

@@ -32,6 +32,12 @@ export interface RegistryConformanceOptions {
   readonly ttlMs?: number;
   /** How soon a watch must see a peer's change, in registry time (ms). Defaults to 100. */
   readonly watchLatencyMs?: number;
+  /**
+   * Whether the duplicate-id check and the write are one atomic step, so that of two concurrent
+   * registrations of one id at different addresses exactly one wins. Defaults to `true`; a source whose
+   * backend offers no compare-and-set (Consul's agent API) says `false`.
+   */
+  readonly atomicRegister?: boolean;
 }
 
 let unique = 0;
@@ -141,6 +147,27 @@ export function registryConformance(
       await reg.deregister();
       await h.registry.deregister(id);
     });
+
+    if (options.atomicRegister ?? true) {
+      it('of two concurrent registrations of one id at different addresses, exactly one wins', async () => {
+        const service = freshService();
+        const id = `${service}-race`;
+        const results = await Promise.allSettled([
+          h.registry.register(instance(service, id, { port: 9001 })),
+          h.registry.register(instance(service, id, { port: 9002 })),
+        ]);
+        assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+        const won = results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{
+          instance: { port: number };
+        }>;
+        const found = await h.registry.lookup(service);
+        assert.deepEqual(
+          found.map((i) => i.port),
+          [won.value.instance.port],
+        );
+        await h.registry.deregister(id);
+      });
+    }
 
     it('deregisters by id; unknown ids and repeated deregistration are harmless', async () => {
       const service = freshService();
