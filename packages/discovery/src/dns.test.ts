@@ -5,6 +5,12 @@ import { dnsRegistry } from './dns.ts';
 import type { RegistryChange } from './registry.ts';
 import { startDnsServer, type TestDnsServer } from './test-support/dns-server.ts';
 
+/** Waits for real I/O (a UDP answer) by turns of the event loop, never by time. */
+async function waitFor(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 10_000 && !done(); i++) await new Promise((r) => setImmediate(r));
+  assert.ok(done(), 'the condition never held');
+}
+
 describe('dnsRegistry', () => {
   let dns: TestDnsServer;
   before(async () => {
@@ -89,6 +95,40 @@ describe('dnsRegistry', () => {
     );
     watch.close();
     assert.equal(clock.pendingTimers, 0, 'closing the watch stops re-resolution');
+    await r.close();
+  });
+
+  it('keeps the last set while DNS fails, asks again after minTtlMs, and takes the answer once DNS is back', async () => {
+    const clock = new FakeClock();
+    const r = dnsRegistry({
+      servers: [dns.address],
+      clock,
+      minTtlMs: 500,
+      services: { flaky: { type: 'a', name: 'flaky.test', port: 80 } },
+    });
+    dns.records.set('flaky.test', [{ type: 'A', address: '10.9.0.1', ttl: 1 }]);
+    const watch = r.watch('flaky');
+    const it = watch[Symbol.asyncIterator]();
+    assert.equal(((await it.next()).value as RegistryChange).instances.length, 1);
+    dns.failing.add('flaky.test');
+    await assert.rejects(r.lookup('flaky'), /SERVFAIL|ESERVFAIL/);
+    const next = it.next();
+    const asked = () => dns.queries.filter((q) => q === 'A flaky.test').length;
+    const before = asked();
+    await clock.advance(1_000); // TTL over: re-resolve, fails, keeps the set
+    await waitFor(() => asked() > before);
+    const afterFailure = asked();
+    dns.failing.delete('flaky.test');
+    dns.records.set('flaky.test', [{ type: 'A', address: '10.9.0.2', ttl: 1 }]);
+    await clock.advance(500); // the retry after minTtlMs
+    const change = (await next).value as RegistryChange;
+    assert.ok(asked() > afterFailure);
+    assert.deepEqual(
+      change.instances.map((i) => i.address),
+      ['10.9.0.2'],
+      'the failed resolution yielded nothing in between',
+    );
+    watch.close();
     await r.close();
   });
 

@@ -72,6 +72,8 @@ export interface TestDnsServer {
   readonly records: Map<string, TestRecord[]>;
   /** Questions received, as `TYPE name`. */
   readonly queries: string[];
+  /** Names answered with SERVFAIL (a broken upstream), whatever `records` holds. */
+  readonly failing: Set<string>;
   close(): Promise<void>;
 }
 
@@ -80,6 +82,7 @@ export async function startDnsServer(): Promise<TestDnsServer> {
   const socket: Socket = createSocket('udp4');
   const records = new Map<string, TestRecord[]>();
   const queries: string[] = [];
+  const failing = new Set<string>();
   socket.on('message', (msg, peer) => {
     const { name, end } = readName(msg, 12);
     const qtype = msg.readUInt16BE(end);
@@ -87,11 +90,13 @@ export async function startDnsServer(): Promise<TestDnsServer> {
       (k) => typeCodes[k] === qtype,
     );
     queries.push(`${typeName ?? qtype} ${name}`);
-    const known = records.get(name);
+    const broken = failing.has(name);
+    const known = broken ? [] : records.get(name);
     const answers = (known ?? []).filter((r) => typeCodes[r.type] === qtype);
     const header = Buffer.alloc(12);
     header.writeUInt16BE(msg.readUInt16BE(0), 0);
-    header.writeUInt16BE(0x8400 | (msg.readUInt16BE(2) & 0x0100) | (known === undefined ? 3 : 0), 2);
+    const rcode = broken ? 2 : known === undefined ? 3 : 0; // SERVFAIL, NXDOMAIN, NOERROR
+    header.writeUInt16BE(0x8400 | (msg.readUInt16BE(2) & 0x0100) | rcode, 2);
     header.writeUInt16BE(1, 4);
     header.writeUInt16BE(answers.length, 6);
     const question = msg.subarray(12, end + 4);
@@ -113,6 +118,7 @@ export async function startDnsServer(): Promise<TestDnsServer> {
     address: `127.0.0.1:${socket.address().port}`,
     records,
     queries,
+    failing,
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
 }
