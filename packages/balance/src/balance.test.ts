@@ -341,6 +341,23 @@ describe('balance', () => {
     assert.deepEqual(closed.sort(), ['a', 'b']);
   });
 
+  it('leaves out an endpoint whose connect() throws, keeping the others', async () => {
+    const svc = balance<string, string>({
+      service: 'users',
+      endpoints: three,
+      picker: roundRobin(),
+      connect: (endpoint) => {
+        if (endpoint.id === 'b') throw new Error('bad address');
+        return async () => endpoint.id;
+      },
+    });
+    const got = [];
+    for (let i = 0; i < 4; i++) got.push(await svc('x', createContext()));
+    assert.deepEqual(got, ['a', 'c', 'a', 'c']);
+    assert.match(svc.describe().discoveryError ?? '', /bad address/);
+    await svc.close();
+  });
+
   it('validates options with errors naming the field', () => {
     const base = { service: 'users', endpoints: three, connect: cluster().connect };
     assert.throws(() => balance({ ...base, service: '' }), /balance\.service must be a non-empty string/);

@@ -295,7 +295,14 @@ class BalancerCore<Req, Res> {
     for (const e of this.#all) if (!kept.has(e)) this.#retire(e);
     for (const w of wanted.values()) {
       const e = new TrackedEndpoint<Req, Res>(w, this.#time, this.#initialRttMs, this.#decayMs);
-      e.service = this.#connect(e);
+      try {
+        e.service = this.#connect(e);
+        checkFunction('balance.connect(endpoint)', e.service);
+      } catch (err) {
+        // One endpoint that cannot be connected must not keep the others out of the set.
+        this.#discoveryError = err;
+        continue;
+      }
       next.push(e);
       this.#checker?.add(e);
     }
