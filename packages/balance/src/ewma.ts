@@ -2,6 +2,13 @@
  * Peak EWMA latency (Finagle, Linkerd, tower): a moving average that jumps up to any slower observation
  * at once and decays toward faster ones with time constant `decayMs`. Reading it also decays it, so an
  * endpoint that stopped getting traffic because it was slow looks cheaper over time and gets probed again.
+ *
+ * @example
+ * ```ts
+ * const rtt = new PeakEwma(30, 10_000, clock.now());
+ * rtt.observe(120, clock.now());   // a slow call: the estimate jumps to 120 ms
+ * rtt.read(clock.now() + 10_000);  // ten seconds later without calls: about 44 ms
+ * ```
  */
 export class PeakEwma {
   #estimate: number;

@@ -5,6 +5,16 @@ import type { RegistryChange, Watch } from './registry.ts';
  * The one {@link Watch} implementation every source uses: the source pushes whole sets, the reader pulls
  * changes. Keeping only the latest set (not a queue) bounds memory whatever the reader's speed, and
  * computing `added`/`removed` against what the reader last saw keeps the diff honest after coalescing.
+ * One reader per watch.
+ *
+ * @example
+ * ```ts
+ * watch(service: string): Watch {
+ *   const w = new SnapshotWatch(service, () => stopPolling());
+ *   startPolling((instances) => w.push(instances));
+ *   return w;
+ * }
+ * ```
  */
 export class SnapshotWatch implements Watch {
   readonly #service: string;
