@@ -106,7 +106,8 @@ export function resolveTransportOptions(
  *   `x-meshkit-timeout-ms` (time left); the context's idempotency key as `Idempotency-Key`.
  * - Cancellation reaches undici through `ctx.onAbort`, never `ctx.signal` (whose `AbortSignal.any`
  *   chain costs more than the request itself), and only when the context is cancellable. A deadline is
- *   also enforced as undici's headers timeout, so the transport honours it on its own.
+ *   enforced as undici's headers timeout when nothing else can cancel the call, so the transport
+ *   honours it on its own.
  * - Failures become `MeshError`s: `ERR_CONNECT` (never sent), `ERR_CONNECTION_RESET`, `ERR_TIMEOUT`,
  *   `ERR_DEADLINE_EXCEEDED`, and `ERR_HTTP_STATUS` for status >= 400 (with status, headers, a body
  *   excerpt and `retryAfterMs`).
@@ -135,7 +136,9 @@ export function httpTransport(
     if (timeout !== undefined) {
       if (timeout === '0') throw deadlineExceeded(origin, true);
       headers[wireHeaders.timeout] = timeout;
-      headersTimeout = Number(timeout);
+      // With nothing else to cancel the call, undici's own timer enforces the deadline. A cancellable
+      // context has a layer (deadline, timeout, hedge) that aborts it on time with its own error.
+      if (!ctx.cancellable) headersTimeout = Number(timeout);
     }
     if (ctx.idempotencyKey !== undefined && headers[wireHeaders.idempotencyKey] === undefined) {
       headers = { ...headers, [wireHeaders.idempotencyKey]: ctx.idempotencyKey };
@@ -166,7 +169,14 @@ export function httpTransport(
         address: origin,
       });
     }
-    return { status: response.statusCode, headers: response.headers, body };
+    if (req.buffer !== true) return { status: response.statusCode, headers: response.headers, body };
+    let text: string;
+    try {
+      text = await body.text();
+    } catch (error) {
+      throw mapTransportError(error, ctx, origin);
+    }
+    return { status: response.statusCode, headers: response.headers, body, text };
   }) as HttpTransport;
 
   Object.defineProperties(service, {

@@ -27,6 +27,12 @@ export interface HttpRequest {
   /** Lower-case header names. */
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: HttpBody | undefined;
+  /**
+   * Read the whole response body inside the attempt, into {@link HttpResponse.text}: the attempt's
+   * timeout then covers the download, and a connection that breaks mid-body is a failed (retryable)
+   * attempt rather than an error after the call returned. The client's typed methods set it.
+   */
+  readonly buffer?: boolean;
 }
 
 /** Response headers as undici reports them (lower-case names). */
@@ -49,4 +55,6 @@ export interface HttpResponse {
   readonly status: number;
   readonly headers: HttpHeaders;
   readonly body: HttpResponseBody;
+  /** The whole body as text, when the request asked for `buffer` (the stream is then consumed). */
+  readonly text?: string;
 }

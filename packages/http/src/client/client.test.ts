@@ -237,6 +237,46 @@ describe('httpClient: retries per method', () => {
   });
 });
 
+describe('httpClient: the attempt covers the whole response', () => {
+  it('retries a GET whose body breaks off mid-way, and times out a stalled body on the clock', async () => {
+    const clock = new FakeClock(Date.now());
+    let calls = 0;
+    const { loopback } = await import('../test-support/loopback.ts');
+    const server = await loopback((_req, res) => {
+      calls++;
+      const whole = '{"whole":true}';
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(whole.length) });
+      if (calls === 1) {
+        res.write('{"part');
+        res.socket?.destroy(); // the connection dies mid-body
+      } else if (calls === 2) {
+        res.write('{"stall'); // and this one never finishes
+      } else res.end(whole);
+    });
+    const client = httpClient({
+      service: 's',
+      endpoints: [server.address],
+      clock,
+      policies: {
+        attemptTimeoutMs: 500,
+        deadlineMs: 60_000,
+        retry: { ...noWait, maxAttempts: 3 },
+        breaker: false,
+      },
+    });
+    try {
+      const pending = client.get('/');
+      while (calls < 2) await new Promise((resolve) => setImmediate(resolve));
+      await clock.advance(500); // the stalled download is an attempt that timed out
+      assert.deepEqual(await pending, { whole: true });
+      assert.equal(calls, 3);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+});
+
 describe('httpClient: idempotency keys end to end', () => {
   it('a POST whose first response is lost is performed once, and the retry gets the stored response', async () => {
     let performed = 0;

@@ -157,6 +157,7 @@ export function httpClient(options: HttpClientOptions): HttpClient {
     path: string,
     body: unknown,
     callOptions: CallOptions<unknown> | undefined,
+    buffer: boolean,
   ): Promise<HttpResponse> => {
     const headers: Record<string, string> =
       callOptions?.headers === undefined
@@ -182,14 +183,21 @@ export function httpClient(options: HttpClientOptions): HttpClient {
     } else if (!idempotent || key !== undefined) {
       ctx = ctx.with({ idempotent, idempotencyKey: key });
     }
-    return composed({ method, path: withQuery(path, callOptions?.query), headers, body: encoded.body }, ctx);
+    const req: HttpRequest = {
+      method,
+      path: withQuery(path, callOptions?.query),
+      headers,
+      body: encoded.body,
+      buffer,
+    };
+    return composed(req, ctx);
   };
   const call = <T>(
     method: HttpMethod,
     path: string,
     body: unknown,
     o: CallOptions<T> | undefined,
-  ): Promise<T> => send(method, path, body, o).then((response) => decodeBody(response, o?.schema));
+  ): Promise<T> => send(method, path, body, o, true).then((response) => decodeBody(response, o?.schema));
 
   return {
     get: (path, o) => call('GET', path, undefined, o),
@@ -197,7 +205,7 @@ export function httpClient(options: HttpClientOptions): HttpClient {
     post: (path, body, o) => call('POST', path, body, o),
     put: (path, body, o) => call('PUT', path, body, o),
     patch: (path, body, o) => call('PATCH', path, body, o),
-    request: (req, o) => send(req.method, req.path, req.body, o),
+    request: (req, o) => send(req.method, req.path, req.body, o, false),
     service: composed,
     describe: () => ({
       service,
