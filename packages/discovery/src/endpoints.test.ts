@@ -27,6 +27,14 @@ describe('endpointSets', () => {
     assert.equal((await last).done, true);
   });
 
+  it('allows one reader per watch', () => {
+    const registry = staticRegistry();
+    const watch = registry.watch('users');
+    watch[Symbol.asyncIterator]();
+    assert.throws(() => watch[Symbol.asyncIterator](), /a Watch has one reader/);
+    watch.close();
+  });
+
   it('rejects a duplicate id in the static configuration', () => {
     assert.throws(
       () =>

@@ -24,6 +24,7 @@ export class SnapshotWatch implements Watch {
   #failure: unknown;
   #closed = false;
   #waiter: (() => void) | undefined;
+  #reading = false;
 
   /** @param onClose runs once, when the reader closes the watch or stops iterating. */
   constructor(service: string, onClose: () => void) {
@@ -66,7 +67,16 @@ export class SnapshotWatch implements Watch {
     waiter?.();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<RegistryChange> {
+  [Symbol.asyncIterator](): AsyncIterator<RegistryChange> {
+    // One waiter slot, one diff base: a second reader would steal the first one's wake-ups and diffs.
+    if (this.#reading) {
+      throw new TypeError('a Watch has one reader; call registry.watch() again for another');
+    }
+    this.#reading = true;
+    return this.#read();
+  }
+
+  async *#read(): AsyncGenerator<RegistryChange> {
     try {
       for (;;) {
         if (this.#closed) return;
