@@ -182,6 +182,48 @@ describe('balance', () => {
     assert.equal(clock.pendingTimers, 0, 'close() leaves no timer behind');
   });
 
+  it('decays the ejection count for each clean interval, so the next ejection is short again', async () => {
+    const clock = new FakeClock();
+    let failing = true;
+    const c = cluster({ b: () => (failing ? connectFailure() : Promise.resolve('b')) });
+    const svc = balance({
+      service: 'users',
+      endpoints: three,
+      connect: c.connect,
+      picker: roundRobin(),
+      clock,
+      outlierDetection: { consecutiveLocalOriginFailure: 1, baseEjectionTimeMs: 1_000, intervalMs: 5_000 },
+    });
+    const ctx = createContext({ clock });
+    const b = () => svc.describe().endpoints.find((e) => e.id === 'b')!;
+    const callB = async () => {
+      for (let i = 0; i < 3; i++) await svc('x', ctx).catch(() => {});
+    };
+    await callB();
+    assert.equal(b().ejections, 1);
+    await clock.advance(1_000);
+    await callB();
+    assert.equal(b().ejections, 2, 'failed again right after returning: the count grows');
+    failing = false;
+    await clock.advance(2_000); // the second ejection (2 s) ends
+    await callB();
+    await clock.advance(2_000); // interval tick at 5 s: this interval saw failures, no decay
+    assert.equal(b().ejections, 2);
+    await clock.advance(5_000); // 10 s: a clean interval in service
+    assert.equal(b().ejections, 1);
+    await clock.advance(5_000);
+    assert.equal(b().ejections, 0);
+    failing = true;
+    await callB();
+    const ejectedAt = clock.now();
+    assert.equal(b().ejected, true);
+    await clock.advance(999);
+    assert.equal(b().ejected, true);
+    await clock.advance(1);
+    assert.equal(b().ejected, false, `back after the base time again (ejected at ${ejectedAt})`);
+    await svc.close();
+  });
+
   it('never ejects more than maxEjectionPercent; panic mode and all-ejected', async () => {
     const clock = new FakeClock();
     const failing = { a: connectFailure, b: connectFailure };
