@@ -6,7 +6,10 @@
  * `balance()`, so `load()` does the work it does in production. Hash pickers get a request key from a
  * rotating set of prepared contexts, so hashing the key is part of the cost.
  *
- *   npm run bench -- balance [--json]     (--json: one object per line)
+ *   npm run bench -- balance [--json]
+ *
+ * --json prints one object per line per picker and size: { name, endpoints, nsPerOp, bytesPerEndpoint,
+ * bytesPerPick }; the table adds the cost of a whole call through balance().
  */
 
 import {
@@ -153,13 +156,12 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       if (json) console.log(JSON.stringify(row));
     }
   }
+  // --json lines are picker rows only (name, endpoints, nsPerOp, bytesPerEndpoint, bytesPerPick).
+  if (json) return;
   const calls = [];
   for (const n of sizes) {
-    const row = { name: 'balance-call', endpoints: n, nsPerOp: Math.round((await measureCall(n)) * 10) / 10 };
-    calls.push(row);
-    if (json) console.log(JSON.stringify(row));
+    calls.push({ name: 'balance-call', endpoints: n, nsPerOp: Math.round((await measureCall(n)) * 10) / 10 });
   }
-  if (json) return;
   console.log('\nbalance: pick() cost and memory\n');
   console.log(
     `${'picker'.padEnd(22)}${'endpoints'.padStart(10)}${'ns/pick'.padStart(10)}${'B/pick'.padStart(9)}${'B/endpoint'.padStart(12)}`,
