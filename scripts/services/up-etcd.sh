@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts a single-member etcd on 127.0.0.1:23790 (peer 127.0.0.1:23800) with a temporary data dir, unless
-# something already answers there. Its PID goes to .cache/services/etcd.pid so down.sh stops only it.
+# Starts a single-member etcd on 127.0.0.1:23790 (peer 127.0.0.1:23800) with a fresh data dir
+# (.cache/services/etcd-data, wiped at each start), unless something already answers there. Its PID goes
+# to .cache/services/etcd.pid so down.sh stops only it; its log to .cache/services/etcd.log.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -12,7 +13,8 @@ if ! command -v etcd >/dev/null 2>&1; then
   echo "services: etcd is not installed (apt-get install etcd-server)" >&2
   exit 1
 fi
-data="$(mktemp -d "${TMPDIR:-/tmp}/meshkit-etcd.XXXXXX")"
+data="$root/.cache/services/etcd-data"
+rm -rf "$data"
 echo "services: starting etcd (data in $data)" >&2
 nohup etcd --name meshkit --data-dir "$data" \
   --listen-client-urls http://127.0.0.1:23790 --advertise-client-urls http://127.0.0.1:23790 \
