@@ -46,6 +46,11 @@ export {
   problemResponse,
   refusal,
 } from './server/problem.ts';
+export {
+  type RedisCommands,
+  type RedisIdempotencyStoreOptions,
+  redisIdempotencyStore,
+} from './server/redis-idempotency.ts';
 export { readBody, type ServerRequest, serverRequest } from './server/request.ts';
 export { encodeResponse, writeResponse } from './server/respond.ts';
 export { type SqliteIdempotencyStoreOptions, sqliteIdempotencyStore } from './server/sqlite-idempotency.ts';
