@@ -88,10 +88,21 @@ class Subset<Req> implements Picker<Req> {
   pick(req: Req, ctx: CallContext): BalancedEndpoint | undefined {
     const labels = this.#select(req, ctx);
     if (labels === undefined) return this.#all.pick(req, ctx);
-    let group = labels === this.#lastLabels ? this.#lastGroup : this.#byObject.get(labels);
+    // The hot path is one comparison; finding or building a group lives in its own method so the
+    // first pick of a new selection leaves no slow-path feedback in this one.
+    const group = labels === this.#lastLabels ? this.#lastGroup : this.#groupFor(labels);
+    if (group === undefined) return this.#all.pick(req, ctx);
+    if (group.dirty) this.#refresh(group);
+    if (group.size === 0) return this.#fallbackAny ? this.#all.pick(req, ctx) : undefined;
+    return group.picker.pick(req, ctx);
+  }
+
+  /** The group for a selection, built on first use; `undefined` for an empty selection (every endpoint). */
+  #groupFor(labels: Labels): Group<Req> | undefined {
+    let group = this.#byObject.get(labels);
     if (group === undefined) {
       const key = labelKey(labels);
-      if (key === '') return this.#all.pick(req, ctx);
+      if (key === '') return undefined;
       group = this.#groups.get(key);
       if (group === undefined) {
         group = { labels: Object.freeze({ ...labels }), picker: this.#factory(), dirty: true, size: 0 };
@@ -101,14 +112,14 @@ class Subset<Req> implements Picker<Req> {
     }
     this.#lastLabels = labels;
     this.#lastGroup = group;
-    if (group.dirty) {
-      const members = this.#list.filter((e) => matches(e, group.labels));
-      group.picker.update(members);
-      group.size = members.length;
-      group.dirty = false;
-    }
-    if (group.size === 0) return this.#fallbackAny ? this.#all.pick(req, ctx) : undefined;
-    return group.picker.pick(req, ctx);
+    return group;
+  }
+
+  #refresh(group: Group<Req>): void {
+    const members = this.#list.filter((e) => matches(e, group.labels));
+    group.picker.update(members);
+    group.size = members.length;
+    group.dirty = false;
   }
 }
 
