@@ -5,14 +5,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { consume, publisher } from '@meshkit/messaging';
-import { sqliteBroker } from './sqlite-broker.ts';
+import { type SqliteBroker, type SqliteBrokerOptions, sqliteBroker } from './sqlite-broker.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'meshkit-crash-'));
 const children = new Set<ChildProcess>();
-after(() => {
+const brokers: SqliteBroker[] = [];
+after(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const b of brokers) await b.close();
   rmSync(dir, { recursive: true, force: true });
 });
+/** Opens a broker that the suite closes at the end whatever happens. */
+function open(options: SqliteBrokerOptions): SqliteBroker {
+  const broker = sqliteBroker(options);
+  brokers.push(broker);
+  return broker;
+}
 
 /** Starts a child and resolves once it prints `ready`; the test kills it by PID. */
 function start(config: Record<string, unknown>): Promise<ChildProcess> {
@@ -69,7 +77,7 @@ describe('sqlite broker across processes', () => {
     const group = 'workers';
     const handled = join(dir, 'handled.log');
     // The group exists before anything is published, so it receives everything.
-    const survivorBroker = sqliteBroker({ path, visibilityTimeoutMs: 300 });
+    const survivorBroker = open({ path, visibilityTimeoutMs: 300 });
     const seen = new Set<string>();
     const survivor = await consume(survivorBroker, {
       group,
@@ -100,7 +108,7 @@ describe('sqlite broker across processes', () => {
     const confirmed = new Set(logs.flatMap(lines));
     const handledByVictim = new Set(lines(handled));
     // What the dead consumer held (and what it never reached) must come back to a live member.
-    const again = sqliteBroker({ path, visibilityTimeoutMs: 300 });
+    const again = open({ path, visibilityTimeoutMs: 300 });
     const rest = await consume(again, {
       group,
       topics: [topic],
@@ -126,7 +134,7 @@ describe('sqlite broker across processes', () => {
     const path = join(dir, 'wake.db');
     const topic = 'wake.events';
     const handled = join(dir, 'wake.log');
-    const setup = sqliteBroker({ path });
+    const setup = open({ path });
     const consumer = await start({ mode: 'consume', path, topic, group: 'w', log: handled });
     const events = publisher(setup, { source: '/test' });
     const delays: number[] = [];

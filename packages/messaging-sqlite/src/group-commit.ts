@@ -3,6 +3,8 @@ import { ErrorCode, MeshError } from '@meshkit/core';
 
 interface Op {
   readonly run: () => unknown;
+  /** Needs the durable `synchronous` mode (publishes); claims, renewals and the like do not. */
+  readonly durable: boolean;
   readonly resolve: (value: never) => void;
   readonly reject: (error: Error) => void;
 }
@@ -18,11 +20,18 @@ interface Op {
  * (blocking the event loop, in steps up to 100 ms). Instead the connection runs with `busy_timeout = 0`
  * and the group commit retries `BEGIN IMMEDIATE` from the event loop (next turn, then every
  * millisecond) until `busyTimeoutMs` has passed; meanwhile new writes join the waiting batch.
+ *
+ * A transaction runs with the durable `synchronous` mode (an fsync per commit) only if one of its
+ * operations asks for it; the others (claims, lease renewals) commit with the relaxed mode. Losing a
+ * relaxed commit to a power cut only means a message is delivered again, never that one is lost.
  */
 export class GroupCommit {
   readonly #db: DatabaseSync;
   readonly #maxOps: number;
   readonly #busyTimeoutMs: number;
+  readonly #durableMode: string;
+  readonly #relaxedMode: string;
+  #mode = '';
   #ops: Op[] = [];
   #scheduled = false;
   #closed = false;
@@ -30,17 +39,28 @@ export class GroupCommit {
   #busySince = -1;
   #busyRetries = 0;
 
-  constructor(db: DatabaseSync, busyTimeoutMs: number, maxOps = 1_000) {
+  constructor(
+    db: DatabaseSync,
+    busyTimeoutMs: number,
+    durableMode: string,
+    relaxedMode: string,
+    maxOps = 1_000,
+  ) {
     this.#db = db;
+    this.#durableMode = durableMode;
+    this.#relaxedMode = relaxedMode;
     this.#busyTimeoutMs = busyTimeoutMs;
     this.#maxOps = maxOps;
   }
 
-  /** Runs `run` inside the next transaction; resolves with its result after the commit. */
-  submit<R>(run: () => R): Promise<R> {
+  /**
+   * Runs `run` inside the next transaction; resolves with its result after the commit. With `durable`
+   * the commit uses the durable mode.
+   */
+  submit<R>(run: () => R, durable = false): Promise<R> {
     if (this.#closed) return Promise.reject(new MeshError(ErrorCode.CLOSED, 'broker connection is closed'));
     return new Promise<R>((resolve, reject) => {
-      this.#ops.push({ run, resolve: resolve as (value: never) => void, reject });
+      this.#ops.push({ run, durable, resolve: resolve as (value: never) => void, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => this.flush());
@@ -57,6 +77,14 @@ export class GroupCommit {
     if (blocking) this.#db.exec(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`);
     try {
       while (this.#ops.length > 0) {
+        let durable = false;
+        for (let i = 0; i < this.#ops.length && i < this.#maxOps; i++) durable ||= this.#ops[i]!.durable;
+        const mode = durable ? this.#durableMode : this.#relaxedMode;
+        // Set outside the transaction; it applies to the next commit on this connection.
+        if (mode !== this.#mode) {
+          this.#db.exec(`PRAGMA synchronous = ${mode}`);
+          this.#mode = mode;
+        }
         if (!this.#begin()) return;
         this.#commit(this.#ops.splice(0, this.#maxOps));
       }

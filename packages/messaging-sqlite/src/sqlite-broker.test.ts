@@ -6,15 +6,26 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { FakeClock, isMeshError } from '@meshkit/core';
 import { type Delivery, publisher } from '@meshkit/messaging';
-import { sqliteBroker } from './sqlite-broker.ts';
+import { sqliteBroker as openBroker, type SqliteBroker, type SqliteBrokerOptions } from './sqlite-broker.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'meshkit-sqlite-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const opened: SqliteBroker[] = [];
+after(async () => {
+  // A failed assertion must not leave a subscription keeping the test process alive.
+  for (const b of opened) await b.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+/** Opens a broker that the suite closes at the end whatever happens. */
+function sqliteBroker(options: SqliteBrokerOptions): SqliteBroker {
+  const broker = openBroker(options);
+  opened.push(broker);
+  return broker;
+}
 let n = 0;
 const freshPath = (): string => join(dir, `b${n++}.db`);
 
 /** A raw member that records deliveries without settling them. */
-async function hold(broker: ReturnType<typeof sqliteBroker>, group: string, prefetch = 10) {
+async function hold(broker: SqliteBroker, group: string, prefetch = 10) {
   const got: Delivery[] = [];
   const sub = await broker.subscribe({ group, patterns: ['t.#'], prefetch, onDelivery: (d) => got.push(d) });
   return { got, sub };
@@ -53,7 +64,8 @@ describe('sqlite broker', () => {
     await clock.advance(999);
     await settle();
     assert.equal(other.got.length, 0, 'still leased to the dead member');
-    await clock.advance(1);
+    // The wake-up timer runs 1 ms after the expiry (see #armDue).
+    await clock.advance(2);
     await settle();
     assert.equal(other.got.length, 1);
     assert.equal(other.got[0]!.deliveryCount, 2);
@@ -91,7 +103,7 @@ describe('sqlite broker', () => {
     await clock.advance(499);
     await settle();
     assert.equal(m.got.length, 1);
-    await clock.advance(1);
+    await clock.advance(2);
     await settle();
     assert.equal(m.got.length, 2);
     assert.equal(m.got[1]!.headers['meshkit-attempt'], '2');

@@ -25,14 +25,21 @@ import {
 } from '@meshkit/messaging';
 import { GroupCommit } from './group-commit.ts';
 import { prepareDatabase, type Synchronous } from './schema.ts';
-import { prepareStatements, type Statements } from './statements.ts';
+import { insertChunk, prepareStatements, type Statements } from './statements.ts';
 
 /** Options of {@link sqliteBroker}. */
 export interface SqliteBrokerOptions {
   /** The database file; every process using the same file shares the broker. */
   readonly path: string;
-  /** SQLite `synchronous` mode. Defaults to `FULL`: nothing is confirmed before it is on disk. */
+  /** SQLite `synchronous` mode of publishes. Defaults to `FULL`: nothing is confirmed before it is on disk. */
   readonly synchronous?: Synchronous;
+  /**
+   * Whether settlements (ack, retry, dead-letter, release) commit with the `synchronous` mode too.
+   * Defaults to `true`. With `false` they skip the fsync: a power cut may then forget recent acks, so
+   * those messages are delivered again (at-least-once still holds; nothing is lost). Claims and lease
+   * renewals always commit with `NORMAL`, for the same reason.
+   */
+  readonly durableSettlements?: boolean;
   /** How long a member holds a delivery before it is presumed dead and the message redelivered, ms. Defaults to 30,000. */
   readonly visibilityTimeoutMs?: number;
   /** How often an idle member checks for commits made by other processes, ms. Defaults to 2. */
@@ -73,7 +80,9 @@ interface Member {
 }
 
 interface Settle {
-  readonly run: () => void;
+  /** A statement to run, or the sequence number to ack (batched). */
+  readonly run: (() => void) | number;
+  readonly member: Member;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
@@ -96,6 +105,7 @@ export class SqliteBroker implements Broker {
   readonly #pollMs: number;
   readonly #retentionMs: number;
   readonly #maxMessageBytes: number;
+  readonly #durableSettlements: boolean;
   readonly #members = new Set<Member>();
   readonly #matchers = new Map<string, { key: string; match: TopicMatcher }>();
   #settles: Settle[] = [];
@@ -136,6 +146,14 @@ export class SqliteBroker implements Broker {
       options.maxMessageBytes ?? 1 << 20,
       0,
     );
+    this.#durableSettlements = options.durableSettlements ?? true;
+    if (typeof this.#durableSettlements !== 'boolean') {
+      throw new InvalidArgumentError(
+        'sqliteBroker.durableSettlements',
+        'must be a boolean',
+        this.#durableSettlements,
+      );
+    }
     const busyTimeoutMs = checkInteger('sqliteBroker.busyTimeoutMs', options.busyTimeoutMs ?? 5_000, 0);
     this.#clock = options.clock ?? systemClock;
     this.#db = new DatabaseSync(this.path);
@@ -147,7 +165,7 @@ export class SqliteBroker implements Broker {
       throw error;
     }
     this.#db.exec('PRAGMA busy_timeout = 0');
-    this.#writer = new GroupCommit(this.#db, busyTimeoutMs);
+    this.#writer = new GroupCommit(this.#db, busyTimeoutMs, synchronous, 'NORMAL');
     this.#dataVersion = this.#readDataVersion();
     const peers = local.get(this.path) ?? new Set<SqliteBroker>();
     local.set(this.path, peers);
@@ -172,22 +190,32 @@ export class SqliteBroker implements Broker {
     });
     if (results.every((r) => r !== undefined)) return results as PublishResult[];
     const now = this.#clock.now();
-    const insert = this.#sql.insertMessage;
+    const sql = this.#sql;
     // A failed commit rejects this promise: every record of the batch is then unconfirmed.
     await this.#writer.submit(() => {
-      for (let i = 0; i < records.length; i++) {
-        if (results[i] !== undefined) continue;
-        const r = records[i]!;
-        const { lastInsertRowid } = insert.run(
-          r.topic,
-          r.key ?? null,
-          JSON.stringify(r.headers),
-          r.body,
-          now,
-        );
-        results[i] = { ok: true, position: String(lastInsertRowid) };
+      const todo: number[] = [];
+      for (let i = 0; i < records.length; i++) if (results[i] === undefined) todo.push(i);
+      let next = 0;
+      const params: unknown[] = [];
+      while (todo.length - next >= insertChunk) {
+        params.length = 0;
+        for (let j = next; j < next + insertChunk; j++) {
+          const r = records[todo[j]!]!;
+          params.push(r.topic, r.key ?? null, JSON.stringify(r.headers), r.body, now);
+        }
+        // Rows of one statement get consecutive sequence numbers (one writer, AUTOINCREMENT).
+        const last = Number(sql.insertMessages.run(...(params as never[])).lastInsertRowid);
+        for (let j = 0; j < insertChunk; j++) {
+          results[todo[next + j]!] = { ok: true, position: String(last - insertChunk + 1 + j) };
+        }
+        next += insertChunk;
       }
-    });
+      for (; next < todo.length; next++) {
+        const r = records[todo[next]!]!;
+        const row = sql.insertMessage.run(r.topic, r.key ?? null, JSON.stringify(r.headers), r.body, now);
+        results[todo[next]!] = { ok: true, position: String(row.lastInsertRowid) };
+      }
+    }, true);
     this.#wakeLocal(undefined);
     return results as PublishResult[];
   }
@@ -342,19 +370,21 @@ export class SqliteBroker implements Broker {
     let cursor = Number((sql.cursorOf.get(member.group) as { cursor: number } | undefined)?.cursor ?? 0);
     const start = cursor;
     let scanned = 0;
+    const claimed: number[] = [];
     while (rows.length < limit && scanned < 10_000) {
       const need = limit - rows.length;
       const batch = sql.scan.all(cursor, need) as unknown as Row[];
       for (const row of batch) {
         cursor = row.seq;
         if (!matches(row.topic)) continue;
-        sql.insertLease.run(member.group, row.seq, member.id, until);
+        claimed.push(row.seq);
         row.deliveries = 1;
         rows.push(row);
       }
       scanned += batch.length;
       if (batch.length < need) break;
     }
+    if (claimed.length > 0) sql.insertLeases.run(member.group, member.id, until, JSON.stringify(claimed));
     if (cursor !== start) sql.setCursor.run(cursor, member.group);
     return rows;
   }
@@ -371,30 +401,46 @@ export class SqliteBroker implements Broker {
 
   // --- settling -----------------------------------------------------------------------------------
 
-  /** Queues a settlement; all settlements of a turn share one operation of the group commit. */
-  #settle(run: () => void, member: Member): Promise<void> {
+  /**
+   * Queues a settlement; all settlements of a turn share one operation of the group commit, and the
+   * acks among them become one statement per member.
+   */
+  #settle(run: (() => void) | number, member: Member): Promise<void> {
     member.held--;
-    const done = new Promise<void>((resolve, reject) => this.#settles.push({ run, resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => this.#settles.push({ run, member, resolve, reject }));
     if (!this.#settleQueued) {
       this.#settleQueued = true;
-      const commit = this.#writer.submit(() => {
-        this.#settleQueued = false;
-        const batch = this.#settles;
-        this.#settles = [];
-        for (const s of batch) s.run();
-        return batch;
-      });
-      commit.then(
-        (batch) => {
-          for (const s of batch) s.resolve();
-        },
-        (error: Error) => {
+      let batch: Settle[] = [];
+      this.#writer
+        .submit(() => {
           this.#settleQueued = false;
-          const batch = this.#settles;
+          batch = this.#settles;
           this.#settles = [];
-          for (const s of batch) s.reject(error);
-        },
-      );
+          const acks = new Map<Member, number[]>();
+          for (const s of batch) {
+            if (typeof s.run !== 'number') s.run();
+            else {
+              const seqs = acks.get(s.member);
+              if (seqs === undefined) acks.set(s.member, [s.run]);
+              else seqs.push(s.run);
+            }
+          }
+          for (const [m, seqs] of acks) this.#sql.ackMany.run(m.group, m.id, JSON.stringify(seqs));
+        }, this.#durableSettlements)
+        .then(
+          () => {
+            for (const s of batch) s.resolve();
+          },
+          (error: Error) => {
+            if (batch.length === 0) {
+              // The transaction never started: fail what was waiting for it.
+              this.#settleQueued = false;
+              batch = this.#settles;
+              this.#settles = [];
+            }
+            for (const s of batch) s.reject(error);
+          },
+        );
     }
     // Credit is back: claim more if more may be waiting.
     this.#fetch(member);
@@ -403,7 +449,7 @@ export class SqliteBroker implements Broker {
 
   /** @internal */
   ack(member: Member, seq: number): Promise<void> {
-    return this.#settle(() => this.#sql.ack.run(member.group, seq, member.id), member);
+    return this.#settle(seq, member);
   }
 
   /** @internal */
@@ -463,7 +509,7 @@ export class SqliteBroker implements Broker {
 
   #scheduleDue(member: Member): void {
     if (this.#closed) return;
-    const row = this.#sql.nextDue.get(member.group, this.#clock.now()) as { due: number | null } | undefined;
+    const row = this.#sql.nextDue.get(member.group, member.id) as { due: number | null } | undefined;
     if (row?.due != null) this.#armDue(member, row.due);
   }
 
@@ -475,7 +521,9 @@ export class SqliteBroker implements Broker {
         member.dueTimer = undefined;
         this.#wake(member);
       },
-      Math.max(0, due - this.#clock.now()),
+      // One millisecond late on purpose: timers may fire a little before the wall clock reaches `due`,
+      // and a claim made then would find nothing and arm no further timer.
+      Math.max(1, due - this.#clock.now() + 1),
     );
   }
 

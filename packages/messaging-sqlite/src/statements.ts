@@ -1,8 +1,13 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 
+/** Rows per multi-row message insert. */
+export const insertChunk = 64;
+
 /** Every statement the broker runs, prepared once per connection. */
 export interface Statements {
   readonly insertMessage: StatementSync;
+  /** Inserts {@link insertChunk} messages in one statement (per-statement overhead dominates small rows). */
+  readonly insertMessages: StatementSync;
   readonly ensureGroup: StatementSync;
   readonly ensureGroupAt: StatementSync;
   readonly ensureBinding: StatementSync;
@@ -12,7 +17,8 @@ export interface Statements {
   readonly dueLeases: StatementSync;
   readonly takeLease: StatementSync;
   readonly scan: StatementSync;
-  readonly insertLease: StatementSync;
+  readonly insertLeases: StatementSync;
+  readonly ackMany: StatementSync;
   readonly ack: StatementSync;
   readonly retry: StatementSync;
   readonly release: StatementSync;
@@ -28,6 +34,12 @@ export function prepareStatements(db: DatabaseSync): Statements {
   const s = (sql: string): StatementSync => db.prepare(sql);
   const statements: Statements = {
     insertMessage: s('INSERT INTO messages (topic, key, headers, body, published_at) VALUES (?, ?, ?, ?, ?)'),
+    insertMessages: s(
+      `INSERT INTO messages (topic, key, headers, body, published_at) VALUES ${Array.from(
+        { length: insertChunk },
+        () => '(?, ?, ?, ?, ?)',
+      ).join(', ')}`,
+    ),
     // A new group starts after the newest message: it receives what is published from now on.
     ensureGroup: s(
       'INSERT OR IGNORE INTO groups (name, cursor) VALUES (?, (SELECT COALESCE(MAX(seq), 0) FROM messages))',
@@ -48,7 +60,11 @@ export function prepareStatements(db: DatabaseSync): Statements {
       'UPDATE leases SET owner = ?, until = ?, deliveries = deliveries + 1 WHERE grp = ? AND seq = ?',
     ),
     scan: s('SELECT seq, topic, key, headers, body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
-    insertLease: s('INSERT INTO leases (grp, seq, owner, until, deliveries) VALUES (?, ?, ?, ?, 1)'),
+    // One statement per claim: the sequence numbers travel as a JSON array.
+    insertLeases: s(
+      'INSERT INTO leases (grp, seq, owner, until, deliveries) SELECT ?, value, ?, ?, 1 FROM json_each(?)',
+    ),
+    ackMany: s('DELETE FROM leases WHERE grp = ? AND owner = ? AND seq IN (SELECT value FROM json_each(?))'),
     ack: s('DELETE FROM leases WHERE grp = ? AND seq = ? AND owner = ?'),
     retry: s(
       `UPDATE leases SET owner = NULL, until = ?, deliveries = 0, headers = ?
@@ -62,14 +78,16 @@ export function prepareStatements(db: DatabaseSync): Statements {
       'UPDATE leases SET owner = NULL, until = ?, deliveries = MAX(deliveries - 1, 0) WHERE grp = ? AND owner = ?',
     ),
     renew: s('UPDATE leases SET until = ? WHERE grp = ? AND owner = ?'),
-    nextDue: s('SELECT MIN(until) AS due FROM leases WHERE grp = ? AND until > ?'),
-    // Only messages every group has passed, none still leased, and older than the retention period.
+    // The next lease another member may take: held by someone else (expiry) or by no one (retry due).
+    nextDue: s('SELECT MIN(until) AS due FROM leases WHERE grp = ? AND (owner IS NULL OR owner <> ?)'),
+    // Only messages every group has passed, older than any still leased (the lease table is small, so
+    // its minimum is cheap), and older than the retention period.
     retention: s(
       `DELETE FROM messages WHERE seq IN (
          SELECT seq FROM messages
           WHERE seq <= COALESCE((SELECT MIN(cursor) FROM groups), (SELECT MAX(seq) FROM messages))
+            AND seq < COALESCE((SELECT MIN(seq) FROM leases), 9223372036854775807)
             AND published_at < ?
-            AND NOT EXISTS (SELECT 1 FROM leases WHERE leases.seq = messages.seq)
           ORDER BY seq LIMIT ?)`,
     ),
     dataVersion: s('PRAGMA data_version'),
