@@ -175,6 +175,29 @@ describe('sqlite broker', () => {
     await broker.close();
   });
 
+  it('a settlement that cannot be recorded is retried, then the message comes back after the lease', async () => {
+    const clock = new FakeClock();
+    const path = freshPath();
+    const broker = sqliteBroker({ path, clock, busyTimeoutMs: 0, visibilityTimeoutMs: 1_000 });
+    const m = await hold(broker, 'g');
+    await publisher(broker, { source: '/t' }).publish('t.x', 1);
+    await settle();
+    assert.equal(m.got.length, 1);
+    const blocker = new DatabaseSync(path);
+    blocker.exec('BEGIN IMMEDIATE');
+    await assert.rejects(m.got[0]!.ack(), (e: unknown) => isMeshError(e) && e.retryable);
+    blocker.exec('ROLLBACK');
+    blocker.close();
+    await clock.advance(999);
+    await settle();
+    assert.equal(m.got.length, 1, 'not before the lease runs out');
+    await clock.advance(2);
+    await settle();
+    assert.equal(m.got.length, 2, 'delivered again instead of pinned forever');
+    assert.equal(m.got[1]!.deliveryCount, 2);
+    await m.got[1]!.ack();
+  });
+
   it('validates its options, naming the field', () => {
     assert.throws(() => sqliteBroker({ path: '' }), /sqliteBroker.path must be a non-empty string/);
     assert.throws(

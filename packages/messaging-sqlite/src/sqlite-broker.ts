@@ -70,7 +70,8 @@ interface Member {
   readonly id: string;
   readonly group: string;
   readonly options: SubscribeOptions;
-  held: number;
+  /** Sequence numbers delivered to this member and not yet settled. */
+  readonly holding: Set<number>;
   active: boolean;
   fetching: boolean;
   /** Something may be claimable; cleared when a claim comes back short with no wake-up in between. */
@@ -83,6 +84,7 @@ interface Settle {
   /** A statement to run, or the sequence number to ack (batched). */
   readonly run: (() => void) | number;
   readonly member: Member;
+  attempts: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
@@ -232,7 +234,7 @@ export class SqliteBroker implements Broker {
       id: randomUUID(),
       group,
       options,
-      held: 0,
+      holding: new Set(),
       active: true,
       fetching: false,
       maybeMore: true,
@@ -314,7 +316,7 @@ export class SqliteBroker implements Broker {
 
   #fetch(member: Member): void {
     if (!member.active || member.fetching || this.#closed || !member.maybeMore) return;
-    const credit = member.options.prefetch - member.held;
+    const credit = member.options.prefetch - member.holding.size;
     if (credit <= 0) return;
     member.fetching = true;
     let wakesAtStart = 0;
@@ -332,13 +334,14 @@ export class SqliteBroker implements Broker {
             member.maybeMore = false;
             this.#scheduleDue(member);
           }
-          member.held += rows.length;
           for (const row of rows) {
+            member.holding.add(row.seq);
             if (!member.active) {
               // Stopped while claiming: hand the message back untouched.
               this.#settle(
                 () => this.#sql.release.run(this.#clock.now(), member.group, row.seq, member.id),
                 member,
+                row.seq,
               ).catch(() => {});
               continue;
             }
@@ -360,7 +363,13 @@ export class SqliteBroker implements Broker {
     const now = this.#clock.now();
     const until = now + this.#visibilityMs;
     // A live member never takes back its own expired lease: it still holds that message.
-    const rows = sql.dueLeases.all(member.group, now, member.id, limit) as unknown as Row[];
+    const rows = sql.dueLeases.all(
+      member.group,
+      now,
+      member.id,
+      JSON.stringify([...member.holding]),
+      limit,
+    ) as unknown as Row[];
     for (const row of rows) {
       sql.takeLease.run(member.id, until, member.group, row.seq);
       row.deliveries = (row.deliveries ?? 0) + 1;
@@ -405,60 +414,80 @@ export class SqliteBroker implements Broker {
    * Queues a settlement; all settlements of a turn share one operation of the group commit, and the
    * acks among them become one statement per member.
    */
-  #settle(run: (() => void) | number, member: Member): Promise<void> {
-    member.held--;
-    const done = new Promise<void>((resolve, reject) => this.#settles.push({ run, member, resolve, reject }));
-    if (!this.#settleQueued) {
-      this.#settleQueued = true;
-      let batch: Settle[] = [];
-      this.#writer
-        .submit(() => {
-          this.#settleQueued = false;
-          batch = this.#settles;
-          this.#settles = [];
-          const acks = new Map<Member, number[]>();
-          for (const s of batch) {
-            if (typeof s.run !== 'number') s.run();
-            else {
-              const seqs = acks.get(s.member);
-              if (seqs === undefined) acks.set(s.member, [s.run]);
-              else seqs.push(s.run);
-            }
-          }
-          for (const [m, seqs] of acks) this.#sql.ackMany.run(m.group, m.id, JSON.stringify(seqs));
-        }, this.#durableSettlements)
-        .then(
-          () => {
-            for (const s of batch) s.resolve();
-          },
-          (error: Error) => {
-            if (batch.length === 0) {
-              // The transaction never started: fail what was waiting for it.
-              this.#settleQueued = false;
-              batch = this.#settles;
-              this.#settles = [];
-            }
-            for (const s of batch) s.reject(error);
-          },
-        );
-    }
+  #settle(run: (() => void) | number, member: Member, seq: number): Promise<void> {
+    member.holding.delete(seq);
+    const done = new Promise<void>((resolve, reject) =>
+      this.#queueSettle({ run, member, resolve, reject, attempts: 0 }),
+    );
     // Credit is back: claim more if more may be waiting.
     this.#fetch(member);
     return done;
   }
 
+  #queueSettle(settle: Settle): void {
+    this.#settles.push(settle);
+    if (this.#settleQueued) return;
+    this.#settleQueued = true;
+    let batch: Settle[] = [];
+    this.#writer
+      .submit(() => {
+        this.#settleQueued = false;
+        batch = this.#settles;
+        this.#settles = [];
+        const acks = new Map<Member, number[]>();
+        for (const s of batch) {
+          if (typeof s.run !== 'number') s.run();
+          else {
+            const seqs = acks.get(s.member);
+            if (seqs === undefined) acks.set(s.member, [s.run]);
+            else seqs.push(s.run);
+          }
+        }
+        for (const [m, seqs] of acks) this.#sql.ackMany.run(m.group, m.id, JSON.stringify(seqs));
+      }, this.#durableSettlements)
+      .then(
+        () => {
+          for (const s of batch) s.resolve();
+        },
+        (error: Error) => {
+          if (batch.length === 0) {
+            // The transaction never started: what was waiting for it failed with it.
+            this.#settleQueued = false;
+            batch = this.#settles;
+            this.#settles = [];
+          }
+          for (const s of batch) {
+            // Try a few more times; then give up: the lease, no longer renewed, expires and the message
+            // is delivered again (to any member, this one included).
+            if (s.attempts >= 3 || this.#closed) {
+              s.reject(error);
+              this.#scheduleDue(s.member);
+              continue;
+            }
+            s.attempts++;
+            setTimeout(
+              () => (this.#closed ? s.reject(error) : this.#queueSettle(s)),
+              20 * 2 ** s.attempts,
+            ).unref();
+          }
+        },
+      );
+  }
+
   /** @internal */
   ack(member: Member, seq: number): Promise<void> {
-    return this.#settle(seq, member);
+    return this.#settle(seq, member, seq);
   }
 
   /** @internal */
   retryLater(member: Member, seq: number, headers: string, request: RetryRequest): Promise<void> {
     const merged = JSON.stringify({ ...JSON.parse(headers), ...request.headers });
     const due = this.#clock.now() + request.delayMs;
-    return this.#settle(() => this.#sql.retry.run(due, merged, member.group, seq, member.id), member).then(
-      () => this.#wakeAt(member.group, due),
-    );
+    return this.#settle(
+      () => this.#sql.retry.run(due, merged, member.group, seq, member.id),
+      member,
+      seq,
+    ).then(() => this.#wakeAt(member.group, due));
   }
 
   /** @internal */
@@ -466,21 +495,32 @@ export class SqliteBroker implements Broker {
     return this.#settle(
       () => this.#sql.release.run(this.#clock.now(), member.group, seq, member.id),
       member,
+      seq,
     ).then(() => this.#wakeLocal(member.group));
   }
 
   /** @internal Moves the message to the dead-letter topic and settles it, in one transaction. */
   deadLetter(member: Member, row: Row, headers: string, request: DeadLetterRequest): Promise<void> {
     const merged = JSON.stringify({ ...JSON.parse(headers), ...request.headers });
-    return this.#settle(() => {
-      const { changes } = this.#sql.ack.run(member.group, row.seq, member.id);
-      if (changes === 0) return; // lease lost: another member has the message now
-      const now = this.#clock.now();
-      const { lastInsertRowid } = this.#sql.insertMessage.run(request.topic, row.key, merged, row.body, now);
-      // Dead letters are kept in a group named after their topic until someone reads them.
-      this.#sql.ensureGroupAt.run(request.topic, Number(lastInsertRowid) - 1);
-      this.#sql.ensureBinding.run(request.topic, request.topic);
-    }, member).then(() => this.#wakeLocal(undefined));
+    return this.#settle(
+      () => {
+        const { changes } = this.#sql.ack.run(member.group, row.seq, member.id);
+        if (changes === 0) return; // lease lost: another member has the message now
+        const now = this.#clock.now();
+        const { lastInsertRowid } = this.#sql.insertMessage.run(
+          request.topic,
+          row.key,
+          merged,
+          row.body,
+          now,
+        );
+        // Dead letters are kept in a group named after their topic until someone reads them.
+        this.#sql.ensureGroupAt.run(request.topic, Number(lastInsertRowid) - 1);
+        this.#sql.ensureBinding.run(request.topic, request.topic);
+      },
+      member,
+      row.seq,
+    ).then(() => this.#wakeLocal(undefined));
   }
 
   // --- waking -------------------------------------------------------------------------------------
@@ -509,7 +549,9 @@ export class SqliteBroker implements Broker {
 
   #scheduleDue(member: Member): void {
     if (this.#closed) return;
-    const row = this.#sql.nextDue.get(member.group, member.id) as { due: number | null } | undefined;
+    const row = this.#sql.nextDue.get(member.group, member.id, JSON.stringify([...member.holding])) as
+      | { due: number | null }
+      | undefined;
     if (row?.due != null) this.#armDue(member, row.due);
   }
 
@@ -553,11 +595,12 @@ export class SqliteBroker implements Broker {
       const renew = (): void => {
         this.#renewTimer = this.#clock.setTimeout(renew, Math.floor(this.#visibilityMs / 3));
         const until = this.#clock.now() + this.#visibilityMs;
-        const holders = [...this.#members].filter((m) => m.held > 0);
+        const holders = [...this.#members].filter((m) => m.holding.size > 0);
         if (holders.length === 0) return;
         void this.#writer
           .submit(() => {
-            for (const m of holders) this.#sql.renew.run(until, m.group, m.id);
+            for (const m of holders)
+              this.#sql.renew.run(until, m.group, m.id, JSON.stringify([...m.holding]));
           })
           .catch(() => {});
       };

@@ -49,12 +49,15 @@ export function prepareStatements(db: DatabaseSync): Statements {
     bindingsOf: s('SELECT pattern FROM bindings WHERE grp = ? ORDER BY pattern'),
     cursorOf: s('SELECT cursor FROM groups WHERE name = ?'),
     setCursor: s('UPDATE groups SET cursor = ? WHERE name = ?'),
+    // Due leases: unowned ones whose time has come, and expired ones of other members, or our own that
+    // we no longer hold (a settlement that could not be recorded must not pin its message forever).
     dueLeases: s(
       `SELECT l.seq AS seq, l.deliveries AS deliveries, l.headers AS override, m.topic AS topic, m.key AS key,
               m.headers AS headers, m.body AS body
          FROM leases l JOIN messages m ON m.seq = l.seq
-        WHERE l.grp = ? AND l.until <= ? AND (l.owner IS NULL OR l.owner <> ?)
-        ORDER BY l.until, l.seq LIMIT ?`,
+        WHERE l.grp = ?1 AND l.until <= ?2
+          AND (l.owner IS NULL OR l.owner <> ?3 OR l.seq NOT IN (SELECT value FROM json_each(?4)))
+        ORDER BY l.until, l.seq LIMIT ?5`,
     ),
     takeLease: s(
       'UPDATE leases SET owner = ?, until = ?, deliveries = deliveries + 1 WHERE grp = ? AND seq = ?',
@@ -77,9 +80,15 @@ export function prepareStatements(db: DatabaseSync): Statements {
     releaseOwner: s(
       'UPDATE leases SET owner = NULL, until = ?, deliveries = MAX(deliveries - 1, 0) WHERE grp = ? AND owner = ?',
     ),
-    renew: s('UPDATE leases SET until = ? WHERE grp = ? AND owner = ?'),
+    // Only what the member still holds: a lease whose settlement failed is left to expire.
+    renew: s(
+      'UPDATE leases SET until = ? WHERE grp = ? AND owner = ? AND seq IN (SELECT value FROM json_each(?))',
+    ),
     // The next lease another member may take: held by someone else (expiry) or by no one (retry due).
-    nextDue: s('SELECT MIN(until) AS due FROM leases WHERE grp = ? AND (owner IS NULL OR owner <> ?)'),
+    nextDue: s(
+      `SELECT MIN(until) AS due FROM leases
+        WHERE grp = ?1 AND (owner IS NULL OR owner <> ?2 OR seq NOT IN (SELECT value FROM json_each(?3)))`,
+    ),
     // Only messages every group has passed, older than any still leased (the lease table is small, so
     // its minimum is cheap), and older than the retention period.
     retention: s(
