@@ -4,8 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
-import { FakeClock } from '@meshkit/core';
-import { consume, type Message, memoryBroker, outboxRelay, publisher } from '@meshkit/messaging';
+import { createContext, FakeClock, stack } from '@meshkit/core';
+import {
+  consume,
+  inboxLayer,
+  inboxTx,
+  type Message,
+  memoryBroker,
+  outboxRelay,
+  publisher,
+} from '@meshkit/messaging';
 import { sqliteInbox } from './sqlite-inbox.ts';
 import { sqliteOutbox } from './sqlite-outbox.ts';
 
@@ -134,7 +142,7 @@ describe('sqlite outbox and inbox', () => {
       if (fail) throw new Error('smtp down');
     });
     const msg = { id: 'e1', data: { id: 'u1' } } as Message<{ id: string }>;
-    const ctx = (await import('@meshkit/core')).createContext();
+    const ctx = createContext();
     await assert.rejects(handler(msg, ctx), /smtp down/);
     assert.deepEqual(mail.mails(), []);
     fail = false;
@@ -142,6 +150,18 @@ describe('sqlite outbox and inbox', () => {
     await handler(msg, ctx);
     assert.deepEqual(mail.mails(), ['u1']);
     assert.equal(await mail.inbox.prune(-1), 1);
+  });
+
+  it('the inbox also works as a Layer in a stack, handing the transaction through the context', async () => {
+    const mail = notifier();
+    const handler = stack(inboxLayer<DatabaseSync, { id: string }>(mail.inbox)).wrap(async (msg, ctx) => {
+      inboxTx<DatabaseSync>(ctx).prepare('INSERT INTO mails (user_id) VALUES (?)').run(msg.data.id);
+    });
+    const msg = { id: 'layer-1', data: { id: 'u9' } } as Message<{ id: string }>;
+    await handler(msg, createContext());
+    await handler(msg, createContext());
+    assert.deepEqual(mail.mails(), ['u9']);
+    assert.throws(() => inboxTx(createContext()), /wrap the handler with inboxLayer/);
   });
 
   it('one active relay per database: a second relay waits until the lease expires or is released', async () => {

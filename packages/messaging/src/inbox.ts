@@ -4,7 +4,7 @@
  * (at-least-once delivery, a re-published outbox row) finds its id and has no second effect. Stores
  * for SQLite and PostgreSQL implement it in their packages; this is the shape they share.
  */
-import type { CallContext, Service } from '@meshkit/core';
+import { type CallContext, contextKey, ErrorCode, type Layer, MeshError, type Service } from '@meshkit/core';
 import type { Message } from './consumer.ts';
 
 /** What an inbox does for a handler whose effects run inside transaction `Tx`. */
@@ -17,4 +17,38 @@ export interface Inbox<Tx> {
   handler<T>(effect: (msg: Message<T>, tx: Tx, ctx: CallContext) => unknown): Service<Message<T>, void>;
   /** Deletes ids recorded more than `olderThanMs` ago; resolves with how many went. */
   prune(olderThanMs: number): Promise<number>;
+}
+
+/** The context slot where {@link inboxLayer} puts the open transaction for the handler below it. */
+export const inboxTransaction = contextKey<unknown>('meshkit.inbox.transaction');
+
+/**
+ * The inbox as a {@link Layer}, so it composes with `stack()` and the shared policies: the wrapped
+ * handler runs inside the inbox transaction and reads it with {@link inboxTx}.
+ *
+ * @example
+ * ```ts
+ * const handler = stack(inboxLayer(sqliteInbox(db, { consumer: 'mails' })), timeout({ timeoutMs: 5_000 }))
+ *   .wrap(async (msg, ctx) => {
+ *     inboxTx<DatabaseSync>(ctx).prepare('INSERT INTO mails (user_id) VALUES (?)').run(msg.data.id);
+ *   });
+ * ```
+ */
+export function inboxLayer<Tx, T = unknown>(inbox: Inbox<Tx>): Layer<Message<T>, void> {
+  return {
+    name: 'inbox',
+    wrap: (next) => inbox.handler<T>((msg, tx, ctx) => next(msg, ctx.set(inboxTransaction, tx))),
+  };
+}
+
+/** The inbox transaction of the current message; throws when no {@link inboxLayer} is above. */
+export function inboxTx<Tx>(ctx: CallContext): Tx {
+  const tx = ctx.get(inboxTransaction);
+  if (tx === undefined) {
+    throw new MeshError(
+      ErrorCode.INVALID_ARGUMENT,
+      'no inbox transaction: wrap the handler with inboxLayer()',
+    );
+  }
+  return tx as Tx;
 }

@@ -35,7 +35,7 @@ export {
   headerNames,
   newEventId,
 } from './envelope.ts';
-export type { Inbox } from './inbox.ts';
+export { type Inbox, inboxLayer, inboxTransaction, inboxTx } from './inbox.ts';
 export { KeyScheduler } from './key-scheduler.ts';
 export { checkRecord, MemoryBroker, type MemoryBrokerOptions, memoryBroker } from './memory-broker.ts';
 export {

@@ -147,6 +147,16 @@ describe('publisher', () => {
     assert.equal(batches.length, 1);
   });
 
+  it('refuses an event whose deadline already passed', async () => {
+    const clock = new FakeClock();
+    const { broker, batches } = gatedBroker(memoryBroker());
+    const events = publisher(broker, { source: '/s', clock });
+    const ctx = createContext({ clock, timeoutMs: 10 });
+    await clock.advance(10);
+    await assert.rejects(events.publish('a', 1, {}, ctx), { code: 'ERR_DEADLINE_EXCEEDED' });
+    assert.equal(batches.length, 0);
+  });
+
   it('validates its options, naming the field', () => {
     const broker = memoryBroker();
     assert.throws(() => publisher(broker, { source: '' }), /publisher.source must be a non-empty string/);

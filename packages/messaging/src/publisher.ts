@@ -119,6 +119,10 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
 
   const encode = async (event: Outgoing<T>, ctx: CallContext | undefined): Promise<BrokerRecord> => {
     const topic = checkTopic('topic', event.topic);
+    // An event whose deadline has passed would only be dead-lettered by every consumer: refuse it here.
+    if (ctx !== undefined && ctx.remainingMs() <= 0) {
+      throw new MeshError(ErrorCode.DEADLINE_EXCEEDED, `deadline passed before publishing to ${topic}`);
+    }
     let data: unknown = event.data;
     if (schema !== undefined) data = await validate(schema, data);
     let body: Uint8Array;
