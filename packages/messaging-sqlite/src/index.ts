@@ -2,7 +2,6 @@
  * `@meshkit/messaging-sqlite`: the embedded durable broker (the default), on a SQLite file shared by
  * the processes of one machine.
  */
-export { GroupCommit } from './group-commit.ts';
 export { type Synchronous, schemaSql } from './schema.ts';
 export { SqliteBroker, type SqliteBrokerOptions, sqliteBroker } from './sqlite-broker.ts';
 export { type SqliteInboxOptions, sqliteInbox } from './sqlite-inbox.ts';
