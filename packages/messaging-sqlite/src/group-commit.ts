@@ -37,6 +37,10 @@ export class GroupCommit {
   #closed = false;
   /** When the current run of "database is locked" began (performance.now()), or -1. */
   #busySince = -1;
+  /** Transactions committed so far (for `SqliteBroker.stats()`). */
+  commits = 0;
+  /** Operations committed so far. */
+  operations = 0;
   #busyRetries = 0;
 
   constructor(
@@ -157,6 +161,8 @@ export class GroupCommit {
       for (const op of ops) op.reject(error);
       return;
     }
+    this.commits++;
+    this.operations += ops.length;
     for (let i = 0; i < ops.length; i++) {
       const r = results[i]!;
       if (r.ok) ops[i]!.resolve(r.value as never);

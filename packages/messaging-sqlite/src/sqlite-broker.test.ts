@@ -198,6 +198,25 @@ describe('sqlite broker', () => {
     await m.got[1]!.ack();
   });
 
+  it('group commit: many publishers in one turn share one transaction', async () => {
+    const path = freshPath();
+    const broker = sqliteBroker({ path });
+    const observer = new DatabaseSync(path);
+    const before = broker.stats().commits;
+    const a = publisher(broker, { source: '/a' });
+    const b = publisher(broker, { source: '/b' });
+    const receipts = await Promise.all([
+      ...Array.from({ length: 150 }, (_, i) => a.publish('t.a', i)),
+      ...Array.from({ length: 150 }, (_, i) => b.publish('t.b', i)),
+    ]);
+    assert.equal(broker.stats().commits - before, 1, 'one transaction for both publishers');
+    const positions = receipts.map((r) => Number(r.position));
+    assert.equal(new Set(positions).size, 300);
+    const stored = observer.prepare('SELECT COUNT(*) AS c FROM messages').get() as { c: number };
+    assert.equal(stored.c, 300);
+    observer.close();
+  });
+
   it('validates its options, naming the field', () => {
     assert.throws(() => sqliteBroker({ path: '' }), /sqliteBroker.path must be a non-empty string/);
     assert.throws(

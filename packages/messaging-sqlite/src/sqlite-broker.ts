@@ -263,6 +263,15 @@ export class SqliteBroker implements Broker {
     };
   }
 
+  /** Counters of this connection: transactions committed and the writes they carried. */
+  stats(): { commits: number; operations: number; members: number } {
+    return {
+      commits: this.#writer.commits,
+      operations: this.#writer.operations,
+      members: this.#members.size,
+    };
+  }
+
   /** The durability settings actually in force on this connection, read back from SQLite. */
   durability(): { journalMode: string; synchronous: Synchronous | 'OFF' } {
     const journal = this.#db.prepare('PRAGMA journal_mode').get() as { journal_mode: string };
