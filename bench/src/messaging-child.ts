@@ -6,13 +6,14 @@
 import { consume } from '@meshkit/messaging';
 import { sqliteBroker } from '@meshkit/messaging-sqlite';
 
-const { path, topic, group, expect } = JSON.parse(process.argv[2]!) as {
+const { path, topic, group, expect, durableSettlements } = JSON.parse(process.argv[2]!) as {
   path: string;
   topic: string;
   group: string;
   expect: number;
+  durableSettlements: boolean;
 };
-const broker = sqliteBroker({ path });
+const broker = sqliteBroker({ path, durableSettlements });
 const latencies: number[] = [];
 let first = 0;
 const consumer = await consume<{ t: number }>(broker, {

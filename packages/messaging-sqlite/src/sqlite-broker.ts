@@ -23,6 +23,7 @@ import {
   type Subscription,
   type TopicMatcher,
 } from '@meshkit/messaging';
+import { CommitWatcher } from './commit-watcher.ts';
 import { GroupCommit } from './group-commit.ts';
 import { prepareDatabase, type Synchronous } from './schema.ts';
 import { insertChunk, prepareStatements, type Statements } from './statements.ts';
@@ -42,7 +43,12 @@ export interface SqliteBrokerOptions {
   readonly durableSettlements?: boolean;
   /** How long a member holds a delivery before it is presumed dead and the message redelivered, ms. Defaults to 30,000. */
   readonly visibilityTimeoutMs?: number;
-  /** How often an idle member checks for commits made by other processes, ms. Defaults to 2. */
+  /**
+   * How often an idle connection checks for commits made by other processes when no change to the WAL
+   * file was signalled, ms. Defaults to 25. A change starts checks every millisecond for 10 ms, so an idle
+   * consumer in another process wakes within a few milliseconds; without file-change events the
+   * interval drops to 2 ms.
+   */
   readonly pollIntervalMs?: number;
   /** How long a message every group has settled stays in the log, ms. Defaults to 3,600,000 (1 h). */
   readonly retentionMs?: number;
@@ -113,7 +119,7 @@ export class SqliteBroker implements Broker {
   #settles: Settle[] = [];
   #settleQueued = false;
   #dataVersion = 0;
-  #pollTimer: TimerHandle | undefined;
+  #commits: CommitWatcher | undefined;
   #renewTimer: TimerHandle | undefined;
   #retentionTimer: TimerHandle | undefined;
   #closed = false;
@@ -136,7 +142,7 @@ export class SqliteBroker implements Broker {
       options.visibilityTimeoutMs ?? 30_000,
       3,
     );
-    this.#pollMs = checkInteger('sqliteBroker.pollIntervalMs', options.pollIntervalMs ?? 2, 1);
+    this.#pollMs = checkInteger('sqliteBroker.pollIntervalMs', options.pollIntervalMs ?? 25, 1);
     this.#retentionMs = checkInteger('sqliteBroker.retentionMs', options.retentionMs ?? 3_600_000, 0);
     const retentionIntervalMs = checkInteger(
       'sqliteBroker.retentionIntervalMs',
@@ -437,6 +443,10 @@ export class SqliteBroker implements Broker {
     this.#settles.push(settle);
     if (this.#settleQueued) return;
     this.#settleQueued = true;
+    this.#submitSettles();
+  }
+
+  #submitSettles(): void {
     let batch: Settle[] = [];
     this.#writer
       .submit(() => {
@@ -587,18 +597,26 @@ export class SqliteBroker implements Broker {
     return Number((this.#sql.dataVersion.get() as { data_version: number }).data_version);
   }
 
+  /** `data_version` changes when another connection commits: a cheap cross-process nudge. */
+  #checkForeignCommit(): void {
+    if (this.#closed) return;
+    const version = this.#readDataVersion();
+    if (version === this.#dataVersion) return;
+    this.#dataVersion = version;
+    for (const m of this.#members) if (m.active && !m.maybeMore) this.#wake(m);
+  }
+
   #startTimers(): void {
-    if (this.#pollTimer === undefined) {
-      const poll = (): void => {
-        this.#pollTimer = this.#clock.setTimeout(poll, this.#pollMs);
-        // `data_version` changes when another connection commits: a cheap cross-process nudge.
-        const version = this.#readDataVersion();
-        if (version !== this.#dataVersion) {
-          this.#dataVersion = version;
-          for (const m of this.#members) if (m.active && !m.maybeMore) this.#wake(m);
-        }
-      };
-      this.#pollTimer = this.#clock.setTimeout(poll, this.#pollMs);
+    if (this.#commits === undefined) {
+      this.#commits = new CommitWatcher({
+        walPath: `${this.path}-wal`,
+        check: () => this.#checkForeignCommit(),
+        idlePollMs: this.#pollMs,
+        burstPollMs: 1,
+        burstMs: 10,
+        clock: this.#clock,
+      });
+      this.#commits.start();
     }
     if (this.#renewTimer === undefined) {
       const renew = (): void => {
@@ -624,10 +642,12 @@ export class SqliteBroker implements Broker {
 
   #stopTimers(): void {
     this.#unref();
-    for (const t of [this.#pollTimer, this.#renewTimer, this.#retentionTimer]) {
+    this.#commits?.stop();
+    this.#commits = undefined;
+    for (const t of [this.#renewTimer, this.#retentionTimer]) {
       if (t !== undefined) this.#clock.clearTimeout(t);
     }
-    this.#pollTimer = this.#renewTimer = this.#retentionTimer = undefined;
+    this.#renewTimer = this.#retentionTimer = undefined;
     for (const m of this.#members) this.#clearDue(m);
   }
 }
