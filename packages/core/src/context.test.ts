@@ -134,6 +134,41 @@ describe('CallContext', () => {
     assert.equal(ctx.signal.reason, reason);
   });
 
+  it('a scope reaches everything derived from its context, and its cancel is one bound function', async () => {
+    const clock = new FakeClock();
+    const root = createContext({ clock });
+    const handle = root.withCancel(clock.now() + 100);
+    const { cancel } = handle;
+    assert.equal(handle.cancel, cancel, 'the same function on every read');
+    const key = contextKey<string>('k');
+    const derived = handle.ctx.with({ attempt: 2 }).set(key, 'v');
+    assert.equal(derived.cancellable, true);
+    assert.equal(derived.deadline, handle.ctx.deadline);
+    const seen: unknown[] = [];
+    derived.onAbort((reason) => seen.push(reason));
+    const reason = new Error('expired');
+    cancel(reason);
+    cancel(new Error('later calls do nothing'));
+    assert.deepEqual(seen, [reason]);
+    assert.equal(derived.aborted, true);
+    assert.equal(derived.abortReason, reason);
+    assert.equal(derived.signal.aborted, true, 'a signal first read after the cancel is aborted');
+    assert.equal(derived.signal.reason, reason);
+    assert.equal(handle.ctx.signal, derived.signal, 'one signal per scope');
+    assert.equal(root.aborted, false);
+  });
+
+  it('an own cancel wins over a later parent abort, as the reason a child reports', () => {
+    const external = new AbortController();
+    const parent = createContext({ signal: external.signal }).withCancel();
+    const child = parent.ctx.withCancel();
+    child.cancel('own');
+    external.abort('caller');
+    assert.equal(child.ctx.abortReason, 'own');
+    assert.equal(parent.ctx.abortReason, 'caller');
+    assert.equal(child.ctx.signal.reason, 'own');
+  });
+
   it('holds typed extension slots immutably', () => {
     const tenant = contextKey<string>('tenant');
     const priority = contextKey<number>('priority', 5);

@@ -43,120 +43,32 @@ export interface CancelHandle {
 }
 
 /**
- * A cancellation scope. Aborts when told to, when its parent scope aborts, or when an external signal
- * aborts; the `AbortSignal` exists only once someone asks for it.
+ * What a cancellation scope holds beyond its links, made only once the scope is cancelled, listened to or
+ * asked for its signal: a timeout creates a scope for every call and does none of these on success.
  */
-class CancelScope implements CancelHandle {
-  ctx!: CallContext;
-  readonly #parent: CancelScope | undefined;
-  readonly #external: AbortSignal | undefined;
-  #controller: AbortController | undefined;
-  #signal: AbortSignal | undefined;
-  #aborted = false;
-  #reason: unknown;
-  #cancel: ((reason: unknown) => void) | undefined;
-  #listeners: ((reason: unknown) => void)[] | undefined;
-  #unhook: (() => void) | undefined;
-  #fromParent: ((reason: unknown) => void) | undefined;
+class ScopeState {
+  aborted = false;
+  reason: unknown = undefined;
+  controller: AbortController | undefined = undefined;
+  /** A plain array: scopes almost always have one listener (a child scope or a transport's request). */
+  listeners: ((reason: unknown) => void)[] | undefined = undefined;
+  unhook: (() => void) | undefined = undefined;
+  fromParent: ((reason: unknown) => void) | undefined = undefined;
+  /** The bound `cancel` handed out by {@link CancelHandle}, so destructuring it works. */
+  cancel: ((reason: unknown) => void) | undefined = undefined;
+}
 
-  constructor(parent: CancelScope | undefined, external: AbortSignal | undefined) {
-    this.#parent = parent;
-    this.#external = external;
+/** Cancels the scope `owner` owns; assigned in {@link CallContext}'s static block (see there). */
+let cancelScope: (owner: CallContext) => (reason: unknown) => void;
+
+/** The handle `withCancel()` returns: the context, and its bound `cancel` made on first read. */
+class ScopeHandle implements CancelHandle {
+  readonly ctx: CallContext;
+  constructor(ctx: CallContext) {
+    this.ctx = ctx;
   }
-
-  get aborted(): boolean {
-    return this.#aborted || (this.#parent?.aborted ?? false) || (this.#external?.aborted ?? false);
-  }
-
-  get reason(): unknown {
-    if (this.#aborted) return this.#reason;
-    if (this.#parent?.aborted) return this.#parent.reason;
-    return this.#external?.reason;
-  }
-
-  get signal(): AbortSignal {
-    if (this.#signal !== undefined) return this.#signal;
-    const controller = new AbortController();
-    if (this.#aborted) controller.abort(this.#reason);
-    this.#controller = controller;
-    const sources: AbortSignal[] = [controller.signal];
-    if (this.#parent !== undefined) sources.push(this.#parent.signal);
-    if (this.#external !== undefined) sources.push(this.#external);
-    // AbortSignal.any holds its sources weakly, so a long-lived parent does not accumulate listeners.
-    this.#signal = sources.length === 1 ? controller.signal : AbortSignal.any(sources);
-    return this.#signal;
-  }
-
-  /**
-   * Runs `listener` once when this scope aborts; returns the function that unregisters it. The scope
-   * listens to its parent (or external signal) only while it has listeners of its own, so a long-lived
-   * parent holds nothing once its children's listeners are gone.
-   */
-  listen(listener: (reason: unknown) => void): () => void {
-    if (this.aborted) {
-      const reason = this.reason;
-      queueMicrotask(() => listener(reason));
-      return noop;
-    }
-    // A plain array: scopes almost always have one listener (a child scope or a transport's request).
-    let listeners = this.#listeners;
-    if (listeners === undefined) {
-      listeners = [];
-      this.#listeners = listeners;
-    }
-    listeners.push(listener);
-    if (listeners.length === 1) this.#hook();
-    return () => this.#remove(listeners, listener);
-  }
-
-  #remove(listeners: ((reason: unknown) => void)[], listener: (reason: unknown) => void): void {
-    // Once fired, the list is being iterated and no longer ours: leave it alone.
-    if (this.#listeners !== listeners) return;
-    const i = listeners.indexOf(listener);
-    if (i < 0) return;
-    listeners.splice(i, 1);
-    if (listeners.length === 0) {
-      this.#unhook?.();
-      this.#unhook = undefined;
-    }
-  }
-
-  #hook(): void {
-    const parent = this.#parent;
-    const external = this.#external;
-    if (parent !== undefined) {
-      this.#fromParent ??= (reason) => this.#fire(reason);
-      this.#unhook = parent.listen(this.#fromParent);
-    } else if (external !== undefined) {
-      const onAbort = (): void => this.#fire(external.reason);
-      external.addEventListener('abort', onAbort, { once: true });
-      this.#unhook = () => external.removeEventListener('abort', onAbort);
-    }
-  }
-
-  #fire(reason: unknown): void {
-    const listeners = this.#listeners;
-    this.#listeners = undefined;
-    this.#unhook?.();
-    this.#unhook = undefined;
-    if (listeners !== undefined) for (const listener of listeners) listener(reason);
-  }
-
-  /**
-   * A bound function so `const { ctx, cancel } = parent.withCancel()` works. Made on first read, not per
-   * scope: a timeout creates a scope for every call but cancels almost none.
-   */
   get cancel(): (reason: unknown) => void {
-    if (this.#cancel === undefined) {
-      this.#cancel = (reason: unknown): void => {
-        if (this.#aborted) return;
-        this.#aborted = true;
-        this.#reason = reason;
-        this.#controller?.abort(reason);
-        this.#fire(reason);
-      };
-    }
-    return this.#cancel;
+    return cancelScope(this.ctx);
   }
 }
 
@@ -182,11 +94,26 @@ export interface CallContextInit {
   clock?: Clock;
 }
 
+/** The plain fields a child copies from its parent (or from a patch over it). */
+interface ContextFields {
+  readonly attempt: number;
+  readonly endpoint: Endpoint | undefined;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly idempotent: boolean;
+  readonly idempotencyKey: string | undefined;
+  readonly clock: Clock;
+}
+
 const emptyMetadata: Readonly<Record<string, string>> = Object.freeze({});
 const noop = (): void => {};
 
 /**
  * Immutable per-call state. Create the root with {@link createContext}; derive children with `with*`.
+ *
+ * A context made by `withCancel()` is also the cancellation scope of itself and of everything derived
+ * from it: the scope's links live in the context's own fields, and the rest of its state
+ * ({@link ScopeState}) only once something cancels or listens, so a timeout pays for one context object
+ * per call, not a context plus a scope.
  *
  * @example
  * ```ts
@@ -209,25 +136,32 @@ export class CallContext {
   readonly idempotencyKey: string | undefined;
   /** The clock deadlines are measured on. */
   readonly clock: Clock;
-  readonly #scope: CancelScope | undefined;
+  /** The context owning the nearest cancellation scope: this one after `withCancel()`, else an ancestor. */
+  readonly #scope: CallContext | undefined;
+  /**
+   * The caller's signal. On a scope owner: the one its scope listens to (only when it has no parent scope).
+   * Elsewhere it is read only when there is no scope.
+   */
   readonly #external: AbortSignal | undefined;
   readonly #slots: Slot | undefined;
+  /** This context's signal once read; on a scope owner, also the scope's signal. */
   #signal: AbortSignal | undefined;
+  /** On a scope owner: the enclosing scope's owner, if any. */
+  readonly #parent: CallContext | undefined;
+  /** On a scope owner: the state made on first cancel or listen (see {@link ScopeState}). */
+  #state: ScopeState | undefined;
 
+  /**
+   * @param scope the owner of the child's scope; `null` makes the child the owner of a new one (`this`
+   * cannot be passed before it exists).
+   */
   private constructor(
-    from: {
-      deadline: number | undefined;
-      attempt: number;
-      endpoint: Endpoint | undefined;
-      metadata: Readonly<Record<string, string>>;
-      idempotent: boolean;
-      idempotencyKey: string | undefined;
-      clock: Clock;
-    },
-    scope: CancelScope | undefined,
+    from: ContextFields,
+    scope: CallContext | null | undefined,
     external: AbortSignal | undefined,
     slots: Slot | undefined,
-    deadline: number | undefined = from.deadline,
+    deadline: number | undefined,
+    parent: CallContext | undefined,
   ) {
     this.deadline = deadline;
     this.attempt = from.attempt;
@@ -236,9 +170,17 @@ export class CallContext {
     this.idempotent = from.idempotent;
     this.idempotencyKey = from.idempotencyKey;
     this.clock = from.clock;
-    this.#scope = scope;
+    this.#scope = scope === null ? this : scope;
     this.#external = external;
     this.#slots = slots;
+    this.#signal = undefined;
+    this.#parent = parent;
+    this.#state = undefined;
+  }
+
+  static {
+    // The scope's cancel must reach private state from ScopeHandle, which lives outside this class body.
+    cancelScope = (owner) => owner.#canceller();
   }
 
   /** @internal use {@link createContext}. */
@@ -251,7 +193,6 @@ export class CallContext {
     }
     return new CallContext(
       {
-        deadline,
         attempt: init.attempt ?? 1,
         endpoint: init.endpoint,
         metadata: init.metadata ?? emptyMetadata,
@@ -262,6 +203,8 @@ export class CallContext {
       undefined,
       init.signal,
       undefined,
+      deadline,
+      undefined,
     );
   }
 
@@ -271,7 +214,8 @@ export class CallContext {
    */
   get signal(): AbortSignal {
     if (this.#signal !== undefined) return this.#signal;
-    if (this.#scope !== undefined) this.#signal = this.#scope.signal;
+    const scope = this.#scope;
+    if (scope !== undefined) this.#signal = scope.#scopeSignal();
     else if (this.#external !== undefined) this.#signal = this.#external;
     else this.#signal = new AbortController().signal;
     return this.#signal;
@@ -279,7 +223,8 @@ export class CallContext {
 
   /** `true` once the call was cancelled; cheap, never creates a signal. */
   get aborted(): boolean {
-    if (this.#scope !== undefined) return this.#scope.aborted;
+    const scope = this.#scope;
+    if (scope !== undefined) return scope.#scopeAborted();
     return this.#external?.aborted ?? false;
   }
 
@@ -305,7 +250,8 @@ export class CallContext {
    * ```
    */
   onAbort(listener: (reason: unknown) => void): () => void {
-    if (this.#scope !== undefined) return this.#scope.listen(listener);
+    const scope = this.#scope;
+    if (scope !== undefined) return scope.#listen(listener);
     const external = this.#external;
     if (external === undefined) return noop;
     if (external.aborted) {
@@ -319,7 +265,8 @@ export class CallContext {
 
   /** Why the call was cancelled, when {@link CallContext.aborted}. */
   get abortReason(): unknown {
-    if (this.#scope !== undefined) return this.#scope.reason;
+    const scope = this.#scope;
+    if (scope !== undefined) return scope.#scopeReason();
     return this.#external?.reason;
   }
 
@@ -338,7 +285,7 @@ export class CallContext {
 
   /** A child context with `key` set to `value`. */
   set<T>(key: ContextKey<T>, value: T): CallContext {
-    return new CallContext(this, this.#scope, this.#external, { key, value, next: this.#slots });
+    return this.#derive(this, { key, value, next: this.#slots }, this.deadline);
   }
 
   /**
@@ -357,9 +304,8 @@ export class CallContext {
       patch.deadline === undefined || (this.deadline !== undefined && this.deadline <= patch.deadline)
         ? this.deadline
         : patch.deadline;
-    return new CallContext(
+    return this.#derive(
       {
-        deadline,
         attempt: patch.attempt ?? this.attempt,
         endpoint: 'endpoint' in patch ? patch.endpoint : this.endpoint,
         metadata: patch.metadata === undefined ? this.metadata : { ...this.metadata, ...patch.metadata },
@@ -367,9 +313,8 @@ export class CallContext {
         idempotencyKey: 'idempotencyKey' in patch ? patch.idempotencyKey : this.idempotencyKey,
         clock: this.clock,
       },
-      this.#scope,
-      this.#external,
       this.#slots,
+      deadline,
     );
   }
 
@@ -390,14 +335,132 @@ export class CallContext {
    * ms) the child's deadline is also shrunk to it, in the same step: timeouts need both, once per call.
    */
   withCancel(deadline?: number): CancelHandle {
-    const scope = new CancelScope(this.#scope, this.#scope === undefined ? this.#external : undefined);
     // The deadline goes in as its own argument: no patch object per call on a timeout's hot path.
     const shrunk =
       deadline === undefined || (this.deadline !== undefined && this.deadline <= deadline)
         ? this.deadline
         : deadline;
-    scope.ctx = new CallContext(this, scope, undefined, this.#slots, shrunk);
-    return scope;
+    const parent = this.#scope;
+    const external = parent === undefined ? this.#external : undefined;
+    return new ScopeHandle(new CallContext(this, null, external, this.#slots, shrunk, parent));
+  }
+
+  /** A child in the same scope as this context, with `from`'s fields. */
+  #derive(from: ContextFields, slots: Slot | undefined, deadline: number | undefined): CallContext {
+    const scope = this.#scope;
+    const external = scope === undefined ? this.#external : undefined;
+    return new CallContext(from, scope, external, slots, deadline, undefined);
+  }
+
+  // The scope of a context made by `withCancel()`; the methods below are called on the owner only.
+
+  #scopeAborted(): boolean {
+    const state = this.#state;
+    if (state?.aborted) return true;
+    if (this.#parent !== undefined) return this.#parent.#scopeAborted();
+    return this.#external?.aborted ?? false;
+  }
+
+  #scopeReason(): unknown {
+    const state = this.#state;
+    if (state?.aborted) return state.reason;
+    const parent = this.#parent;
+    if (parent !== undefined) return parent.#scopeAborted() ? parent.#scopeReason() : undefined;
+    return this.#external?.reason;
+  }
+
+  #scopeSignal(): AbortSignal {
+    if (this.#signal !== undefined) return this.#signal;
+    const state = this.#stateOf();
+    const controller = new AbortController();
+    if (state.aborted) controller.abort(state.reason);
+    state.controller = controller;
+    const sources: AbortSignal[] = [controller.signal];
+    if (this.#parent !== undefined) sources.push(this.#parent.#scopeSignal());
+    if (this.#external !== undefined) sources.push(this.#external);
+    // AbortSignal.any holds its sources weakly, so a long-lived parent does not accumulate listeners.
+    this.#signal = sources.length === 1 ? controller.signal : AbortSignal.any(sources);
+    return this.#signal;
+  }
+
+  #stateOf(): ScopeState {
+    if (this.#state === undefined) this.#state = new ScopeState();
+    return this.#state;
+  }
+
+  /**
+   * Runs `listener` once when this scope aborts; returns the function that unregisters it. The scope
+   * listens to its parent (or external signal) only while it has listeners of its own, so a long-lived
+   * parent holds nothing once its children's listeners are gone.
+   */
+  #listen(listener: (reason: unknown) => void): () => void {
+    if (this.#scopeAborted()) {
+      const reason = this.#scopeReason();
+      queueMicrotask(() => listener(reason));
+      return noop;
+    }
+    const state = this.#stateOf();
+    let listeners = state.listeners;
+    if (listeners === undefined) {
+      listeners = [];
+      state.listeners = listeners;
+    }
+    listeners.push(listener);
+    if (listeners.length === 1) this.#hook(state);
+    return () => this.#remove(state, listeners, listener);
+  }
+
+  #remove(
+    state: ScopeState,
+    listeners: ((reason: unknown) => void)[],
+    listener: (reason: unknown) => void,
+  ): void {
+    // Once fired, the list is being iterated and no longer ours: leave it alone.
+    if (state.listeners !== listeners) return;
+    const i = listeners.indexOf(listener);
+    if (i < 0) return;
+    listeners.splice(i, 1);
+    if (listeners.length === 0) {
+      state.unhook?.();
+      state.unhook = undefined;
+    }
+  }
+
+  #hook(state: ScopeState): void {
+    const parent = this.#parent;
+    const external = this.#external;
+    if (parent !== undefined) {
+      state.fromParent ??= (reason) => this.#fire(reason);
+      state.unhook = parent.#listen(state.fromParent);
+    } else if (external !== undefined) {
+      const onAbort = (): void => this.#fire(external.reason);
+      external.addEventListener('abort', onAbort, { once: true });
+      state.unhook = () => external.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #fire(reason: unknown): void {
+    const state = this.#stateOf();
+    const listeners = state.listeners;
+    state.listeners = undefined;
+    state.unhook?.();
+    state.unhook = undefined;
+    if (listeners !== undefined) for (const listener of listeners) listener(reason);
+  }
+
+  /** The scope's bound cancel, made on first read: a timeout's scope is almost never cancelled. */
+  #canceller(): (reason: unknown) => void {
+    const state = this.#stateOf();
+    if (state.cancel === undefined) {
+      state.cancel = (reason: unknown): void => {
+        if (state.aborted) return;
+        state.aborted = true;
+        state.reason = reason;
+        state.controller?.abort(reason);
+        this.#fire(reason);
+      };
+    }
+    return state.cancel;
   }
 }
 

@@ -26,5 +26,5 @@ export {
 } from './errors.ts';
 export * from './events.ts';
 export { type AnyLayer, apply, type Layer, layer, type Service, type Stack, stack } from './service.ts';
-export { type TimerEntry, TimerQueue, timerQueueFor } from './timer-queue.ts';
+export { type TimerEntry, TimerQueue, TimerTask, timerQueueFor } from './timer-queue.ts';
 export { checkFunction, checkInteger, checkNumber, checkString } from './validate.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { FakeClock } from './clock.ts';
-import { TimerQueue } from './timer-queue.ts';
+import { TimerQueue, TimerTask } from './timer-queue.ts';
 
 describe('TimerQueue', () => {
   it('fires entries at their due time, in order, with one real timer per delay', async () => {
@@ -97,5 +97,75 @@ describe('TimerQueue lanes', () => {
     assert.equal(fired, 1);
     assert.equal(timers.lanes, 0);
     assert.equal(clock.pendingTimers, 0);
+  });
+});
+
+/** A task that records when it fired, as a per-call state object would. */
+class Recorder extends TimerTask {
+  readonly clock: FakeClock;
+  readonly firedAt: number[] = [];
+  constructor(clock: FakeClock) {
+    super();
+    this.clock = clock;
+  }
+  fire(): void {
+    this.firedAt.push(this.clock.now());
+  }
+}
+
+describe('TimerTask', () => {
+  it('fires an added task once at its due time, sharing the lane of schedule() entries', async () => {
+    const clock = new FakeClock();
+    const timers = new TimerQueue(clock);
+    const task = new Recorder(clock);
+    const fired: string[] = [];
+    timers.schedule(100, () => fired.push('callback'));
+    timers.add(task, 100);
+    assert.equal(clock.pendingTimers, 1, 'one real timer for the 100 ms lane');
+    await clock.advance(99);
+    assert.deepEqual(task.firedAt, []);
+    await clock.advance(1);
+    assert.deepEqual(task.firedAt, [clock.now()]);
+    assert.deepEqual(fired, ['callback']);
+    task.cancel(); // after firing: nothing to do
+    await clock.advance(1_000);
+    assert.equal(task.firedAt.length, 1);
+    assert.equal(clock.pendingTimers, 0);
+    assert.equal(timers.size, 0);
+  });
+
+  it('never fires a cancelled task, trims it at once, and can be added again afterwards', async () => {
+    const clock = new FakeClock();
+    const timers = new TimerQueue(clock);
+    const task = new Recorder(clock);
+    timers.add(task, 50, clock.now());
+    task.cancel();
+    task.cancel();
+    assert.equal(timers.size, 0);
+    await clock.advance(50);
+    assert.deepEqual(task.firedAt, []);
+    timers.add(task, 50);
+    await clock.advance(50);
+    assert.equal(task.firedAt.length, 1);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  it('keeps due times exact when the lane outlives many periods', async () => {
+    const clock = new FakeClock();
+    const timers = new TimerQueue(clock);
+    const tasks: Recorder[] = [];
+    // A lane that stays busy: its origin is the first add, the due offsets grow from there.
+    for (let i = 0; i < 5; i++) {
+      const task = new Recorder(clock);
+      tasks.push(task);
+      timers.add(task, 100);
+      await clock.advance(70);
+    }
+    await clock.advance(100);
+    const start = 1_700_000_000_000;
+    assert.deepEqual(
+      tasks.map((t) => t.firedAt),
+      [0, 1, 2, 3, 4].map((i) => [start + i * 70 + 100]),
+    );
   });
 });

@@ -11,6 +11,7 @@ import {
   type Service,
   stack,
   type TimeoutEvent,
+  timerQueueFor,
 } from '@meshkit/core';
 import { deadline, timeout } from './index.ts';
 
@@ -63,6 +64,44 @@ describe('timeout', () => {
     assert.equal(clock.pendingTimers, 0);
   });
 
+  it('aborts what the work derived from its context, and a signal first read after expiry', async () => {
+    const clock = new FakeClock();
+    const seen: CallContext[] = [];
+    const heard: unknown[] = [];
+    const call = timeout<string, string>({ timeoutMs: 100 }).wrap((req, ctx) => {
+      const attempt = ctx.with({ attempt: 2 });
+      attempt.onAbort((reason) => heard.push(reason));
+      return hanging(seen)(req, attempt);
+    });
+    const outcome = rejection(call('x', createContext({ clock })));
+    await clock.advance(100);
+    const error = await outcome;
+    assert.equal(heard.length, 1);
+    assert.equal((heard[0] as Error).cause, error);
+    assert.equal(seen[0]!.aborted, true);
+    assert.equal(seen[0]!.signal.aborted, true, 'created after the abort, still aborted');
+    assert.equal((seen[0]!.signal.reason as Error).cause, error);
+  });
+
+  it('leaves no entry on the shared queue once calls settle, in time or not', async () => {
+    const clock = new FakeClock();
+    const timers = timerQueueFor(clock);
+    const call = timeout<string, string>({ timeoutMs: 100 }).wrap(async (req) => req);
+    for (let i = 0; i < 50; i++) assert.equal(await call('x', createContext({ clock })), 'x');
+    assert.equal(timers.size, 0, 'each settled call dropped its entry at once');
+    const failing = timeout<string, string>({ timeoutMs: 100 }).wrap(async () => {
+      throw new Error('boom');
+    });
+    await rejection(failing('x', createContext({ clock })));
+    const slow = rejection(
+      timeout<string, string>({ timeoutMs: 100 }).wrap(hanging([]))('x', createContext({ clock })),
+    );
+    await clock.advance(100);
+    await slow;
+    assert.equal(timers.size, 0);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
   it('reports ERR_DEADLINE_EXCEEDED when the context deadline is what runs out', async () => {
     const clock = new FakeClock();
     const seen: CallContext[] = [];
@@ -94,6 +133,18 @@ describe('timeout', () => {
       throw boom;
     });
     assert.equal(await rejection(call('x', createContext({ clock }))), boom);
+    await clock.advance(100);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  it('turns a synchronous throw of the next service into a rejection and cancels its entry', async () => {
+    const clock = new FakeClock();
+    const boom = new Error('sync boom');
+    const call = timeout<string, string>({ timeoutMs: 100 }).wrap(() => {
+      throw boom;
+    });
+    assert.equal(await rejection(call('x', createContext({ clock }))), boom);
+    assert.equal(timerQueueFor(clock).size, 0);
     await clock.advance(100);
     assert.equal(clock.pendingTimers, 0);
   });
