@@ -124,7 +124,7 @@ describe('graceful shutdown under load', () => {
       httpServer({
         service: 'orders',
         registry,
-        shutdown: { signals: emitter, exit: (code) => exits.push(code), graceMs: 50, drainTimeoutMs: 5_000 },
+        shutdown: { signals: emitter, exit: (code) => exits.push(code), graceMs: 200, drainTimeoutMs: 5_000 },
         handler: async (req) => {
           const { id } = (await req.json()) as { id: string };
           performed.set(id, (performed.get(id) ?? 0) + 1);
