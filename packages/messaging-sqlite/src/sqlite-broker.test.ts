@@ -40,10 +40,15 @@ describe('sqlite broker', () => {
   it('is durable by default: WAL and synchronous=FULL', async () => {
     const path = freshPath();
     const broker = sqliteBroker({ path });
-    assert.deepEqual(broker.durability(), { journalMode: 'wal', synchronous: 'FULL' });
+    assert.deepEqual(broker.durability(), {
+      journalMode: 'wal',
+      publishes: 'FULL',
+      settlements: 'FULL',
+      claims: 'NORMAL',
+    });
     await broker.close();
-    const relaxed = sqliteBroker({ path, synchronous: 'NORMAL' });
-    assert.equal(relaxed.durability().synchronous, 'NORMAL');
+    const relaxed = sqliteBroker({ path, durableSettlements: false });
+    assert.equal(relaxed.durability().settlements, 'NORMAL');
     await relaxed.close();
   });
 

@@ -114,6 +114,7 @@ export class SqliteBroker implements Broker {
   readonly #retentionMs: number;
   readonly #maxMessageBytes: number;
   readonly #durableSettlements: boolean;
+  readonly #synchronous: Synchronous;
   readonly #members = new Set<Member>();
   readonly #matchers = new Map<string, { key: string; match: TopicMatcher }>();
   #settles: Settle[] = [];
@@ -130,6 +131,7 @@ export class SqliteBroker implements Broker {
   constructor(options: SqliteBrokerOptions) {
     this.path = checkString('sqliteBroker.path', options.path);
     const synchronous = options.synchronous ?? 'FULL';
+    this.#synchronous = synchronous;
     if (!['FULL', 'NORMAL', 'EXTRA'].includes(synchronous)) {
       throw new InvalidArgumentError(
         'sqliteBroker.synchronous',
@@ -278,12 +280,23 @@ export class SqliteBroker implements Broker {
     };
   }
 
-  /** The durability settings actually in force on this connection, read back from SQLite. */
-  durability(): { journalMode: string; synchronous: Synchronous | 'OFF' } {
+  /**
+   * The durability in force: the journal mode read back from SQLite, and the `synchronous` mode each
+   * kind of commit uses (publishes, settlements, claims and renewals).
+   */
+  durability(): {
+    journalMode: string;
+    publishes: Synchronous;
+    settlements: Synchronous;
+    claims: Synchronous;
+  } {
     const journal = this.#db.prepare('PRAGMA journal_mode').get() as { journal_mode: string };
-    const sync = this.#db.prepare('PRAGMA synchronous').get() as { synchronous: number };
-    const names = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
-    return { journalMode: journal.journal_mode, synchronous: names[sync.synchronous] ?? 'OFF' };
+    return {
+      journalMode: journal.journal_mode,
+      publishes: this.#synchronous,
+      settlements: this.#durableSettlements ? this.#synchronous : 'NORMAL',
+      claims: 'NORMAL',
+    };
   }
 
   /** Deletes messages past retention (normally run on a timer); resolves with how many went. */
