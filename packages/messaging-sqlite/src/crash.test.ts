@@ -130,6 +130,24 @@ describe('sqlite broker across processes', () => {
     assert.ok(confirmed.size >= 4_000);
   });
 
+  it('competing consumers in separate processes share one group: every message once, none lost', async () => {
+    const path = join(dir, 'compete.db');
+    const topic = 'compete.events';
+    const logs = [join(dir, 'c1.log'), join(dir, 'c2.log')];
+    const workers = await Promise.all(
+      logs.map((log) => start({ mode: 'consume', path, topic, group: 'pool', log })),
+    );
+    const events = publisher(open({ path }), { source: '/test' });
+    const outcomes = await events.publishBatch(Array.from({ length: 2_000 }, (_, i) => ({ topic, data: i })));
+    const ids = new Set(outcomes.map((o) => o.id));
+    await until(() => logs.flatMap(lines).length >= ids.size, 20_000, 'both workers to drain the topic');
+    await Promise.all(workers.map(killed));
+    const [a, b] = logs.map(lines) as [string[], string[]];
+    assert.deepEqual(new Set([...a, ...b]), ids);
+    assert.equal(a.length + b.length, ids.size, 'each message handled once');
+    assert.ok(a.length > 100 && b.length > 100, `shares ${a.length}/${b.length}`);
+  });
+
   it('wakes an idle consumer in another process within milliseconds of a commit', async () => {
     const path = join(dir, 'wake.db');
     const topic = 'wake.events';

@@ -19,24 +19,33 @@ describe('consume', () => {
     const { clock, broker, events } = setup();
     let release!: () => void;
     const got: Message[] = [];
+    const contexts: CallContext[] = [];
     const consumer = await consume(broker, {
       group: 'g',
       clock,
       topics: ['user.created'],
-      handler: async (msg) => {
+      handler: async (msg, ctx) => {
         got.push(msg);
+        contexts.push(ctx);
         await new Promise<void>((r) => {
           release = r;
         });
       },
     });
-    await events.publish('user.created', { name: 'ada' }, { key: 'u1', id: 'e1' });
+    const traced = createContext({ clock, metadata: { traceparent: '00-trace-span-01', tracestate: 'k=v' } });
+    await events.publish('user.created', { name: 'ada' }, { key: 'u1', id: 'e1' }, traced);
     await clock.flush();
     assert.equal(got.length, 1);
     assert.equal(got[0]!.id, 'e1');
     assert.deepEqual(got[0]!.data, { name: 'ada' });
     assert.equal(got[0]!.attempt, 1);
     assert.equal(got[0]!.key, 'u1');
+    assert.equal(
+      contexts[0]!.metadata.traceparent,
+      '00-trace-span-01',
+      'trace context carried to the handler',
+    );
+    assert.equal(contexts[0]!.metadata.tracestate, 'k=v');
     // Not acked yet: a crash now would redeliver. Stop with a tiny bound releases it instead.
     assert.equal(consumer.active, 1);
     release();
