@@ -117,6 +117,22 @@ describe('httpClient: requests and responses', () => {
       () => httpClient({ service: 's', endpoints: ['a:1'], policies: { retry: { maxAttempts: 0 } } }),
       /retry.maxAttempts must be an integer >= 1/,
     );
+    assert.throws(
+      () => httpClient({ service: 's', endpoints: ['a:1'], policies: { attemptTimeoutMs: 0 } }),
+      /httpClient.policies.attemptTimeoutMs must be >= 1/,
+    );
+  });
+
+  it('rejects bad call arguments, naming them, without throwing synchronously', async () => {
+    const client = httpClient({ service: 's', endpoints: [address] });
+    const relative = client.get('users');
+    await assert.rejects(relative, /path must start with '\/'/);
+    await assert.rejects(
+      client.post('/x', {}, { idempotencyKey: '' }),
+      /idempotencyKey must have 1 to 255 characters/,
+    );
+    await assert.rejects(client.get('/x', { timeoutMs: -1 }), /timeoutMs must be >= 0/);
+    await client.close();
   });
 });
 

@@ -129,7 +129,13 @@ export function httpClient(options: HttpClientOptions): HttpClient {
   const attemptTimeout =
     policies.attemptTimeoutMs === false
       ? undefined
-      : timeout<HttpRequest, HttpResponse>({ timeoutMs: policies.attemptTimeoutMs ?? 3_000 });
+      : timeout<HttpRequest, HttpResponse>({
+          timeoutMs: checkNumber(
+            'httpClient.policies.attemptTimeoutMs',
+            policies.attemptTimeoutMs ?? 3_000,
+            1,
+          ),
+        });
   const breakerOptions = policies.breaker;
   const makeBreaker =
     breakerOptions === false
@@ -159,6 +165,20 @@ export function httpClient(options: HttpClientOptions): HttpClient {
     callOptions: CallOptions<unknown> | undefined,
     buffer: boolean,
   ): Promise<HttpResponse> => {
+    try {
+      return prepareAndSend(method, path, body, callOptions, buffer);
+    } catch (error) {
+      // Bad arguments reject like any other failure, never throw synchronously.
+      return Promise.reject(error);
+    }
+  };
+  const prepareAndSend = (
+    method: HttpMethod,
+    path: string,
+    body: unknown,
+    callOptions: CallOptions<unknown> | undefined,
+    buffer: boolean,
+  ): Promise<HttpResponse> => {
     const headers: Record<string, string> =
       callOptions?.headers === undefined
         ? { ...defaultHeaders }
@@ -171,7 +191,7 @@ export function httpClient(options: HttpClientOptions): HttpClient {
     const requested = callOptions?.idempotencyKey;
     const key =
       typeof requested === 'string'
-        ? requested
+        ? checkIdempotencyKey(requested)
         : requested === true || (requested === undefined && autoKey && !idempotentMethods.has(method))
           ? randomUUID()
           : headers[wireHeaders.idempotencyKey];
@@ -249,6 +269,13 @@ function withQuery(path: string, query: CallOptions['query']): string {
   const text = params.toString();
   if (text === '') return path;
   return `${path}${path.includes('?') ? '&' : '?'}${text}`;
+}
+
+function checkIdempotencyKey(key: string): string {
+  if (key.length === 0 || key.length > 255) {
+    throw new InvalidArgumentError('idempotencyKey', 'must have 1 to 255 characters', key);
+  }
+  return key;
 }
 
 function lowerCase(headers: Readonly<Record<string, string>>): Record<string, string> {
