@@ -5,7 +5,12 @@ import type { DatabaseSync } from 'node:sqlite';
  * group's position is one number); per-group cursors and bindings; `leases` holds every message a
  * group has claimed but not settled: owned (in flight, `until` = lease expiry) or unowned (waiting for
  * a retry or released, `until` = when it becomes visible). Leases hold only unsettled messages, so the
- * table stays small and carries one secondary index: every index costs each claim and each ack.
+ * table stays small and carries few secondary indexes: every index costs each claim and each ack.
+ *
+ * Keys are serialised across the whole group: a message whose key already has a lease in the group is
+ * leased as *blocked* (`until` = {@link blockedUntil}) and unblocked, in sequence order, when the lease
+ * ahead of it is acked or dead-lettered. So at most one message per key is in flight in a group, and a
+ * key's messages are handled in publish order even when retries or crashes intervene.
  */
 export const schemaSql = `
 CREATE TABLE IF NOT EXISTS messages (
@@ -32,11 +37,17 @@ CREATE TABLE IF NOT EXISTS leases (
   until INTEGER NOT NULL,
   deliveries INTEGER NOT NULL,
   headers TEXT,
+  key TEXT,
   PRIMARY KEY (grp, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS leases_due ON leases (grp, until);
+DROP INDEX IF EXISTS leases_key;
+CREATE INDEX IF NOT EXISTS leases_by_key ON leases (grp, key, until, seq) WHERE key IS NOT NULL;
 DROP INDEX IF EXISTS leases_seq;
 `;
+
+/** The `until` of a blocked lease: later than any real time, never due. */
+export const blockedUntil = 8_000_000_000_000_000;
 
 /** Durability settings applied to every connection. */
 export type Synchronous = 'FULL' | 'NORMAL' | 'EXTRA';

@@ -25,7 +25,7 @@ import {
 } from '@meshkit/messaging';
 import { CommitWatcher } from './commit-watcher.ts';
 import { GroupCommit } from './group-commit.ts';
-import { prepareDatabase, type Synchronous } from './schema.ts';
+import { blockedUntil, prepareDatabase, type Synchronous } from './schema.ts';
 import { insertChunk, prepareStatements, type Statements } from './statements.ts';
 
 /** Options of {@link sqliteBroker}. */
@@ -89,6 +89,8 @@ interface Member {
 interface Settle {
   /** A statement to run, or the sequence number to ack (batched). */
   readonly run: (() => void) | number;
+  /** The acked message's key, whose next blocked message becomes due. */
+  readonly key: string | null;
   readonly member: Member;
   attempts: number;
   readonly resolve: () => void;
@@ -407,21 +409,41 @@ export class SqliteBroker implements Broker {
     let cursor = Number((sql.cursorOf.get(member.group) as { cursor: number } | undefined)?.cursor ?? 0);
     const start = cursor;
     let scanned = 0;
-    const claimed: number[] = [];
+    const claimed: [number, string | null][] = [];
+    const blocked: [number, string][] = [];
+    // Keys this claim took ('mine') or had to block (the lease rows are inserted at the end).
+    const keysHere = new Map<string, 'mine' | 'blocked'>();
     while (rows.length < limit && scanned < 10_000) {
       const need = limit - rows.length;
       const batch = sql.scan.all(cursor, need) as unknown as Row[];
       for (const row of batch) {
         cursor = row.seq;
         if (!matches(row.topic)) continue;
-        claimed.push(row.seq);
+        const key = row.key;
+        if (key !== null) {
+          let state = keysHere.get(key);
+          if (state === undefined) {
+            const h = sql.keyHolders.get(member.group, key, member.id) as { n: number; mine: number };
+            // Free, or held only by this member (whose key scheduler keeps them in order): take it.
+            state = h.n === h.mine ? 'mine' : 'blocked';
+            keysHere.set(key, state);
+          }
+          if (state === 'blocked') {
+            // Another member holds this key, or one of its messages waits: queue behind it.
+            blocked.push([row.seq, key]);
+            continue;
+          }
+        }
+        claimed.push([row.seq, key]);
         row.deliveries = 1;
         rows.push(row);
       }
       scanned += batch.length;
       if (batch.length < need) break;
     }
-    if (claimed.length > 0) sql.insertLeases.run(member.group, member.id, until, JSON.stringify(claimed));
+    if (claimed.length > 0) sql.insertLeases.run(member.group, member.id, until, 1, JSON.stringify(claimed));
+    if (blocked.length > 0)
+      sql.insertLeases.run(member.group, null, blockedUntil, 0, JSON.stringify(blocked));
     if (cursor !== start) sql.setCursor.run(cursor, member.group);
     return rows;
   }
@@ -442,10 +464,10 @@ export class SqliteBroker implements Broker {
    * Queues a settlement; all settlements of a turn share one operation of the group commit, and the
    * acks among them become one statement per member.
    */
-  #settle(run: (() => void) | number, member: Member, seq: number): Promise<void> {
+  #settle(run: (() => void) | number, member: Member, seq: number, key: string | null = null): Promise<void> {
     member.holding.delete(seq);
     const done = new Promise<void>((resolve, reject) =>
-      this.#queueSettle({ run, member, resolve, reject, attempts: 0 }),
+      this.#queueSettle({ run, key, member, resolve, reject, attempts: 0 }),
     );
     // Credit is back: claim more if more may be waiting.
     this.#fetch(member);
@@ -461,6 +483,7 @@ export class SqliteBroker implements Broker {
 
   #submitSettles(): void {
     let batch: Settle[] = [];
+    const unblocked = new Set<string>();
     this.#writer
       .submit(() => {
         this.#settleQueued = false;
@@ -476,10 +499,17 @@ export class SqliteBroker implements Broker {
           }
         }
         for (const [m, seqs] of acks) this.#sql.ackMany.run(m.group, m.id, JSON.stringify(seqs));
+        const now = this.#clock.now();
+        for (const s of batch) {
+          if (typeof s.run === 'number' && s.key !== null) {
+            if (this.#sql.unblock.run(s.member.group, s.key, now).changes > 0) unblocked.add(s.member.group);
+          }
+        }
       }, this.#durableSettlements)
       .then(
         () => {
           for (const s of batch) s.resolve();
+          for (const group of unblocked) this.#wakeLocal(group);
         },
         (error: Error) => {
           if (batch.length === 0) {
@@ -507,8 +537,8 @@ export class SqliteBroker implements Broker {
   }
 
   /** @internal */
-  ack(member: Member, seq: number): Promise<void> {
-    return this.#settle(seq, member, seq);
+  ack(member: Member, seq: number, key: string | null): Promise<void> {
+    return this.#settle(seq, member, seq, key);
   }
 
   /** @internal */
@@ -539,6 +569,7 @@ export class SqliteBroker implements Broker {
         const { changes } = this.#sql.ack.run(member.group, row.seq, member.id);
         if (changes === 0) return; // lease lost: another member has the message now
         const now = this.#clock.now();
+        if (row.key !== null) this.#sql.unblock.run(member.group, row.key, now);
         const { lastInsertRowid } = this.#sql.insertMessage.run(
           request.topic,
           row.key,
@@ -698,7 +729,7 @@ class SqliteDelivery implements Delivery {
 
   ack(): Promise<void> {
     this.#once();
-    return this.#broker.ack(this.#member, this.#row.seq);
+    return this.#broker.ack(this.#member, this.#row.seq, this.#row.key);
   }
 
   retryLater(request: RetryRequest): Promise<void> {

@@ -1,4 +1,5 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { blockedUntil } from './schema.ts';
 
 /** Rows per multi-row message insert. */
 export const insertChunk = 64;
@@ -18,6 +19,8 @@ export interface Statements {
   readonly takeLease: StatementSync;
   readonly scan: StatementSync;
   readonly insertLeases: StatementSync;
+  readonly keyHolders: StatementSync;
+  readonly unblock: StatementSync;
   readonly ackMany: StatementSync;
   readonly ack: StatementSync;
   readonly retry: StatementSync;
@@ -64,8 +67,25 @@ export function prepareStatements(db: DatabaseSync): Statements {
     ),
     scan: s('SELECT seq, topic, key, headers, body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
     // One statement per claim: the sequence numbers travel as a JSON array.
+    // One statement per claim: [seq, key] pairs travel as a JSON array. Blocked leases use the same
+    // statement with no owner, `blockedUntil` and no delivery yet.
     insertLeases: s(
-      'INSERT INTO leases (grp, seq, owner, until, deliveries) SELECT ?, value, ?, ?, 1 FROM json_each(?)',
+      `INSERT INTO leases (grp, seq, key, owner, until, deliveries)
+       SELECT ?1, value ->> 0, value ->> 1, ?2, ?3, ?4 FROM json_each(?5)`,
+    ),
+    // Who holds a key's leases: none (free), only the claiming member (it may take more), or others.
+    keyHolders: s(
+      `SELECT COUNT(*) AS n, COALESCE(SUM(owner = ?3 AND until < ${blockedUntil}), 0) AS mine FROM leases
+        WHERE grp = ?1 AND key = ?2 AND key IS NOT NULL`,
+    ),
+    // The next blocked message of a key becomes due, unless another of its messages is still leased.
+    unblock: s(
+      `UPDATE leases SET until = ?3
+        WHERE grp = ?1
+          AND seq = (SELECT MIN(seq) FROM leases
+                      WHERE grp = ?1 AND key = ?2 AND key IS NOT NULL AND until = ${blockedUntil})
+          AND NOT EXISTS (SELECT 1 FROM leases
+                           WHERE grp = ?1 AND key = ?2 AND key IS NOT NULL AND until < ${blockedUntil})`,
     ),
     ackMany: s('DELETE FROM leases WHERE grp = ? AND owner = ? AND seq IN (SELECT value FROM json_each(?))'),
     ack: s('DELETE FROM leases WHERE grp = ? AND seq = ? AND owner = ?'),
@@ -87,7 +107,8 @@ export function prepareStatements(db: DatabaseSync): Statements {
     // The next lease another member may take: held by someone else (expiry) or by no one (retry due).
     nextDue: s(
       `SELECT MIN(until) AS due FROM leases
-        WHERE grp = ?1 AND (owner IS NULL OR owner <> ?2 OR seq NOT IN (SELECT value FROM json_each(?3)))`,
+        WHERE grp = ?1 AND until < ${blockedUntil}
+          AND (owner IS NULL OR owner <> ?2 OR seq NOT IN (SELECT value FROM json_each(?3)))`,
     ),
     // Only messages every group has passed, older than any still leased (the lease table is small, so
     // its minimum is cheap), and older than the retention period.
