@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { ErrorCode, FakeClock, InvalidArgumentError, MeshError } from '@meshkit/core';
+import { channels, ErrorCode, FakeClock, InvalidArgumentError, MeshError } from '@meshkit/core';
 import { constantBackoff } from '@meshkit/policies';
 import { z } from 'zod';
 import { memoryIdempotencyStore } from '../server/idempotency.ts';
@@ -239,11 +239,19 @@ describe('httpClient: retries per method', () => {
       policies: { deadlineMs: 600_000, attemptTimeoutMs: false, retry: { maxDelayMs: 2_000 } },
     });
     let settled = false;
+    const scheduled: number[] = [];
+    const onRetry = (event: { delayMs: number }): void => {
+      scheduled.push(event.delayMs);
+    };
+    channels.retryScheduled.subscribe(onRetry);
     const pending = client.get('/').then((v) => {
       settled = true;
       return v;
     });
-    while (clock.pendingTimers === 0 || local.server.inFlight > 0) await new Promise((r) => setImmediate(r));
+    // The 503 came back and the retry is about to sleep on the fake clock.
+    while (scheduled.length === 0) await new Promise((r) => setImmediate(r));
+    channels.retryScheduled.unsubscribe(onRetry);
+    assert.deepEqual(scheduled, [2_000]);
     await clock.advance(1_999);
     assert.equal(settled, false, 'waits for the (capped) Retry-After');
     await clock.advance(1);
