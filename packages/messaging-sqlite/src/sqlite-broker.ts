@@ -78,6 +78,8 @@ interface Member {
   readonly options: SubscribeOptions;
   /** Sequence numbers delivered to this member and not yet settled. */
   readonly holding: Set<number>;
+  /** Its own leases whose settlement failed for good: not renewed, and claimable again once expired. */
+  readonly forgotten: Set<number>;
   active: boolean;
   fetching: boolean;
   /** Something may be claimable; cleared when a claim comes back short with no wake-up in between. */
@@ -91,6 +93,7 @@ interface Settle {
   readonly run: (() => void) | number;
   /** The acked message's key, whose next blocked message becomes due. */
   readonly key: string | null;
+  readonly seq: number;
   readonly member: Member;
   attempts: number;
   readonly resolve: () => void;
@@ -245,6 +248,7 @@ export class SqliteBroker implements Broker {
       group,
       options,
       holding: new Set(),
+      forgotten: new Set(),
       active: true,
       fetching: false,
       maybeMore: true,
@@ -347,7 +351,9 @@ export class SqliteBroker implements Broker {
   #fetch(member: Member): void {
     if (!member.active || member.fetching || this.#closed || !member.maybeMore) return;
     const credit = member.options.prefetch - member.holding.size;
-    if (credit <= 0) return;
+    // Refill in batches (from half empty) rather than one claim per settled message: a claim is a
+    // write transaction, and a stream of tiny ones costs more than the messages they carry.
+    if (credit <= 0 || (member.holding.size > 0 && credit < Math.ceil(member.options.prefetch / 2))) return;
     member.fetching = true;
     let wakesAtStart = 0;
     this.#writer
@@ -366,6 +372,7 @@ export class SqliteBroker implements Broker {
           }
           for (const row of rows) {
             member.holding.add(row.seq);
+            member.forgotten.delete(row.seq);
             if (!member.active) {
               // Stopped while claiming: hand the message back untouched.
               this.#settle(
@@ -392,12 +399,13 @@ export class SqliteBroker implements Broker {
     const sql = this.#sql;
     const now = this.#clock.now();
     const until = now + this.#visibilityMs;
-    // A live member never takes back its own expired lease: it still holds that message.
+    // A live member never takes back its own expired lease (it still holds that message), except the
+    // ones it gave up on.
     const rows = sql.dueLeases.all(
       member.group,
       now,
       member.id,
-      JSON.stringify([...member.holding]),
+      JSON.stringify([...member.forgotten]),
       limit,
     ) as unknown as Row[];
     for (const row of rows) {
@@ -409,7 +417,8 @@ export class SqliteBroker implements Broker {
     let cursor = Number((sql.cursorOf.get(member.group) as { cursor: number } | undefined)?.cursor ?? 0);
     const start = cursor;
     let scanned = 0;
-    const claimed: [number, string | null][] = [];
+    const claimed: number[] = [];
+    const claimedKeyed: [number, string][] = [];
     const blocked: [number, string][] = [];
     // Keys this claim took ('mine') or had to block (the lease rows are inserted at the end).
     const keysHere = new Map<string, 'mine' | 'blocked'>();
@@ -434,7 +443,8 @@ export class SqliteBroker implements Broker {
             continue;
           }
         }
-        claimed.push([row.seq, key]);
+        if (key === null) claimed.push(row.seq);
+        else claimedKeyed.push([row.seq, key]);
         row.deliveries = 1;
         rows.push(row);
       }
@@ -442,8 +452,12 @@ export class SqliteBroker implements Broker {
       if (batch.length < need) break;
     }
     if (claimed.length > 0) sql.insertLeases.run(member.group, member.id, until, 1, JSON.stringify(claimed));
-    if (blocked.length > 0)
-      sql.insertLeases.run(member.group, null, blockedUntil, 0, JSON.stringify(blocked));
+    if (claimedKeyed.length > 0) {
+      sql.insertKeyedLeases.run(member.group, member.id, until, 1, JSON.stringify(claimedKeyed));
+    }
+    if (blocked.length > 0) {
+      sql.insertKeyedLeases.run(member.group, null, blockedUntil, 0, JSON.stringify(blocked));
+    }
     if (cursor !== start) sql.setCursor.run(cursor, member.group);
     return rows;
   }
@@ -467,7 +481,7 @@ export class SqliteBroker implements Broker {
   #settle(run: (() => void) | number, member: Member, seq: number, key: string | null = null): Promise<void> {
     member.holding.delete(seq);
     const done = new Promise<void>((resolve, reject) =>
-      this.#queueSettle({ run, key, member, resolve, reject, attempts: 0 }),
+      this.#queueSettle({ run, key, seq, member, resolve, reject, attempts: 0 }),
     );
     // Credit is back: claim more if more may be waiting.
     this.#fetch(member);
@@ -523,6 +537,7 @@ export class SqliteBroker implements Broker {
             // is delivered again (to any member, this one included).
             if (s.attempts >= 3 || this.#closed) {
               s.reject(error);
+              s.member.forgotten.add(s.seq);
               this.#scheduleDue(s.member);
               continue;
             }
@@ -612,7 +627,7 @@ export class SqliteBroker implements Broker {
 
   #scheduleDue(member: Member): void {
     if (this.#closed) return;
-    const row = this.#sql.nextDue.get(member.group, member.id, JSON.stringify([...member.holding])) as
+    const row = this.#sql.nextDue.get(member.group, member.id, JSON.stringify([...member.forgotten])) as
       | { due: number | null }
       | undefined;
     if (row?.due != null) this.#armDue(member, row.due);
@@ -671,7 +686,7 @@ export class SqliteBroker implements Broker {
         void this.#writer
           .submit(() => {
             for (const m of holders)
-              this.#sql.renew.run(until, m.group, m.id, JSON.stringify([...m.holding]));
+              this.#sql.renew.run(until, m.group, m.id, JSON.stringify([...m.forgotten]));
           })
           .catch(() => {});
       };

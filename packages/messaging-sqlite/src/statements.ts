@@ -19,6 +19,7 @@ export interface Statements {
   readonly takeLease: StatementSync;
   readonly scan: StatementSync;
   readonly insertLeases: StatementSync;
+  readonly insertKeyedLeases: StatementSync;
   readonly keyHolders: StatementSync;
   readonly unblock: StatementSync;
   readonly ackMany: StatementSync;
@@ -52,14 +53,14 @@ export function prepareStatements(db: DatabaseSync): Statements {
     bindingsOf: s('SELECT pattern FROM bindings WHERE grp = ? ORDER BY pattern'),
     cursorOf: s('SELECT cursor FROM groups WHERE name = ?'),
     setCursor: s('UPDATE groups SET cursor = ? WHERE name = ?'),
-    // Due leases: unowned ones whose time has come, and expired ones of other members, or our own that
-    // we no longer hold (a settlement that could not be recorded must not pin its message forever).
+    // Due leases: unowned ones whose time has come, expired ones of other members, and our own that we
+    // gave up on (a settlement that could not be recorded must not pin its message forever).
     dueLeases: s(
       `SELECT l.seq AS seq, l.deliveries AS deliveries, l.headers AS override, m.topic AS topic, m.key AS key,
               m.headers AS headers, m.body AS body
          FROM leases l JOIN messages m ON m.seq = l.seq
         WHERE l.grp = ?1 AND l.until <= ?2
-          AND (l.owner IS NULL OR l.owner <> ?3 OR l.seq NOT IN (SELECT value FROM json_each(?4)))
+          AND (l.owner IS NULL OR l.owner <> ?3 OR l.seq IN (SELECT value FROM json_each(?4)))
         ORDER BY l.until, l.seq LIMIT ?5`,
     ),
     takeLease: s(
@@ -67,13 +68,16 @@ export function prepareStatements(db: DatabaseSync): Statements {
     ),
     scan: s('SELECT seq, topic, key, headers, body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
     // One statement per claim: the sequence numbers travel as a JSON array.
-    // One statement per claim: [seq, key] pairs travel as a JSON array. Blocked leases use the same
-    // statement with no owner, `blockedUntil` and no delivery yet.
+    // One statement per claim: sequence numbers travel as a JSON array (unkeyed messages) or as
+    // [seq, key] pairs (keyed ones). Blocked leases use the pairs form with no owner, `blockedUntil` and
+    // no delivery yet.
     insertLeases: s(
+      'INSERT INTO leases (grp, seq, owner, until, deliveries) SELECT ?1, value, ?2, ?3, ?4 FROM json_each(?5)',
+    ),
+    insertKeyedLeases: s(
       `INSERT INTO leases (grp, seq, key, owner, until, deliveries)
        SELECT ?1, value ->> 0, value ->> 1, ?2, ?3, ?4 FROM json_each(?5)`,
     ),
-    // Who holds a key's leases: none (free), only the claiming member (it may take more), or others.
     keyHolders: s(
       `SELECT COUNT(*) AS n, COALESCE(SUM(owner = ?3 AND until < ${blockedUntil}), 0) AS mine FROM leases
         WHERE grp = ?1 AND key = ?2 AND key IS NOT NULL`,
@@ -100,15 +104,15 @@ export function prepareStatements(db: DatabaseSync): Statements {
     releaseOwner: s(
       'UPDATE leases SET owner = NULL, until = ?, deliveries = MAX(deliveries - 1, 0) WHERE grp = ? AND owner = ?',
     ),
-    // Only what the member still holds: a lease whose settlement failed is left to expire.
+    // Not the leases given up on: those are left to expire.
     renew: s(
-      'UPDATE leases SET until = ? WHERE grp = ? AND owner = ? AND seq IN (SELECT value FROM json_each(?))',
+      'UPDATE leases SET until = ? WHERE grp = ? AND owner = ? AND seq NOT IN (SELECT value FROM json_each(?))',
     ),
     // The next lease another member may take: held by someone else (expiry) or by no one (retry due).
     nextDue: s(
       `SELECT MIN(until) AS due FROM leases
         WHERE grp = ?1 AND until < ${blockedUntil}
-          AND (owner IS NULL OR owner <> ?2 OR seq NOT IN (SELECT value FROM json_each(?3)))`,
+          AND (owner IS NULL OR owner <> ?2 OR seq IN (SELECT value FROM json_each(?3)))`,
     ),
     // Only messages every group has passed, older than any still leased (the lease table is small, so
     // its minimum is cheap), and older than the retention period.
