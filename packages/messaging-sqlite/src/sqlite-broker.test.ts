@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { FakeClock, isMeshError } from '@meshkit/core';
-import { consume, type Delivery, type Message, publisher } from '@meshkit/messaging';
+import { type Delivery, publisher } from '@meshkit/messaging';
 import { sqliteBroker as openBroker, type SqliteBroker, type SqliteBrokerOptions } from './sqlite-broker.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'meshkit-sqlite-'));
@@ -220,51 +220,6 @@ describe('sqlite broker', () => {
     const stored = observer.prepare('SELECT COUNT(*) AS c FROM messages').get() as { c: number };
     assert.equal(stored.c, 300);
     observer.close();
-  });
-
-  it('a key is in flight at one member at a time and handled in publish order across members', async () => {
-    const path = freshPath();
-    const [a, b] = [sqliteBroker({ path }), sqliteBroker({ path })];
-    const running = new Set<string>();
-    const order = new Map<string, number[]>();
-    const byMember = new Map<string, Set<string>>();
-    let overlaps = 0;
-    let done = 0;
-    let finish!: () => void;
-    const finished = new Promise<void>((r) => {
-      finish = r;
-    });
-    const keys = 6;
-    const per = 40;
-    const handler = (member: string) => async (msg: Message<{ k: string; i: number }>) => {
-      const { k, i } = msg.data;
-      if (running.has(k)) overlaps++;
-      running.add(k);
-      byMember.set(member, (byMember.get(member) ?? new Set()).add(k));
-      await new Promise<void>((r) => setTimeout(r, i % 3));
-      order.set(k, [...(order.get(k) ?? []), i]);
-      running.delete(k);
-      if (++done === keys * per) finish();
-    };
-    const consumers = [
-      await consume(a, { group: 'g', topics: ['t.k'], concurrency: 4, prefetch: 20, handler: handler('a') }),
-      await consume(b, { group: 'g', topics: ['t.k'], concurrency: 4, prefetch: 20, handler: handler('b') }),
-    ];
-    const events = publisher(a, { source: '/t' });
-    for (let i = 0; i < per; i++) {
-      await events.publishBatch(
-        Array.from({ length: keys }, (_, k) => ({ topic: 't.k', key: `k${k}`, data: { k: `k${k}`, i } })),
-      );
-    }
-    await finished;
-    await Promise.all(consumers.map((c) => c.stop()));
-    assert.equal(overlaps, 0, 'never two messages of one key at once');
-    for (const [, seen] of order)
-      assert.deepEqual(
-        seen,
-        Array.from({ length: per }, (_, i) => i),
-      );
-    assert.equal(byMember.size, 2, 'both members took part');
   });
 
   it('validates its options, naming the field', () => {

@@ -26,6 +26,11 @@ export interface BrokerConformanceOptions {
   readonly messages?: number;
   /** How long to wait for any expected outcome, ms. Defaults to 20,000. */
   readonly timeoutMs?: number;
+  /**
+   * The adapter keeps a key's messages in order across competing members (SQLite, Kafka); adds a test
+   * with two members. Defaults to `false` (RabbitMQ, memory).
+   */
+  readonly keyOrderAcrossMembers?: boolean;
 }
 
 /** Waits for a condition that an event handler will make true; fails the test after `ms`. */
@@ -315,6 +320,49 @@ export function brokerConformance(
           Array.from({ length: per }, (_, i) => i),
         );
     });
+
+    // Only for adapters that claim it (SQLite, Kafka); RabbitMQ and memory do not.
+    if (options.keyOrderAcrossMembers === true)
+      it('a key is never in flight at two members and keeps its order across them', async () => {
+        const [c1, c2] = [await connection(), await connection()];
+        const topic = `conf.${fresh()}`;
+        const group = `g-${fresh()}`;
+        const keys = 6;
+        const per = 40;
+        const running = new Set<string>();
+        const order = new Map<string, number[]>();
+        let overlaps = 0;
+        let done = 0;
+        const all = new Waiter(() => done >= keys * per);
+        const handler = async (msg: Message) => {
+          const { k, i } = msg.data as { k: string; i: number };
+          if (running.has(k)) overlaps++;
+          running.add(k);
+          await new Promise<void>((res) => setTimeout(res, i % 3));
+          order.set(k, [...(order.get(k) ?? []), i]);
+          running.delete(k);
+          done++;
+          all.poke();
+        };
+        const members = [
+          await consume(c1, { group, topics: [topic], concurrency: 4, prefetch: 20, handler }),
+          await consume(c2, { group, topics: [topic], concurrency: 4, prefetch: 20, handler }),
+        ];
+        const events = publisher(c1, { source: '/conformance' });
+        for (let i = 0; i < per; i++) {
+          await events.publishBatch(
+            Array.from({ length: keys }, (_, k) => ({ topic, key: `k${k}`, data: { k: `k${k}`, i } })),
+          );
+        }
+        await all.wait(timeoutMs, 'every keyed message');
+        await Promise.all(members.map((m) => m.stop()));
+        assert.equal(overlaps, 0, 'never two messages of one key at once');
+        for (const [, seen] of order)
+          assert.deepEqual(
+            seen,
+            Array.from({ length: per }, (_, i) => i),
+          );
+      });
 
     it('stops gracefully: running handlers finish, the rest is released, nothing is lost', async () => {
       const broker = await connection();
