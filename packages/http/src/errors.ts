@@ -106,7 +106,16 @@ export async function statusError(
   body: HttpResponseBody,
   options: StatusErrorOptions,
 ): Promise<MeshError> {
-  const excerpt = await readExcerpt(body, options.maxBodyBytes);
+  return statusErrorFrom(status, headers, await readExcerpt(body, options.maxBodyBytes), options);
+}
+
+/** {@link statusError} for a body excerpt already in hand. */
+export function statusErrorFrom(
+  status: number,
+  headers: HttpHeaders,
+  excerpt: string,
+  options: StatusErrorOptions,
+): MeshError {
   const retryAfterMs = parseRetryAfter(headers['retry-after'], options.nowMs);
   const details: HttpStatusDetails = {
     status,
@@ -132,7 +141,8 @@ export async function statusError(
   });
 }
 
-const drainLimitBytes = 64 * 1024;
+/** How far past the excerpt an error body is read so the connection can be reused, in bytes. */
+export const drainLimitBytes = 64 * 1024;
 
 async function readExcerpt(body: HttpResponseBody, maxBytes: number): Promise<string> {
   const chunks: Buffer[] = [];

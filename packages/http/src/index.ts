@@ -10,6 +10,7 @@ export {
   type HttpStatusDetails,
   mapTransportError,
   statusError,
+  statusErrorFrom,
 } from './errors.ts';
 export { parseRetryAfter } from './retry-after.ts';
 export { issuePath, type SchemaIssue, type SchemaResult, type StandardSchema } from './schema.ts';
@@ -71,5 +72,6 @@ export {
   type HttpResponse,
   type HttpResponseBody,
   idempotentMethods,
+  type StreamingHttpResponse,
 } from './types.ts';
 export { propagatedHeaders, readDeadline, timeoutHeaderValue, wireHeaders } from './wire.ts';

@@ -10,6 +10,12 @@ import {
 } from '@meshkit/core';
 import { deadPort, type Loopback, loopback, readText } from './test-support/loopback.ts';
 import { httpTransport } from './transport.ts';
+import type { HttpResponse, HttpResponseBody } from './types.ts';
+
+function streamOf(res: HttpResponse): HttpResponseBody {
+  assert.ok(res.body !== undefined, 'a request without buffer gets a body stream');
+  return res.body;
+}
 
 function assertMeshError(error: unknown, code: string): MeshError {
   assert.ok(error instanceof MeshError, `expected a MeshError, got ${String(error)}`);
@@ -70,7 +76,7 @@ describe('httpTransport', () => {
         ctx,
       );
       assert.equal(res.status, 200);
-      const seen = (await res.body.json()) as {
+      const seen = (await streamOf(res).json()) as {
         method: string;
         headers: Record<string, string>;
         body: string;
@@ -94,7 +100,8 @@ describe('httpTransport', () => {
     // One connection at most: without keep-alive every call would still open a new one.
     const t = httpTransport(local.address, { connections: 1 });
     try {
-      for (let i = 0; i < 5; i++) await (await t({ method: 'GET', path: '/' }, createContext())).body.text();
+      for (let i = 0; i < 5; i++)
+        await streamOf(await t({ method: 'GET', path: '/' }, createContext())).text();
       assert.equal(local.requests.length, 5);
       assert.equal(local.connections, 1);
     } finally {
@@ -149,7 +156,7 @@ describe('httpTransport', () => {
       assert.equal(throttled.rejected, true, 'a 429 was refused before any work');
 
       // The connection survives error responses: the excerpt reader drained the rest of the body.
-      assert.equal(await (await t({ method: 'GET', path: '/' }, createContext())).body.text(), 'ok');
+      assert.equal(await streamOf(await t({ method: 'GET', path: '/' }, createContext())).text(), 'ok');
     } finally {
       await t.close();
     }
@@ -228,6 +235,57 @@ describe('httpTransport', () => {
     setImmediate(() => cancel(reason));
     assert.equal(await pending.catch((e: unknown) => e), reason);
     await t.destroy();
+  });
+
+  it('buffers a whole exchange without a stream, keeping error bodies bounded and the connection', async () => {
+    const local = await loopback((req, res) => {
+      if (req.url === '/big-error') {
+        res.writeHead(500);
+        res.end('e'.repeat(200_000));
+      } else if (req.url === '/cut') {
+        res.writeHead(200, { 'content-length': '100' });
+        res.write('partial');
+        res.socket?.destroy();
+      } else res.end('whole body');
+    });
+    const t = httpTransport(local.address, { maxErrorBodyBytes: 10, connections: 1 });
+    try {
+      const ok = await t({ method: 'GET', path: '/', buffer: true }, createContext());
+      assert.equal(ok.text, 'whole body');
+      assert.equal(ok.body, undefined);
+      const error = assertMeshError(
+        await t({ method: 'GET', path: '/big-error', buffer: true }, createContext()).catch(
+          (e: unknown) => e,
+        ),
+        ErrorCode.HTTP_STATUS,
+      );
+      assert.equal(error.details.body, 'eeeeeeeeee');
+      assert.equal(error.retryable, true);
+      const cut = assertMeshError(
+        await t({ method: 'GET', path: '/cut', buffer: true }, createContext()).catch((e: unknown) => e),
+        ErrorCode.CONNECTION_RESET,
+      );
+      assert.equal(cut.retryable, true);
+      assert.equal((await t({ method: 'GET', path: '/', buffer: true }, createContext())).text, 'whole body');
+    } finally {
+      await t.destroy();
+      await local.close();
+    }
+  });
+
+  it('cancels a buffered exchange through the context, and one still queued at once', async () => {
+    const t = httpTransport(server.address, { connections: 1 });
+    const seen = server.requests.length;
+    const first = t({ method: 'GET', path: '/hang', buffer: true }, createContext().withCancel().ctx);
+    const { ctx, cancel } = createContext().withCancel();
+    const queued = t({ method: 'GET', path: '/hang', buffer: true }, ctx);
+    while (server.requests.length === seen) await new Promise((resolve) => setImmediate(resolve));
+    cancel(new Error('caller left'));
+    const error = await queued.catch((e: unknown) => e);
+    assert.ok(isAbortError(error), `expected AbortError, got ${String(error)}`);
+    assert.equal(server.requests.length, seen + 1, 'the queued request was never sent');
+    await t.destroy();
+    await first.catch(() => {});
   });
 
   it('validates options at construction, naming the field', () => {

@@ -6,10 +6,16 @@ import {
   MeshError,
   type Service,
 } from '@meshkit/core';
-import { Pool } from 'undici';
-import { defaultRetryableStatuses, mapTransportError, statusError } from './errors.ts';
+import { type Dispatcher, Pool } from 'undici';
+import {
+  defaultRetryableStatuses,
+  drainLimitBytes,
+  mapTransportError,
+  statusError,
+  statusErrorFrom,
+} from './errors.ts';
 import { type TlsOptions, tlsConnectOptions } from './tls.ts';
-import type { HttpRequest, HttpResponse, HttpResponseBody } from './types.ts';
+import type { HttpHeaders, HttpRequest, HttpResponse, HttpResponseBody } from './types.ts';
 import { timeoutHeaderValue, wireHeaders } from './wire.ts';
 
 /** Options of {@link httpTransport}, shared by every endpoint of a client. */
@@ -144,6 +150,34 @@ export function httpTransport(
       headers = { ...headers, [wireHeaders.idempotencyKey]: ctx.idempotencyKey };
     }
     if (ctx.aborted) throw mapTransportError(undefined, ctx, origin);
+    if (req.buffer === true) {
+      const options: Dispatcher.DispatchOptions = {
+        method: req.method,
+        path: req.path,
+        headers,
+        body: req.body ?? null,
+        ...(headersTimeout === undefined ? {} : { headersTimeout }),
+      };
+      let result: Buffered;
+      try {
+        result = await dispatchBuffered(pool, options, ctx, maxErrorBodyBytes);
+      } catch (error) {
+        if (ctx.deadline !== undefined && ctx.remainingMs() <= 0 && !ctx.aborted) {
+          throw deadlineExceeded(origin, false, error);
+        }
+        throw mapTransportError(error, ctx, origin);
+      }
+      const text = result.body.toString('utf8');
+      if (result.status >= 400) {
+        throw statusErrorFrom(result.status, result.headers, text, {
+          retryableStatuses,
+          maxBodyBytes: maxErrorBodyBytes,
+          nowMs: ctx.clock.now(),
+          address: origin,
+        });
+      }
+      return { status: result.status, headers: result.headers, text };
+    }
     let response: Awaited<ReturnType<Pool['request']>>;
     try {
       response = await pool.request({
@@ -169,14 +203,7 @@ export function httpTransport(
         address: origin,
       });
     }
-    if (req.buffer !== true) return { status: response.statusCode, headers: response.headers, body };
-    let text: string;
-    try {
-      text = await body.text();
-    } catch (error) {
-      throw mapTransportError(error, ctx, origin);
-    }
-    return { status: response.statusCode, headers: response.headers, body, text };
+    return { status: response.statusCode, headers: response.headers, body };
   }) as HttpTransport;
 
   Object.defineProperties(service, {
@@ -218,4 +245,86 @@ class ContextAbort {
     this.#unregister?.();
     this.#unregister = undefined;
   }
+}
+
+interface Buffered {
+  readonly status: number;
+  readonly headers: HttpHeaders;
+  readonly body: Buffer;
+}
+
+/**
+ * A whole exchange through undici's handler API, without a response stream: the body is collected
+ * straight from the parser's chunks (an error body only up to `maxErrorBytes`, then read on a little so
+ * the connection can be reused, then cut off). Cancellation goes to the request's own controller through
+ * `ctx.onAbort`; a call cancelled while still queued for a connection rejects at once.
+ */
+function dispatchBuffered(
+  pool: Pool,
+  options: Dispatcher.DispatchOptions,
+  ctx: CallContext,
+  maxErrorBytes: number,
+): Promise<Buffered> {
+  return new Promise<Buffered>((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    let unregister: (() => void) | undefined;
+    let settled = false;
+    let status = 0;
+    let headers: HttpHeaders = {};
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    let seen = 0;
+    const fail = (error: unknown): void => {
+      if (settled) return;
+      settled = true;
+      unregister?.();
+      reject(error);
+    };
+    if (ctx.cancellable) {
+      unregister = ctx.onAbort((reason) => {
+        controller?.abort(reason instanceof Error ? reason : new Error(String(reason)));
+        fail(reason);
+      });
+    }
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+        if (ctx.aborted) c.abort(ctx.abortReason instanceof Error ? ctx.abortReason : new Error('aborted'));
+      },
+      onResponseStart(_c, statusCode, responseHeaders) {
+        status = statusCode;
+        headers = responseHeaders as HttpHeaders;
+      },
+      onResponseData(c, chunk) {
+        seen += chunk.length;
+        if (status < 400) chunks.push(chunk);
+        else if (kept < maxErrorBytes) {
+          const part = chunk.subarray(0, maxErrorBytes - kept);
+          chunks.push(part);
+          kept += part.length;
+        } else if (seen > maxErrorBytes + drainLimitBytes) {
+          // Past the excerpt and the drain allowance: the status and excerpt are all the caller gets.
+          finish();
+          c.abort(new Error('error body too large'));
+        }
+      },
+      onResponseEnd() {
+        finish();
+      },
+      onResponseError(_c, error) {
+        fail(error);
+      },
+    };
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      unregister?.();
+      resolve({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
+    };
+    try {
+      pool.dispatch(options, handler);
+    } catch (error) {
+      fail(error);
+    }
+  });
 }

@@ -48,13 +48,19 @@ export interface HttpResponseBody extends Readable {
 }
 
 /**
- * A successful (2xx/3xx) response. The body is a stream: read it (`json()`, `text()`) or `dump()` it,
- * or the connection stays busy.
+ * A successful (2xx/3xx) response: with a `body` stream, or, when the request asked for `buffer`, with
+ * the whole body in `text` and no stream.
  */
 export interface HttpResponse {
   readonly status: number;
   readonly headers: HttpHeaders;
-  readonly body: HttpResponseBody;
-  /** The whole body as text, when the request asked for `buffer` (the stream is then consumed). */
+  /** The body as a stream: read it (`json()`, `text()`) or `dump()` it, or the connection stays busy. */
+  readonly body?: HttpResponseBody;
+  /** The whole body, decoded as UTF-8, for a `buffer` request. */
   readonly text?: string;
+}
+
+/** A response whose body is a stream (a request without `buffer`). */
+export interface StreamingHttpResponse extends HttpResponse {
+  readonly body: HttpResponseBody;
 }

@@ -41,13 +41,13 @@ export async function decodeBody<T>(
   const contentType = Array.isArray(type) ? type[0] : type;
   let value: unknown;
   if (status === 204 || status === 304 || headers['content-length'] === '0') {
-    if (response.text === undefined) await body.dump();
+    if (response.text === undefined) await body?.dump();
     value = undefined;
   } else if (contentType !== undefined && !jsonType.test(contentType)) {
-    value = response.text ?? (await body.text());
+    value = response.text ?? (await body?.text()) ?? '';
   } else {
     // An empty chunked body reads as "no value", as an empty one with content-length 0 does.
-    const text = response.text ?? (await body.text());
+    const text = response.text ?? (await body?.text()) ?? '';
     if (text === '') value = undefined;
     else {
       try {

@@ -16,7 +16,13 @@ import { endpointSets } from '@meshkit/discovery';
 import { circuitBreaker, deadline, RetryBudget, retry, timeout } from '@meshkit/policies';
 import type { StandardSchema } from '../schema.ts';
 import { resolveTransportOptions } from '../transport.ts';
-import { type HttpMethod, type HttpRequest, type HttpResponse, idempotentMethods } from '../types.ts';
+import {
+  type HttpMethod,
+  type HttpRequest,
+  type HttpResponse,
+  idempotentMethods,
+  type StreamingHttpResponse,
+} from '../types.ts';
 import { wireHeaders } from '../wire.ts';
 import { decodeBody, encodeBody } from './body.ts';
 import { endpointService } from './endpoint.ts';
@@ -63,7 +69,7 @@ export interface HttpClient {
   put<T = unknown>(path: string, body?: unknown, options?: CallOptions<T>): Promise<T>;
   patch<T = unknown>(path: string, body?: unknown, options?: CallOptions<T>): Promise<T>;
   /** Any method; resolves with the streaming response (read or dump its body). */
-  request(req: ClientRequest, options?: CallOptions): Promise<HttpResponse>;
+  request(req: ClientRequest, options?: CallOptions): Promise<StreamingHttpResponse>;
   /** The composed service (policies, balancer, transports), for wrapping in more layers. */
   readonly service: Service<HttpRequest, HttpResponse>;
   /** Live state: layers, budget, endpoints, breakers. */
@@ -225,7 +231,7 @@ export function httpClient(options: HttpClientOptions): HttpClient {
     post: (path, body, o) => call('POST', path, body, o),
     put: (path, body, o) => call('PUT', path, body, o),
     patch: (path, body, o) => call('PATCH', path, body, o),
-    request: (req, o) => send(req.method, req.path, req.body, o, false),
+    request: (req, o) => send(req.method, req.path, req.body, o, false) as Promise<StreamingHttpResponse>,
     service: composed,
     describe: () => ({
       service,
