@@ -266,65 +266,96 @@ function dispatchBuffered(
   maxErrorBytes: number,
 ): Promise<Buffered> {
   return new Promise<Buffered>((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | undefined;
-    let unregister: (() => void) | undefined;
-    let settled = false;
-    let status = 0;
-    let headers: HttpHeaders = {};
-    const chunks: Buffer[] = [];
-    let kept = 0;
-    let seen = 0;
-    const fail = (error: unknown): void => {
-      if (settled) return;
-      settled = true;
-      unregister?.();
-      reject(error);
-    };
-    if (ctx.cancellable) {
-      unregister = ctx.onAbort((reason) => {
-        controller?.abort(reason instanceof Error ? reason : new Error(String(reason)));
-        fail(reason);
-      });
-    }
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (ctx.aborted) c.abort(ctx.abortReason instanceof Error ? ctx.abortReason : new Error('aborted'));
-      },
-      onResponseStart(_c, statusCode, responseHeaders) {
-        status = statusCode;
-        headers = responseHeaders as HttpHeaders;
-      },
-      onResponseData(c, chunk) {
-        seen += chunk.length;
-        if (status < 400) chunks.push(chunk);
-        else if (kept < maxErrorBytes) {
-          const part = chunk.subarray(0, maxErrorBytes - kept);
-          chunks.push(part);
-          kept += part.length;
-        } else if (seen > maxErrorBytes + drainLimitBytes) {
-          // Past the excerpt and the drain allowance: the status and excerpt are all the caller gets.
-          finish();
-          c.abort(new Error('error body too large'));
-        }
-      },
-      onResponseEnd() {
-        finish();
-      },
-      onResponseError(_c, error) {
-        fail(error);
-      },
-    };
-    const finish = (): void => {
-      if (settled) return;
-      settled = true;
-      unregister?.();
-      resolve({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
-    };
+    const exchange = new BufferedExchange(ctx, maxErrorBytes, resolve, reject);
     try {
-      pool.dispatch(options, handler);
+      pool.dispatch(options, exchange);
     } catch (error) {
-      fail(error);
+      exchange.fail(error);
     }
   });
+}
+
+/** One object per exchange (methods on the prototype, no closures per call) as undici's handler. */
+class BufferedExchange implements Dispatcher.DispatchHandler {
+  readonly #ctx: CallContext;
+  readonly #maxErrorBytes: number;
+  readonly #resolve: (value: Buffered) => void;
+  readonly #reject: (error: unknown) => void;
+  readonly #chunks: Buffer[] = [];
+  #controller: Dispatcher.DispatchController | undefined;
+  #unregister: (() => void) | undefined;
+  #settled = false;
+  #status = 0;
+  #headers: HttpHeaders = {};
+  #kept = 0;
+  #seen = 0;
+
+  constructor(
+    ctx: CallContext,
+    maxErrorBytes: number,
+    resolve: (value: Buffered) => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.#ctx = ctx;
+    this.#maxErrorBytes = maxErrorBytes;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    if (ctx.cancellable) this.#unregister = ctx.onAbort((reason) => this.#cancel(reason));
+  }
+
+  #cancel(reason: unknown): void {
+    this.#controller?.abort(reason instanceof Error ? reason : new Error(String(reason)));
+    this.fail(reason);
+  }
+
+  fail(error: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#unregister?.();
+    this.#reject(error);
+  }
+
+  #finish(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#unregister?.();
+    const chunks = this.#chunks;
+    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    this.#resolve({ status: this.#status, headers: this.#headers, body });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#ctx.aborted) {
+      const reason = this.#ctx.abortReason;
+      controller.abort(reason instanceof Error ? reason : new Error('aborted'));
+    }
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: unknown): void {
+    this.#status = statusCode;
+    this.#headers = headers as HttpHeaders;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#seen += chunk.length;
+    if (this.#status < 400) this.#chunks.push(chunk);
+    else if (this.#kept < this.#maxErrorBytes) {
+      const part = chunk.subarray(0, this.#maxErrorBytes - this.#kept);
+      this.#chunks.push(part);
+      this.#kept += part.length;
+    } else if (this.#seen > this.#maxErrorBytes + drainLimitBytes) {
+      // Past the excerpt and the drain allowance: the status and excerpt are all the caller gets.
+      this.#finish();
+      controller.abort(new Error('error body too large'));
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#finish();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.fail(error);
+  }
 }
