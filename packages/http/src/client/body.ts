@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { ErrorCode, MeshError } from '@meshkit/core';
-import { issuePath, type StandardSchema } from '../schema.ts';
+import { issuePath, type SchemaResult, type StandardSchema } from '../schema.ts';
 import type { HttpBody, HttpResponse } from '../types.ts';
 
 const jsonType = /json/i;
@@ -31,42 +31,49 @@ export function encodeBody(
 /**
  * Reads a response: JSON when the content type says so (validated by `schema` when given), nothing for
  * an empty body, text otherwise. A body that is not valid JSON, or fails the schema, is `ERR_INVALID_PAYLOAD`.
+ * A buffered response with a synchronous schema (or none) decodes without another promise.
  */
-export async function decodeBody<T>(
-  response: HttpResponse,
-  schema: StandardSchema<T> | undefined,
-): Promise<T> {
-  const { headers, body, status } = response;
+export function decodeBody<T>(response: HttpResponse, schema: StandardSchema<T> | undefined): T | Promise<T> {
+  const { headers, status } = response;
+  const empty = status === 204 || status === 304 || headers['content-length'] === '0';
+  if (response.text === undefined && response.body !== undefined) {
+    const body = response.body;
+    const read = empty ? body.dump().then(() => '') : body.text();
+    return read.then((text) => decodeText({ ...response, text }, schema));
+  }
+  return decodeText(response, schema);
+}
+
+function decodeText<T>(response: HttpResponse, schema: StandardSchema<T> | undefined): T | Promise<T> {
+  const { headers, status } = response;
+  const text = response.text ?? '';
   const type = headers['content-type'];
   const contentType = Array.isArray(type) ? type[0] : type;
   let value: unknown;
-  if (status === 204 || status === 304 || headers['content-length'] === '0') {
-    if (response.text === undefined) await body?.dump();
-    value = undefined;
-  } else if (contentType !== undefined && !jsonType.test(contentType)) {
-    value = response.text ?? (await body?.text()) ?? '';
-  } else {
-    // An empty chunked body reads as "no value", as an empty one with content-length 0 does.
-    const text = response.text ?? (await body?.text()) ?? '';
-    if (text === '') value = undefined;
-    else {
-      try {
-        value = JSON.parse(text);
-      } catch (error) {
-        throw new MeshError(ErrorCode.INVALID_PAYLOAD, 'response body is not valid JSON', {
-          cause: error,
-          details: { status, excerpt: text.slice(0, 200) },
-        });
-      }
+  // An empty body reads as "no value", with or without content-length 0.
+  if (text === '' || status === 204 || status === 304) value = undefined;
+  else if (contentType !== undefined && !jsonType.test(contentType)) value = text;
+  else {
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      throw new MeshError(ErrorCode.INVALID_PAYLOAD, 'response body is not valid JSON', {
+        cause: error,
+        details: { status, excerpt: text.slice(0, 200) },
+      });
     }
   }
   if (schema === undefined) return value as T;
-  const result = await schema['~standard'].validate(value);
+  const result = schema['~standard'].validate(value);
+  return result instanceof Promise ? result.then((r) => checked(r, status)) : checked(result, status);
+}
+
+function checked<T>(result: SchemaResult<T>, status: number): T {
   if (result.issues === undefined) return result.value;
   const issues = result.issues.map((issue) => ({ field: issuePath(issue), message: issue.message }));
   throw new MeshError(
     ErrorCode.INVALID_PAYLOAD,
     `response does not match its schema: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`,
-    { details: { status: response.status, issues, field: issues[0]?.field } },
+    { details: { status, issues, field: issues[0]?.field } },
   );
 }
