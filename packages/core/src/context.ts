@@ -122,20 +122,23 @@ const noop = (): void => {};
  * ```
  */
 export class CallContext {
+  // The public fields are `declare`d and assigned once in the constructor: a declared field would be
+  // defined by a separate initializer on every construction first, and a timeout derives a context per
+  // call (that initializer also counts against how much of a hot caller the optimizer inlines).
   /** Absolute deadline in epoch ms, or `undefined` for none. Only ever shrinks along a call. */
-  readonly deadline: number | undefined;
+  declare readonly deadline: number | undefined;
   /** 1 for the first try; incremented by retry and hedge layers. */
-  readonly attempt: number;
+  declare readonly attempt: number;
   /** The endpoint chosen by the balancer, if any. */
-  readonly endpoint: Endpoint | undefined;
+  declare readonly endpoint: Endpoint | undefined;
   /** Headers / metadata to send downstream. */
-  readonly metadata: Readonly<Record<string, string>>;
+  declare readonly metadata: Readonly<Record<string, string>>;
   /** Whether repeating this call is harmless. */
-  readonly idempotent: boolean;
+  declare readonly idempotent: boolean;
   /** Idempotency key the server honours, if any. */
-  readonly idempotencyKey: string | undefined;
+  declare readonly idempotencyKey: string | undefined;
   /** The clock deadlines are measured on. */
-  readonly clock: Clock;
+  declare readonly clock: Clock;
   /** The context owning the nearest cancellation scope: this one after `withCancel()`, else an ancestor. */
   readonly #scope: CallContext | undefined;
   /**
@@ -173,9 +176,8 @@ export class CallContext {
     this.#scope = scope === null ? this : scope;
     this.#external = external;
     this.#slots = slots;
-    this.#signal = undefined;
     this.#parent = parent;
-    this.#state = undefined;
+    // `#signal` and `#state` start undefined from their declarations.
   }
 
   static {
@@ -230,8 +232,8 @@ export class CallContext {
 
   /**
    * `true` when something can cancel this call: a caller's signal or a cancellation scope
-   * (`withCancel()`). Cheap, never creates a signal; a transport passes {@link CallContext.signal} on only
-   * when this is `true` or a deadline is set, so an uncancellable call pays for no `AbortController`.
+   * (`withCancel()`). Cheap, never creates a signal; a transport wires cancellation
+   * ({@link CallContext.onAbort}) only when this is `true`, so an uncancellable call pays for nothing.
    */
   get cancellable(): boolean {
     return this.#scope !== undefined || this.#external !== undefined;
