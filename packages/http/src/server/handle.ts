@@ -33,17 +33,6 @@ export async function handle(config: HandleConfig, raw: IncomingMessage, res: Se
   const { lifecycle } = config;
   const requestId = headerValue(raw, wireHeaders.requestId) ?? randomUUID();
   const extra: Record<string, string> = { [wireHeaders.requestId]: requestId };
-  if (lifecycle.draining) {
-    // Refused before any work: safe for the caller to retry elsewhere, whatever the method.
-    extra.connection = 'close';
-    const refused = refusal(
-      { status: 503, title: 'shutting down', code: ErrorCode.CLOSED },
-      { 'retry-after': '1' },
-    );
-    writeResponse(res, encodeResponse(refused), extra);
-    raw.resume();
-    return;
-  }
   const path = (raw.url ?? '/').split('?', 1)[0];
   if (raw.method === 'GET' && path === '/healthz') {
     writeResponse(res, encodeResponse({ body: { status: 'ok' } }), extra);
@@ -57,6 +46,18 @@ export async function handle(config: HandleConfig, raw: IncomingMessage, res: Se
       checks: report.checks,
     };
     writeResponse(res, encodeResponse({ status: ready ? 200 : 503, body }), extra);
+    return;
+  }
+  // Health endpoints keep answering while draining (live, not ready); everything else is refused.
+  if (lifecycle.draining) {
+    // Refused before any work: safe for the caller to retry elsewhere, whatever the method.
+    extra.connection = 'close';
+    const refused = refusal(
+      { status: 503, title: 'shutting down', code: ErrorCode.CLOSED },
+      { 'retry-after': '1' },
+    );
+    writeResponse(res, encodeResponse(refused), extra);
+    raw.resume();
     return;
   }
 
