@@ -71,8 +71,9 @@ describe('deadline propagation', () => {
       assert.deepEqual(await toB.get('/', { ctx }), { from: 'c' });
       assert.ok(seen.b !== undefined && seen.c !== undefined);
       assert.ok(seen.b.remaining <= 800 && seen.b.remaining > 0, `b saw ${seen.b.remaining}`);
+      // b spent ~30 ms; whole-millisecond headers and timer granularity may round a few ms either way.
       assert.ok(
-        seen.c.remaining <= seen.b.remaining - 30,
+        seen.c.remaining <= seen.b.remaining - 20,
         `c saw ${seen.c.remaining}, b saw ${seen.b.remaining}`,
       );
       assert.equal(seen.c.traceparent, ctx.metadata.traceparent);
