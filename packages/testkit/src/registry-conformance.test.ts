@@ -5,10 +5,14 @@ import { FakeClock } from '@meshkit/core';
 import { embeddedRegistry, type Registry, staticRegistry } from '@meshkit/discovery';
 import { registryConformance } from './registry-conformance.ts';
 
-registryConformance('static', async () => {
-  const registry = staticRegistry();
-  return { registry, advance: async () => {}, close: () => registry.close() };
-});
+registryConformance(
+  'static',
+  async () => {
+    const registry = staticRegistry();
+    return { registry, advance: async () => {}, close: () => registry.close() };
+  },
+  { shared: false },
+);
 
 const ttlMs = 1_000;
 registryConformance(
