@@ -7,10 +7,14 @@
  *   cockatiel-no-abort   the same with `abortOnReturn: false`
  *   opossum              a breaker with a timeout
  *
- * Every variant wraps the same async function and runs the same number of sequential calls per round;
- * rounds are interleaved (so drift, GC and turbo boost hit all variants alike), the first rounds are
- * warm-up, and the median round is reported. Then the heap is compared before and after 1M meshkit calls.
+ * Every variant wraps the same async function and runs the same number of sequential calls. Each
+ * measurement runs in a fresh process of the same Node binary (policies-child.ts), because variants
+ * sharing one process share call sites that then go polymorphic and slow every variant down unevenly.
+ * Processes are interleaved across variants (so drift and background load hit all alike) and the median
+ * over processes is reported. Then the heap is compared before and after 1M meshkit calls.
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { createContext, type Service, stack } from '@meshkit/core';
 import { bulkhead, circuitBreaker, retry, timeout } from '@meshkit/policies';
 import {
@@ -83,7 +87,7 @@ function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-async function heapGrowth(calls: number): Promise<number> {
+export async function heapGrowth(calls: number): Promise<number> {
   const ctx = createContext();
   const service = stack<undefined, number>(
     timeout({ timeoutMs }),
@@ -99,28 +103,52 @@ async function heapGrowth(calls: number): Promise<number> {
   return process.memoryUsage().heapUsed - before;
 }
 
-export async function run({ json }: { json: boolean }): Promise<void> {
-  const all = variants();
-  const samples = new Map<string, number[]>(all.map((v) => [v.name, []]));
+/** Measures one variant in this process: warm-up rounds, then the median of the measured rounds. */
+export async function measureHere(name: string): Promise<number> {
+  const variant = variants().find((v) => v.name === name);
+  if (variant === undefined) throw new Error(`unknown variant ${name}`);
+  const samples: number[] = [];
   for (let r = 0; r < warmupRounds + measuredRounds; r++) {
-    // Rotate the order each round so no variant always runs right after the same neighbour.
-    for (let k = 0; k < all.length; k++) {
-      const variant = all[(k + r) % all.length]!;
-      const ns = await round(variant);
-      if (r >= warmupRounds) samples.get(variant.name)!.push(ns);
+    const ns = await round(variant);
+    if (r >= warmupRounds) samples.push(ns);
+  }
+  return median(samples);
+}
+
+/** Runs `policies-child.ts <task>` in a fresh process of this Node and returns the number it prints. */
+function inChild(task: string): number {
+  const child = spawnSync(
+    process.execPath,
+    ['--conditions=@meshkit/source', '--expose-gc', join(import.meta.dirname, 'policies-child.ts'), task],
+    { encoding: 'utf8' },
+  );
+  if (child.status !== 0) throw new Error(`policies-child ${task} failed: ${child.stderr}`);
+  return Number(child.stdout.trim());
+}
+
+const processesPerVariant = 5;
+
+export async function run({ json }: { json: boolean }): Promise<void> {
+  const names = ['bare', 'meshkit', 'cockatiel', 'cockatiel-no-abort', 'opossum'];
+  const samples = new Map<string, number[]>(names.map((n) => [n, []]));
+  for (let p = 0; p < processesPerVariant; p++) {
+    // Rotate the order each pass so no variant always runs right after the same neighbour.
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + p) % names.length]!;
+      samples.get(name)!.push(inChild(name));
     }
   }
   const bare = median(samples.get('bare')!);
-  const rows = all.map((v) => {
-    const nsPerOp = median(samples.get(v.name)!);
+  const rows = names.map((name) => {
+    const nsPerOp = median(samples.get(name)!);
     return {
-      name: v.name,
+      name,
       nsPerOp: Math.round(nsPerOp * 10) / 10,
       ratioToBare: Math.round((nsPerOp / bare) * 100) / 100,
     };
   });
   const heapCalls = 1_000_000;
-  const growth = await heapGrowth(heapCalls);
+  const growth = inChild(`heap:${heapCalls}`);
   if (json) {
     // The heap figure rides on the meshkit row, so every line keeps the { name, nsPerOp, ratioToBare } shape.
     for (const row of rows) {
@@ -129,7 +157,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     return;
   }
   console.log(
-    `policies: success-path overhead per call, Node ${process.version}, median of ${measuredRounds} rounds x ${callsPerRound} calls`,
+    `policies: success-path overhead per call, Node ${process.version}, median of ${processesPerVariant} processes per variant, each the median of ${measuredRounds} rounds x ${callsPerRound} calls`,
   );
   console.log('');
   console.log(`${'variant'.padEnd(22)}${'ns/op'.padStart(10)}${'x bare'.padStart(10)}`);
