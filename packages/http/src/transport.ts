@@ -135,76 +135,9 @@ export function httpTransport(
   const pool = new Pool(origin, resolved.pool);
   const { retryableStatuses, maxErrorBodyBytes } = resolved;
 
-  const service = (async (req: HttpRequest, ctx: CallContext): Promise<HttpResponse> => {
-    let headers: Record<string, string> = { ...ctx.metadata, ...req.headers };
-    let headersTimeout: number | undefined;
-    const timeout = timeoutHeaderValue(ctx);
-    if (timeout !== undefined) {
-      if (timeout === '0') throw deadlineExceeded(origin, true);
-      headers[wireHeaders.timeout] = timeout;
-      // With nothing else to cancel the call, undici's own timer enforces the deadline. A cancellable
-      // context has a layer (deadline, timeout, hedge) that aborts it on time with its own error.
-      if (!ctx.cancellable) headersTimeout = Number(timeout);
-    }
-    if (ctx.idempotencyKey !== undefined && headers[wireHeaders.idempotencyKey] === undefined) {
-      headers = { ...headers, [wireHeaders.idempotencyKey]: ctx.idempotencyKey };
-    }
-    if (ctx.aborted) throw mapTransportError(undefined, ctx, origin);
-    if (req.buffer === true) {
-      const options: Dispatcher.DispatchOptions = {
-        method: req.method,
-        path: req.path,
-        headers,
-        body: req.body ?? null,
-        ...(headersTimeout === undefined ? {} : { headersTimeout }),
-      };
-      let result: Buffered;
-      try {
-        result = await dispatchBuffered(pool, options, ctx, maxErrorBodyBytes);
-      } catch (error) {
-        if (ctx.deadline !== undefined && ctx.remainingMs() <= 0 && !ctx.aborted) {
-          throw deadlineExceeded(origin, false, error);
-        }
-        throw mapTransportError(error, ctx, origin);
-      }
-      const text = result.body.toString('utf8');
-      if (result.status >= 400) {
-        throw statusErrorFrom(result.status, result.headers, text, {
-          retryableStatuses,
-          maxBodyBytes: maxErrorBodyBytes,
-          nowMs: ctx.clock.now(),
-          address: origin,
-        });
-      }
-      return { status: result.status, headers: result.headers, text };
-    }
-    let response: Awaited<ReturnType<Pool['request']>>;
-    try {
-      response = await pool.request({
-        method: req.method,
-        path: req.path,
-        headers,
-        body: req.body ?? null,
-        signal: ctx.cancellable ? (new ContextAbort(ctx) as unknown as AbortSignal) : undefined,
-        ...(headersTimeout === undefined ? {} : { headersTimeout }),
-      });
-    } catch (error) {
-      if (ctx.deadline !== undefined && ctx.remainingMs() <= 0 && !ctx.aborted) {
-        throw deadlineExceeded(origin, false, error);
-      }
-      throw mapTransportError(error, ctx, origin);
-    }
-    const body = response.body as unknown as HttpResponseBody;
-    if (response.statusCode >= 400) {
-      throw await statusError(response.statusCode, response.headers, body, {
-        retryableStatuses,
-        maxBodyBytes: maxErrorBodyBytes,
-        nowMs: ctx.clock.now(),
-        address: origin,
-      });
-    }
-    return { status: response.statusCode, headers: response.headers, body };
-  }) as HttpTransport;
+  const target: Target = { pool, origin, retryableStatuses, maxErrorBodyBytes };
+  const service = ((req: HttpRequest, ctx: CallContext): Promise<HttpResponse> =>
+    req.buffer === true ? sendBuffered(target, req, ctx) : sendStreaming(target, req, ctx)) as HttpTransport;
 
   Object.defineProperties(service, {
     origin: { value: origin },
@@ -220,6 +153,92 @@ function deadlineExceeded(origin: string, beforeSend: boolean, cause?: unknown):
     beforeSend ? `deadline passed before sending to ${origin}` : `deadline passed waiting for ${origin}`,
     { cause, rejected: beforeSend, details: { address: origin } },
   );
+}
+
+/** What a transport's requests share: its pool and the settings they are answered with. */
+interface Target {
+  readonly pool: Pool;
+  readonly origin: string;
+  readonly retryableStatuses: ReadonlySet<number>;
+  readonly maxErrorBodyBytes: number;
+}
+
+/**
+ * undici's options for `req`: the context's metadata and the request's headers, the time left as
+ * `x-meshkit-timeout-ms` and the idempotency key. Throws when the deadline has passed or the call is
+ * already cancelled, before anything is sent.
+ */
+function dispatchOptions(target: Target, req: HttpRequest, ctx: CallContext): Dispatcher.DispatchOptions {
+  const headers: Record<string, string> = { ...ctx.metadata, ...req.headers };
+  let headersTimeout: number | undefined;
+  const timeout = timeoutHeaderValue(ctx);
+  if (timeout !== undefined) {
+    if (timeout === '0') throw deadlineExceeded(target.origin, true);
+    headers[wireHeaders.timeout] = timeout;
+    // With nothing else to cancel the call, undici's own timer enforces the deadline. A cancellable
+    // context has a layer (deadline, timeout, hedge) that aborts it on time with its own error.
+    if (!ctx.cancellable) headersTimeout = Number(timeout);
+  }
+  if (ctx.idempotencyKey !== undefined && headers[wireHeaders.idempotencyKey] === undefined) {
+    headers[wireHeaders.idempotencyKey] = ctx.idempotencyKey;
+  }
+  if (ctx.aborted) throw mapTransportError(undefined, ctx, target.origin);
+  // `headersTimeout: undefined` is undici's default, like leaving it out; one object shape for every call.
+  return { method: req.method, path: req.path, headers, body: req.body ?? null, headersTimeout };
+}
+
+/** A failed exchange as the caller sees it: an expired deadline, or the mapped transport error. */
+function failure(error: unknown, ctx: CallContext, origin: string): unknown {
+  if (ctx.deadline !== undefined && ctx.remainingMs() <= 0 && !ctx.aborted) {
+    return deadlineExceeded(origin, false, error);
+  }
+  return mapTransportError(error, ctx, origin);
+}
+
+/**
+ * A buffered exchange (the typed client methods). Not an `async` function: the handler settles the
+ * caller's promise itself, with the finished response or the mapped error, which saves a promise and an
+ * `await` hop per call on a path this short.
+ */
+function sendBuffered(target: Target, req: HttpRequest, ctx: CallContext): Promise<HttpResponse> {
+  let options: Dispatcher.DispatchOptions;
+  try {
+    options = dispatchOptions(target, req, ctx);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return new Promise<HttpResponse>((resolve, reject) => {
+    const exchange = new BufferedExchange(target, ctx, resolve, reject);
+    try {
+      target.pool.dispatch(options, exchange);
+    } catch (error) {
+      exchange.fail(error);
+    }
+  });
+}
+
+/** An exchange whose response body stays a stream (`request()`). */
+async function sendStreaming(target: Target, req: HttpRequest, ctx: CallContext): Promise<HttpResponse> {
+  const options = dispatchOptions(target, req, ctx) as Dispatcher.RequestOptions;
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await target.pool.request({
+      ...options,
+      signal: ctx.cancellable ? (new ContextAbort(ctx) as unknown as AbortSignal) : undefined,
+    });
+  } catch (error) {
+    throw failure(error, ctx, target.origin);
+  }
+  const body = response.body as unknown as HttpResponseBody;
+  if (response.statusCode >= 400) {
+    throw await statusError(response.statusCode, response.headers, body, {
+      retryableStatuses: target.retryableStatuses,
+      maxBodyBytes: target.maxErrorBodyBytes,
+      nowMs: ctx.clock.now(),
+      address: target.origin,
+    });
+  }
+  return { status: response.statusCode, headers: response.headers, body };
 }
 
 /**
@@ -247,39 +266,18 @@ class ContextAbort {
   }
 }
 
-interface Buffered {
-  readonly status: number;
-  readonly headers: HttpHeaders;
-  readonly body: Buffer;
-}
-
 /**
- * A whole exchange through undici's handler API, without a response stream: the body is collected
- * straight from the parser's chunks (an error body only up to `maxErrorBytes`, then read on a little so
- * the connection can be reused, then cut off). Cancellation goes to the request's own controller through
- * `ctx.onAbort`; a call cancelled while still queued for a connection rejects at once.
+ * One buffered exchange through undici's handler API, without a response stream: the body is collected
+ * straight from the parser's chunks (an error body only up to `maxErrorBodyBytes`, then read on a little
+ * so the connection can be reused, then cut off), and the caller's promise settled with the finished
+ * response or the mapped error. Cancellation goes to the request's own controller through `ctx.onAbort`;
+ * a call cancelled while still queued for a connection rejects at once. One object per exchange (methods
+ * on the prototype, no closures per call) as undici's handler.
  */
-function dispatchBuffered(
-  pool: Pool,
-  options: Dispatcher.DispatchOptions,
-  ctx: CallContext,
-  maxErrorBytes: number,
-): Promise<Buffered> {
-  return new Promise<Buffered>((resolve, reject) => {
-    const exchange = new BufferedExchange(ctx, maxErrorBytes, resolve, reject);
-    try {
-      pool.dispatch(options, exchange);
-    } catch (error) {
-      exchange.fail(error);
-    }
-  });
-}
-
-/** One object per exchange (methods on the prototype, no closures per call) as undici's handler. */
 class BufferedExchange implements Dispatcher.DispatchHandler {
+  readonly #target: Target;
   readonly #ctx: CallContext;
-  readonly #maxErrorBytes: number;
-  readonly #resolve: (value: Buffered) => void;
+  readonly #resolve: (value: HttpResponse) => void;
   readonly #reject: (error: unknown) => void;
   readonly #chunks: Buffer[] = [];
   #controller: Dispatcher.DispatchController | undefined;
@@ -291,13 +289,13 @@ class BufferedExchange implements Dispatcher.DispatchHandler {
   #seen = 0;
 
   constructor(
+    target: Target,
     ctx: CallContext,
-    maxErrorBytes: number,
-    resolve: (value: Buffered) => void,
+    resolve: (value: HttpResponse) => void,
     reject: (error: unknown) => void,
   ) {
+    this.#target = target;
     this.#ctx = ctx;
-    this.#maxErrorBytes = maxErrorBytes;
     this.#resolve = resolve;
     this.#reject = reject;
     if (ctx.cancellable) this.#unregister = ctx.onAbort((reason) => this.#cancel(reason));
@@ -312,7 +310,7 @@ class BufferedExchange implements Dispatcher.DispatchHandler {
     if (this.#settled) return;
     this.#settled = true;
     this.#unregister?.();
-    this.#reject(error);
+    this.#reject(failure(error, this.#ctx, this.#target.origin));
   }
 
   #finish(): void {
@@ -321,7 +319,21 @@ class BufferedExchange implements Dispatcher.DispatchHandler {
     this.#unregister?.();
     const chunks = this.#chunks;
     const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    this.#resolve({ status: this.#status, headers: this.#headers, body });
+    const text = body.toString('utf8');
+    const status = this.#status;
+    if (status < 400) {
+      this.#resolve({ status, headers: this.#headers, text });
+      return;
+    }
+    const target = this.#target;
+    this.#reject(
+      statusErrorFrom(status, this.#headers, text, {
+        retryableStatuses: target.retryableStatuses,
+        maxBodyBytes: target.maxErrorBodyBytes,
+        nowMs: this.#ctx.clock.now(),
+        address: target.origin,
+      }),
+    );
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -340,14 +352,17 @@ class BufferedExchange implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.#seen += chunk.length;
     if (this.#status < 400) this.#chunks.push(chunk);
-    else if (this.#kept < this.#maxErrorBytes) {
-      const part = chunk.subarray(0, this.#maxErrorBytes - this.#kept);
-      this.#chunks.push(part);
-      this.#kept += part.length;
-    } else if (this.#seen > this.#maxErrorBytes + drainLimitBytes) {
-      // Past the excerpt and the drain allowance: the status and excerpt are all the caller gets.
-      this.#finish();
-      controller.abort(new Error('error body too large'));
+    else {
+      const maxErrorBytes = this.#target.maxErrorBodyBytes;
+      if (this.#kept < maxErrorBytes) {
+        const part = chunk.subarray(0, maxErrorBytes - this.#kept);
+        this.#chunks.push(part);
+        this.#kept += part.length;
+      } else if (this.#seen > maxErrorBytes + drainLimitBytes) {
+        // Past the excerpt and the drain allowance: the status and excerpt are all the caller gets.
+        this.#finish();
+        controller.abort(new Error('error body too large'));
+      }
     }
   }
 

@@ -223,7 +223,14 @@ export function httpClient(options: HttpClientOptions): HttpClient {
     path: string,
     body: unknown,
     o: CallOptions<T> | undefined,
-  ): Promise<T> => send(method, path, body, o, true).then((response) => decodeBody(response, o?.schema));
+  ): Promise<T> => {
+    const schema = o?.schema;
+    const sent = send(method, path, body, o, true);
+    // Without a schema (the common case) a shared function decodes: no closure per call.
+    return schema === undefined
+      ? (sent.then(decodeUnchecked) as Promise<T>)
+      : sent.then((response) => decodeBody(response, schema));
+  };
 
   return {
     get: (path, o) => call('GET', path, undefined, o),
@@ -241,6 +248,10 @@ export function httpClient(options: HttpClientOptions): HttpClient {
     }),
     close: () => balancer.close(),
   };
+}
+
+function decodeUnchecked(response: HttpResponse): unknown {
+  return decodeBody(response, undefined);
 }
 
 function endpointsFrom(
