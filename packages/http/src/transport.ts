@@ -279,7 +279,10 @@ class BufferedExchange implements Dispatcher.DispatchHandler {
   readonly #ctx: CallContext;
   readonly #resolve: (value: HttpResponse) => void;
   readonly #reject: (error: unknown) => void;
-  readonly #chunks: Buffer[] = [];
+  /** The body's first chunk; most bodies arrive in one, which then needs no array and no copy. */
+  #first: Buffer | undefined;
+  /** Every chunk, once there is more than one. */
+  #chunks: Buffer[] | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   #unregister: (() => void) | undefined;
   #settled = false;
@@ -318,8 +321,13 @@ class BufferedExchange implements Dispatcher.DispatchHandler {
     this.#settled = true;
     this.#unregister?.();
     const chunks = this.#chunks;
-    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    const text = body.toString('utf8');
+    const first = this.#first;
+    const text =
+      chunks !== undefined
+        ? Buffer.concat(chunks).toString('utf8')
+        : first === undefined
+          ? ''
+          : first.toString('utf8');
     const status = this.#status;
     if (status < 400) {
       this.#resolve({ status, headers: this.#headers, text });
@@ -351,12 +359,12 @@ class BufferedExchange implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.#seen += chunk.length;
-    if (this.#status < 400) this.#chunks.push(chunk);
+    if (this.#status < 400) this.#push(chunk);
     else {
       const maxErrorBytes = this.#target.maxErrorBodyBytes;
       if (this.#kept < maxErrorBytes) {
         const part = chunk.subarray(0, maxErrorBytes - this.#kept);
-        this.#chunks.push(part);
+        this.#push(part);
         this.#kept += part.length;
       } else if (this.#seen > maxErrorBytes + drainLimitBytes) {
         // Past the excerpt and the drain allowance: the status and excerpt are all the caller gets.
@@ -364,6 +372,12 @@ class BufferedExchange implements Dispatcher.DispatchHandler {
         controller.abort(new Error('error body too large'));
       }
     }
+  }
+
+  #push(chunk: Buffer): void {
+    if (this.#first === undefined) this.#first = chunk;
+    else if (this.#chunks === undefined) this.#chunks = [this.#first, chunk];
+    else this.#chunks.push(chunk);
   }
 
   onResponseEnd(): void {

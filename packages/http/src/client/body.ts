@@ -5,12 +5,18 @@ import type { HttpBody, HttpResponse } from '../types.ts';
 
 const jsonType = /json/i;
 
+/** A request body as sent: the encoded body and whether a retry may send it again. */
+export interface EncodedBody {
+  readonly body: HttpBody | undefined;
+  readonly replayable: boolean;
+}
+
+/** The encoding of "no body", shared by every call without one. */
+const noBody: EncodedBody = Object.freeze({ body: undefined, replayable: true });
+
 /** Encodes a request body: bytes, strings and streams as they are, anything else as JSON. */
-export function encodeBody(
-  body: unknown,
-  headers: Record<string, string>,
-): { body: HttpBody | undefined; replayable: boolean } {
-  if (body === undefined) return { body: undefined, replayable: true };
+export function encodeBody(body: unknown, headers: Record<string, string>): EncodedBody {
+  if (body === undefined) return noBody;
   if (typeof body === 'string') {
     headers['content-type'] ??= 'text/plain; charset=utf-8';
     return { body, replayable: true };

@@ -107,6 +107,7 @@ export function httpClient(options: HttpClientOptions): HttpClient {
   const policies = options.policies ?? {};
   const autoKey = options.autoIdempotencyKey ?? false;
   const defaultHeaders = lowerCase(options.headers ?? {});
+  const rootInit = { clock };
 
   const outer: AnyLayer<HttpRequest, HttpResponse>[] = [];
   if (policies.deadlineMs !== false) {
@@ -185,12 +186,17 @@ export function httpClient(options: HttpClientOptions): HttpClient {
     callOptions: CallOptions<unknown> | undefined,
     buffer: boolean,
   ): Promise<HttpResponse> => {
+    // Without a body or call headers nothing writes to the headers: the defaults are shared, not
+    // copied (the transport builds its own header object per attempt).
     const headers: Record<string, string> =
       callOptions?.headers === undefined
-        ? { ...defaultHeaders }
+        ? body === undefined
+          ? defaultHeaders
+          : { ...defaultHeaders }
         : { ...defaultHeaders, ...lowerCase(callOptions.headers) };
     const encoded = encodeBody(body, headers);
-    let ctx = callOptions?.ctx ?? createContext({ clock, signal: callOptions?.signal });
+    const signal = callOptions?.signal;
+    let ctx = callOptions?.ctx ?? createContext(signal === undefined ? rootInit : { clock, signal });
     if (callOptions?.timeoutMs !== undefined) {
       ctx = ctx.withTimeout(checkNumber('timeoutMs', callOptions.timeoutMs, 0));
     }
