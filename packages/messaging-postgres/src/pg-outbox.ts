@@ -1,5 +1,5 @@
-import { type Clock, InvalidArgumentError, systemClock } from '@meshkit/core';
-import { type OutboxEntry, type OutboxEvent, type OutboxStore, outboxRecord } from '@meshkit/messaging';
+import { type Clock, systemClock } from '@meshkit/core';
+import { type OutboxEntry, type OutboxEvent, type OutboxStore, outboxRow } from '@meshkit/messaging';
 import type { Pool, PoolClient } from 'pg';
 import { checkIdentifier } from './identifier.ts';
 
@@ -75,24 +75,13 @@ export class PgOutbox implements OutboxStore {
 
   /** Adds an event through `client`, inside the transaction writing the business rows. Returns its id. */
   async add(client: Queryable, event: OutboxEvent): Promise<string> {
-    const record = outboxRecord(event);
-    const data = JSON.stringify(record.data);
-    if (data === undefined) throw new InvalidArgumentError('event.data', 'must be JSON-serialisable');
+    const row = outboxRow(event, this.#clock.now());
     await client.query(
       `INSERT INTO ${this.#table} (id, topic, key, type, subject, time, headers, data)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        record.id,
-        record.topic,
-        record.key ?? null,
-        record.type ?? null,
-        record.subject ?? null,
-        new Date(this.#clock.now()).toISOString(),
-        JSON.stringify(record.headers ?? {}),
-        data,
-      ],
+      [...row],
     );
-    return record.id;
+    return row[0];
   }
 
   /**

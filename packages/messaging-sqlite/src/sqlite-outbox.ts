@@ -1,6 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { type Clock, InvalidArgumentError, systemClock } from '@meshkit/core';
-import { type OutboxEntry, type OutboxEvent, type OutboxStore, outboxRecord } from '@meshkit/messaging';
+import { type OutboxEntry, type OutboxEvent, type OutboxStore, outboxRow } from '@meshkit/messaging';
 
 /** Options of {@link sqliteOutbox}. */
 export interface SqliteOutboxOptions {
@@ -77,20 +77,9 @@ export class SqliteOutbox implements OutboxStore {
 
   /** Adds an event; call it inside the transaction that writes the business rows. Returns its id. */
   add(event: OutboxEvent): string {
-    const record = outboxRecord(event);
-    const data = JSON.stringify(record.data);
-    if (data === undefined) throw new InvalidArgumentError('event.data', 'must be JSON-serialisable');
-    this.#insert.run(
-      record.id,
-      record.topic,
-      record.key ?? null,
-      record.type ?? null,
-      record.subject ?? null,
-      new Date(this.#clock.now()).toISOString(),
-      JSON.stringify(record.headers ?? {}),
-      data,
-    );
-    return record.id;
+    const row = outboxRow(event, this.#clock.now());
+    this.#insert.run(...row);
+    return row[0];
   }
 
   /**

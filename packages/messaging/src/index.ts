@@ -46,6 +46,7 @@ export {
   type OutboxStore,
   outboxRecord,
   outboxRelay,
+  outboxRow,
 } from './outbox.ts';
 export {
   checkPattern,

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { type Clock, checkInteger, checkString, systemClock, type TimerHandle } from '@meshkit/core';
+import {
+  type Clock,
+  checkInteger,
+  checkString,
+  InvalidArgumentError,
+  systemClock,
+  type TimerHandle,
+} from '@meshkit/core';
 import { messagingChannels } from './channels.ts';
 import type { Outgoing, Publisher } from './publisher.ts';
 
@@ -62,6 +69,30 @@ export interface OutboxStore {
 export function outboxRecord(event: OutboxEvent): OutboxEvent & { readonly id: string } {
   checkString('event.topic', event.topic);
   return { ...event, id: event.id ?? randomUUID() };
+}
+
+/**
+ * The column values every outbox store inserts for `event`, in the order
+ * `(id, topic, key, type, subject, time, headers, data)`: `time` is `nowMs` as ISO 8601, `headers` and
+ * `data` are JSON text. Throws when `data` is not JSON-serialisable.
+ */
+export function outboxRow(
+  event: OutboxEvent,
+  nowMs: number,
+): readonly [string, string, string | null, string | null, string | null, string, string, string] {
+  const record = outboxRecord(event);
+  const data = JSON.stringify(record.data);
+  if (data === undefined) throw new InvalidArgumentError('event.data', 'must be JSON-serialisable');
+  return [
+    record.id,
+    record.topic,
+    record.key ?? null,
+    record.type ?? null,
+    record.subject ?? null,
+    new Date(nowMs).toISOString(),
+    JSON.stringify(record.headers ?? {}),
+    data,
+  ];
 }
 
 /** Options of {@link outboxRelay}. */
