@@ -5,6 +5,7 @@ import {
   ErrorCode,
   InvalidArgumentError,
   MeshError,
+  sleep,
   systemClock,
   type TimerHandle,
 } from '@meshkit/core';
@@ -17,6 +18,7 @@ import {
   type ServiceInstance,
   validateInstance,
 } from './instance.ts';
+import { registrationHandle } from './registration.ts';
 import type { LookupOptions, Registration, Registry, Watch } from './registry.ts';
 import { SnapshotWatch } from './watch.ts';
 
@@ -247,23 +249,15 @@ class ConsulRegistry implements Registry {
     };
     beat();
     const live = () => !this.#closed && this.#owned.get(instance.id) === owned;
-    return {
+    return registrationHandle(
       instance,
-      setHealth: async (health: InstanceHealth) => {
-        if (health !== 'passing' && health !== 'critical') {
-          throw new InvalidArgumentError('health', 'must be "passing" or "critical"', health);
-        }
-        if (!live()) return;
+      live,
+      async (health) => {
         owned.health = health;
         await this.#report(instance.id, health);
       },
-      deregister: async () => {
-        if (live()) await this.deregister(instance.id);
-      },
-      [Symbol.asyncDispose]: async () => {
-        if (live()) await this.deregister(instance.id);
-      },
-    };
+      () => this.deregister(instance.id),
+    );
   }
 
   async #report(id: string, health: InstanceHealth): Promise<void> {
@@ -371,17 +365,8 @@ class ConsulRegistry implements Registry {
       } catch {
         if (signal.aborted) return;
       }
-      await new Promise<void>((resolve) => {
-        const timer = this.#clock.setTimeout(resolve, this.#retryMs);
-        signal.addEventListener(
-          'abort',
-          () => {
-            this.#clock.clearTimeout(timer);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      // Rejects only when the watch is aborted, which the loop condition then sees.
+      await sleep(this.#clock, this.#retryMs, signal).catch(() => {});
     }
   }
 

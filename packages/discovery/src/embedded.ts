@@ -20,6 +20,7 @@ import {
   type ServiceInstance,
   validateInstance,
 } from './instance.ts';
+import { registrationHandle } from './registration.ts';
 import type { LookupOptions, Registration, Registry, Watch } from './registry.ts';
 import { SnapshotWatch } from './watch.ts';
 
@@ -168,24 +169,16 @@ class EmbeddedRegistry implements Registry {
     this.#scheduleHeartbeat(owned);
     this.#refreshWatches();
     const live = () => !this.#closed && this.#owned.get(instance.id) === owned;
-    return {
+    return registrationHandle(
       instance,
-      setHealth: async (health: InstanceHealth) => {
-        if (health !== 'passing' && health !== 'critical') {
-          throw new InvalidArgumentError('health', 'must be "passing" or "critical"', health);
-        }
-        if (!live()) return;
+      live,
+      (health) => {
         owned.health = health;
         this.#sql.health.run(health, instance.id);
         this.#refreshWatches();
       },
-      deregister: async () => {
-        if (live()) await this.deregister(instance.id);
-      },
-      [Symbol.asyncDispose]: async () => {
-        if (live()) await this.deregister(instance.id);
-      },
-    };
+      () => this.deregister(instance.id),
+    );
   }
 
   #row(instance: ServiceInstance, health: InstanceHealth, now: number) {

@@ -5,6 +5,7 @@ import {
   ErrorCode,
   InvalidArgumentError,
   MeshError,
+  sleep,
   systemClock,
   type TimerHandle,
 } from '@meshkit/core';
@@ -17,6 +18,7 @@ import {
   type ServiceInstance,
   validateInstance,
 } from './instance.ts';
+import { registrationHandle } from './registration.ts';
 import type { LookupOptions, Registration, Registry, Watch } from './registry.ts';
 import { SnapshotWatch } from './watch.ts';
 
@@ -260,23 +262,15 @@ class EtcdRegistry implements Registry {
     }
     this.#owned.set(instance.id, owned);
     const live = () => !this.#closed && this.#owned.get(instance.id) === owned;
-    return {
+    return registrationHandle(
       instance,
-      setHealth: async (health: InstanceHealth) => {
-        if (health !== 'passing' && health !== 'critical') {
-          throw new InvalidArgumentError('health', 'must be "passing" or "critical"', health);
-        }
-        if (!live()) return;
+      live,
+      async (health) => {
         owned.health = health;
         await this.#put(owned);
       },
-      deregister: async () => {
-        if (live()) await this.deregister(instance.id);
-      },
-      [Symbol.asyncDispose]: async () => {
-        if (live()) await this.deregister(instance.id);
-      },
-    };
+      () => this.deregister(instance.id),
+    );
   }
 
   async deregister(id: string): Promise<void> {
@@ -379,17 +373,8 @@ class EtcdRegistry implements Registry {
         if (signal.aborted) return;
       }
       if (signal.aborted) return;
-      await new Promise<void>((resolve) => {
-        const timer = this.#clock.setTimeout(resolve, this.#reconnectMs);
-        signal.addEventListener(
-          'abort',
-          () => {
-            this.#clock.clearTimeout(timer);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      // Rejects only when the watch is aborted, which the loop condition then sees.
+      await sleep(this.#clock, this.#reconnectMs, signal).catch(() => {});
     }
   }
 
