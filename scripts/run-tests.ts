@@ -45,15 +45,24 @@ const child = spawn(
   { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MESHKIT_TEST_SUITE: suite } },
 );
 
-let tail = '';
+// The runner's summary lines (`ℹ pass N`, `ℹ fail N`, ...) may be followed by a long list of failures,
+// so they are picked out line by line as the output streams rather than read from its end.
+const summary = new Map<string, number>();
+let partial = '';
 child.stdout.on('data', (chunk: Buffer) => {
   process.stdout.write(chunk);
-  tail = (tail + chunk.toString('utf8')).slice(-4096);
+  const lines = (partial + chunk.toString('utf8')).split('\n');
+  partial = lines.pop() ?? '';
+  for (const line of lines) {
+    const match = /^ℹ (pass|fail|cancelled) (\d+)$/.exec(line.trimEnd());
+    if (match !== null) summary.set(match[1]!, Number(match[2]));
+  }
 });
 child.on('close', (code) => {
-  const count = (label: string): number => Number(new RegExp(`ℹ ${label} (\\d+)`).exec(tail)?.[1] ?? 0);
+  const count = (label: string): number => summary.get(label) ?? 0;
   const passed = count('pass');
-  const failed = count('fail') + count('cancelled');
+  // A runner that exits non-zero without a failing test (a crash, a failing hook) still failed.
+  const failed = Math.max(count('fail') + count('cancelled'), code === 0 ? 0 : 1);
   mkdirSync(join(root, '.test-results'), { recursive: true });
   writeFileSync(
     join(root, '.test-results', `${suite}.json`),
