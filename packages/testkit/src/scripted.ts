@@ -1,4 +1,4 @@
-import type { CallContext, Service } from '@meshkit/core';
+import { type CallContext, type Service, sleep } from '@meshkit/core';
 
 /** One scripted outcome: a value, an error to throw, or a function computing either. */
 export type Step<Req, Res> =
@@ -47,20 +47,5 @@ export function scripted<Req, Res>(steps: readonly Step<Req, Res>[]): ScriptedSe
 
 /** Waits `ms` on the context's clock; rejects with the abort reason if the call is cancelled. */
 export function delay(ctx: CallContext, ms: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const signal = ctx.signal;
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      ctx.clock.clearTimeout(handle);
-      reject(signal.reason);
-    };
-    const handle = ctx.clock.setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  return sleep(ctx.clock, ms, ctx.signal);
 }
