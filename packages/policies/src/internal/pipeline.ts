@@ -62,32 +62,58 @@ export interface Guard<Res> {
   err(error: unknown): void;
 }
 
-/** Adjacent guards over one inner service, settled in one `.then` (innermost guard first). */
+/**
+ * Adjacent guards over one inner service, settled in one `.then` (innermost guard first).
+ *
+ * The first two guards sit in fields of their own and are called from separate call sites: a loop
+ * over the array calls every guard from one site, which the optimizing compiler then cannot inline,
+ * and that cost a breaker-plus-bulkhead call about 45 ns (60% of the call) on Node 24. A stack rarely
+ * has more than two guards in a row; any beyond them run in the loop.
+ */
 export class GuardChain<Req, Res> implements Pipeline<Req, Res> {
   readonly recovers = false;
+  /** All guards, outermost first. */
   readonly guards: readonly Guard<Res>[];
   readonly inner: Service<Req, Res>;
+  readonly #first: Guard<Res>;
+  readonly #second: Guard<Res> | undefined;
+  /** Guards after the second, usually none. */
+  readonly #more: readonly Guard<Res>[];
 
   constructor(guards: readonly Guard<Res>[], inner: Service<Req, Res>) {
+    const first = guards[0];
+    if (first === undefined) throw new Error('a guard chain needs at least one guard');
     this.guards = guards;
     this.inner = inner;
+    this.#first = first;
+    this.#second = guards[1];
+    this.#more = guards.slice(2);
   }
 
   tryEnter(): boolean {
-    const guards = this.guards;
-    for (let i = 0; i < guards.length; i++) if (!guards[i]!.canEnter()) return false;
-    for (let i = 0; i < guards.length; i++) guards[i]!.enter();
+    const first = this.#first;
+    const second = this.#second;
+    const more = this.#more;
+    if (!first.canEnter() || (second !== undefined && !second.canEnter())) return false;
+    for (let i = 0; i < more.length; i++) if (!more[i]!.canEnter()) return false;
+    first.enter();
+    second?.enter();
+    for (let i = 0; i < more.length; i++) more[i]!.enter();
     return true;
   }
 
   settleOk(value: Res): void {
-    const guards = this.guards;
-    for (let i = guards.length - 1; i >= 0; i--) guards[i]!.ok(value);
+    const more = this.#more;
+    for (let i = more.length - 1; i >= 0; i--) more[i]!.ok(value);
+    this.#second?.ok(value);
+    this.#first.ok(value);
   }
 
   settleErr(error: unknown): undefined {
-    const guards = this.guards;
-    for (let i = guards.length - 1; i >= 0; i--) guards[i]!.err(error);
+    const more = this.#more;
+    for (let i = more.length - 1; i >= 0; i--) more[i]!.err(error);
+    this.#second?.err(error);
+    this.#first.err(error);
     return undefined;
   }
 
