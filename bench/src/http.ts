@@ -10,18 +10,18 @@
  *   meshkit            `httpClient` with discovery (a registry watch), P2C + peak EWMA, outlier detection,
  *                      deadline, retry with budget, per-endpoint breaker and per-attempt timeout, all on
  *
- * At 16 and 64 requests in flight, cases run in slices of `requestsPerSlice`, rotated so background
- * load and GC hit every case alike; the first round is warm-up. Reported: requests per second over the
+ * At 16 and 64 requests in flight, cases run in slices of `requestsPerSlice`, in a fresh (seeded) order
+ * every round so background load hits every case alike, each slice after a full collection so none
+ * inherits another's garbage (the script runs with `--expose-gc`); the first round is warm-up. Reported: requests per second over the
  * measured slices, p50/p99 latency, and throughput relative to undici's Pool.
  */
-import { spawn } from 'node:child_process';
 import { Agent as NodeAgent } from 'node:http';
-import { createInterface } from 'node:readline';
 import { staticRegistry } from '@meshkit/discovery';
 import { httpClient } from '@meshkit/http';
 import axios from 'axios';
 import got from 'got';
 import { Pool, RetryAgent } from 'undici';
+import { startServer } from './http-server.ts';
 
 interface Case {
   readonly name: string;
@@ -33,23 +33,6 @@ const concurrencies = [16, 64];
 const requestsPerSlice = 4_000;
 const warmupRounds = 1;
 const measuredRounds = 6;
-
-async function startServer(): Promise<{ port: number; stop: () => void }> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@meshkit/source', new URL('./http-server-child.ts', import.meta.url).pathname],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  const line = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.once('line', (l) => {
-      rl.close();
-      resolve(l);
-    });
-    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
-  });
-  return { port: Number(line), stop: () => child.stdin!.end() };
-}
 
 async function cases(port: number): Promise<Case[]> {
   const origin = `http://127.0.0.1:${port}`;
@@ -122,6 +105,38 @@ async function slice(c: Case, concurrency: number, total: number, latencies: num
   return performance.now() - t0;
 }
 
+/**
+ * A full collection before every slice, so each case pays for its own garbage only. Without it, a slice
+ * inherits the old-generation debt of the one before (got and axios leave far more than the undici-based
+ * clients), and with a fixed rotation the same case always followed the same heavy allocator.
+ */
+async function settleHeap(): Promise<void> {
+  (globalThis as { gc?: () => void }).gc?.();
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A small deterministic PRNG (mulberry32), so every run uses the same slice orders. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The cases in a fresh order per round (Fisher-Yates), so no case always runs after the same one. */
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
 function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -144,10 +159,11 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       const timeMs = new Map<string, number>(all.map((c) => [c.name, 0]));
       const counts = new Map<string, number>(all.map((c) => [c.name, 0]));
       const latencies = new Map<string, number[]>(all.map((c) => [c.name, []]));
+      const random = seededRandom(concurrency);
       for (let r = 0; r < warmupRounds + measuredRounds; r++) {
-        for (let k = 0; k < all.length; k++) {
-          const c = all[(k + r) % all.length]!;
+        for (const c of shuffled(all, random)) {
           const sink: number[] = [];
+          await settleHeap();
           const ms = await slice(c, concurrency, requestsPerSlice, sink);
           if (r < warmupRounds) continue;
           timeMs.set(c.name, timeMs.get(c.name)! + ms);
