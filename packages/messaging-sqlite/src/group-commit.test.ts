@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { GroupCommit } from './group-commit.ts';
+import { WalSync } from './wal-sync.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'meshkit-gc-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,9 +47,33 @@ describe('GroupCommit', () => {
   it('uses the durable mode only for transactions that need it', async () => {
     const { db, gc } = open();
     assert.equal(await gc.submit(() => mode(db)), 1, 'NORMAL for claims and the like');
-    assert.equal(await gc.submit(() => mode(db), true), 2, 'FULL for publishes');
-    const both = await Promise.all([gc.submit(() => mode(db)), gc.submit(() => mode(db), true)]);
+    assert.equal(await gc.submit(() => mode(db), 'durable'), 2, 'FULL for publishes');
+    const both = await Promise.all([gc.submit(() => mode(db)), gc.submit(() => mode(db), 'durable')]);
     assert.deepEqual(both, [2, 2], 'one durable operation makes the whole commit durable');
+  });
+
+  it('durable-after: a relaxed commit whose promise waits for a sync of the WAL', async () => {
+    const { path, db } = open();
+    const walSync = new WalSync(`${path}-wal`);
+    assert.ok(walSync.open());
+    const gc = new GroupCommit(db, 1_000, 'FULL', 'NORMAL', { walSync });
+    const write = gc.submit(() => {
+      db.prepare('INSERT INTO t (x) VALUES (1)').run();
+      return mode(db);
+    }, 'durable-after');
+    assert.equal(await write, 1, 'committed with NORMAL: no fsync on the event loop');
+    assert.equal(walSync.syncs, 1, 'resolved only after the WAL sync');
+    // In a durable transaction it needs no sync of its own.
+    const mixed = await Promise.all([
+      gc.submit(() => mode(db), 'durable-after'),
+      gc.submit(() => mode(db), 'durable'),
+    ]);
+    assert.deepEqual(mixed, [2, 2]);
+    assert.equal(walSync.syncs, 1);
+    // Without a WalSync it is simply durable.
+    const plain = new GroupCommit(db, 1_000, 'FULL', 'NORMAL');
+    assert.equal(await plain.submit(() => mode(db), 'durable-after'), 2);
+    walSync.close();
   });
 
   it('waits for another connection’s write lock from the event loop, then commits', async () => {

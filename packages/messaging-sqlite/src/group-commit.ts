@@ -1,10 +1,22 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { ErrorCode, MeshError } from '@meshkit/core';
+import type { WalSync } from './wal-sync.ts';
+
+/**
+ * How durable an operation must be when its promise resolves:
+ * - `relaxed`: committed (claims, lease renewals; a power cut may undo them, which only means a
+ *   message is delivered again);
+ * - `durable`: on disk before anyone sees it: the commit itself uses the durable `synchronous` mode
+ *   (publishes: no consumer may handle a message that a power cut could take back);
+ * - `durable-after`: on disk before the promise resolves, but others may see it earlier: a relaxed
+ *   commit, then a sync of the WAL off the event loop (settlements). Without a {@link WalSync} this
+ *   is `durable`.
+ */
+export type Durability = 'relaxed' | 'durable' | 'durable-after';
 
 interface Op {
   readonly run: () => unknown;
-  /** Needs the durable `synchronous` mode (publishes); claims, renewals and the like do not. */
-  readonly durable: boolean;
+  readonly durability: Durability;
   readonly resolve: (value: never) => void;
   readonly reject: (error: Error) => void;
 }
@@ -21,9 +33,10 @@ interface Op {
  * and the group commit retries `BEGIN IMMEDIATE` from the event loop (next turn, then every
  * millisecond) until `busyTimeoutMs` has passed; meanwhile new writes join the waiting batch.
  *
- * A transaction runs with the durable `synchronous` mode (an fsync per commit) only if one of its
- * operations asks for it; the others (claims, lease renewals) commit with the relaxed mode. Losing a
- * relaxed commit to a power cut only means a message is delivered again, never that one is lost.
+ * A transaction runs with the durable `synchronous` mode (an fsync per commit, the write lock held
+ * meanwhile and the event loop blocked) only if one of its operations is `durable`; the others commit
+ * with the relaxed mode, and those that are `durable-after` resolve once a {@link WalSync} has synced
+ * the WAL on the thread pool. See {@link Durability}.
  */
 export class GroupCommit {
   readonly #db: DatabaseSync;
@@ -31,40 +44,47 @@ export class GroupCommit {
   readonly #busyTimeoutMs: number;
   readonly #durableMode: string;
   readonly #relaxedMode: string;
+  readonly #walSync: WalSync | undefined;
+  readonly #onCommit: (() => void) | undefined;
   #mode = '';
   #ops: Op[] = [];
   #scheduled = false;
   #closed = false;
   /** When the current run of "database is locked" began (performance.now()), or -1. */
   #busySince = -1;
+  #busyRetries = 0;
+  /** The timer of a retry after "database is locked", while one is waiting. */
+  #retryTimer: NodeJS.Timeout | undefined;
   /** Transactions committed so far (for `SqliteBroker.stats()`). */
   commits = 0;
   /** Operations committed so far. */
   operations = 0;
-  #busyRetries = 0;
 
   constructor(
     db: DatabaseSync,
     busyTimeoutMs: number,
     durableMode: string,
     relaxedMode: string,
-    maxOps = 1_000,
+    options: { maxOps?: number; walSync?: WalSync; onCommit?: () => void } = {},
   ) {
     this.#db = db;
+    this.#walSync = options.walSync;
+    this.#onCommit = options.onCommit;
     this.#durableMode = durableMode;
     this.#relaxedMode = relaxedMode;
     this.#busyTimeoutMs = busyTimeoutMs;
-    this.#maxOps = maxOps;
+    this.#maxOps = options.maxOps ?? 1_000;
   }
 
   /**
-   * Runs `run` inside the next transaction; resolves with its result after the commit. With `durable`
-   * the commit uses the durable mode.
+   * Runs `run` inside the next transaction; resolves with its result after the commit, and once the
+   * commit is as durable as `durability` asks.
    */
-  submit<R>(run: () => R, durable = false): Promise<R> {
+  submit<R>(run: () => R, durability: Durability = 'relaxed'): Promise<R> {
     if (this.#closed) return Promise.reject(new MeshError(ErrorCode.CLOSED, 'broker connection is closed'));
+    const d = durability === 'durable-after' && this.#walSync === undefined ? 'durable' : durability;
     return new Promise<R>((resolve, reject) => {
-      this.#ops.push({ run, durable, resolve: resolve as (value: never) => void, reject });
+      this.#ops.push({ run, durability: d, resolve: resolve as (value: never) => void, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => this.flush());
@@ -78,11 +98,15 @@ export class GroupCommit {
    */
   flush(blocking = false): void {
     this.#scheduled = false;
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     if (blocking) this.#db.exec(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`);
     try {
       while (this.#ops.length > 0) {
         let durable = false;
-        for (let i = 0; i < this.#ops.length && i < this.#maxOps; i++) durable ||= this.#ops[i]!.durable;
+        for (let i = 0; i < this.#ops.length && i < this.#maxOps; i++) {
+          durable ||= this.#ops[i]!.durability === 'durable';
+        }
         const mode = durable ? this.#durableMode : this.#relaxedMode;
         // Set outside the transaction; it applies to the next commit on this connection.
         if (mode !== this.#mode) {
@@ -90,7 +114,7 @@ export class GroupCommit {
           this.#mode = mode;
         }
         if (!this.#begin()) return;
-        this.#commit(this.#ops.splice(0, this.#maxOps));
+        this.#commit(this.#ops.splice(0, this.#maxOps), durable);
       }
     } finally {
       if (blocking) this.#db.exec('PRAGMA busy_timeout = 0');
@@ -111,8 +135,10 @@ export class GroupCommit {
       if (busy && now - this.#busySince < this.#busyTimeoutMs) {
         this.#scheduled = true;
         const retry = (): void => this.flush();
+        // Spinning on every turn for longer was measured: under CPU contention it starved the lock
+        // holder and made waits far longer. A commit signalled by another process pokes the wait.
         if (this.#busyRetries++ < 3) setImmediate(retry);
-        else setTimeout(retry, 1);
+        else this.#retryTimer = setTimeout(retry, 1);
         return false;
       }
       this.#busySince = -1;
@@ -121,6 +147,17 @@ export class GroupCommit {
       for (const op of this.#ops.splice(0)) op.reject(error);
       return false;
     }
+  }
+
+  /**
+   * Another connection has just committed, so the write lock is probably free: a write waiting for it
+   * retries now instead of at its next timer (which costs a millisecond or more).
+   */
+  poke(): void {
+    if (this.#retryTimer === undefined) return;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    setImmediate(() => this.flush());
   }
 
   /** Refuses later writes; what is queued is still committed by {@link GroupCommit.flush}. */
@@ -135,7 +172,7 @@ export class GroupCommit {
     for (const op of this.#ops.splice(0)) op.reject(error);
   }
 
-  #commit(ops: Op[]): void {
+  #commit(ops: Op[], durable: boolean): void {
     const db = this.#db;
     const results: { ok: boolean; value: unknown }[] = [];
     for (const op of ops) {
@@ -163,11 +200,22 @@ export class GroupCommit {
     }
     this.commits++;
     this.operations += ops.length;
+    this.#onCommit?.();
+    const waiting: number[] = [];
     for (let i = 0; i < ops.length; i++) {
       const r = results[i]!;
-      if (r.ok) ops[i]!.resolve(r.value as never);
-      else ops[i]!.reject(r.value instanceof Error ? r.value : new Error(String(r.value)));
+      if (!r.ok) ops[i]!.reject(r.value instanceof Error ? r.value : new Error(String(r.value)));
+      else if (durable || ops[i]!.durability !== 'durable-after') ops[i]!.resolve(r.value as never);
+      else waiting.push(i);
     }
+    if (waiting.length === 0) return;
+    this.#walSync!.after((cause) => {
+      const error = cause === undefined ? undefined : storageError('WAL sync failed', cause);
+      for (const i of waiting) {
+        if (error === undefined) ops[i]!.resolve(results[i]!.value as never);
+        else ops[i]!.reject(error);
+      }
+    });
   }
 }
 

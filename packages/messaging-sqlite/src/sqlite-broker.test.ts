@@ -46,9 +46,25 @@ describe('sqlite broker', () => {
       settlements: 'FULL',
       claims: 'NORMAL',
     });
+    // An ack resolves only after the WAL sync that makes it durable; the commit did not wait for it.
+    await publisher(broker, { source: '/t' }).publish('t.a', { n: 1 });
+    const { got, sub } = await hold(broker, 'durable');
+    await publisher(broker, { source: '/t' }).publish('t.a', { n: 2 });
+    await settle();
+    assert.equal(got.length, 1);
+    assert.equal(broker.stats().walSyncs, 0, 'publishes are synced by their own FULL commit');
+    await got[0]!.ack();
+    assert.equal(broker.stats().walSyncs, 1);
+    await sub.close();
     await broker.close();
     const relaxed = sqliteBroker({ path, durableSettlements: false });
     assert.equal(relaxed.durability().settlements, 'NORMAL');
+    const other = await hold(relaxed, 'relaxed');
+    await publisher(relaxed, { source: '/t' }).publish('t.a', { n: 3 });
+    await settle();
+    await other.got[0]!.ack();
+    assert.equal(relaxed.stats().walSyncs, 0, 'no sync for settlements that need not be durable');
+    await other.sub.close();
     await relaxed.close();
   });
 

@@ -23,10 +23,11 @@ import {
   type Subscription,
   type TopicMatcher,
 } from '@meshkit/messaging';
-import { CommitWatcher } from './commit-watcher.ts';
-import { GroupCommit } from './group-commit.ts';
+import { CommitSignal, CommitWatcher, wakePath } from './commit-watcher.ts';
+import { type Durability, GroupCommit } from './group-commit.ts';
 import { blockedUntil, prepareDatabase, type Synchronous } from './schema.ts';
 import { insertChunk, prepareStatements, type Statements } from './statements.ts';
+import { WalSync } from './wal-sync.ts';
 
 /** Options of {@link sqliteBroker}. */
 export interface SqliteBrokerOptions {
@@ -35,8 +36,10 @@ export interface SqliteBrokerOptions {
   /** SQLite `synchronous` mode of publishes. Defaults to `FULL`: nothing is confirmed before it is on disk. */
   readonly synchronous?: Synchronous;
   /**
-   * Whether settlements (ack, retry, dead-letter, release) commit with the `synchronous` mode too.
-   * Defaults to `true`. With `false` they skip the fsync: a power cut may then forget recent acks, so
+   * Whether settlements (ack, retry, dead-letter, release) are on disk before their promises resolve.
+   * Defaults to `true`: they commit without blocking on the fsync, and resolve once a sync of the WAL,
+   * run off the event loop, has finished (so other members may see a settlement a moment before it is
+   * durable). With `false` they resolve at the commit: a power cut may then forget recent acks, so
    * those messages are delivered again (at-least-once still holds; nothing is lost). Claims and lease
    * renewals always commit with `NORMAL`, for the same reason.
    */
@@ -119,7 +122,12 @@ export class SqliteBroker implements Broker {
   readonly #retentionMs: number;
   readonly #maxMessageBytes: number;
   readonly #durableSettlements: boolean;
+  readonly #settlements: Durability;
   readonly #synchronous: Synchronous;
+  readonly #walSync: WalSync;
+  readonly #signal: CommitSignal;
+  /** The transaction being built may give other processes work: signal them after its commit. */
+  #signalPending = false;
   readonly #members = new Set<Member>();
   readonly #matchers = new Map<string, { key: string; match: TopicMatcher }>();
   #settles: Settle[] = [];
@@ -180,7 +188,21 @@ export class SqliteBroker implements Broker {
       throw error;
     }
     this.#db.exec('PRAGMA busy_timeout = 0');
-    this.#writer = new GroupCommit(this.#db, busyTimeoutMs, synchronous, 'NORMAL');
+    // The schema transaction above created the WAL file. With synchronous=NORMAL chosen for publishes
+    // there is nothing to sync settlements for.
+    this.#walSync = new WalSync(`${this.path}-wal`);
+    const walSync = synchronous !== 'NORMAL' && this.#walSync.open() ? this.#walSync : undefined;
+    this.#settlements = this.#durableSettlements ? 'durable-after' : 'relaxed';
+    this.#signal = new CommitSignal(wakePath(this.path));
+    this.#signal.open();
+    this.#writer = new GroupCommit(this.#db, busyTimeoutMs, synchronous, 'NORMAL', {
+      walSync,
+      onCommit: () => {
+        if (!this.#signalPending) return;
+        this.#signalPending = false;
+        this.#signal.notify();
+      },
+    });
     this.#dataVersion = this.#readDataVersion();
     const peers = local.get(this.path) ?? new Set<SqliteBroker>();
     local.set(this.path, peers);
@@ -230,7 +252,8 @@ export class SqliteBroker implements Broker {
         const row = sql.insertMessage.run(r.topic, r.key ?? null, JSON.stringify(r.headers), r.body, now);
         results[todo[next]!] = { ok: true, position: String(row.lastInsertRowid) };
       }
-    }, true);
+      this.#signalPending = true;
+    }, 'durable');
     this.#wakeLocal(undefined);
     return results as PublishResult[];
   }
@@ -271,24 +294,31 @@ export class SqliteBroker implements Broker {
         if (this.#members.size === 0) this.#unref();
         await this.#writer.submit(() => {
           this.#sql.releaseOwner.run(this.#clock.now(), group, member.id);
+          this.#signalPending = true;
         });
         this.#wakeLocal(group);
       },
     };
   }
 
-  /** Counters of this connection: transactions committed and the writes they carried. */
-  stats(): { commits: number; operations: number; members: number } {
+  /**
+   * Counters of this connection: transactions committed, the writes they carried, and the syncs of the
+   * WAL that made settlements durable after their commit.
+   */
+  stats(): { commits: number; operations: number; members: number; walSyncs: number } {
     return {
       commits: this.#writer.commits,
       operations: this.#writer.operations,
       members: this.#members.size,
+      walSyncs: this.#walSync.syncs,
     };
   }
 
   /**
    * The durability in force: the journal mode read back from SQLite, and the `synchronous` mode each
-   * kind of commit uses (publishes, settlements, claims and renewals).
+   * kind of commit uses (publishes, settlements, claims and renewals). Settlements reported as `FULL`
+   * are as durable as a `FULL` commit when their promise resolves; they get there by a relaxed commit
+   * and a sync of the WAL off the event loop (see `durableSettlements`).
    */
   durability(): {
     journalMode: string;
@@ -320,11 +350,17 @@ export class SqliteBroker implements Broker {
       member.active = false;
       // Released now so another member takes over at once instead of after the visibility timeout.
       void this.#writer
-        .submit(() => this.#sql.releaseOwner.run(now, member.group, member.id))
+        .submit(() => {
+          this.#signalPending = true;
+          return this.#sql.releaseOwner.run(now, member.group, member.id);
+        })
         .catch(() => {});
     }
     this.#writer.close();
     this.#writer.flush(true);
+    // Settlements committed but not yet synced: sync now, before the connection goes.
+    this.#walSync.close();
+    this.#signal.close();
     this.#members.clear();
     local.get(this.path)?.delete(this);
     this.#db.close();
@@ -340,6 +376,8 @@ export class SqliteBroker implements Broker {
     this.#closed = true;
     this.#stopTimers();
     this.#writer.abandon();
+    this.#walSync.abandon();
+    this.#signal.close();
     for (const m of this.#members) m.active = false;
     this.#members.clear();
     local.get(this.path)?.delete(this);
@@ -505,8 +543,11 @@ export class SqliteBroker implements Broker {
         this.#settles = [];
         const acks = new Map<Member, number[]>();
         for (const s of batch) {
-          if (typeof s.run !== 'number') s.run();
-          else {
+          if (typeof s.run !== 'number') {
+            // Retries, releases and dead letters give work to someone, maybe in another process.
+            this.#signalPending = true;
+            s.run();
+          } else {
             const seqs = acks.get(s.member);
             if (seqs === undefined) acks.set(s.member, [s.run]);
             else seqs.push(s.run);
@@ -516,10 +557,13 @@ export class SqliteBroker implements Broker {
         const now = this.#clock.now();
         for (const s of batch) {
           if (typeof s.run === 'number' && s.key !== null) {
-            if (this.#sql.unblock.run(s.member.group, s.key, now).changes > 0) unblocked.add(s.member.group);
+            if (this.#sql.unblock.run(s.member.group, s.key, now).changes > 0) {
+              unblocked.add(s.member.group);
+              this.#signalPending = true;
+            }
           }
         }
-      }, this.#durableSettlements)
+      }, this.#settlements)
       .then(
         () => {
           for (const s of batch) s.resolve();
@@ -662,17 +706,17 @@ export class SqliteBroker implements Broker {
     const version = this.#readDataVersion();
     if (version === this.#dataVersion) return;
     this.#dataVersion = version;
+    this.#writer.poke();
     for (const m of this.#members) if (m.active && !m.maybeMore) this.#wake(m);
   }
 
   #startTimers(): void {
     if (this.#commits === undefined) {
       this.#commits = new CommitWatcher({
-        walPath: `${this.path}-wal`,
+        path: wakePath(this.path),
         check: () => this.#checkForeignCommit(),
         idlePollMs: this.#pollMs,
-        burstPollMs: 1,
-        burstMs: 10,
+        fallbackPollMs: 2,
         clock: this.#clock,
       });
       this.#commits.start();
