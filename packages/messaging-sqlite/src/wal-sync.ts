@@ -20,12 +20,12 @@ import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
 export class WalSync {
   readonly #path: string;
   #fd: number | undefined;
-  /** A sync runs on the thread pool. */
-  #running = false;
   /** Waiters for the next sync (they asked while one was running, so it may have missed their frames). */
   #next: Waiter[] = [];
   #closed = false;
   #abandoned = false;
+  /** Waiters of the sync running now on the thread pool, if one runs. */
+  #running: Waiter[] | undefined;
   /** Syncs performed so far. */
   syncs = 0;
 
@@ -54,16 +54,16 @@ export class WalSync {
       return;
     }
     this.#next.push(done);
-    if (!this.#running) this.#start();
+    if (this.#running === undefined) this.#start();
   }
 
   #start(): void {
     const fd = this.#fd!;
     const batch = this.#next;
     this.#next = [];
-    this.#running = true;
+    this.#running = batch;
     fdatasync(fd, (error) => {
-      this.#running = false;
+      this.#running = undefined;
       this.syncs++;
       if (this.#abandoned) {
         closeSync(fd);
@@ -94,15 +94,21 @@ export class WalSync {
       }
     }
     for (const done of waiting) done(error);
-    if (fd !== undefined && !this.#running) closeSync(fd);
+    if (fd !== undefined && this.#running === undefined) closeSync(fd);
   }
 
-  /** Drops every waiter unanswered, as a crash would. */
+  /**
+   * Gives up without syncing, as a crash would: every waiter, including those of a sync still running,
+   * is told its commit may not be on disk.
+   */
   abandon(): void {
     if (this.#closed) return;
     this.#closed = this.#abandoned = true;
+    const error = new Error('abandoned before the WAL sync');
+    const waiting = [...(this.#running ?? []), ...this.#next];
     this.#next = [];
-    if (this.#fd !== undefined && !this.#running) closeSync(this.#fd);
+    if (this.#fd !== undefined && this.#running === undefined) closeSync(this.#fd);
+    for (const done of waiting) done(error);
   }
 }
 
