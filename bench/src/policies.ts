@@ -1,5 +1,5 @@
 /**
- * Per-call overhead of resilience policies on the success path, peers side by side in one process:
+ * Per-call overhead of resilience policies on the success path, peers side by side in one run:
  *
  *   bare                 `await fn()`
  *   meshkit              stack(timeout, retry, circuitBreaker, bulkhead)
@@ -11,7 +11,8 @@
  * measurement runs in a fresh process of the same Node binary (policies-child.ts), because variants
  * sharing one process share call sites that then go polymorphic and slow every variant down unevenly.
  * Processes are interleaved across variants (so drift and background load hit all alike) and the median
- * over processes is reported. Then the heap is compared before and after 1M meshkit calls.
+ * over processes is reported. Costs are CPU time per call (see `round()`), which a loaded machine
+ * disturbs far less than wall time. Then the heap is compared before and after 1M meshkit calls.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -71,11 +72,17 @@ function variants(): Variant[] {
   ];
 }
 
+/**
+ * One round's cost per call in CPU time (user + system) of this process: unlike wall time it does not
+ * count the time other processes on a loaded machine held the core, and it does count the garbage
+ * collector's helper threads, i.e. the real cost of what a variant allocates.
+ */
 async function round(variant: Variant): Promise<number> {
   const call = variant.call;
-  const start = process.hrtime.bigint();
+  const start = process.cpuUsage();
   for (let i = 0; i < callsPerRound; i++) await call();
-  return Number(process.hrtime.bigint() - start) / callsPerRound;
+  const used = process.cpuUsage(start);
+  return ((used.user + used.system) * 1_000) / callsPerRound;
 }
 
 function median(values: number[]): number {
@@ -157,7 +164,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     return;
   }
   console.log(
-    `policies: success-path overhead per call, Node ${process.version}, median of ${processesPerVariant} processes per variant, each the median of ${measuredRounds} rounds x ${callsPerRound} calls`,
+    `policies: success-path CPU time per call, Node ${process.version}, median of ${processesPerVariant} processes per variant, each the median of ${measuredRounds} rounds x ${callsPerRound} calls`,
   );
   console.log('');
   console.log(`${'variant'.padEnd(22)}${'ns/op'.padStart(10)}${'x bare'.padStart(10)}`);
