@@ -10,7 +10,7 @@
  *   meshkit            `httpClient` with discovery (a registry watch), P2C + peak EWMA, outlier detection,
  *                      deadline, retry with budget, per-endpoint breaker and per-attempt timeout, all on
  *
- * At 16 and 64 requests in flight, cases run in slices of `requestsPerSlice`, in a fresh (seeded) order
+ * At 16 and 64 requests in flight, cases run in slices of `sliceMs` each, in a fresh (seeded) order
  * every round so background load hits every case alike, each slice after a full collection so none
  * inherits another's garbage (the script runs with `--expose-gc`); the first round is warm-up. Reported: requests per second over the
  * measured slices, p50/p99 latency, and throughput relative to undici's Pool.
@@ -30,9 +30,14 @@ interface Case {
 }
 
 const concurrencies = [16, 64];
-const requestsPerSlice = 4_000;
-const warmupRounds = 1;
-const measuredRounds = 6;
+/**
+ * Slices last a fixed time, not a fixed count: each case is then exposed to the machine's background
+ * load for as long as every other, and many short rounds average that load out better than a few long
+ * ones (with counts, a got or axios slice took seven times as long as a Pool slice).
+ */
+const sliceMs = 300;
+const warmupRounds = 2;
+const measuredRounds = 10;
 
 async function cases(port: number): Promise<Case[]> {
   const origin = `http://127.0.0.1:${port}`;
@@ -89,18 +94,19 @@ async function cases(port: number): Promise<Case[]> {
   ];
 }
 
-/** Runs `total` calls with `concurrency` in flight; returns the wall time in ms and each latency. */
-async function slice(c: Case, concurrency: number, total: number, latencies: number[]): Promise<number> {
-  let started = 0;
+/** Runs calls with `concurrency` in flight for about `ms`; returns the wall time in ms and each latency. */
+async function slice(c: Case, concurrency: number, ms: number, latencies: number[]): Promise<number> {
+  const t0 = performance.now();
+  const end = t0 + ms;
   const worker = async (): Promise<void> => {
-    while (started < total) {
-      started++;
-      const t0 = performance.now();
+    let now = performance.now();
+    while (now < end) {
+      const start = now;
       await c.call();
-      latencies.push(performance.now() - t0);
+      now = performance.now();
+      latencies.push(now - start);
     }
   };
-  const t0 = performance.now();
   await Promise.all(Array.from({ length: concurrency }, worker));
   return performance.now() - t0;
 }
@@ -164,7 +170,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
         for (const c of shuffled(all, random)) {
           const sink: number[] = [];
           await settleHeap();
-          const ms = await slice(c, concurrency, requestsPerSlice, sink);
+          const ms = await slice(c, concurrency, sliceMs, sink);
           if (r < warmupRounds) continue;
           timeMs.set(c.name, timeMs.get(c.name)! + ms);
           counts.set(c.name, counts.get(c.name)! + sink.length);
@@ -195,7 +201,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   }
   console.log(
     `http: GET of a small JSON body from a keep-alive server in another process, Node ${process.version}; ` +
-      `${measuredRounds} interleaved slices of ${requestsPerSlice} requests per case`,
+      `${measuredRounds} interleaved slices of ${sliceMs} ms per case`,
   );
   for (const concurrency of concurrencies) {
     console.log('');
