@@ -364,24 +364,39 @@ class BalancerCore<Req, Res> {
     return this.#send(req, ctx);
   }
 
-  async #send(req: Req, ctx: CallContext): Promise<Res> {
+  /**
+   * Picks an endpoint and sends; the outcome is recorded when the call settles. Not an `async` function:
+   * its suspended frame and the `await` cost more per call than one `.then` whose two closures share a
+   * single context.
+   */
+  #send(req: Req, ctx: CallContext): Promise<Res> {
     const start = this.#clock.now();
     this.#time.now = start;
-    const e = this.#choose(req, ctx);
-    e.inFlight++;
-    let response: Res;
+    let e: TrackedEndpoint<Req, Res>;
+    let pending: Promise<Res>;
     try {
-      response = await e.service(req, ctx.with({ endpoint: e }));
+      e = this.#choose(req, ctx);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    e.inFlight++;
+    try {
+      pending = e.service(req, ctx.with({ endpoint: e }));
     } catch (err) {
       this.#complete(e, start, this.#classifyError(err));
-      throw err;
+      return Promise.reject(err);
     }
-    this.#complete(
-      e,
-      start,
-      this.#classifyResponse === undefined ? 'success' : this.#classifyResponse(response),
+    return pending.then(
+      (response) => {
+        const classify = this.#classifyResponse;
+        this.#complete(e, start, classify === undefined ? 'success' : classify(response));
+        return response;
+      },
+      (err: unknown) => {
+        this.#complete(e, start, this.#classifyError(err));
+        throw err;
+      },
     );
-    return response;
   }
 
   #choose(req: Req, ctx: CallContext): TrackedEndpoint<Req, Res> {
