@@ -238,6 +238,29 @@ describe('sqlite broker', () => {
     observer.close();
   });
 
+  it('acks of one turn delete exactly the acked leases, runs as ranges and the rest as a list', async () => {
+    const path = freshPath();
+    const broker = sqliteBroker({ path });
+    const { got, sub } = await hold(broker, 'acks', 40);
+    const events = publisher(broker, { source: '/t' });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => events.publish('t.a', i)));
+    await settle();
+    assert.equal(got.length, 30);
+    // Held but not acked: one inside what would otherwise be one long run, and two isolated gaps.
+    const keep = new Set([2, 10, 12]);
+    await Promise.all(got.filter((_, i) => !keep.has(i)).map((d) => d.ack()));
+    const observer = new DatabaseSync(path);
+    const left = observer.prepare('SELECT seq FROM leases WHERE grp = ? ORDER BY seq').all('acks') as {
+      seq: number;
+    }[];
+    observer.close();
+    assert.deepEqual(
+      left.map((r) => String(r.seq)),
+      [...keep].map((i) => got[i]!.position),
+    );
+    await sub.close();
+  });
+
   it('validates its options, naming the field', () => {
     assert.throws(() => sqliteBroker({ path: '' }), /sqliteBroker.path must be a non-empty string/);
     assert.throws(

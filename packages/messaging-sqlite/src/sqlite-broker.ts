@@ -103,6 +103,9 @@ interface Settle {
   readonly reject: (error: Error) => void;
 }
 
+/** Shortest run of consecutive acked sequence numbers deleted as a range rather than listed. */
+const minAckRange = 8;
+
 /** Connections in this process per file, so a commit wakes local members at once. */
 const local = new Map<string, Set<SqliteBroker>>();
 
@@ -553,7 +556,7 @@ export class SqliteBroker implements Broker {
             else seqs.push(s.run);
           }
         }
-        for (const [m, seqs] of acks) this.#sql.ackMany.run(m.group, m.id, JSON.stringify(seqs));
+        for (const [m, seqs] of acks) this.#ack(m, seqs);
         const now = this.#clock.now();
         for (const s of batch) {
           if (typeof s.run === 'number' && s.key !== null) {
@@ -593,6 +596,25 @@ export class SqliteBroker implements Broker {
           }
         },
       );
+  }
+
+  /**
+   * Deletes the member's leases of `seqs` (each acked once, so no duplicates): runs of consecutive
+   * numbers as ranges (every number of a run is in `seqs`, so exactly those leases go), the rest as one
+   * list.
+   */
+  #ack(member: Member, seqs: number[]): void {
+    seqs.sort((a, b) => a - b);
+    const rest: number[] = [];
+    let start = 0;
+    for (let i = 1; i <= seqs.length; i++) {
+      if (i < seqs.length && seqs[i] === seqs[i - 1]! + 1) continue;
+      if (i - start >= minAckRange)
+        this.#sql.ackRange.run(member.group, member.id, seqs[start]!, seqs[i - 1]!);
+      else for (let j = start; j < i; j++) rest.push(seqs[j]!);
+      start = i;
+    }
+    if (rest.length > 0) this.#sql.ackMany.run(member.group, member.id, JSON.stringify(rest));
   }
 
   /** @internal */

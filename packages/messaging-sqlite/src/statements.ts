@@ -23,6 +23,7 @@ export interface Statements {
   readonly keyHolders: StatementSync;
   readonly unblock: StatementSync;
   readonly ackMany: StatementSync;
+  readonly ackRange: StatementSync;
   readonly ack: StatementSync;
   readonly retry: StatementSync;
   readonly release: StatementSync;
@@ -92,6 +93,9 @@ export function prepareStatements(db: DatabaseSync): Statements {
                            WHERE grp = ?1 AND key = ?2 AND key IS NOT NULL AND until < ${blockedUntil})`,
     ),
     ackMany: s('DELETE FROM leases WHERE grp = ? AND owner = ? AND seq IN (SELECT value FROM json_each(?))'),
+    // For a run of consecutive sequence numbers that are all acked: a range walk of the primary key
+    // costs about half of the JSON list's lookups (measured 0.4-0.55 vs 1.0-1.3 us per message).
+    ackRange: s('DELETE FROM leases WHERE grp = ? AND owner = ? AND seq BETWEEN ? AND ?'),
     ack: s('DELETE FROM leases WHERE grp = ? AND seq = ? AND owner = ?'),
     retry: s(
       `UPDATE leases SET owner = NULL, until = ?, deliveries = 0, headers = ?
