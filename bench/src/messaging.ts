@@ -5,8 +5,9 @@
  *   publish            confirmed, batched publish rate (publisher window 5,000, broker batches of 1,000)
  *   consume            end-to-end consume rate of a backlog, handler + ack per message, per group
  *   latency @1000/s    publish-to-handler latency at a fixed 1,000 msg/s, same process
- *   other process      the consumer in another process (woken by the WAL file watch + data_version),
- *                      with durable acks (the default) and with `durableSettlements: false`
+ *   other process      the consumer in another process (woken through the broker's wake file, then
+ *                      `PRAGMA data_version`), with durable acks (the default: a relaxed commit, then a
+ *                      sync of the WAL off the event loop) and with `durableSettlements: false`
  *
  * Every message carries a 200-byte JSON body. `--json` prints one object per line:
  * {name, msgPerSec, p50Ms, p99Ms}.
@@ -201,7 +202,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       paced(b, 'bench.xlat', 1_000, rateMessages),
     );
     add('sqlite latency @1000 msg/s (consumer in another process)', 1_000, paced1k.latencies);
-    // The consumer's own fsync per ack blocks its event loop; without it the wake-up path shows alone.
+    // Durable acks are synced off the consumer's event loop; without them any cost left of that shows.
     const relaxed = await crossProcess(
       xpath,
       'bench.xlat2',
