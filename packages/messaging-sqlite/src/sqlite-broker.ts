@@ -65,14 +65,45 @@ export interface SqliteBrokerOptions {
   readonly clock?: Clock;
 }
 
+/**
+ * A claimed message. Built from the statements' array rows into one object shape: the objects
+ * `node:sqlite` makes per row have dictionary properties, slow to read for every delivery.
+ */
 interface Row {
-  seq: number;
-  topic: string;
-  key: string | null;
-  headers: string;
-  body: Uint8Array;
-  deliveries?: number;
-  override?: string | null;
+  readonly seq: number;
+  readonly topic: string;
+  readonly key: string | null;
+  readonly headers: string;
+  readonly body: Uint8Array;
+  readonly deliveries: number;
+  /** Headers a retry merged in, replacing `headers`. */
+  readonly override: string | null;
+}
+
+/** A row of `scan` ([seq, topic, key, headers, body]), delivered for the first time. */
+function newRow(a: unknown[]): Row {
+  return {
+    seq: a[0] as number,
+    topic: a[1] as string,
+    key: a[2] as string | null,
+    headers: a[3] as string,
+    body: a[4] as Uint8Array,
+    deliveries: 1,
+    override: null,
+  };
+}
+
+/** A row of `dueLeases` ([seq, deliveries, override, topic, key, headers, body]), delivered once more. */
+function dueRow(a: unknown[]): Row {
+  return {
+    seq: a[0] as number,
+    topic: a[3] as string,
+    key: a[4] as string | null,
+    headers: a[5] as string,
+    body: a[6] as Uint8Array,
+    deliveries: (a[1] as number) + 1,
+    override: a[2] as string | null,
+  };
 }
 
 interface Member {
@@ -442,17 +473,15 @@ export class SqliteBroker implements Broker {
     const until = now + this.#visibilityMs;
     // A live member never takes back its own expired lease (it still holds that message), except the
     // ones it gave up on.
-    const rows = sql.dueLeases.all(
+    const due = sql.dueLeases.all(
       member.group,
       now,
       member.id,
       JSON.stringify([...member.forgotten]),
       limit,
-    ) as unknown as Row[];
-    for (const row of rows) {
-      sql.takeLease.run(member.id, until, member.group, row.seq);
-      row.deliveries = (row.deliveries ?? 0) + 1;
-    }
+    ) as unknown as unknown[][];
+    const rows = due.map(dueRow);
+    for (const row of rows) sql.takeLease.run(member.id, until, member.group, row.seq);
     if (rows.length >= limit) return rows;
     const matches = this.#matcher(member.group);
     let cursor = Number((sql.cursorOf.get(member.group) as { cursor: number } | undefined)?.cursor ?? 0);
@@ -465,10 +494,11 @@ export class SqliteBroker implements Broker {
     const keysHere = new Map<string, 'mine' | 'blocked'>();
     while (rows.length < limit && scanned < 10_000) {
       const need = limit - rows.length;
-      const batch = sql.scan.all(cursor, need) as unknown as Row[];
-      for (const row of batch) {
-        cursor = row.seq;
-        if (!matches(row.topic)) continue;
+      const batch = sql.scan.all(cursor, need) as unknown as unknown[][];
+      for (const cells of batch) {
+        cursor = cells[0] as number;
+        if (!matches(cells[1] as string)) continue;
+        const row = newRow(cells);
         const key = row.key;
         if (key !== null) {
           let state = keysHere.get(key);
@@ -486,7 +516,6 @@ export class SqliteBroker implements Broker {
         }
         if (key === null) claimed.push(row.seq);
         else claimedKeyed.push([row.seq, key]);
-        row.deliveries = 1;
         rows.push(row);
       }
       scanned += batch.length;
@@ -800,7 +829,7 @@ class SqliteDelivery implements Delivery {
     this.headers = JSON.parse(this.#headerText) as Record<string, string>;
     this.body = row.body;
     this.position = String(row.seq);
-    this.deliveryCount = row.deliveries ?? 1;
+    this.deliveryCount = row.deliveries;
   }
 
   #once(): void {
