@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import {
   type CallContext,
@@ -108,6 +109,31 @@ describe('balance', () => {
     push([]);
     await new Promise((r) => setImmediate(r));
     await noEndpoint(() => svc('x', createContext()), 'none-registered');
+    await svc.close();
+  });
+
+  it('a call waiting for discovery is cancelled by its context, and leaves no listener behind', async () => {
+    let deliver: (set: readonly EndpointInit[]) => void = () => {};
+    const once: AsyncIterable<readonly EndpointInit[]> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () =>
+          new Promise((resolve) => {
+            deliver = (set) => resolve({ done: false, value: set });
+          }),
+      }),
+    };
+    const svc = balance({ service: 'users', endpoints: once, connect: cluster().connect });
+    const cancelled = new AbortController();
+    const call = svc('x', createContext({ signal: cancelled.signal }));
+    cancelled.abort(new Error('caller gave up'));
+    await assert.rejects(call, { name: 'AbortError' });
+
+    const longLived = new AbortController();
+    const waiting = svc('x', createContext({ signal: longLived.signal }));
+    assert.equal(getEventListeners(longLived.signal, 'abort').length, 1);
+    deliver([three[0]!]);
+    assert.equal(await waiting, 'a');
+    assert.equal(getEventListeners(longLived.signal, 'abort').length, 0, 'the wait removed its listener');
     await svc.close();
   });
 

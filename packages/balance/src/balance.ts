@@ -344,6 +344,7 @@ class BalancerCore<Req, Res> {
   async #sendAfterDiscovery(req: Req, ctx: CallContext): Promise<Res> {
     if (ctx.aborted) throw abortError(ctx.abortReason);
     let timer: TimerHandle | undefined;
+    let unlisten: (() => void) | undefined;
     const waited = await Promise.race([
       this.#firstSet.then(() => true),
       new Promise<boolean>((resolve) => {
@@ -353,12 +354,13 @@ class BalancerCore<Req, Res> {
         );
       }),
       new Promise<boolean>((_, reject) => {
-        const signal = ctx.signal;
-        if (signal.aborted) reject(abortError(signal.reason));
-        else signal.addEventListener('abort', () => reject(abortError(signal.reason)), { once: true });
+        // `onAbort`, not `ctx.signal`: no signal is built, and the listener is removed when the wait
+        // ends, so a long-lived caller context does not collect one per call made during discovery.
+        unlisten = ctx.onAbort((reason) => reject(abortError(reason)));
       }),
     ]).finally(() => {
       if (timer !== undefined) this.#clock.clearTimeout(timer);
+      unlisten?.();
     });
     if (!waited) throw this.#noEndpoint('discovery-pending');
     return this.#send(req, ctx);
