@@ -107,7 +107,9 @@ export function httpClient(options: HttpClientOptions): HttpClient {
   const policies = options.policies ?? {};
   const autoKey = options.autoIdempotencyKey ?? false;
   const defaultHeaders = lowerCase(options.headers ?? {});
-  const rootInit = { clock };
+  // A root context holds no per-call state (no deadline, no signal; it is immutable and every layer
+  // derives from it), so calls without a caller's context or signal share one.
+  const sharedRoot = createContext({ clock });
 
   const outer: AnyLayer<HttpRequest, HttpResponse>[] = [];
   if (policies.deadlineMs !== false) {
@@ -196,7 +198,7 @@ export function httpClient(options: HttpClientOptions): HttpClient {
         : { ...defaultHeaders, ...lowerCase(callOptions.headers) };
     const encoded = encodeBody(body, headers);
     const signal = callOptions?.signal;
-    let ctx = callOptions?.ctx ?? createContext(signal === undefined ? rootInit : { clock, signal });
+    let ctx = callOptions?.ctx ?? (signal === undefined ? sharedRoot : createContext({ clock, signal }));
     if (callOptions?.timeoutMs !== undefined) {
       ctx = ctx.withTimeout(checkNumber('timeoutMs', callOptions.timeoutMs, 0));
     }
