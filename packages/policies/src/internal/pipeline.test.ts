@@ -161,4 +161,49 @@ describe('fused stack', () => {
       channels.attemptStart.unsubscribe(listener);
     }
   });
+
+  it('runs a chain of more than two guards in order, and releases all of them', async () => {
+    const clock = new FakeClock();
+    const breaker = circuitBreaker<string, string>({
+      clock,
+      strategy: consecutiveFailures({ threshold: 1 }),
+    });
+    const outer = bulkhead<string, string>({ maxConcurrent: 2, maxQueue: 0 });
+    const middle = bulkhead<string, string>({ maxConcurrent: 2, maxQueue: 0 });
+    const inner = bulkhead<string, string>({ maxConcurrent: 1, maxQueue: 0 });
+    const call = stack<string, string>(timeout({ timeoutMs: 100 }), breaker, outer, middle, inner).wrap(
+      async (req) => {
+        assert.deepEqual([outer.active, middle.active, inner.active], [1, 1, 1]);
+        if (req === 'fail') throw unavailable();
+        return req;
+      },
+    );
+    assert.equal(await call('a', createContext({ clock })), 'a');
+    assert.deepEqual([outer.active, middle.active, inner.active], [0, 0, 0]);
+    const error = await call('fail', createContext({ clock })).catch((e: unknown) => e);
+    assert.ok(isMeshError(error));
+    assert.equal(error.code, ErrorCode.HTTP_STATUS);
+    assert.deepEqual([outer.active, middle.active, inner.active], [0, 0, 0]);
+    assert.equal(breaker.state, 'open', 'the failure reached the outermost guard');
+  });
+
+  it('admits nothing when a later guard refuses, leaving the earlier ones untouched', async () => {
+    const clock = new FakeClock();
+    const first = bulkhead<string, string>({ maxConcurrent: 5, maxQueue: 0 });
+    const second = bulkhead<string, string>({ maxConcurrent: 1, maxQueue: 0 });
+    const releases: (() => void)[] = [];
+    const call = stack<string, string>(timeout({ timeoutMs: 100 }), first, second).wrap(
+      (req) => new Promise<string>((resolve) => releases.push(() => resolve(req))),
+    );
+    const held = call('a', createContext({ clock }));
+    const refused = await call('b', createContext({ clock })).catch((e: unknown) => e);
+    assert.ok(isMeshError(refused));
+    assert.equal(refused.code, ErrorCode.BULKHEAD_FULL);
+    assert.deepEqual([first.active, second.active], [1, 1], 'the refused call holds no slot');
+    releases[0]!();
+    assert.equal(await held, 'a');
+    assert.deepEqual([first.active, second.active], [0, 0]);
+    await clock.advance(100);
+    assert.equal(clock.pendingTimers, 0);
+  });
 });
