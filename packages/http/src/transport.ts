@@ -276,6 +276,9 @@ class ContextAbort {
   }
 }
 
+/** The headers of an exchange before its response starts: shared, not an empty object per call. */
+const noHeaders: HttpHeaders = Object.freeze({});
+
 /**
  * One buffered exchange through undici's handler API, without a response stream: the body is collected
  * straight from the parser's chunks (an error body only up to `maxErrorBodyBytes`, then read on a little
@@ -297,7 +300,7 @@ class BufferedExchange implements Dispatcher.DispatchHandler {
   #unregister: (() => void) | undefined;
   #settled = false;
   #status = 0;
-  #headers: HttpHeaders = {};
+  #headers: HttpHeaders = noHeaders;
   #kept = 0;
   #seen = 0;
 
