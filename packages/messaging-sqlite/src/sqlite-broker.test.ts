@@ -175,6 +175,25 @@ describe('sqlite broker', () => {
     await broker.close();
   });
 
+  it('retention takes the oldest first, at most `limit` a run, and stops at the first young message', async () => {
+    const clock = new FakeClock();
+    const path = freshPath();
+    const broker = sqliteBroker({ path, clock, retentionMs: 1_000, retentionIntervalMs: 60_000 });
+    const events = publisher(broker, { source: '/t' });
+    const g = await hold(broker, 'g', 100);
+    await Promise.all(Array.from({ length: 5 }, (_, i) => events.publish('t.x', i)));
+    await clock.advance(2_000);
+    await Promise.all(Array.from({ length: 3 }, (_, i) => events.publish('t.x', 5 + i)));
+    await settle();
+    await Promise.all(g.got.map((d) => d.ack()));
+    assert.equal(await broker.runRetention(2), 2, 'at most the limit');
+    assert.equal(await broker.runRetention(), 3, 'the rest of the old ones, none of the young');
+    assert.equal(await broker.runRetention(), 0);
+    await clock.advance(2_000);
+    assert.equal(await broker.runRetention(), 3, 'old enough now');
+    await broker.close();
+  });
+
   it('rejects a whole batch, retryable, when the commit cannot happen', async () => {
     const path = freshPath();
     const broker = sqliteBroker({ path, busyTimeoutMs: 0 });

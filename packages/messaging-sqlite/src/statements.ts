@@ -121,14 +121,22 @@ export function prepareStatements(db: DatabaseSync): Statements {
           AND (owner IS NULL OR owner <> ?2 OR seq IN (SELECT value FROM json_each(?3)))`,
     ),
     // Only messages every group has passed, older than any still leased (the lease table is small, so
-    // its minimum is cheap), and older than the retention period.
+    // its minimum is cheap), and older than the retention period: the oldest first, up to the first one
+    // that is not old enough (the log is in publish order, so later ones are not either; with clocks of
+    // several processes a little apart, a message may wait for the run after), and at most ?2 of them.
+    // Every bound is a range of the sequence, so a run looks at no more than ?2 rows; filtering the
+    // whole log by age instead scanned every message retained (70 ms per 200,000) on every run.
     retention: s(
-      `DELETE FROM messages WHERE seq IN (
-         SELECT seq FROM messages
-          WHERE seq <= COALESCE((SELECT MIN(cursor) FROM groups), (SELECT MAX(seq) FROM messages))
-            AND seq < COALESCE((SELECT MIN(seq) FROM leases), 9223372036854775807)
-            AND published_at < ?
-          ORDER BY seq LIMIT ?)`,
+      `WITH bound(upper) AS (
+         SELECT MIN(COALESCE((SELECT MIN(cursor) FROM groups), (SELECT MAX(seq) FROM messages)),
+                    COALESCE((SELECT MIN(seq) FROM leases), 9223372036854775807) - 1,
+                    (SELECT MIN(seq) FROM messages) + ?2 - 1)
+       ), young(first) AS (
+         SELECT COALESCE((SELECT seq FROM messages
+                           WHERE seq <= (SELECT upper FROM bound) AND published_at >= ?1
+                           ORDER BY seq LIMIT 1), 9223372036854775807)
+       )
+       DELETE FROM messages WHERE seq < (SELECT MIN(upper + 1, first) FROM bound, young)`,
     ),
     dataVersion: s('PRAGMA data_version'),
   };
