@@ -94,6 +94,24 @@ describe('GroupCommit', () => {
     assert.equal(count(db), 1);
   });
 
+  it('poke() retries a write waiting for the lock at once, not at its next timer', async () => {
+    const { path, db } = open();
+    // A retry interval far beyond the test's time limit: only the poke can let the write through.
+    const gc = new GroupCommit(db, 600_000, 'FULL', 'NORMAL', { busyRetryMs: 600_000 });
+    const blocker = new DatabaseSync(path);
+    blocker.exec('BEGIN IMMEDIATE');
+    const write = gc.submit(() => db.prepare('INSERT INTO t (x) VALUES (1)').run());
+    for (let i = 0; i < 6; i++) await new Promise((r) => setImmediate(r));
+    gc.poke(); // still locked: it tries once more and goes back to waiting
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(count(db), 0);
+    blocker.exec('COMMIT');
+    blocker.close();
+    gc.poke();
+    await write;
+    assert.equal(count(db), 1);
+  });
+
   it('gives up after busyTimeoutMs with a retryable error', async () => {
     const { path, gc, db } = open(20);
     const blocker = new DatabaseSync(path);

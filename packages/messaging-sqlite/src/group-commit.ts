@@ -21,6 +21,18 @@ interface Op {
   readonly reject: (error: Error) => void;
 }
 
+/** Options of {@link GroupCommit}. */
+export interface GroupCommitOptions {
+  /** Most operations in one transaction. Defaults to 1,000. */
+  readonly maxOps?: number;
+  /** Syncs the WAL for `durable-after` operations; without it they are `durable`. */
+  readonly walSync?: WalSync;
+  /** Called after every commit, before the operations' promises settle. */
+  readonly onCommit?: () => void;
+  /** Interval of the retries of a write waiting for another connection's lock, ms. Defaults to 1. */
+  readonly busyRetryMs?: number;
+}
+
 /**
  * Group commit: every write submitted in the same turn of the event loop (publishes from many
  * publishers, claims, acks, retries) runs in one `BEGIN IMMEDIATE ... COMMIT`, so the cost of the
@@ -41,6 +53,7 @@ interface Op {
 export class GroupCommit {
   readonly #db: DatabaseSync;
   readonly #maxOps: number;
+  readonly #busyRetryMs: number;
   readonly #busyTimeoutMs: number;
   readonly #durableMode: string;
   readonly #relaxedMode: string;
@@ -65,7 +78,7 @@ export class GroupCommit {
     busyTimeoutMs: number,
     durableMode: string,
     relaxedMode: string,
-    options: { maxOps?: number; walSync?: WalSync; onCommit?: () => void } = {},
+    options: GroupCommitOptions = {},
   ) {
     this.#db = db;
     this.#walSync = options.walSync;
@@ -74,6 +87,7 @@ export class GroupCommit {
     this.#relaxedMode = relaxedMode;
     this.#busyTimeoutMs = busyTimeoutMs;
     this.#maxOps = options.maxOps ?? 1_000;
+    this.#busyRetryMs = options.busyRetryMs ?? 1;
   }
 
   /**
@@ -138,7 +152,7 @@ export class GroupCommit {
         // Spinning on every turn for longer was measured: under CPU contention it starved the lock
         // holder and made waits far longer. A commit signalled by another process pokes the wait.
         if (this.#busyRetries++ < 3) setImmediate(retry);
-        else this.#retryTimer = setTimeout(retry, 1);
+        else this.#retryTimer = setTimeout(retry, this.#busyRetryMs);
         return false;
       }
       this.#busySince = -1;
