@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
-import { FakeClock, isMeshError } from '@meshkit/core';
+import { FakeClock, isMeshError, systemClock } from '@meshkit/core';
 import { type Delivery, publisher } from '@meshkit/messaging';
+import { CommitWatcher, wakePath } from './commit-watcher.ts';
 import { sqliteBroker as openBroker, type SqliteBroker, type SqliteBrokerOptions } from './sqlite-broker.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'meshkit-sqlite-'));
@@ -255,6 +256,34 @@ describe('sqlite broker', () => {
     const stored = observer.prepare('SELECT COUNT(*) AS c FROM messages').get() as { c: number };
     assert.equal(stored.c, 300);
     observer.close();
+  });
+
+  it('a publish signals other processes through the wake file after its commit', async () => {
+    const path = freshPath();
+    const broker = sqliteBroker({ path });
+    const reader = new DatabaseSync(path);
+    let seen = -1;
+    let woke: () => void = () => {};
+    const signalled = new Promise<void>((resolve) => {
+      woke = resolve;
+    });
+    // What another process's broker runs, with its idle poll out of the way.
+    const watcher = new CommitWatcher({
+      path: wakePath(path),
+      check: () => {
+        seen = (reader.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n;
+        if (seen > 0) woke();
+      },
+      idlePollMs: 600_000,
+      fallbackPollMs: 600_000,
+      clock: systemClock,
+    });
+    watcher.start();
+    await publisher(broker, { source: '/t' }).publish('t.a', 1);
+    await signalled;
+    watcher.stop();
+    reader.close();
+    assert.equal(seen, 1, 'the commit is visible when the signal arrives');
   });
 
   it('acks of one turn delete exactly the acked leases, runs as ranges and the rest as a list', async () => {
