@@ -10,12 +10,12 @@
  *   meshkit            `httpClient` with discovery (a registry watch), P2C + peak EWMA, outlier detection,
  *                      deadline, retry with budget, per-endpoint breaker and per-attempt timeout, all on
  *
- * At 16 and 64 requests in flight, cases run in slices of `sliceMs` each, in a fresh (seeded) order
- * every round so background load hits every case alike, each slice after a full collection so none
- * inherits another's garbage (the script runs with `--expose-gc`); the first rounds are warm-up. The
- * undici-based clients all keep undici's connection defaults (one connection per request in flight, no
- * pipelining), which are also meshkit's. Reported: requests per second over the measured slices, p50/p99
- * latency over every measured request, and throughput relative to undici's Pool.
+ * At 16 and 64 requests in flight, cases run in slices of `sliceMs` each, in orders that balance which
+ * case runs after which (see `roundOrder`), so background load and what a slice leaves behind hit every
+ * case alike; the first rounds are warm-up. The undici-based clients all keep undici's connection
+ * defaults (one connection per request in flight, no pipelining), which are also meshkit's. Reported:
+ * requests per second over the measured slices, p50/p99 latency over every measured request, and
+ * throughput relative to undici's Pool.
  */
 import { Agent as NodeAgent } from 'node:http';
 import { staticRegistry } from '@meshkit/discovery';
@@ -39,7 +39,8 @@ const concurrencies = [16, 64];
  */
 const sliceMs = 300;
 const warmupRounds = 2;
-const measuredRounds = 16;
+/** Three full squares of {@link roundOrder} for six cases. */
+const measuredRounds = 18;
 
 async function cases(port: number): Promise<Case[]> {
   const origin = `http://127.0.0.1:${port}`;
@@ -114,35 +115,19 @@ async function slice(c: Case, concurrency: number, ms: number, latencies: number
 }
 
 /**
- * A full collection before every slice, so each case pays for its own garbage only. Without it, a slice
- * inherits the old-generation debt of the one before (got and axios leave far more than the undici-based
- * clients), and with a fixed rotation the same case always followed the same heavy allocator.
+ * The order of the cases in round `r`: rows of a Williams design (a balanced Latin square), so over
+ * every `n` rounds each case runs first once and right after every other case exactly once. What a slice
+ * leaves behind (garbage to collect, a busier server) then falls on every case alike; a plain rotation
+ * made the same case always follow the same one (meshkit ran after axios, the heaviest allocator, in
+ * every round, and Pool after meshkit).
  */
-async function settleHeap(): Promise<void> {
-  (globalThis as { gc?: () => void }).gc?.();
-  await new Promise((resolve) => setImmediate(resolve));
-}
-
-/** A small deterministic PRNG (mulberry32), so every run uses the same slice orders. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** The cases in a fresh order per round (Fisher-Yates), so no case always runs after the same one. */
-function shuffled<T>(items: readonly T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
+function roundOrder<T>(items: readonly T[], r: number): T[] {
+  const n = items.length;
+  const first: number[] = [];
+  for (let i = 0, lo = 0, hi = n - 1; i < n; i++) first.push(i % 2 === 0 ? lo++ : hi--);
+  const row = first.map((k) => items[(k + r) % n]!);
+  // For an odd count, every other square runs reversed to balance the pairs.
+  return n % 2 === 1 && Math.floor(r / n) % 2 === 1 ? row.reverse() : row;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -167,11 +152,10 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       const timeMs = new Map<string, number>(all.map((c) => [c.name, 0]));
       const counts = new Map<string, number>(all.map((c) => [c.name, 0]));
       const latencies = new Map<string, number[]>(all.map((c) => [c.name, []]));
-      const random = seededRandom(concurrency);
       for (let r = 0; r < warmupRounds + measuredRounds; r++) {
-        for (const c of shuffled(all, random)) {
+        for (const c of roundOrder(all, r)) {
           const sink: number[] = [];
-          await settleHeap();
+          await new Promise((resolve) => setImmediate(resolve));
           const ms = await slice(c, concurrency, sliceMs, sink);
           if (r < warmupRounds) continue;
           timeMs.set(c.name, timeMs.get(c.name)! + ms);
