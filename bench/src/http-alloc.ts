@@ -4,7 +4,11 @@
  * benchmark) in alternating slices and reports, per request: bytes allocated (V8's sampling heap profiler,
  * garbage included), scavenges and CPU time; with `--sites`, the allocation sites by bytes per request.
  *
- *   node --conditions=@meshkit/source bench/src/http-alloc.ts [--concurrency=64] [--requests=20000] [--sites]
+ *   node --conditions=@meshkit/source bench/src/http-alloc.ts [--concurrency=64] [--requests=20000]
+ *     [--rounds=3] [--sites] [--only=undici-pool|meshkit] [--no-sample]
+ *
+ * `--no-sample` leaves the profiler off, for CPU and GC figures it does not skew; `--only` runs one
+ * client, so V8 sizes the young generation for it alone.
  */
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
