@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeClock } from './clock.ts';
 import { contextKey, createContext } from './context.ts';
+import { staticEndpoint } from './endpoint.ts';
 
 describe('CallContext', () => {
   it('starts with attempt 1, idempotent, no deadline', () => {
@@ -188,5 +189,65 @@ describe('CallContext', () => {
     assert.equal(child.idempotent, false);
     assert.equal(child.attempt, 3);
     assert.deepEqual(ctx.metadata, { traceparent: 't', 'x-request-id': 'r' });
+  });
+
+  it('withEndpoint sets the endpoint and keeps everything else, scope included', () => {
+    const endpoint = staticEndpoint({ id: 'a', address: '127.0.0.1:1' });
+    const { ctx: scoped, cancel } = createContext({
+      timeoutMs: 50,
+      metadata: { traceparent: 't' },
+    }).withCancel();
+    const child = scoped.with({ attempt: 2 }).withEndpoint(endpoint);
+    assert.equal(child.endpoint, endpoint);
+    assert.equal(child.attempt, 2);
+    assert.equal(child.deadline, scoped.deadline);
+    assert.deepEqual(child.metadata, { traceparent: 't' });
+    assert.equal(scoped.endpoint, undefined);
+    cancel('gone');
+    assert.equal(child.aborted, true);
+    assert.equal(child.abortReason, 'gone');
+  });
+
+  it('abort listeners fire in the order they were added, whatever was removed in between', () => {
+    const { ctx, cancel } = createContext().withCancel();
+    const seen: string[] = [];
+    const remove = new Map<string, () => void>();
+    for (const name of ['a', 'b', 'c', 'd'])
+      remove.set(
+        name,
+        ctx.onAbort(() => seen.push(name)),
+      );
+    remove.get('a')!();
+    remove.get('c')!();
+    remove.get('c')!(); // a second call does nothing
+    ctx.onAbort(() => seen.push('e'));
+    cancel('stop');
+    assert.deepEqual(seen, ['b', 'd', 'e']);
+  });
+
+  it('a long-lived scope whose children come and go keeps only the live ones', () => {
+    const { ctx: root, cancel } = createContext().withCancel();
+    const seen: string[] = [];
+    root.onAbort(() => seen.push('root'));
+    // Per-call children listen (hooking onto the root) and unregister when their call ends.
+    // Every 250th call is still running when the scope is cancelled.
+    for (let i = 0; i < 1_000; i++) {
+      const { ctx: call } = root.withCancel();
+      const stop = call.onAbort(() => seen.push(`call ${i}`));
+      if (i % 250 !== 0) stop();
+    }
+    cancel('shutdown');
+    assert.deepEqual(seen, ['root', 'call 0', 'call 250', 'call 500', 'call 750']);
+  });
+
+  it('a scope with no listeners left stops listening to the caller signal', () => {
+    const external = new AbortController();
+    const { ctx } = createContext({ signal: external.signal }).withCancel();
+    const stop = ctx.onAbort(() => assert.fail('unregistered'));
+    stop();
+    const seen: unknown[] = [];
+    ctx.onAbort((reason) => seen.push(reason));
+    external.abort('caller gone');
+    assert.deepEqual(seen, ['caller gone']);
   });
 });

@@ -42,6 +42,9 @@ export interface CancelHandle {
   cancel(reason: unknown): void;
 }
 
+/** What an aborting scope notifies: a listener, or the owner of a child scope (no closure per link). */
+type AbortTarget = ((reason: unknown) => void) | CallContext;
+
 /**
  * What a cancellation scope holds beyond its links, made only once the scope is cancelled, listened to or
  * asked for its signal: a timeout creates a scope for every call and does none of these on success.
@@ -50,16 +53,39 @@ class ScopeState {
   aborted = false;
   reason: unknown = undefined;
   controller: AbortController | undefined = undefined;
-  /** A plain array: scopes almost always have one listener (a child scope or a transport's request). */
-  listeners: ((reason: unknown) => void)[] | undefined = undefined;
+  /**
+   * The first target, in a field: a scope almost always has one (a child scope or a transport's
+   * request), and an array per scope was most of what listening cost a call.
+   */
+  first: AbortTarget | undefined = undefined;
+  /** Targets after the first, made for the second; a removed one leaves a hole (`undefined`). */
+  more: (AbortTarget | undefined)[] | undefined = undefined;
+  /** Holes in `more`. */
+  holes = 0;
+  /** Live targets in `first` and `more`; the scope listens upward only while this is above zero. */
+  count = 0;
+  /** Stops listening to the caller's signal (a root scope with one); a child scope needs none. */
   unhook: (() => void) | undefined = undefined;
-  fromParent: ((reason: unknown) => void) | undefined = undefined;
   /** The bound `cancel` handed out by {@link CancelHandle}, so destructuring it works. */
   cancel: ((reason: unknown) => void) | undefined = undefined;
 }
 
+/** Closes up the holes of `state.more` in place, keeping the order. */
+function compact(state: ScopeState): void {
+  const more = state.more!;
+  let kept = 0;
+  for (let i = 0; i < more.length; i++) {
+    const target = more[i];
+    if (target !== undefined) more[kept++] = target;
+  }
+  more.length = kept;
+  state.holes = 0;
+}
+
 /** Cancels the scope `owner` owns; assigned in {@link CallContext}'s static block (see there). */
 let cancelScope: (owner: CallContext) => (reason: unknown) => void;
+/** Tells one target that its scope aborted; assigned in {@link CallContext}'s static block. */
+let notify: (target: AbortTarget, reason: unknown) => void;
 
 /** The handle `withCancel()` returns: the context, and its bound `cancel` made on first read. */
 class ScopeHandle implements CancelHandle {
@@ -92,16 +118,6 @@ export interface CallContextInit {
   idempotencyKey?: string | undefined;
   /** The clock that deadlines are measured on. Defaults to the system clock. */
   clock?: Clock;
-}
-
-/** The plain fields a child copies from its parent (or from a patch over it). */
-interface ContextFields {
-  readonly attempt: number;
-  readonly endpoint: Endpoint | undefined;
-  readonly metadata: Readonly<Record<string, string>>;
-  readonly idempotent: boolean;
-  readonly idempotencyKey: string | undefined;
-  readonly clock: Clock;
 }
 
 const emptyMetadata: Readonly<Record<string, string>> = Object.freeze({});
@@ -155,24 +171,32 @@ export class CallContext {
   #state: ScopeState | undefined;
 
   /**
+   * Every field is its own argument, so deriving a child allocates the child and nothing else (no
+   * object of fields or patch in between; the balancer derives one per call).
+   *
    * @param scope the owner of the child's scope; `null` makes the child the owner of a new one (`this`
    * cannot be passed before it exists).
    */
   private constructor(
-    from: ContextFields,
+    deadline: number | undefined,
+    attempt: number,
+    endpoint: Endpoint | undefined,
+    metadata: Readonly<Record<string, string>>,
+    idempotent: boolean,
+    idempotencyKey: string | undefined,
+    clock: Clock,
     scope: CallContext | null | undefined,
     external: AbortSignal | undefined,
     slots: Slot | undefined,
-    deadline: number | undefined,
     parent: CallContext | undefined,
   ) {
     this.deadline = deadline;
-    this.attempt = from.attempt;
-    this.endpoint = from.endpoint;
-    this.metadata = from.metadata;
-    this.idempotent = from.idempotent;
-    this.idempotencyKey = from.idempotencyKey;
-    this.clock = from.clock;
+    this.attempt = attempt;
+    this.endpoint = endpoint;
+    this.metadata = metadata;
+    this.idempotent = idempotent;
+    this.idempotencyKey = idempotencyKey;
+    this.clock = clock;
     this.#scope = scope === null ? this : scope;
     this.#external = external;
     this.#slots = slots;
@@ -183,6 +207,10 @@ export class CallContext {
   static {
     // The scope's cancel must reach private state from ScopeHandle, which lives outside this class body.
     cancelScope = (owner) => owner.#canceller();
+    notify = (target, reason) => {
+      if (target instanceof CallContext) target.#fire(reason);
+      else target(reason);
+    };
   }
 
   /** @internal use {@link createContext}. */
@@ -194,18 +222,16 @@ export class CallContext {
       deadline = deadline === undefined ? byTimeout : Math.min(deadline, byTimeout);
     }
     return new CallContext(
-      {
-        attempt: init.attempt ?? 1,
-        endpoint: init.endpoint,
-        metadata: init.metadata ?? emptyMetadata,
-        idempotent: init.idempotent ?? true,
-        idempotencyKey: init.idempotencyKey,
-        clock,
-      },
+      deadline,
+      init.attempt ?? 1,
+      init.endpoint,
+      init.metadata ?? emptyMetadata,
+      init.idempotent ?? true,
+      init.idempotencyKey,
+      clock,
       undefined,
       init.signal,
       undefined,
-      deadline,
       undefined,
     );
   }
@@ -287,7 +313,15 @@ export class CallContext {
 
   /** A child context with `key` set to `value`. */
   set<T>(key: ContextKey<T>, value: T): CallContext {
-    return this.#derive(this, { key, value, next: this.#slots }, this.deadline);
+    return this.#derive(
+      this.deadline,
+      this.attempt,
+      this.endpoint,
+      this.metadata,
+      this.idempotent,
+      this.idempotencyKey,
+      { key, value, next: this.#slots },
+    );
   }
 
   /**
@@ -307,16 +341,26 @@ export class CallContext {
         ? this.deadline
         : patch.deadline;
     return this.#derive(
-      {
-        attempt: patch.attempt ?? this.attempt,
-        endpoint: 'endpoint' in patch ? patch.endpoint : this.endpoint,
-        metadata: patch.metadata === undefined ? this.metadata : { ...this.metadata, ...patch.metadata },
-        idempotent: patch.idempotent ?? this.idempotent,
-        idempotencyKey: 'idempotencyKey' in patch ? patch.idempotencyKey : this.idempotencyKey,
-        clock: this.clock,
-      },
-      this.#slots,
       deadline,
+      patch.attempt ?? this.attempt,
+      'endpoint' in patch ? patch.endpoint : this.endpoint,
+      patch.metadata === undefined ? this.metadata : { ...this.metadata, ...patch.metadata },
+      patch.idempotent ?? this.idempotent,
+      'idempotencyKey' in patch ? patch.idempotencyKey : this.idempotencyKey,
+      this.#slots,
+    );
+  }
+
+  /** A child with `endpoint` set: `with({ endpoint })` without the patch object, for a balancer's every call. */
+  withEndpoint(endpoint: Endpoint | undefined): CallContext {
+    return this.#derive(
+      this.deadline,
+      this.attempt,
+      endpoint,
+      this.metadata,
+      this.idempotent,
+      this.idempotencyKey,
+      this.#slots,
     );
   }
 
@@ -344,14 +388,48 @@ export class CallContext {
         : deadline;
     const parent = this.#scope;
     const external = parent === undefined ? this.#external : undefined;
-    return new ScopeHandle(new CallContext(this, null, external, this.#slots, shrunk, parent));
+    return new ScopeHandle(
+      new CallContext(
+        shrunk,
+        this.attempt,
+        this.endpoint,
+        this.metadata,
+        this.idempotent,
+        this.idempotencyKey,
+        this.clock,
+        null,
+        external,
+        this.#slots,
+        parent,
+      ),
+    );
   }
 
-  /** A child in the same scope as this context, with `from`'s fields. */
-  #derive(from: ContextFields, slots: Slot | undefined, deadline: number | undefined): CallContext {
+  /** A child in the same scope as this context, with these fields and the same clock. */
+  #derive(
+    deadline: number | undefined,
+    attempt: number,
+    endpoint: Endpoint | undefined,
+    metadata: Readonly<Record<string, string>>,
+    idempotent: boolean,
+    idempotencyKey: string | undefined,
+    slots: Slot | undefined,
+  ): CallContext {
     const scope = this.#scope;
     const external = scope === undefined ? this.#external : undefined;
-    return new CallContext(from, scope, external, slots, deadline, undefined);
+    return new CallContext(
+      deadline,
+      attempt,
+      endpoint,
+      metadata,
+      idempotent,
+      idempotencyKey,
+      this.clock,
+      scope,
+      external,
+      slots,
+      undefined,
+    );
   }
 
   // The scope of a context made by `withCancel()`; the methods below are called on the owner only.
@@ -402,38 +480,45 @@ export class CallContext {
       return noop;
     }
     const state = this.#stateOf();
-    let listeners = state.listeners;
-    if (listeners === undefined) {
-      listeners = [];
-      state.listeners = listeners;
-    }
-    listeners.push(listener);
-    if (listeners.length === 1) this.#hook(state);
-    return () => this.#remove(state, listeners, listener);
+    this.#add(state, listener);
+    return () => this.#delete(state, listener);
   }
 
-  #remove(
-    state: ScopeState,
-    listeners: ((reason: unknown) => void)[],
-    listener: (reason: unknown) => void,
-  ): void {
-    // Once fired, the list is being iterated and no longer ours: leave it alone.
-    if (state.listeners !== listeners) return;
-    const i = listeners.indexOf(listener);
-    if (i < 0) return;
-    listeners.splice(i, 1);
-    if (listeners.length === 0) {
-      state.unhook?.();
-      state.unhook = undefined;
+  #add(state: ScopeState, target: AbortTarget): void {
+    // Targets fire in the order they were added: `first` takes a target only while nothing follows it.
+    if (state.first === undefined && state.more === undefined) state.first = target;
+    else if (state.more === undefined) state.more = [target];
+    else state.more.push(target);
+    if (++state.count === 1) this.#hook(state);
+  }
+
+  /** Removes one registration of `target`; nothing once the scope fired (its targets are no longer held). */
+  #delete(state: ScopeState, target: AbortTarget): void {
+    if (state.first === target) {
+      state.first = undefined;
+    } else {
+      const more = state.more;
+      const i = more === undefined ? -1 : more.indexOf(target);
+      if (i < 0) return;
+      // A hole rather than `splice` (which allocates the array of what it removed), closed up in place
+      // once holes are most of the list, so a long-lived scope whose children come and go stays small.
+      more![i] = undefined;
+      if (++state.holes > 8 && state.holes * 2 > more!.length) compact(state);
+    }
+    if (--state.count === 0) {
+      state.first = undefined;
+      state.more = undefined;
+      state.holes = 0;
+      this.#unhook(state);
     }
   }
 
+  /** Starts listening upward: to the parent scope (as a target, no closure) or to the caller's signal. */
   #hook(state: ScopeState): void {
     const parent = this.#parent;
     const external = this.#external;
     if (parent !== undefined) {
-      state.fromParent ??= (reason) => this.#fire(reason);
-      state.unhook = parent.#listen(state.fromParent);
+      parent.#add(parent.#stateOf(), this);
     } else if (external !== undefined) {
       const onAbort = (): void => this.#fire(external.reason);
       external.addEventListener('abort', onAbort, { once: true });
@@ -441,13 +526,27 @@ export class CallContext {
     }
   }
 
+  #unhook(state: ScopeState): void {
+    const parent = this.#parent;
+    if (parent !== undefined) {
+      const parentState = parent.#state;
+      if (parentState !== undefined) parent.#delete(parentState, this);
+    } else if (state.unhook !== undefined) {
+      state.unhook();
+      state.unhook = undefined;
+    }
+  }
+
   #fire(reason: unknown): void {
     const state = this.#stateOf();
-    const listeners = state.listeners;
-    state.listeners = undefined;
-    state.unhook?.();
-    state.unhook = undefined;
-    if (listeners !== undefined) for (const listener of listeners) listener(reason);
+    const { first, more } = state;
+    if (state.count > 0) this.#unhook(state);
+    state.first = undefined;
+    state.more = undefined;
+    state.holes = 0;
+    state.count = 0;
+    if (first !== undefined) notify(first, reason);
+    if (more !== undefined) for (const target of more) if (target !== undefined) notify(target, reason);
   }
 
   /** The scope's bound cancel, made on first read: a timeout's scope is almost never cancelled. */
