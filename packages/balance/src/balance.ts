@@ -383,7 +383,7 @@ class BalancerCore<Req, Res> {
     }
     e.inFlight++;
     try {
-      pending = e.service(req, ctx.with({ endpoint: e }));
+      pending = e.service(req, ctx.withEndpoint(e));
     } catch (err) {
       this.#complete(e, start, this.#classifyError(err));
       return Promise.reject(err);
