@@ -37,16 +37,6 @@ export function expiredError(byDeadline: boolean, layer: string, timeoutMs: numb
 
 const noop = (): void => {};
 
-// The resolving functions of the promise `expiring()` makes last. Its executor runs synchronously inside
-// `new Promise`, so reading these right after is race-free, and one module-level executor spares every
-// call a closure and a context for it.
-let lastResolve: (value: never) => void = noop;
-let lastReject: (error: unknown) => void = noop;
-const captureResolvers = (resolve: (value: never) => void, reject: (error: unknown) => void): void => {
-  lastResolve = resolve;
-  lastReject = reject;
-};
-
 /** What every call of one timeout layer shares. */
 interface ExpiryLayer {
   readonly layer: string;
@@ -70,8 +60,8 @@ class Expiry<Req, Res> extends TimerTask {
   /** The fast path of the layers below that this call runs inline, if it does (see internal/pipeline.ts). */
   declare private readonly fast: Pipeline<Req, Res> | undefined;
   declare private readonly req: Req;
-  declare private readonly resolve: (value: Res) => void;
-  declare private readonly reject: (error: unknown) => void;
+  declare private resolve: (value: Res) => void;
+  declare private reject: (error: unknown) => void;
 
   constructor(
     config: ExpiryLayer,
@@ -80,8 +70,6 @@ class Expiry<Req, Res> extends TimerTask {
     scope: CancelHandle,
     fast: Pipeline<Req, Res> | undefined,
     req: Req,
-    resolve: (value: Res) => void,
-    reject: (error: unknown) => void,
   ) {
     super();
     this.config = config;
@@ -90,6 +78,12 @@ class Expiry<Req, Res> extends TimerTask {
     this.scope = scope;
     this.fast = fast;
     this.req = req;
+    this.resolve = noop;
+    this.reject = noop;
+  }
+
+  /** The executor of the call's promise: keeps its resolving functions. */
+  settleThrough(resolve: (value: Res) => void, reject: (error: unknown) => void): void {
     this.resolve = resolve;
     this.reject = reject;
   }
@@ -170,9 +164,8 @@ export function expiring<Req, Res>(
     const fast = below?.tryEnter() ? below : undefined;
     // The closures below capture `expiry` alone: one small context per call, and no per-call variable
     // (epoch times among them) is kept in a context.
-    const promise = new Promise<Res>(captureResolvers);
-    const resolve = lastResolve as (value: Res) => void;
-    const expiry = new Expiry(config, byDeadline, delayMs, scope, fast, req, resolve, lastReject);
+    const expiry = new Expiry(config, byDeadline, delayMs, scope, fast, req);
+    const promise = new Promise<Res>((resolve, reject) => expiry.settleThrough(resolve, reject));
     const work = start(fast === undefined ? next : fast.inner, req, scope.ctx);
     queue!.add(expiry, delayMs, now);
     work.then(
