@@ -7,6 +7,9 @@
  *   fetch              Node's global `fetch`
  *   got                got with a keep-alive agent, retries off
  *   axios              axios with a keep-alive agent
+ *   opossum            opossum's breaker with a timeout around `Pool.request` (a Pool of its own)
+ *   cockatiel          cockatiel's wrap(retry, circuitBreaker, timeout) around `Pool.request`, the
+ *                      timeout's signal passed to undici (a Pool of its own)
  *   meshkit            `httpClient` with discovery (a registry watch), P2C + peak EWMA, outlier detection,
  *                      deadline, retry with budget, per-endpoint breaker and per-attempt timeout, all on
  *
@@ -21,7 +24,17 @@ import { Agent as NodeAgent } from 'node:http';
 import { staticRegistry } from '@meshkit/discovery';
 import { httpClient } from '@meshkit/http';
 import axios from 'axios';
+import {
+  ConsecutiveBreaker,
+  circuitBreaker as cCircuitBreaker,
+  retry as cRetry,
+  timeout as cTimeout,
+  wrap as cWrap,
+  handleAll,
+  TimeoutStrategy,
+} from 'cockatiel';
 import got from 'got';
+import CircuitBreaker from 'opossum';
 import { Pool, RetryAgent } from 'undici';
 import { startServer } from './http-server.ts';
 
@@ -39,8 +52,8 @@ const concurrencies = [16, 64];
  */
 const sliceMs = 300;
 const warmupRounds = 2;
-/** Three full squares of {@link roundOrder} for six cases. */
-const measuredRounds = 18;
+/** Full squares of {@link roundOrder} (one round per case) to measure. */
+const measuredSquares = 3;
 
 async function cases(port: number): Promise<Case[]> {
   const origin = `http://127.0.0.1:${port}`;
@@ -64,6 +77,18 @@ async function cases(port: number): Promise<Case[]> {
   });
   await meshkit.get(path); // discovery delivers its first set
 
+  const opossumPool = new Pool(origin);
+  const opossum = new CircuitBreaker(
+    async () => (await opossumPool.request({ method: 'GET', path })).body.json(),
+    { timeout: 2_000 },
+  );
+  const cockatielPool = new Pool(origin);
+  const cockatiel = cWrap(
+    cRetry(handleAll, { maxAttempts: 3 }),
+    cCircuitBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) }),
+    cTimeout(2_000, TimeoutStrategy.Aggressive),
+  );
+
   return [
     {
       name: 'undici-pool',
@@ -85,6 +110,22 @@ async function cases(port: number): Promise<Case[]> {
       name: 'axios',
       call: async () => (await axiosClient.get(path)).data,
       close: async () => axiosAgent.destroy(),
+    },
+    {
+      name: 'opossum',
+      call: () => opossum.fire(),
+      close: async () => {
+        opossum.shutdown();
+        await opossumPool.close();
+      },
+    },
+    {
+      name: 'cockatiel',
+      call: () =>
+        cockatiel.execute(async ({ signal }) =>
+          (await cockatielPool.request({ method: 'GET', path, signal })).body.json(),
+        ),
+      close: () => cockatielPool.close(),
     },
     {
       name: 'meshkit',
@@ -152,6 +193,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       const timeMs = new Map<string, number>(all.map((c) => [c.name, 0]));
       const counts = new Map<string, number>(all.map((c) => [c.name, 0]));
       const latencies = new Map<string, number[]>(all.map((c) => [c.name, []]));
+      const measuredRounds = measuredSquares * all.length;
       for (let r = 0; r < warmupRounds + measuredRounds; r++) {
         for (const c of roundOrder(all, r)) {
           const sink: number[] = [];
@@ -187,7 +229,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   }
   console.log(
     `http: GET of a small JSON body from a keep-alive server in another process, Node ${process.version}; ` +
-      `${measuredRounds} interleaved slices of ${sliceMs} ms per case`,
+      `${(measuredSquares * rows.length) / concurrencies.length} interleaved slices of ${sliceMs} ms per case`,
   );
   for (const concurrency of concurrencies) {
     console.log('');
