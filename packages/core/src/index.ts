@@ -25,6 +25,16 @@ export {
   markRetryBudgetExhausted,
 } from './errors.ts';
 export * from './events.ts';
-export { type AnyLayer, apply, type Layer, layer, type Service, type Stack, stack } from './service.ts';
+export {
+  type AnyLayer,
+  apply,
+  cancelsPromptly,
+  type Layer,
+  layer,
+  markCancelsPromptly,
+  type Service,
+  type Stack,
+  stack,
+} from './service.ts';
 export { type TimerEntry, TimerQueue, TimerTask, timerQueueFor } from './timer-queue.ts';
 export { checkFunction, checkInteger, checkNumber, checkString } from './validate.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type CallContext, createContext } from './context.ts';
-import { type Layer, type Service, stack } from './service.ts';
+import { cancelsPromptly, type Layer, markCancelsPromptly, type Service, stack } from './service.ts';
 
 function tracer(name: string, log: string[]): Layer<string, string> {
   return {
@@ -50,5 +50,13 @@ describe('stack', () => {
     const inner = stack(tracer('b', log), tracer('c', log));
     const svc = stack(tracer('a', log), inner).wrap(async (req: string, _ctx: CallContext) => req);
     assert.equal(await svc('x', createContext()), 'x/a/b/c');
+  });
+
+  it('marks a service as cancelling promptly, and nothing else', () => {
+    const marked: Service<number, number> = async (n) => n;
+    const plain: Service<number, number> = async (n) => n;
+    assert.equal(markCancelsPromptly(marked), marked);
+    assert.equal(cancelsPromptly(marked), true);
+    assert.equal(cancelsPromptly(plain), false);
   });
 });

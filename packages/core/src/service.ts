@@ -72,3 +72,25 @@ export function layer<Req, Res>(
 ): Layer<Req, Res> {
   return describe === undefined ? { name, wrap } : { name, wrap, describe };
 }
+
+// A registered symbol: two installed copies of core agree on it, as on the MeshError brand.
+const promptCancellation: unique symbol = Symbol.for('meshkit.service.cancelsPromptly');
+
+/**
+ * Declares that `service` settles promptly once its call is cancelled: soon after its context aborts it
+ * rejects, whatever it was doing (a transport that aborts its request, a wait that listens for the
+ * abort). A timeout directly over such a service needs no promise of its own to reject at expiry: it
+ * aborts the work, and the work's own rejection arrives at once. Layers that keep the property (the
+ * guards, retry, timeouts) mark their service when the one below is marked. Returns `service`.
+ *
+ * Mark only what keeps the promise: a timeout over a marked service waits for the service to settle.
+ */
+export function markCancelsPromptly<S extends Service<never, unknown>>(service: S): S {
+  Object.defineProperty(service, promptCancellation, { value: true });
+  return service;
+}
+
+/** `true` when `service` was declared with {@link markCancelsPromptly}. */
+export function cancelsPromptly(service: Service<never, unknown>): boolean {
+  return (service as { [promptCancellation]?: boolean })[promptCancellation] === true;
+}

@@ -4,6 +4,7 @@ import {
   ErrorCode,
   InvalidArgumentError,
   MeshError,
+  markCancelsPromptly,
   type Service,
 } from '@meshkit/core';
 import { type Dispatcher, Pool } from 'undici';
@@ -144,7 +145,8 @@ export function httpTransport(
     close: { value: () => pool.close() },
     destroy: { value: () => pool.destroy() },
   });
-  return service;
+  // A cancelled call aborts its request, queued or in flight, and rejects at once.
+  return markCancelsPromptly(service);
 }
 
 function deadlineExceeded(origin: string, beforeSend: boolean, cause?: unknown): MeshError {

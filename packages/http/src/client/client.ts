@@ -8,6 +8,7 @@ import {
   createContext,
   type EndpointInit,
   InvalidArgumentError,
+  markCancelsPromptly,
   type Service,
   stack,
   systemClock,
@@ -164,6 +165,9 @@ export function httpClient(options: HttpClientOptions): HttpClient {
     ...options.balance,
     clock,
   });
+  // Every endpoint service it connects cancels promptly (see endpointService), and its wait for the first
+  // endpoints listens for cancellation: so the deadline and retry above need no promise of their own.
+  markCancelsPromptly(balancer);
   const layers = stack(...outer);
   const composed = layers.wrap(balancer);
 

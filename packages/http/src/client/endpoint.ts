@@ -1,5 +1,11 @@
 import type { EndpointService } from '@meshkit/balance';
-import type { AnyLayer, Endpoint, Readiness } from '@meshkit/core';
+import {
+  type AnyLayer,
+  cancelsPromptly,
+  type Endpoint,
+  markCancelsPromptly,
+  type Readiness,
+} from '@meshkit/core';
 import type { CircuitBreaker } from '@meshkit/policies';
 import { httpTransport, type ResolvedTransportOptions } from '../transport.ts';
 import type { HttpRequest, HttpResponse } from '../types.ts';
@@ -22,8 +28,9 @@ export function endpointService(
     const state = breaker?.state;
     return state === 'open' || state === 'isolated' ? 'closed' : 'ready';
   };
-  return Object.assign((req: HttpRequest, ctx: Parameters<typeof service>[1]) => service(req, ctx), {
-    readiness,
-    close: () => base.close(),
-  });
+  const endpointCall = Object.assign(
+    (req: HttpRequest, ctx: Parameters<typeof service>[1]) => service(req, ctx),
+    { readiness, close: () => base.close() },
+  );
+  return cancelsPromptly(service) ? markCancelsPromptly(endpointCall) : endpointCall;
 }

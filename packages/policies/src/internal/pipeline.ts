@@ -1,4 +1,4 @@
-import type { CallContext, Service } from '@meshkit/core';
+import { type CallContext, cancelsPromptly, markCancelsPromptly, type Service } from '@meshkit/core';
 
 /**
  * Fusion of adjacent policy layers on the success path.
@@ -144,8 +144,10 @@ export function guarded<Req, Res>(
       ? new GuardChain<Req, Res>([guard, ...below.guards], below.inner)
       : new GuardChain<Req, Res>([guard], next);
   const inner = chain.inner;
-  return withPipeline((req: Req, ctx: CallContext): Promise<Res> => {
+  const service = withPipeline((req: Req, ctx: CallContext): Promise<Res> => {
     if (!chain.tryEnter()) return layered(req, ctx);
     return start(inner, req, ctx).then(chain.onOk, chain.onErr);
   }, chain);
+  // A guard adds no wait that ignores cancellation (a bulkhead's queue listens for it).
+  return cancelsPromptly(next) ? markCancelsPromptly(service) : service;
 }

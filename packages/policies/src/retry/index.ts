@@ -1,8 +1,10 @@
 import {
   type AnyLayer,
   type CallContext,
+  cancelsPromptly,
   channels,
   isAbortError,
+  markCancelsPromptly,
   markRetryBudgetExhausted,
   type Service,
   sleep,
@@ -51,50 +53,56 @@ export function retry<Req, Res>(options?: RetryOptions<Res>): AnyLayer<Req, Res>
   return {
     name,
     wrap(next: Service<Req, Res>): Service<Req, Res> {
-      const loop = retryLoop(next, config);
-      if (config.retryOnResult !== undefined || maxAttempts === 1) {
-        return (req, ctx) => {
-          budget?.deposit();
-          return loop(req, ctx, 1, undefined);
-        };
-      }
-      // The fast path, fusable by the layer above: guards directly below run in the same `.then`, and
-      // the retry loop starts only after a failure.
-      const below = pipelineOf(next);
-      const guards = below instanceof GuardChain ? below : undefined;
-      const recover = (error: unknown, req: Req, ctx: CallContext): Promise<Res> => {
-        guards?.settleErr(error);
-        return loop(req, ctx, 1, { ok: false, error });
-      };
-      const pipeline: Pipeline<Req, Res> = {
-        recovers: true,
-        inner: guards === undefined ? next : guards.inner,
-        tryEnter() {
-          if (attemptsObserved() || (guards !== undefined && !guards.tryEnter())) return false;
-          budget?.deposit();
-          return true;
-        },
-        settleOk(value) {
-          guards?.settleOk(value);
-        },
-        settleErr: recover,
-      };
-      const inner = pipeline.inner;
-      const onOk = guards?.onOk;
-      return withPipeline((req, ctx) => {
-        if (pipeline.tryEnter()) {
-          return start(inner, req, ctx).then(onOk, (error: unknown) => recover(error, req, ctx));
-        }
-        budget?.deposit();
-        if (attemptsObserved()) return loop(req, ctx, 1, undefined);
-        return next(req, ctx).then(undefined, (error: unknown) => loop(req, ctx, 1, { ok: false, error }));
-      }, pipeline);
+      const service = retryService(next);
+      // Its backoff waits end on cancellation, so retrying keeps the promptness of what it retries.
+      return cancelsPromptly(next) ? markCancelsPromptly(service) : service;
     },
     describe: () => ({
       maxAttempts,
       ...(budget === undefined ? {} : { budget: budget.describe() }),
     }),
   };
+
+  function retryService(next: Service<Req, Res>): Service<Req, Res> {
+    const loop = retryLoop(next, config);
+    if (config.retryOnResult !== undefined || maxAttempts === 1) {
+      return (req, ctx) => {
+        budget?.deposit();
+        return loop(req, ctx, 1, undefined);
+      };
+    }
+    // The fast path, fusable by the layer above: guards directly below run in the same `.then`, and
+    // the retry loop starts only after a failure.
+    const below = pipelineOf(next);
+    const guards = below instanceof GuardChain ? below : undefined;
+    const recover = (error: unknown, req: Req, ctx: CallContext): Promise<Res> => {
+      guards?.settleErr(error);
+      return loop(req, ctx, 1, { ok: false, error });
+    };
+    const pipeline: Pipeline<Req, Res> = {
+      recovers: true,
+      inner: guards === undefined ? next : guards.inner,
+      tryEnter() {
+        if (attemptsObserved() || (guards !== undefined && !guards.tryEnter())) return false;
+        budget?.deposit();
+        return true;
+      },
+      settleOk(value) {
+        guards?.settleOk(value);
+      },
+      settleErr: recover,
+    };
+    const inner = pipeline.inner;
+    const onOk = guards?.onOk;
+    return withPipeline((req, ctx) => {
+      if (pipeline.tryEnter()) {
+        return start(inner, req, ctx).then(onOk, (error: unknown) => recover(error, req, ctx));
+      }
+      budget?.deposit();
+      if (attemptsObserved()) return loop(req, ctx, 1, undefined);
+      return next(req, ctx).then(undefined, (error: unknown) => loop(req, ctx, 1, { ok: false, error }));
+    }, pipeline);
+  }
 }
 
 /**
