@@ -20,7 +20,8 @@ import { type Pipeline, pipelineOf, start } from '../internal/pipeline.ts';
  * The mechanism behind `timeout()` and `deadline()`: run the work in its own cancellation scope with the
  * shrunk deadline, put the call's state on the clock's shared {@link timerQueueFor} queue, and on expiry
  * reject at once and abort the work. On success the entry is dropped (an O(1) flag) and nothing is
- * aborted.
+ * aborted. Over work marked with `markCancelsPromptly` there is no promise to reject: expiry aborts the
+ * work, and its outcome passes through `passOk`/`passErr`, mapped to the expiry's error once it fired.
  */
 
 export type ExpiryKind = 'attempt' | 'deadline';

@@ -8,7 +8,9 @@ export type { DeadlineOptions, TimeoutOptions } from './options.ts';
  * A per-attempt timeout. Each call gets `timeoutMs` (or less, when the context's deadline is sooner); the
  * child context's deadline shows the limit to everything downstream. On expiry the call rejects at once
  * with `ERR_TIMEOUT` (retryable), or `ERR_DEADLINE_EXCEEDED` when the context's deadline is what ran
- * out, and the work is aborted through its context's signal. A call that finishes in time pays for no
+ * out, and the work is aborted through its context's signal (over a service marked with
+ * `markCancelsPromptly`, the call rejects as the aborted work does, with the same error, and the timeout
+ * makes no promise of its own). A call that finishes in time pays for no
  * `AbortController` and no Node timer: the timer is an entry on the clock's shared `TimerQueue`.
  *
  * @example
