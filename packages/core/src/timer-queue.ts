@@ -233,10 +233,16 @@ export class TimerQueue {
    * for a caller whose per-call state is the task itself (see {@link TimerTask}). A task is on the queue
    * at most once: add it again only after it fired or was cancelled.
    */
-  add(task: TimerTask, delayMs: number, nowMs: number = this.clock.now()): void {
+  add(task: TimerTask, delayMs: number, nowMs?: number): void {
+    // The common case first, kept small because every timeout's hot path inlines it: the same delay
+    // as the last add, with the time already read.
+    if (delayMs === this.#lastDelay && nowMs !== undefined) this.#lastLane!.add(task, nowMs + delayMs, nowMs);
+    else this.#addSlow(task, delayMs, nowMs ?? this.clock.now());
+  }
+
+  #addSlow(task: TimerTask, delayMs: number, nowMs: number): void {
     const delay = delayMs > 0 ? Math.ceil(delayMs) : 0;
-    const lane = delay === this.#lastDelay ? this.#lastLane! : this.#laneFor(delay, nowMs);
-    lane.add(task, nowMs + delay, nowMs);
+    this.#laneFor(delay, nowMs).add(task, nowMs + delay, nowMs);
   }
 
   #laneFor(delay: number, nowMs: number): Lane {

@@ -77,8 +77,8 @@ export class GuardChain<Req, Res> implements Pipeline<Req, Res> {
   readonly inner: Service<Req, Res>;
   readonly #first: Guard<Res>;
   readonly #second: Guard<Res> | undefined;
-  /** Guards after the second, usually none. */
-  readonly #more: readonly Guard<Res>[];
+  /** Guards after the second, if any (rarely). */
+  readonly #more: readonly Guard<Res>[] | undefined;
 
   constructor(guards: readonly Guard<Res>[], inner: Service<Req, Res>) {
     const first = guards[0];
@@ -87,7 +87,7 @@ export class GuardChain<Req, Res> implements Pipeline<Req, Res> {
     this.inner = inner;
     this.#first = first;
     this.#second = guards[1];
-    this.#more = guards.slice(2);
+    this.#more = guards.length > 2 ? guards.slice(2) : undefined;
   }
 
   tryEnter(): boolean {
@@ -95,23 +95,23 @@ export class GuardChain<Req, Res> implements Pipeline<Req, Res> {
     const second = this.#second;
     const more = this.#more;
     if (!first.canEnter() || (second !== undefined && !second.canEnter())) return false;
-    for (let i = 0; i < more.length; i++) if (!more[i]!.canEnter()) return false;
+    if (more !== undefined && !canEnterAll(more)) return false;
     first.enter();
     second?.enter();
-    for (let i = 0; i < more.length; i++) more[i]!.enter();
+    if (more !== undefined) for (const guard of more) guard.enter();
     return true;
   }
 
   settleOk(value: Res): void {
     const more = this.#more;
-    for (let i = more.length - 1; i >= 0; i--) more[i]!.ok(value);
+    if (more !== undefined) for (let i = more.length - 1; i >= 0; i--) more[i]!.ok(value);
     this.#second?.ok(value);
     this.#first.ok(value);
   }
 
   settleErr(error: unknown): undefined {
     const more = this.#more;
-    for (let i = more.length - 1; i >= 0; i--) more[i]!.err(error);
+    if (more !== undefined) for (let i = more.length - 1; i >= 0; i--) more[i]!.err(error);
     this.#second?.err(error);
     this.#first.err(error);
     return undefined;
@@ -126,6 +126,11 @@ export class GuardChain<Req, Res> implements Pipeline<Req, Res> {
     this.settleErr(error);
     throw error;
   };
+}
+
+function canEnterAll(guards: readonly Guard<unknown>[]): boolean {
+  for (const guard of guards) if (!guard.canEnter()) return false;
+  return true;
 }
 
 /**
