@@ -94,31 +94,31 @@ class Expiry<Req, Res> extends TimerTask {
     this.reject = reject;
   }
 
-  /** The work succeeded in time. */
-  ok(value: Res): void {
-    this.fast?.settleOk(value);
-    this.cancel();
-    this.resolve(value);
-  }
+  // Racing (work that may ignore its signal): the call's promise settles through these. Once the expiry
+  // fired, that promise is already rejected, and settling it again does nothing.
 
-  /** The work failed in time: fail too, unless a fused retry below recovers. */
-  err(error: unknown): void {
-    const recovery = this.fast?.settleErr(error, this.req, this.scope.ctx);
-    if (recovery === undefined) {
-      this.cancel();
+  /** The work succeeded. */
+  ok(value: Res): void {
+    let outcome: Res;
+    try {
+      outcome = this.passOk(value);
+    } catch (error) {
       this.reject(error);
       return;
     }
-    recovery.then(
-      (value) => {
-        this.cancel();
-        this.resolve(value);
-      },
-      (final: unknown) => {
-        this.cancel();
-        this.reject(final);
-      },
-    );
+    this.resolve(outcome);
+  }
+
+  /** The work failed: fail too, unless a fused retry below recovers. */
+  err(error: unknown): void {
+    let outcome: Promise<Res>;
+    try {
+      outcome = this.passErr(error);
+    } catch (final) {
+      this.reject(final);
+      return;
+    }
+    outcome.then(this.resolve, this.reject);
   }
 
   /** Fell due first: reject at once, then abort the work, which may or may not honour its signal. */
@@ -138,7 +138,8 @@ class Expiry<Req, Res> extends TimerTask {
     this.scope.cancel(toAbortError(error));
   }
 
-  // Without a promise of its own (the work cancels promptly), the outcome passes through these.
+  // Without a promise of its own (the work cancels promptly), the outcome passes through these; the
+  // racing path settles its promise with what they give.
 
   /** The work succeeded: its value, or the expiry's error if that fired first. */
   passOk(value: Res): Res {
