@@ -82,6 +82,14 @@ function compact(state: ScopeState): void {
   state.holes = 0;
 }
 
+/** Drops every target: the scope fired, or its last listener left. */
+function clearTargets(state: ScopeState): void {
+  state.first = undefined;
+  state.more = undefined;
+  state.holes = 0;
+  state.count = 0;
+}
+
 /** Cancels the scope `owner` owns; assigned in {@link CallContext}'s static block (see there). */
 let cancelScope: (owner: CallContext) => (reason: unknown) => void;
 /** Tells one target that its scope aborted; assigned in {@link CallContext}'s static block. */
@@ -506,9 +514,7 @@ export class CallContext {
       if (++state.holes > 8 && state.holes * 2 > more!.length) compact(state);
     }
     if (--state.count === 0) {
-      state.first = undefined;
-      state.more = undefined;
-      state.holes = 0;
+      clearTargets(state);
       this.#unhook(state);
     }
   }
@@ -541,10 +547,7 @@ export class CallContext {
     const state = this.#stateOf();
     const { first, more } = state;
     if (state.count > 0) this.#unhook(state);
-    state.first = undefined;
-    state.more = undefined;
-    state.holes = 0;
-    state.count = 0;
+    clearTargets(state);
     if (first !== undefined) notify(first, reason);
     if (more !== undefined) for (const target of more) if (target !== undefined) notify(target, reason);
   }
