@@ -14,15 +14,15 @@
  *   meshkit-cancels-promptly   the same four layers over work marked with `markCancelsPromptly` (as
  *                              meshkit's transports are), where the timeout needs no promise of its own
  *
- * Every variant wraps the same async function and runs the same number of sequential calls. Each
+ * Every variant wraps the same async function and runs the same kind of sequential calls. Each
  * measurement runs in a fresh process of the same Node binary (policies-child.ts), because variants
  * sharing one process share call sites that then go polymorphic and slow every variant down unevenly.
- * Processes are interleaved across variants, and each reports the median of its rounds. Costs are CPU
- * time per call (see `round()`), which a loaded machine disturbs far less than wall time, but not
- * enough: on a shared virtual machine a whole process sometimes runs at half speed (a neighbour on the
- * same physical core), and then every round of it is slow. Such noise only ever adds time, so the
- * figure reported per variant is its least disturbed process (the minimum over processes); the median
- * over processes is printed beside it. Then the heap is compared before and after 1M meshkit calls.
+ * Costs are CPU time per call (see `round()`), which a loaded machine disturbs far less than wall time,
+ * but not enough: on a shared virtual machine a whole process sometimes runs at half speed (a neighbour
+ * on the same physical core), every round of it alike. So each process also measures the bare call, in
+ * rounds taking turns with the variant's, and the ratio to bare is taken within each process, where that
+ * slowdown mostly cancels out (see `quietest()` for what remains); the figures reported are medians over
+ * the less disturbed half of the processes, which run interleaved across variants. Then the heap is compared before and after 1M meshkit calls.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -134,6 +134,18 @@ async function round(variant: Variant): Promise<number> {
   return ((used.user + used.system) * 1_000) / calls;
 }
 
+/**
+ * A round of the bare call, measured beside every variant in its own process. The same loop as
+ * `round()`, written out again so that its call site is its own: sharing one would make that site
+ * polymorphic and slow both.
+ */
+async function bareRound(): Promise<number> {
+  const start = process.cpuUsage();
+  for (let i = 0; i < callsPerRound; i++) await work();
+  const used = process.cpuUsage(start);
+  return ((used.user + used.system) * 1_000) / callsPerRound;
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -159,57 +171,86 @@ export async function heapGrowth(calls: number): Promise<number> {
   return process.memoryUsage().heapUsed - before;
 }
 
-/** Measures one variant in this process: warm-up rounds, then the median of the measured rounds. */
-export async function measureHere(name: string): Promise<number> {
+/**
+ * Measures one variant in this process, in rounds alternating with rounds of the bare call: warm-up
+ * rounds, then the median of the measured rounds of each. Returns `[variant, bare]` in ns per call.
+ */
+export async function measureHere(name: string): Promise<[number, number]> {
   const variant = variants().find((v) => v.name === name);
   if (variant === undefined) throw new Error(`unknown variant ${name}`);
-  const samples: number[] = [];
+  const own: number[] = [];
+  const bare: number[] = [];
   for (let r = 0; r < warmupRounds + measuredRounds; r++) {
     const ns = await round(variant);
-    if (r >= warmupRounds) samples.push(ns);
+    const bareNs = await bareRound();
+    if (r >= warmupRounds) {
+      own.push(ns);
+      bare.push(bareNs);
+    }
   }
-  return median(samples);
+  return [median(own), median(bare)];
 }
 
-/** Runs `policies-child.ts <task>` in a fresh process of this Node and returns the number it prints. */
-function inChild(task: string): number {
+/** Runs `policies-child.ts <task>` in a fresh process of this Node and returns the numbers it prints. */
+function inChild(task: string): number[] {
   const child = spawnSync(
     process.execPath,
     ['--conditions=@meshkit/source', '--expose-gc', join(import.meta.dirname, 'policies-child.ts'), task],
     { encoding: 'utf8' },
   );
   if (child.status !== 0) throw new Error(`policies-child ${task} failed: ${child.stderr}`);
-  return Number(child.stdout.trim());
+  return child.stdout.trim().split(' ').map(Number);
 }
 
 const processesPerVariant = 11;
+
+/** One process's figures for a variant: its ns per call, and the bare call's in the same process. */
+interface Sample {
+  readonly ns: number;
+  readonly bareNs: number;
+}
+
+/**
+ * The less disturbed half of a variant's processes, judged by their bare rounds. A neighbour on the same
+ * core slows a process as a whole, and not evenly: code that allocates more suffers more, so even a
+ * ratio within one process drifts upward in a disturbed one.
+ */
+function quietest(samples: readonly Sample[]): Sample[] {
+  const sorted = [...samples].sort((a, b) => a.bareNs - b.bareNs);
+  return sorted.slice(0, Math.ceil(sorted.length / 2));
+}
 
 const competing = ['bare', 'meshkit', 'cockatiel', 'cockatiel-no-abort', 'opossum'];
 const explaining = ['floor-rejectable-promise', 'meshkit-cancels-promptly'];
 
 export async function run({ json }: { json: boolean }): Promise<void> {
-  const names = [...competing, ...explaining];
-  const samples = new Map<string, number[]>(names.map((n) => [n, []]));
+  const names = [...competing.filter((n) => n !== 'bare'), ...explaining];
+  const samples = new Map<string, Sample[]>(names.map((n) => [n, []]));
   for (let p = 0; p < processesPerVariant; p++) {
     // Rotate the order each pass so no variant always runs right after the same neighbour.
     for (let k = 0; k < names.length; k++) {
       const name = names[(k + p) % names.length]!;
-      samples.get(name)!.push(inChild(name));
+      const [ns, bareNs] = inChild(name) as [number, number];
+      samples.get(name)!.push({ ns, bareNs });
     }
   }
-  const least = (name: string): number => Math.min(...samples.get(name)!);
-  const bare = least('bare');
-  const rows = names.map((name) => {
-    const nsPerOp = least(name);
-    return {
+  const quiet = new Map(names.map((name) => [name, quietest(samples.get(name)!)]));
+  const round1 = (x: number): number => Math.round(x * 10) / 10;
+  const order = [...competing, ...explaining];
+  const rows = [
+    {
+      name: 'bare',
+      nsPerOp: round1(median([...quiet.values()].flat().map((s) => s.bareNs))),
+      ratioToBare: 1,
+    },
+    ...names.map((name) => ({
       name,
-      nsPerOp: Math.round(nsPerOp * 10) / 10,
-      ratioToBare: Math.round((nsPerOp / bare) * 100) / 100,
-      medianNsPerOp: Math.round(median(samples.get(name)!) * 10) / 10,
-    };
-  });
+      nsPerOp: round1(median(quiet.get(name)!.map((s) => s.ns))),
+      ratioToBare: Math.round(median(quiet.get(name)!.map((s) => s.ns / s.bareNs)) * 100) / 100,
+    })),
+  ].sort((x, y) => order.indexOf(x.name) - order.indexOf(y.name));
   const heapCalls = 1_000_000;
-  const growth = inChild(`heap:${heapCalls}`);
+  const growth = inChild(`heap:${heapCalls}`)[0]!;
   if (json) {
     // The heap figure rides on the meshkit row, so every line keeps the { name, nsPerOp, ratioToBare } shape.
     for (const row of rows) {
@@ -218,26 +259,24 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     return;
   }
   console.log(
-    `policies: success-path CPU time per call, Node ${process.version}; per variant the least disturbed of ${processesPerVariant} processes (median beside it), each the median of ${measuredRounds} rounds of ${callsPerRound.toLocaleString('en')} calls (${slowCallsPerRound.toLocaleString('en')} for cockatiel and opossum)`,
+    `policies: success-path CPU time per call, Node ${process.version}; medians over the quieter half of ${processesPerVariant} processes per variant, each the median of ${measuredRounds} rounds of ${callsPerRound.toLocaleString('en')} calls (${slowCallsPerRound.toLocaleString('en')} for cockatiel and opossum), in turn with rounds of the bare call; x bare is the median of the ratios within each process`,
   );
   const print = (row: (typeof rows)[number]): void =>
     console.log(
-      `${row.name.padEnd(26)}${row.nsPerOp.toFixed(1).padStart(10)}${row.ratioToBare.toFixed(2).padStart(10)}${row.medianNsPerOp.toFixed(1).padStart(12)}`,
+      `${row.name.padEnd(26)}${row.nsPerOp.toFixed(1).padStart(10)}${row.ratioToBare.toFixed(2).padStart(10)}`,
     );
   console.log('');
-  console.log(
-    `${'variant'.padEnd(26)}${'ns/op'.padStart(10)}${'x bare'.padStart(10)}${'median'.padStart(12)}`,
-  );
+  console.log(`${'variant'.padEnd(26)}${'ns/op'.padStart(10)}${'x bare'.padStart(10)}`);
   for (const row of rows) if (competing.includes(row.name)) print(row);
   console.log('');
   console.log('explaining the meshkit row:');
   for (const row of rows) if (explaining.includes(row.name)) print(row);
-  const ns = (name: string): number => rows.find((r) => r.name === name)!.nsPerOp;
+  const ratio = (name: string): number => rows.find((r) => r.name === name)!.ratioToBare;
   console.log('');
-  console.log(`meshkit vs opossum:   ${(ns('opossum') / ns('meshkit')).toFixed(1)}x cheaper`);
-  console.log(`meshkit vs cockatiel: ${(ns('cockatiel') / ns('meshkit')).toFixed(1)}x cheaper`);
+  console.log(`meshkit vs opossum:   ${(ratio('opossum') / ratio('meshkit')).toFixed(1)}x cheaper`);
+  console.log(`meshkit vs cockatiel: ${(ratio('cockatiel') / ratio('meshkit')).toFixed(1)}x cheaper`);
   console.log(
-    `a rejectable promise alone costs ${(ns('floor-rejectable-promise') / bare).toFixed(2)}x bare; the stack costs ${((ns('meshkit') - ns('floor-rejectable-promise')) / bare).toFixed(2)}x bare beyond it`,
+    `a rejectable promise alone costs ${ratio('floor-rejectable-promise').toFixed(2)}x bare; the stack costs ${(ratio('meshkit') - ratio('floor-rejectable-promise')).toFixed(2)}x bare beyond it`,
   );
   console.log(
     `heap growth after ${heapCalls.toLocaleString('en')} meshkit calls: ${(growth / 1024).toFixed(0)} KiB${(globalThis as { gc?: unknown }).gc ? '' : ' (run with --expose-gc for a precise figure)'}`,
