@@ -29,6 +29,7 @@ export {
   type AnyLayer,
   apply,
   cancelsPromptly,
+  inheritCancelsPromptly,
   type Layer,
   layer,
   markCancelsPromptly,

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type CallContext, createContext } from './context.ts';
-import { cancelsPromptly, type Layer, markCancelsPromptly, type Service, stack } from './service.ts';
+import {
+  cancelsPromptly,
+  inheritCancelsPromptly,
+  type Layer,
+  markCancelsPromptly,
+  type Service,
+  stack,
+} from './service.ts';
 
 function tracer(name: string, log: string[]): Layer<string, string> {
   return {
@@ -58,5 +65,18 @@ describe('stack', () => {
     assert.equal(markCancelsPromptly(marked), marked);
     assert.equal(cancelsPromptly(marked), true);
     assert.equal(cancelsPromptly(plain), false);
+  });
+
+  it('passes the mark on from the service below, and only when that one has it', () => {
+    const below: Service<number, number> = markCancelsPromptly(async (n: number) => n);
+    const over: Service<number, number> = async (n) => n;
+    const overPlain: Service<number, number> = async (n) => n;
+    assert.equal(inheritCancelsPromptly(below, over), over);
+    assert.equal(cancelsPromptly(over), true);
+    assert.equal(
+      inheritCancelsPromptly(async (n: number) => n, overPlain),
+      overPlain,
+    );
+    assert.equal(cancelsPromptly(overPlain), false);
   });
 });

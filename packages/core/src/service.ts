@@ -94,3 +94,14 @@ export function markCancelsPromptly<S extends Service<never, unknown>>(service: 
 export function cancelsPromptly(service: Service<never, unknown>): boolean {
   return (service as { [promptCancellation]?: boolean })[promptCancellation] === true;
 }
+
+/**
+ * Marks `service` with {@link markCancelsPromptly} when `below`, the service it calls, is marked: for a
+ * layer that adds no wait of its own that ignores cancellation. Returns `service`.
+ */
+export function inheritCancelsPromptly<S extends Service<never, unknown>>(
+  below: Service<never, unknown>,
+  service: S,
+): S {
+  return cancelsPromptly(below) ? markCancelsPromptly(service) : service;
+}

@@ -1,11 +1,5 @@
 import type { EndpointService } from '@meshkit/balance';
-import {
-  type AnyLayer,
-  cancelsPromptly,
-  type Endpoint,
-  markCancelsPromptly,
-  type Readiness,
-} from '@meshkit/core';
+import { type AnyLayer, type Endpoint, inheritCancelsPromptly, type Readiness } from '@meshkit/core';
 import type { CircuitBreaker } from '@meshkit/policies';
 import { httpTransport, type ResolvedTransportOptions } from '../transport.ts';
 import type { HttpRequest, HttpResponse } from '../types.ts';
@@ -32,5 +26,5 @@ export function endpointService(
     (req: HttpRequest, ctx: Parameters<typeof service>[1]) => service(req, ctx),
     { readiness, close: () => base.close() },
   );
-  return cancelsPromptly(service) ? markCancelsPromptly(endpointCall) : endpointCall;
+  return inheritCancelsPromptly(service, endpointCall);
 }

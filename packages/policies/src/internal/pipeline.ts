@@ -1,4 +1,4 @@
-import { type CallContext, cancelsPromptly, markCancelsPromptly, type Service } from '@meshkit/core';
+import { type CallContext, inheritCancelsPromptly, type Service } from '@meshkit/core';
 
 /**
  * Fusion of adjacent policy layers on the success path.
@@ -154,5 +154,5 @@ export function guarded<Req, Res>(
     return start(inner, req, ctx).then(chain.onOk, chain.onErr);
   }, chain);
   // A guard adds no wait that ignores cancellation (a bulkhead's queue listens for it).
-  return cancelsPromptly(next) ? markCancelsPromptly(service) : service;
+  return inheritCancelsPromptly(next, service);
 }

@@ -1,10 +1,9 @@
 import {
   type AnyLayer,
   type CallContext,
-  cancelsPromptly,
   channels,
+  inheritCancelsPromptly,
   isAbortError,
-  markCancelsPromptly,
   markRetryBudgetExhausted,
   type Service,
   sleep,
@@ -53,9 +52,8 @@ export function retry<Req, Res>(options?: RetryOptions<Res>): AnyLayer<Req, Res>
   return {
     name,
     wrap(next: Service<Req, Res>): Service<Req, Res> {
-      const service = retryService(next);
       // Its backoff waits end on cancellation, so retrying keeps the promptness of what it retries.
-      return cancelsPromptly(next) ? markCancelsPromptly(service) : service;
+      return inheritCancelsPromptly(next, retryService(next));
     },
     describe: () => ({
       maxAttempts,

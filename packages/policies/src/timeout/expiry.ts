@@ -5,8 +5,8 @@ import {
   cancelsPromptly,
   channels,
   ErrorCode,
+  inheritCancelsPromptly,
   MeshError,
-  markCancelsPromptly,
   type Service,
   type TimerQueue,
   TimerTask,
@@ -214,20 +214,19 @@ export function expiring<Req, Res>(
     } catch (error) {
       work = Promise.reject(error);
     }
+    queue!.add(expiry, delayMs, now);
     if (cooperative) {
-      queue!.add(expiry, delayMs, now);
       return work.then(
         (value) => expiry.passOk(value),
         (error: unknown) => expiry.passErr(error),
       );
     }
     const promise = new Promise<Res>((resolve, reject) => expiry.settleThrough(resolve, reject));
-    queue!.add(expiry, delayMs, now);
     work.then(
       (value) => expiry.ok(value),
       (error: unknown) => expiry.err(error),
     );
     return promise;
   };
-  return cooperative ? markCancelsPromptly(service) : service;
+  return inheritCancelsPromptly(next, service);
 }
