@@ -12,6 +12,7 @@ import {
   defaultRetryableStatuses,
   drainLimitBytes,
   mapTransportError,
+  type StatusErrorOptions,
   statusError,
   statusErrorFrom,
 } from './errors.ts';
@@ -208,6 +209,16 @@ function dispatchOptions(target: Target, req: HttpRequest, ctx: CallContext): Di
 
 const noRequestHeaders: Readonly<Record<string, string>> = Object.freeze({});
 
+/** How a response with an error status becomes an error, for either kind of exchange. */
+function statusErrorOptions(target: Target, ctx: CallContext): StatusErrorOptions {
+  return {
+    retryableStatuses: target.retryableStatuses,
+    maxBodyBytes: target.maxErrorBodyBytes,
+    nowMs: ctx.clock.now(),
+    address: target.origin,
+  };
+}
+
 /** A failed exchange as the caller sees it: an expired deadline, or the mapped transport error. */
 function failure(error: unknown, ctx: CallContext, origin: string): unknown {
   if (ctx.deadline !== undefined && ctx.remainingMs() <= 0 && !ctx.aborted) {
@@ -262,12 +273,7 @@ async function sendStreaming(target: Target, req: HttpRequest, ctx: CallContext)
   }
   const body = response.body as unknown as HttpResponseBody;
   if (response.statusCode >= 400) {
-    throw await statusError(response.statusCode, response.headers, body, {
-      retryableStatuses: target.retryableStatuses,
-      maxBodyBytes: target.maxErrorBodyBytes,
-      nowMs: ctx.clock.now(),
-      address: target.origin,
-    });
+    throw await statusError(response.statusCode, response.headers, body, statusErrorOptions(target, ctx));
   }
   return { status: response.statusCode, headers: response.headers, body };
 }
@@ -368,14 +374,7 @@ class BufferedExchange implements Dispatcher.DispatchHandler {
       return;
     }
     const target = this.#target;
-    this.#reject(
-      statusErrorFrom(status, this.#headers, text, {
-        retryableStatuses: target.retryableStatuses,
-        maxBodyBytes: target.maxErrorBodyBytes,
-        nowMs: this.#ctx.clock.now(),
-        address: target.origin,
-      }),
-    );
+    this.#reject(statusErrorFrom(status, this.#headers, text, statusErrorOptions(target, this.#ctx)));
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
