@@ -70,7 +70,6 @@ export function prepareStatements(db: DatabaseSync): Statements {
     ),
     // Rows come back as arrays, in this column order.
     scan: s('SELECT seq, topic, key, headers, body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
-    // One statement per claim: the sequence numbers travel as a JSON array.
     // One statement per claim: sequence numbers travel as a JSON array (unkeyed messages) or as
     // [seq, key] pairs (keyed ones). Blocked leases use the pairs form with no owner, `blockedUntil` and
     // no delivery yet.
