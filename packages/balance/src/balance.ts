@@ -5,6 +5,7 @@ import {
   checkFunction,
   checkNumber,
   checkString,
+  completionOf,
   type Endpoint,
   type EndpointInit,
   ErrorCode,
@@ -390,8 +391,23 @@ class BalancerCore<Req, Res> {
     }
     return pending.then(
       (response) => {
-        const classify = this.#classifyResponse;
-        this.#complete(e, start, classify === undefined ? 'success' : classify(response));
+        const completion = completionOf(response);
+        if (completion === undefined) {
+          const classify = this.#classifyResponse;
+          this.#complete(e, start, classify === undefined ? 'success' : classify(response));
+        } else {
+          // A streamed result: the call (its in-flight count, latency and outcome) ends with the stream.
+          completion.onDone((error) => {
+            const classify = this.#classifyResponse;
+            const outcome =
+              error !== undefined
+                ? this.#classifyError(error)
+                : classify === undefined
+                  ? 'success'
+                  : classify(response);
+            this.#complete(e, start, outcome);
+          });
+        }
         return response;
       },
       (err: unknown) => {

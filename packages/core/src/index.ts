@@ -4,13 +4,18 @@
  * diagnostics channels. No runtime dependencies.
  */
 export { type Clock, FakeClock, sleep, systemClock, type TimerHandle } from './clock.ts';
+export { Completion, completable, completionOf, whenComplete } from './completion.ts';
 export {
   CallContext,
   type CallContextInit,
+  type CallKind,
   type CancelHandle,
   type ContextKey,
   contextKey,
   createContext,
+  type Metadata,
+  type MetadataValue,
+  metadataText,
 } from './context.ts';
 export { type Endpoint, type EndpointInit, type Readiness, staticEndpoint } from './endpoint.ts';
 export {
@@ -33,9 +38,11 @@ export {
   type Layer,
   layer,
   markCancelsPromptly,
+  readinessOf,
   type Service,
   type Stack,
   stack,
+  withReadiness,
 } from './service.ts';
 export { type TimerEntry, TimerQueue, TimerTask, timerQueueFor } from './timer-queue.ts';
 export { checkFunction, checkInteger, checkNumber, checkString } from './validate.ts';

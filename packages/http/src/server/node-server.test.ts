@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import { ErrorCode, FakeClock, InvalidArgumentError } from '@meshkit/core';
+import { ErrorCode, FakeClock, InvalidArgumentError, metadataText } from '@meshkit/core';
 import { staticRegistry } from '@meshkit/discovery';
 import { rawExchange } from '../test-support/raw.ts';
 import { memoryIdempotencyStore } from './idempotency.ts';
@@ -57,7 +57,7 @@ describe('httpServer', () => {
       handler: async (req, ctx) => {
         handled++;
         seenRemaining = ctx.remainingMs();
-        seenTrace = ctx.metadata.traceparent;
+        seenTrace = metadataText(ctx.metadata, 'traceparent');
         switch (req.path) {
           case '/users':
             return { status: 201, body: await req.json(userSchema) };

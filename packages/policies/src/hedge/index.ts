@@ -44,7 +44,11 @@ export function hedge<Req, Res>(options?: HedgeOptions): AnyLayer<Req, Res> {
     wrap(next: Service<Req, Res>): Service<Req, Res> {
       return (req, ctx) => {
         budget?.deposit();
-        if (!ctx.idempotent || maxHedges === 0) return next(req, ctx);
+        // A request stream cannot be sent twice at once: such calls pass straight through.
+        const kind = ctx.kind;
+        if (!ctx.idempotent || maxHedges === 0 || kind === 'client-stream' || kind === 'bidi') {
+          return next(req, ctx);
+        }
         return hedged(next, req, ctx, config, currentDelay(), window);
       };
     },
