@@ -1,8 +1,15 @@
 /**
  * `@meshkit/core`: the call contract (`Service`, `Layer`, `stack`), the per-call `CallContext`, the
- * `Endpoint` model, time (`Clock`, `FakeClock`, `TimerQueue`), the error taxonomy and the typed
+ * `Endpoint` model, time (`Clock`, `FakeClock`, `TimerQueue`), backoff strategies, the error taxonomy and the typed
  * diagnostics channels. No runtime dependencies.
  */
+export {
+  type Backoff,
+  constantBackoff,
+  type ExponentialBackoffOptions,
+  exponentialBackoff,
+  type Jitter,
+} from './backoff.ts';
 export { type Clock, FakeClock, sleep, systemClock, type TimerHandle } from './clock.ts';
 export { Completion, completable, completionOf, whenComplete } from './completion.ts';
 export {
