@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import type { CallContext } from '@meshkit/core';
+import { constantBackoff } from '@meshkit/policies';
 import Fastify from 'fastify';
 import { request as undiciRequest } from 'undici';
+import { httpClient } from '../client/client.ts';
 import { oversizeUpload, slowRequest } from '../test-support/faults.ts';
 import type { ConnectionLimitOptions } from './connection-limits.ts';
 import { meshkitFastify } from './fastify.ts';
@@ -153,6 +155,41 @@ for (const [kit, start] of Object.entries(kits)) {
         assert.deepEqual(await retry.json(), { order: 1 });
         assert.equal(executions, 1);
       } finally {
+        await server.close();
+      }
+    });
+
+    it('runs the work once per key when httpClient retries after its attempt timeout (handler slower than the attempt)', {
+      timeout: 30_000,
+    }, async () => {
+      let executions = 0;
+      const server = await start({
+        store: memoryIdempotencyStore(),
+        handler: async (req) => {
+          if (req.path !== '/orders') return { status: 404, body: {} };
+          executions++;
+          const order = executions;
+          await new Promise((r) => setTimeout(r, 400));
+          return { status: 201, body: { order } };
+        },
+      });
+      const client = httpClient({
+        service: 'kit',
+        endpoints: [server.address],
+        autoIdempotencyKey: true,
+        policies: {
+          attemptTimeoutMs: 150,
+          deadlineMs: 20_000,
+          retry: { backoff: constantBackoff(50), maxAttempts: 20, maxDelayMs: 100 },
+          breaker: false,
+        },
+      });
+      try {
+        assert.deepEqual(await client.post('/orders', { sku: 'a' }), { order: 1 });
+        assert.deepEqual(await client.post('/orders', { sku: 'b' }), { order: 2 });
+        assert.equal(executions, 2, 'one execution per key');
+      } finally {
+        await client.close();
         await server.close();
       }
     });
