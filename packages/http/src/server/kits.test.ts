@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
-import type { CallContext } from '@meshkit/core';
+import { type CallContext, ErrorCode, isMeshError } from '@meshkit/core';
 import { constantBackoff } from '@meshkit/policies';
 import Fastify from 'fastify';
 import { request as undiciRequest } from 'undici';
@@ -32,6 +33,8 @@ interface KitOptions {
 interface RunningKit {
   readonly address: string;
   readonly base: string;
+  /** Requests the HTTP server received so far, answered by a handler or not. */
+  readonly received: () => number;
   close(): Promise<void>;
 }
 
@@ -49,7 +52,7 @@ const kits: Record<string, (options: KitOptions) => Promise<RunningKit>> = {
       handler: async (req, ctx) => options.handler({ path: req.path, method: req.method }, ctx),
     });
     const { port } = await server.listen();
-    return running(port, () => server.shutdown());
+    return running(port, server.server, () => server.shutdown());
   },
   'Fastify plugin': async (options) => {
     const app = Fastify(options.maxBodyBytes === undefined ? {} : { bodyLimit: options.maxBodyBytes });
@@ -69,12 +72,16 @@ const kits: Record<string, (options: KitOptions) => Promise<RunningKit>> = {
       return handled.body;
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
-    return running((app.server.address() as { port: number }).port, () => app.close());
+    return running((app.server.address() as { port: number }).port, app.server, () => app.close());
   },
 };
 
-function running(port: number, close: () => Promise<void>): RunningKit {
-  return { address: `127.0.0.1:${port}`, base: `http://127.0.0.1:${port}`, close };
+function running(port: number, server: Server, close: () => Promise<void>): RunningKit {
+  let received = 0;
+  server.on('request', () => {
+    received++;
+  });
+  return { address: `127.0.0.1:${port}`, base: `http://127.0.0.1:${port}`, received: () => received, close };
 }
 
 const ok: TestHandler = async () => ({ status: 200, body: { ok: true } });
@@ -278,6 +285,30 @@ for (const [kit, start] of Object.entries(kits)) {
         const after = await fetch(`${server.base}/after`);
         assert.equal(after.status, 200, 'the server still serves');
       } finally {
+        await server.close();
+      }
+    });
+
+    it('answers an oversize upload from httpClient with a 413 it does not retry, even with an Idempotency-Key', {
+      timeout: 30_000,
+    }, async () => {
+      const server = await start({ maxBodyBytes: 1_000, store: memoryIdempotencyStore(), handler: ok });
+      const client = httpClient({
+        service: 'kit',
+        endpoints: [server.address],
+        autoIdempotencyKey: true,
+        policies: { retry: { backoff: constantBackoff(0), maxAttempts: 3 }, breaker: false },
+      });
+      try {
+        const before = server.received();
+        await assert.rejects(
+          client.post('/orders', { pad: 'x'.repeat(4_000_000) }),
+          (e: unknown) =>
+            isMeshError(e) && e.code === ErrorCode.HTTP_STATUS && e.details.status === 413 && !e.retryable,
+        );
+        assert.equal(server.received() - before, 1, 'sent once');
+      } finally {
+        await client.close();
         await server.close();
       }
     });
