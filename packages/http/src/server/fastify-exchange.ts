@@ -87,7 +87,7 @@ export class FastifyExchange {
     return this.#handlerReply.promise;
   }
 
-  /** The handler's reply, from `onSend`. */
+  /** The handler's reply, from `onSend` (later calls are ignored). */
   handled(reply: HttpReply): void {
     this.#handlerReply.resolve(reply);
   }

@@ -139,6 +139,41 @@ describe('meshkitFastify', () => {
   });
 });
 
+describe('meshkitFastify with a hijacked reply', () => {
+  it('counts the call over once the hijacked response finished, so shutdown does not wait for it', async () => {
+    const app = Fastify();
+    await app.register(meshkitFastify, {
+      service: 'raw',
+      idempotency: { store: memoryIdempotencyStore() },
+      shutdown: { signals: false, exit: false, drainTimeoutMs: 600_000 },
+    });
+    let runs = 0;
+    app.post('/raw', async (_request, reply) => {
+      runs++;
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'text/plain' });
+      reply.raw.end('raw');
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const post = () =>
+      fetch(`${base}/raw`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'h1' },
+        body: '{}',
+      });
+    const first = await post();
+    assert.equal(await first.text(), 'raw');
+    const lifecycle = (app as unknown as { meshkitLifecycle: { inFlight: number } }).meshkitLifecycle;
+    while (lifecycle.inFlight > 0) await new Promise((r) => setImmediate(r));
+    // Nothing was stored (the body never passed through the kit): the key is free again.
+    const again = await post();
+    assert.equal(await again.text(), 'raw');
+    assert.equal(runs, 2);
+    await app.close();
+  });
+});
+
 describe('meshkitFastify lifecycle', () => {
   it('registers on listen; on SIGTERM deregisters, drains in-flight, closes Fastify and exits 0', async () => {
     const registry = staticRegistry();

@@ -144,9 +144,19 @@ export async function meshkitFastify(
   fastify.addHook('onRequest', async (request, reply) => {
     const abort = new AbortController();
     reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) abort.abort(new Error('the client closed the connection'));
+      const finished = reply.raw.writableFinished;
+      if (!finished) abort.abort(new Error('the client closed the connection'));
       const exchange = FastifyExchange.of(request.raw);
-      if (exchange !== undefined && exchange.ctx === undefined) exchange.answeredWithoutHandler();
+      if (exchange === undefined) return;
+      if (exchange.ctx === undefined) exchange.answeredWithoutHandler();
+      // Answered without onSend (a hijacked reply): nothing to replay, and the call is over.
+      else if (finished)
+        exchange.handled({
+          status: reply.raw.statusCode,
+          headers: {},
+          body: Buffer.alloc(0),
+          streamed: true,
+        });
     });
     const { requestId, ctx } = requestContext(request.headers, clock, abort.signal);
     reply.header(wireHeaders.requestId, requestId);
