@@ -16,7 +16,13 @@ import { FastifyExchange, fastifyHandlerService, replyOf } from './fastify-excha
 import { checkReadinessChecks, type ReadinessCheck } from './health.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import { type InstanceOptions, Lifecycle, type ShutdownOptions } from './lifecycle.ts';
-import { answerClientError, applyConnectionLimits, discardUpload, requestContext } from './node-io.ts';
+import {
+  answerClientError,
+  applyConnectionLimits,
+  discardUpload,
+  requestContext,
+  uploadPending,
+} from './node-io.ts';
 import { errorResponse, HttpProblem, type KitResponse, problemResponse } from './problem.ts';
 import { encodeResponse } from './respond.ts';
 import { checkServerLayers, type ServerLayer, serverStack } from './server-stack.ts';
@@ -136,7 +142,7 @@ export async function meshkitFastify(
 
   const answer = (exchange: FastifyExchange, reply: FastifyReply, response: HttpReply): FastifyReply => {
     exchange.answered = true;
-    if (lifecycle.draining && exchange.call.raw.complete) reply.header('connection', 'close');
+    if (lifecycle.draining && !uploadPending(exchange.call.raw)) reply.header('connection', 'close');
     const { 'content-length': _length, ...headers } = response.headers;
     return reply.code(response.status).headers(headers).send(response.body);
   };
@@ -178,7 +184,7 @@ export async function meshkitFastify(
   fastify.addHook('onSend', async (request, reply, payload) => {
     // Answered while the client was still uploading (413): read a little more, then close gently, so
     // the answer is not wiped by a reset. Fastify's `connection: close` would close at once.
-    if (!request.raw.complete) {
+    if (uploadPending(request.raw)) {
       reply.removeHeader('connection');
       discardUpload(request.raw);
     }

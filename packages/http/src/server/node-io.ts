@@ -88,7 +88,7 @@ export function lingerClose(socket: Socket): void {
  * the answer (a 413, a refusal) reaches the client instead of being wiped by a reset.
  */
 export function discardUpload(raw: IncomingMessage): void {
-  if (raw.complete || raw.destroyed) return;
+  if (!uploadPending(raw) || raw.destroyed) return;
   let left = uploadDrainBytes;
   const socket = raw.socket;
   const cutOff = (): void => {
@@ -105,6 +105,13 @@ export function discardUpload(raw: IncomingMessage): void {
   raw.once('close', () => clearTimeout(timer));
   raw.on('data', onData);
   raw.resume();
+}
+
+/** `true` while the client may still be sending `raw`'s body: closing now would reset the connection. */
+export function uploadPending(raw: IncomingMessage): boolean {
+  if (raw.complete) return false;
+  const length = raw.headers['content-length'];
+  return raw.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** The request id (the caller's, or a new one) and the context a request's layers start from. */

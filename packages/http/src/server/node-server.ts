@@ -22,7 +22,13 @@ import { type ConnectionLimitOptions, checkConnectionLimits } from './connection
 import { checkReadinessChecks, type ReadinessCheck } from './health.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import { type InstanceOptions, Lifecycle, type ShutdownOptions } from './lifecycle.ts';
-import { answerClientError, applyConnectionLimits, discardUpload, requestContext } from './node-io.ts';
+import {
+  answerClientError,
+  applyConnectionLimits,
+  discardUpload,
+  requestContext,
+  uploadPending,
+} from './node-io.ts';
 import { errorResponse, type KitResponse } from './problem.ts';
 import { nodeHttpCall, type ServerRequest, serverRequest } from './request.ts';
 import { encodeResponse, writeResponse } from './respond.ts';
@@ -239,7 +245,7 @@ async function serve(exchange: Exchange, raw: IncomingMessage, res: ServerRespon
     reply = encodeResponse(errorResponse(error));
   }
   const extra: Record<string, string> = { [wireHeaders.requestId]: requestId };
-  if (lifecycle.draining && raw.complete) extra.connection = 'close';
+  if (lifecycle.draining && !uploadPending(raw)) extra.connection = 'close';
   writeResponse(res, reply, extra);
   discardUpload(raw);
 }
