@@ -86,4 +86,4 @@ export {
   idempotentMethods,
   type StreamingHttpResponse,
 } from './types.ts';
-export { propagatedHeaders, readDeadline, readTimeoutMs, timeoutHeaderValue, wireHeaders } from './wire.ts';
+export { propagatedHeaders, readDeadline, timeoutHeaderValue, wireHeaders } from './wire.ts';
