@@ -264,7 +264,7 @@ for (const [kit, start] of Object.entries(kits)) {
       try {
         const statuses: string[] = [];
         for (let i = 0; i < 8; i++) {
-          const outcome = await oversizeUpload(server.address, { bytes: 16_000_000, path: '/orders' });
+          const outcome = await oversizeUpload(server.address, { bytes: 4_000_000, path: '/orders' });
           // The answer arrives, and the connection ends without a reset the client would see instead.
           statuses.push(`${outcome.text.slice(0, 12) || 'nothing'} ${outcome.errorCode ?? 'clean'}`);
         }
