@@ -1,5 +1,5 @@
+import type { Server } from 'node:http';
 import { checkInteger, InvalidArgumentError } from '@meshkit/core';
-import type { ConnectionLimits } from './node-io.ts';
 
 /** Limits on how a client sends its request, the same for the node kit and the Fastify plugin. */
 export interface ConnectionLimitOptions {
@@ -37,4 +37,27 @@ export function checkConnectionLimits(field: string, options: ConnectionLimitOpt
   }
   const maxHeadersCount = checkInteger(`${field}.maxHeadersCount`, options.maxHeadersCount ?? 100, 1);
   return { requestTimeoutMs, headersTimeoutMs, maxHeadersCount };
+}
+
+/** Timeouts and header limits shared by both adapters, validated by their callers. */
+export interface ConnectionLimits {
+  readonly requestTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly maxHeadersCount: number;
+}
+
+/**
+ * Applies `limits` to a `node:http` server before it listens: the header and whole-request timeouts,
+ * checked often enough (Node's default is every 30 s) that a slow client is cut off within about half a
+ * second of its limit, and the most headers a request may carry (more is refused with 431).
+ */
+export function applyConnectionLimits(server: Server, limits: ConnectionLimits): void {
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.headersTimeout = limits.headersTimeoutMs;
+  // A public property read when the server starts listening, missing from @types/node.
+  (server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(
+    500,
+    Math.max(10, Math.floor(limits.headersTimeoutMs / 2)),
+  );
+  server.maxHeadersCount = limits.maxHeadersCount;
 }

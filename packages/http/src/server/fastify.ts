@@ -11,21 +11,21 @@ import type { Registry } from '@meshkit/discovery';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { wireHeaders } from '../wire.ts';
 import type { HttpReply } from './call.ts';
-import { type ConnectionLimitOptions, checkConnectionLimits } from './connection-limits.ts';
+import { answerClientError } from './client-error.ts';
+import {
+  applyConnectionLimits,
+  type ConnectionLimitOptions,
+  checkConnectionLimits,
+} from './connection-limits.ts';
 import { FastifyExchange, fastifyHandlerService, replyOf } from './fastify-exchange.ts';
 import { checkReadinessChecks, type ReadinessCheck } from './health.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import { type InstanceOptions, Lifecycle, type ShutdownOptions } from './lifecycle.ts';
-import {
-  answerClientError,
-  applyConnectionLimits,
-  discardUpload,
-  requestContext,
-  uploadPending,
-} from './node-io.ts';
 import { errorResponse, HttpProblem, type KitResponse, problemResponse } from './problem.ts';
+import { requestContext } from './request-context.ts';
 import { encodeResponse } from './respond.ts';
 import { checkServerLayers, type ServerLayer, serverStack } from './server-stack.ts';
+import { discardUpload, uploadPending } from './unread-upload.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {

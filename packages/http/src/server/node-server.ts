@@ -18,21 +18,21 @@ import {
 import type { Registry } from '@meshkit/discovery';
 import { wireHeaders } from '../wire.ts';
 import type { HttpCallService, HttpReply } from './call.ts';
-import { type ConnectionLimitOptions, checkConnectionLimits } from './connection-limits.ts';
+import { answerClientError } from './client-error.ts';
+import {
+  applyConnectionLimits,
+  type ConnectionLimitOptions,
+  checkConnectionLimits,
+} from './connection-limits.ts';
 import { checkReadinessChecks, type ReadinessCheck } from './health.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import { type InstanceOptions, Lifecycle, type ShutdownOptions } from './lifecycle.ts';
-import {
-  answerClientError,
-  applyConnectionLimits,
-  discardUpload,
-  requestContext,
-  uploadPending,
-} from './node-io.ts';
 import { errorResponse, type KitResponse } from './problem.ts';
 import { nodeHttpCall, type ServerRequest, serverRequest } from './request.ts';
+import { requestContext } from './request-context.ts';
 import { encodeResponse, writeResponse } from './respond.ts';
 import { checkServerLayers, type ServerLayer, serverStack } from './server-stack.ts';
+import { discardUpload, uploadPending } from './unread-upload.ts';
 
 /** A kit handler: the request with its body read, and a context carrying the caller's deadline. */
 export type KitHandler = (req: ServerRequest, ctx: CallContext) => KitResponse | Promise<KitResponse>;
