@@ -6,6 +6,7 @@ import { staticRegistry } from '@meshkit/discovery';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { meshkitFastify } from './fastify.ts';
 import { memoryIdempotencyStore } from './idempotency.ts';
+import { uploadPending } from './unread-upload.ts';
 
 interface Reply {
   status: number;
@@ -170,6 +171,40 @@ describe('meshkitFastify with a hijacked reply', () => {
     const again = await post();
     assert.equal(await again.text(), 'raw');
     assert.equal(runs, 2);
+    await app.close();
+  });
+});
+
+describe('meshkitFastify under inject()', () => {
+  it('runs the same layers without a socket: replay, deadline, 413 problem, health', async () => {
+    const app = Fastify({ bodyLimit: 100 });
+    await app.register(meshkitFastify, {
+      service: 'inject',
+      idempotency: { store: memoryIdempotencyStore() },
+      shutdown: { signals: false, exit: false },
+    });
+    let runs = 0;
+    let pendingSeen: boolean | undefined;
+    app.post('/a', async (request) => {
+      runs++;
+      pendingSeen = uploadPending(request.raw);
+      return { got: request.body };
+    });
+    app.get('/b', async (request) => ({ remaining: request.meshkit.remainingMs() }));
+    const post = (payload: unknown, headers: Record<string, string> = {}) =>
+      app.inject({ method: 'POST', url: '/a', payload: payload as object, headers });
+    const first = await post({ a: 1 }, { 'idempotency-key': 'i1' });
+    const again = await post({ a: 1 }, { 'idempotency-key': 'i1' });
+    assert.equal(first.statusCode, 200);
+    assert.equal(again.headers['idempotent-replayed'], 'true');
+    assert.equal(runs, 1);
+    assert.equal(pendingSeen, false);
+    const big = await post({ a: 'x'.repeat(500) });
+    assert.equal(big.statusCode, 413);
+    assert.equal(big.headers['content-type'], 'application/problem+json');
+    const timed = await app.inject({ method: 'GET', url: '/b', headers: { 'x-meshkit-timeout-ms': '300' } });
+    assert.ok(timed.json().remaining <= 300);
+    assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).json().status, 'ok');
     await app.close();
   });
 });

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 
 // After an answer sent before the upload ended (413, a refusal), at most this much more of the body is
 // read so the connection can be kept; past it, or past the linger time, the connection is closed.
@@ -46,7 +46,8 @@ export function discardUpload(raw: IncomingMessage): void {
 
 /** `true` while the client may still be sending `raw`'s body: closing now would reset the connection. */
 export function uploadPending(raw: IncomingMessage): boolean {
-  if (raw.complete) return false;
+  // Without a socket (Fastify's inject()) the whole body was handed over at once.
+  if (raw.complete || !(raw.socket instanceof Socket)) return false;
   const length = raw.headers['content-length'];
   return raw.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
