@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { ErrorCode, FakeClock } from '@meshkit/core';
 import { staticRegistry } from '@meshkit/discovery';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { slowRequest } from '../test-support/faults.ts';
 import { meshkitFastify } from './fastify.ts';
 import { memoryIdempotencyStore } from './idempotency.ts';
 import { uploadPending } from './unread-upload.ts';
@@ -206,6 +207,35 @@ describe('meshkitFastify under inject()', () => {
     assert.ok(timed.json().remaining <= 300);
     assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).json().status, 'ok');
     await app.close();
+  });
+});
+
+describe('meshkitFastify limits', () => {
+  it('takes Fastify’s own requestTimeout when the plugin sets none, and answers a slow client 408', {
+    timeout: 30_000,
+  }, async () => {
+    const app = Fastify({ requestTimeout: 500 });
+    await app.register(meshkitFastify, { service: 'slow', shutdown: { signals: false, exit: false } });
+    assert.equal(app.server.requestTimeout, 500);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const outcome = await slowRequest(`127.0.0.1:${(app.server.address() as { port: number }).port}`, {
+        head: 'GET / HTTP/1.1\r\nhost: x\r\n',
+        trickle: 'x-slow: a\r\n',
+        boundMs: 15_000,
+      });
+      assert.equal(outcome.serverClosed, true);
+      assert.match(outcome.text, /^HTTP\/1.1 408 /);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('checks its limits at registration, naming the field', async () => {
+    const app = Fastify();
+    await assert.rejects(async () => {
+      await app.register(meshkitFastify, { service: 's', limits: { maxHeadersCount: 0 } });
+    }, /meshkitFastify.limits.maxHeadersCount must be an integer >= 1/);
   });
 });
 
