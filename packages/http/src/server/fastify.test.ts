@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, FakeClock } from '@meshkit/core';
 import { staticRegistry } from '@meshkit/discovery';
@@ -236,6 +237,34 @@ describe('meshkitFastify limits', () => {
     await assert.rejects(async () => {
       await app.register(meshkitFastify, { service: 's', limits: { maxHeadersCount: 0 } });
     }, /meshkitFastify.limits.maxHeadersCount must be an integer >= 1/);
+  });
+});
+
+describe('meshkitFastify with a streamed reply', () => {
+  it('drains a stream still being sent before it closes', async () => {
+    const app = Fastify();
+    await app.register(meshkitFastify, {
+      service: 'stream',
+      shutdown: { signals: false, exit: false, drainTimeoutMs: 600_000 },
+    });
+    const body = new PassThrough();
+    app.get('/stream', async (_request, reply) => {
+      reply.type('text/plain');
+      return body;
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const pending = fetch(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/stream`);
+    body.write('first '); // Fastify sends the headers with the first chunk
+    const res = await pending;
+    const order: string[] = [];
+    const closed = app.close().then(() => order.push('closed'));
+    const lifecycle = (app as unknown as { meshkitLifecycle: { draining: boolean } }).meshkitLifecycle;
+    while (!lifecycle.draining) await new Promise((r) => setImmediate(r));
+    body.end('last');
+    assert.equal(await res.text(), 'first last');
+    order.push('body complete');
+    await closed;
+    assert.deepEqual(order, ['body complete', 'closed']);
   });
 });
 

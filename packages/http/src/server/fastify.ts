@@ -195,6 +195,11 @@ export async function meshkitFastify(
       return payload;
     }
     const handled = replyOf(reply, payload);
+    if (handled.streamed === true) {
+      // The call is over when the body is: shutdown waits for a stream still being sent.
+      lifecycle.begin();
+      reply.raw.once('close', () => lifecycle.end());
+    }
     exchange.handled(handled);
     const final = await exchange.result;
     if (final === handled) return payload;
