@@ -183,6 +183,20 @@ describe('httpServer', () => {
       () => httpServer({ service: 's', handler: () => ({}), shutdown: { drainTimeoutMs: 1.5 } }),
       /shutdown.drainTimeoutMs must be an integer/,
     );
+    assert.throws(
+      () =>
+        httpServer({
+          service: 's',
+          handler: () => ({}),
+          limits: { requestTimeoutMs: 1_000, headersTimeoutMs: 2_000 },
+        }),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === 'httpServer.limits.headersTimeoutMs',
+    );
+    assert.throws(
+      // @ts-expect-error: not a layer
+      () => httpServer({ service: 's', handler: () => ({}), layers: [{ name: 'x' }] }),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === 'httpServer.layers[0]',
+    );
   });
 });
 
