@@ -330,7 +330,7 @@ for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
   errors.push(`${origin.file}:${origin.line}${column}: error TS${diagnostic.code}: ${message}`);
 }
 
-for (const p of [...problems, ...errors]) console.error(p);
+for (const p of [...problems, ...errors]) console.log(p);
 const count = problems.length + errors.length;
 const from = new Set(examples.map((e) => e.origin.file)).size;
 console.log(
