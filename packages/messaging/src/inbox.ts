@@ -28,10 +28,17 @@ export const inboxTransaction = contextKey<unknown>('meshkit.inbox.transaction')
  *
  * @example
  * ```ts
- * const handler = stack(inboxLayer(sqliteInbox(db, { consumer: 'mails' })), timeout({ timeoutMs: 5_000 }))
- *   .wrap(async (msg, ctx) => {
- *     inboxTx<DatabaseSync>(ctx).prepare('INSERT INTO mails (user_id) VALUES (?)').run(msg.data.id);
- *   });
+ * import { DatabaseSync } from 'node:sqlite';
+ * import { stack } from '@meshkit/core';
+ * import { sqliteInbox } from '@meshkit/messaging-sqlite';
+ * import { timeout } from '@meshkit/policies';
+ * const db = new DatabaseSync('var/mails.db');
+ * const handler = stack<Message<{ id: string }>, void>(
+ *   inboxLayer(sqliteInbox(db, { consumer: 'mails' })),
+ *   timeout({ timeoutMs: 5_000 }),
+ * ).wrap(async (msg, ctx) => {
+ *   inboxTx<DatabaseSync>(ctx).prepare('INSERT INTO mails (user_id) VALUES (?)').run(msg.data.id);
+ * });
  * ```
  */
 export function inboxLayer<Tx, T = unknown>(inbox: Inbox<Tx>): Layer<Message<T>, void> {
