@@ -3,7 +3,7 @@
  *  - each `@example` in a TSDoc comment under `packages/<name>/src` (test files excepted), and
  *  - each ```ts / ```typescript block in `docs/**\/*.md`, the root README.md and the READMEs of
  *    packages, apps and bench.
- * Each example becomes a real ES module in `.cache/check-examples/`, checked by the TypeScript compiler
+ * Each example becomes a real ES module in `.cache/check-examples/<pid>/`, checked by the TypeScript compiler
  * against the workspace packages (their sources, through the `@meshkit/source` condition). Every error
  * is printed at the file and line of the example's source; the exit code is 1 if there is any.
  *
@@ -21,15 +21,20 @@
  *    which is prepended to the block (not shown on the rendered page). Blocks in other languages
  *    (```sh, ```yaml, ```text) are not checked.
  *
- *   node scripts/check-examples.ts [path-filter...]
+ *   node scripts/check-examples.ts [path-filter...] [--root=DIR]
  */
 import { globSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 
-const root = join(import.meta.dirname, '..');
-const scratch = join(root, '.cache', 'check-examples');
-const filters = process.argv.slice(2);
+/** The workspace: its compiler options and installed packages check every example. */
+const workspace = join(import.meta.dirname, '..');
+// One folder per run, so two runs (lint and the checker's tests) never share one.
+const scratch = join(workspace, '.cache', 'check-examples', String(process.pid));
+const args = process.argv.slice(2);
+/** Where the examples are looked for (`--root=DIR`, for the checker's own tests); the workspace by default. */
+const root = resolve(args.find((a) => a.startsWith('--root='))?.slice('--root='.length) ?? workspace);
+const filters = args.filter((a) => !a.startsWith('--'));
 
 /** Where a line of a generated module came from. */
 interface Origin {
@@ -153,8 +158,8 @@ const examples = [...sourceFiles.flatMap(tsdocExamples), ...markdownFiles.flatMa
 
 // ---- the compiler --------------------------------------------------------------------------------
 
-const base = ts.readConfigFile(join(root, 'tsconfig.base.json'), ts.sys.readFile);
-const parsed = ts.parseJsonConfigFileContent(base.config, ts.sys, root);
+const base = ts.readConfigFile(join(workspace, 'tsconfig.base.json'), ts.sys.readFile);
+const parsed = ts.parseJsonConfigFileContent(base.config, ts.sys, workspace);
 const options: ts.CompilerOptions = {
   ...parsed.options,
   noEmit: true,
@@ -320,7 +325,7 @@ for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
     const where =
       file === undefined
         ? ''
-        : `${relative(root, file.fileName)}:${file.getLineAndCharacterOfPosition(diagnostic.start ?? 0).line + 1}: `;
+        : `${relative(workspace, file.fileName)}:${file.getLineAndCharacterOfPosition(diagnostic.start ?? 0).line + 1}: `;
     errors.push(`${where}error TS${diagnostic.code}: ${message}`);
     continue;
   }
@@ -330,7 +335,10 @@ for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
   errors.push(`${origin.file}:${origin.line}${column}: error TS${diagnostic.code}: ${message}`);
 }
 
-for (const p of [...problems, ...errors]) console.log(p);
+rmSync(scratch, { recursive: true, force: true });
+// In source order: by file, then line (numbers compared as numbers).
+const report = [...problems, ...errors].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+for (const line of report) console.log(line);
 const count = problems.length + errors.length;
 const from = new Set(examples.map((e) => e.origin.file)).size;
 console.log(
