@@ -20,6 +20,8 @@
  *        -->
  *    which is prepended to the block (not shown on the rendered page). Blocks in other languages
  *    (```sh, ```yaml, ```text) are not checked.
+ *  - A line that shows what does not compile, on purpose, carries `// @ts-expect-error` above it: the
+ *    check then fails if it does compile.
  *
  *   node scripts/check-examples.ts [path-filter...] [--root=DIR]
  */
