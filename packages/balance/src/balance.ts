@@ -112,10 +112,15 @@ export type NoEndpointReason =
  *
  * @example
  * ```ts
+ * import { createContext } from '@meshkit/core';
+ * import { embeddedRegistry, endpointSets, httpProbe } from '@meshkit/discovery';
+ * import { httpTransport } from '@meshkit/http';
+ *
+ * const registry = embeddedRegistry({ path: '.meshkit/registry.db' });
  * const users = balance({
  *   service: 'users',
  *   endpoints: endpointSets(registry, 'users'),
- *   connect: (endpoint) => httpClient(`http://${endpoint.address}`),
+ *   connect: (endpoint) => httpTransport(endpoint.address),
  *   picker: p2cPeakEwma(),
  *   healthCheck: { probe: httpProbe({ path: '/healthz' }), intervalMs: 5_000 },
  * });

@@ -169,6 +169,8 @@ const noop = (): void => {};
  *
  * @example
  * ```ts
+ * declare const request: { readonly signal: AbortSignal }; // e.g. the incoming request
+ * declare const userService: Service<{ id: string }, unknown>;
  * const ctx = createContext({ timeoutMs: 2_000, signal: request.signal });
  * const user = await userService({ id: '42' }, ctx);
  * ```
@@ -320,8 +322,10 @@ export class CallContext {
    *
    * @example
    * ```ts
+   * declare const ctx: CallContext;
+   * declare const request: { destroy(error: Error): void; readonly done: Promise<Buffer> };
    * const stop = ctx.onAbort((reason) => request.destroy(reason as Error));
-   * try { return await request.done; } finally { stop(); }
+   * try { await request.done; } finally { stop(); }
    * ```
    */
   onAbort(listener: (reason: unknown) => void): () => void {

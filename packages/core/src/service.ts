@@ -34,9 +34,13 @@ export interface Stack<Req, Res> extends Layer<Req, Res> {
  *
  * @example
  * ```ts
+ * import { type HttpRequest, type HttpResponse, httpTransport } from '@meshkit/http';
+ * import { bulkhead, circuitBreaker, retry, timeout } from '@meshkit/policies';
  * // timeout covers all attempts; each attempt passes the breaker, then the bulkhead.
- * const resilient = stack(timeout({ timeoutMs: 2_000 }), retry({ maxAttempts: 3 }), circuitBreaker(), bulkhead());
- * const call = resilient.wrap(httpService);
+ * const resilient = stack<HttpRequest, HttpResponse>(
+ *   timeout({ timeoutMs: 2_000 }), retry({ maxAttempts: 3 }), circuitBreaker(), bulkhead(),
+ * );
+ * const call = resilient.wrap(httpTransport('127.0.0.1:8080'));
  * ```
  */
 export function stack<Req, Res>(...layers: Layer<Req, Res>[]): Stack<Req, Res> {

@@ -126,9 +126,10 @@ export function resolveTransportOptions(
  *
  * @example
  * ```ts
+ * import { createContext } from '@meshkit/core';
  * const users = httpTransport('127.0.0.1:8080');
  * const res = await users({ method: 'GET', path: '/users/42' }, createContext({ timeoutMs: 500 }));
- * console.log(res.status, await res.body.json());
+ * console.log(res.status, await res.body?.json());
  * await users.close();
  * ```
  */

@@ -386,6 +386,7 @@ export class SqliteBroker implements Broker {
  *
  * @example
  * ```ts
+ * import { publisher } from '@meshkit/messaging';
  * const broker = sqliteBroker({ path: 'var/events.db' });
  * const events = publisher(broker, { source: '/user-service' });
  * await events.publish('user.created', { id: '42' }, { key: '42' });

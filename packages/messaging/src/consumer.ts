@@ -105,6 +105,9 @@ export interface Consumer {
  *
  * @example
  * ```ts
+ * import { sqliteBroker } from '@meshkit/messaging-sqlite';
+ * declare function sendWelcomeMail(user: unknown): Promise<void>;
+ * const broker = sqliteBroker({ path: 'var/events.db' });
  * const consumer = await consume(broker, {
  *   group: 'notifications',
  *   patterns: ['user.*'],

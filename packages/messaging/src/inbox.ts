@@ -31,6 +31,10 @@ export const inboxTransaction = contextKey<unknown>('meshkit.inbox.transaction')
  *
  * @example
  * ```ts
+ * import { DatabaseSync } from 'node:sqlite';
+ * import { sqliteInbox } from '@meshkit/messaging-sqlite';
+ * declare const broker: Broker;
+ * const db = new DatabaseSync('var/mails.db');
  * await consume(broker, {
  *   group: 'mails',
  *   topics: ['user.created'],

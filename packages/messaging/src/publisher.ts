@@ -98,6 +98,7 @@ interface Pending {
  *
  * @example
  * ```ts
+ * declare const broker: Broker;
  * const events = publisher(broker, { source: '/user-service' });
  * const receipt = await events.publish('user.created', { id: '42' }, { key: '42' });
  * ```

@@ -62,6 +62,10 @@ class Waiter {
  *
  * @example
  * ```ts
+ * import { mkdtempSync } from 'node:fs';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ * import { SqliteBroker, sqliteBroker } from '@meshkit/messaging-sqlite';
  * const path = join(mkdtempSync(join(tmpdir(), 'mk-')), 'broker.db');
  * brokerConformance('sqlite', async () => sqliteBroker({ path, visibilityTimeoutMs: 500, maxMessageBytes: 1024 }), {
  *   oversizeBytes: 2048,

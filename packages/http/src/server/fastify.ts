@@ -81,9 +81,15 @@ export interface MeshkitFastifyOptions {
  *
  * @example
  * ```ts
+ * import { embeddedRegistry } from '@meshkit/discovery';
+ * import Fastify from 'fastify';
+ * const registry = embeddedRegistry({ path: '.meshkit/registry.db' });
+ * const accounts = httpClient({ service: 'accounts', registry });
  * const app = Fastify({ bodyLimit: 1_048_576 });
- * await app.register(meshkitFastify, { service: 'users', registry, checks: { db: () => db.ping() } });
- * app.get('/users/:id', (req) => users.get(req.params.id, req.meshkit));
+ * await app.register(meshkitFastify, { service: 'users', registry, checks: { accounts: () => accounts.get('/healthz') } });
+ * app.get<{ Params: { id: string } }>('/users/:id', (req) =>
+ *   accounts.get(`/accounts/${req.params.id}`, { ctx: req.meshkit }),
+ * );
  * await app.listen({ port: 8080, host: '0.0.0.0' });
  * ```
  */

@@ -109,11 +109,14 @@ export interface MeshServer {
  *
  * @example
  * ```ts
+ * import { embeddedRegistry } from '@meshkit/discovery';
+ * const registry = embeddedRegistry({ path: '.meshkit/registry.db' });
+ * const accounts = httpClient({ service: 'accounts', registry });
  * const server = httpServer({
  *   service: 'users',
  *   registry,
- *   handler: async (req, ctx) => ({ body: await users.get(req.query.get('id'), ctx) }),
- *   checks: { db: () => pool.query('select 1') },
+ *   handler: async (req, ctx) => ({ body: await accounts.get(`/accounts/${req.query.get('id')}`, { ctx }) }),
+ *   checks: { accounts: () => accounts.get('/healthz') },
  *   idempotency: { store: memoryIdempotencyStore() },
  * });
  * await server.listen({ port: 8080, host: '0.0.0.0' });

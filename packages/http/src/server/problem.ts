@@ -28,6 +28,8 @@ export interface ProblemDetails {
  *
  * @example
  * ```ts
+ * const users = new Map<string, { name: string }>();
+ * const user = users.get('42');
  * if (user === undefined) throw new HttpProblem({ status: 404, title: 'user not found', field: 'id' });
  * ```
  */

@@ -30,7 +30,10 @@ export interface Bulkhead<Req, Res> extends AnyLayer<Req, Res> {
  *
  * @example
  * ```ts
- * const call = stack(retry(), bulkhead({ maxConcurrent: 32, maxQueue: 64 })).wrap(service);
+ * import { stack } from '@meshkit/core';
+ * import { type HttpRequest, type HttpResponse, httpTransport } from '@meshkit/http';
+ * const service = httpTransport('127.0.0.1:8080');
+ * const call = stack<HttpRequest, HttpResponse>(retry(), bulkhead({ maxConcurrent: 32, maxQueue: 64 })).wrap(service);
  * ```
  */
 export function bulkhead<Req, Res>(options?: BulkheadOptions): Bulkhead<Req, Res> {

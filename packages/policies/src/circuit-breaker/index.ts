@@ -50,8 +50,11 @@ export interface CircuitBreaker<Req, Res> extends AnyLayer<Req, Res> {
  *
  * @example
  * ```ts
- * const breaker = circuitBreaker({ strategy: failureRate({ threshold: 0.5 }), halfOpenAfterMs: 5_000 });
- * const call = stack(retry(), breaker, timeout({ timeoutMs: 500 })).wrap(service);
+ * import { stack } from '@meshkit/core';
+ * import { type HttpRequest, type HttpResponse, httpTransport } from '@meshkit/http';
+ * const service = httpTransport('127.0.0.1:8080');
+ * const breaker = circuitBreaker<HttpRequest, HttpResponse>({ strategy: failureRate({ threshold: 0.5 }), halfOpenAfterMs: 5_000 });
+ * const call = stack<HttpRequest, HttpResponse>(retry(), breaker, timeout({ timeoutMs: 500 })).wrap(service);
  * breaker.describe(); // { state: 'closed', ... }
  * ```
  */

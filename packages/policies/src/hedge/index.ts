@@ -25,8 +25,11 @@ export type { HedgeOptions } from './options.ts';
  *
  * @example
  * ```ts
+ * import { stack } from '@meshkit/core';
+ * import { type HttpRequest, type HttpResponse, httpTransport } from '@meshkit/http';
+ * const service = httpTransport('127.0.0.1:8080');
  * const budget = new RetryBudget();
- * const call = stack(hedge({ percentile: 0.95, budget }), timeout({ timeoutMs: 1_000 })).wrap(service);
+ * const call = stack<HttpRequest, HttpResponse>(hedge({ percentile: 0.95, budget }), timeout({ timeoutMs: 1_000 })).wrap(service);
  * ```
  */
 export function hedge<Req, Res>(options?: HedgeOptions): AnyLayer<Req, Res> {
