@@ -30,6 +30,11 @@ export interface AmqpBrokerOptions {
   readonly deliveryLimit?: number;
   /** Most published messages awaiting their confirm at once; the rest wait their turn. Defaults to 1,000. */
   readonly maxUnconfirmed?: number;
+  /**
+   * Publish with the mandatory flag, so a message no queue is bound for comes back and its publish is
+   * refused (`ERR_BROKER_REJECTED`, "unroutable") instead of being dropped by the broker. Defaults to `true`.
+   */
+  readonly mandatory?: boolean;
   /** Largest body accepted for publishing, bytes; a larger one is refused without being sent. Defaults to 16 MiB. */
   readonly maxMessageBytes?: number;
   /**
@@ -61,6 +66,7 @@ export class AmqpBroker implements Broker {
   readonly #connectionName: string;
   readonly #maxMessageBytes: number;
   readonly #outageWaitMs: number;
+  readonly #mandatory: boolean;
   readonly #queue: ReturnType<typeof workQueueOptions>;
   readonly #publisher: ConfirmPublisher;
   readonly #subscriptions = new Set<AmqpSubscription>();
@@ -75,8 +81,23 @@ export class AmqpBroker implements Broker {
     this.#connectionName = options.connectionName;
     this.#maxMessageBytes = options.maxMessageBytes;
     this.#outageWaitMs = options.outageWaitMs;
+    this.#mandatory = options.mandatory;
     this.#queue = workQueueOptions(options.queueType, options.deliveryLimit, '');
     this.#publisher = new ConfirmPublisher(options.maxUnconfirmed, () => void this.#openPublisher());
+  }
+
+  /**
+   * Live state: `connected` (a publish channel is open), `unconfirmed` (sent, awaiting the broker's
+   * confirm; at most `maxUnconfirmed`), `pending` (waiting to be sent plus unconfirmed), `subscriptions`.
+   */
+  describe(): Record<string, unknown> {
+    return {
+      exchange: this.#exchange,
+      connected: this.#publisher.connected,
+      unconfirmed: this.#publisher.unconfirmed,
+      pending: this.#publisher.pending,
+      subscriptions: this.#subscriptions.size,
+    };
   }
 
   /** The exchange this broker publishes to. */
@@ -159,7 +180,7 @@ export class AmqpBroker implements Broker {
     extra: Record<string, string>,
     now: number,
   ): Promise<PublishResult> {
-    const options = toAmqp(record, now);
+    const options = toAmqp(record, now, this.#mandatory);
     options.headers = { ...options.headers, ...extra };
     const deadline = Number(record.headers[headerNames.deadline]);
     const wait = now + this.#outageWaitMs;
@@ -243,6 +264,11 @@ export class AmqpBroker implements Broker {
   }
 }
 
+function checkBoolean(field: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new InvalidArgumentError(field, 'must be a boolean', value);
+  return value;
+}
+
 function queueFor(
   base: ReturnType<typeof workQueueOptions>,
   group: string,
@@ -258,6 +284,7 @@ interface ResolvedOptions {
   readonly maxUnconfirmed: number;
   readonly maxMessageBytes: number;
   readonly outageWaitMs: number;
+  readonly mandatory: boolean;
   readonly connectionName: string;
 }
 
@@ -293,6 +320,7 @@ export async function amqpBroker(options: AmqpBrokerOptions = {}): Promise<AmqpB
       1,
     ),
     outageWaitMs: checkInteger('amqpBroker.outageWaitMs', options.outageWaitMs ?? 30_000, 0),
+    mandatory: checkBoolean('amqpBroker.mandatory', options.mandatory ?? true),
     connectionName: checkString('amqpBroker.connectionName', options.connectionName ?? 'meshkit'),
   };
   const heartbeat = checkInteger('amqpBroker.heartbeatSeconds', options.heartbeatSeconds ?? 10, 0);

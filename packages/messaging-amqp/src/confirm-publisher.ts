@@ -67,6 +67,16 @@ export class ConfirmPublisher {
     return this.#queue.length - this.#head + this.#resend.length + this.#unconfirmed;
   }
 
+  /** Messages sent and awaiting their confirm (at most the window). */
+  get unconfirmed(): number {
+    return this.#unconfirmed;
+  }
+
+  /** `true` while a channel is open to send on. */
+  get connected(): boolean {
+    return this.#lane?.open === true;
+  }
+
   /** Starts sending on `channel` (a fresh one after a reconnect or a channel error). */
   attach(channel: ConfirmChannel): void {
     const previous = this.#lane;

@@ -31,7 +31,7 @@ function isBrokerHeader(name: string): boolean {
 }
 
 /** The AMQP publish options of a record. */
-export function toAmqp(record: BrokerRecord, now: number): Options.Publish {
+export function toAmqp(record: BrokerRecord, now: number, mandatory: boolean): Options.Publish {
   const headers: Record<string, string> = {};
   let contentType: string | undefined;
   for (const [name, value] of Object.entries(record.headers)) {
@@ -44,7 +44,7 @@ export function toAmqp(record: BrokerRecord, now: number): Options.Publish {
   const parsed = time === undefined ? Number.NaN : Date.parse(time);
   const options: Options.Publish = {
     persistent: true,
-    mandatory: true,
+    mandatory,
     timestamp: Math.floor((Number.isFinite(parsed) ? parsed : now) / 1_000),
     headers,
   };
