@@ -205,7 +205,8 @@ export class AmqpBroker implements Broker {
     const subscription = new AmqpSubscription(
       {
         exchange: this.#exchange,
-        queue: { ...this.#queue, ...queueFor(this.#queue, group) },
+        queue: queueFor(this.#queue, group),
+        countsDeliveries: this.#queue.arguments !== undefined,
         republish: (record, exchange, routingKey, extra) =>
           this.#send(record, exchange, routingKey, extra, Date.now()),
         forget: (s) => this.#subscriptions.delete(s),

@@ -23,6 +23,8 @@ import { fromAmqp, topicHeader } from './wire.ts';
 export interface SubscriptionHost {
   readonly exchange: string;
   readonly queue: Options.AssertQueue;
+  /** The queue counts deliveries (quorum): a first delivery carries no count header and is the 1st. */
+  readonly countsDeliveries: boolean;
   /** Publishes a copy of a record (retry, dead letter) and resolves on its confirm. */
   republish(
     record: BrokerRecord,
@@ -115,7 +117,7 @@ export class AmqpSubscription implements Subscription {
       }
       return;
     }
-    this.#options.onDelivery(new AmqpDelivery(this, lane, message));
+    this.#options.onDelivery(new AmqpDelivery(this, lane, message, this.#host.countsDeliveries));
   }
 
   /** Acks, nacks; a delivery whose channel is gone is left alone: the broker redelivers it. */
@@ -215,14 +217,14 @@ class AmqpDelivery implements Delivery {
   readonly #lane: Lane;
   readonly #message: ConsumeMessage;
 
-  constructor(subscription: AmqpSubscription, lane: Lane, message: ConsumeMessage) {
+  constructor(subscription: AmqpSubscription, lane: Lane, message: ConsumeMessage, counted: boolean) {
     const wire = fromAmqp(message.fields.routingKey, message.fields.exchange, message.properties);
     this.topic = wire.topic;
     this.key = wire.key;
     this.headers = wire.headers;
     this.body = message.content;
     this.position = String(message.fields.deliveryTag);
-    this.deliveryCount = wire.deliveryCount;
+    this.deliveryCount = wire.deliveryCount ?? (counted ? 1 : undefined);
     this.#subscription = subscription;
     this.#lane = lane;
     this.#message = message;
