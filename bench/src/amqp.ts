@@ -6,8 +6,11 @@
  *   publish   100,000 persistent 200-byte JSON messages on a confirm channel, at most 1,000 unconfirmed
  *   consume   the same 100,000 from a durable queue, prefetch 100, one ack per message
  *
- * Rounds alternate amqplib and meshkit (amqplib first in odd rounds, meshkit first in even ones); each
- * row reports the better of its rounds and the ratio meshkit / amqplib. `--json` prints one object per
+ * The amqplib peer runs twice: with the CloudEvents headers meshkit writes (the same message on the
+ * wire; the ratios are taken against it) and bare, as the seed's producer sends it (properties only).
+ *
+ * Each round runs the peers one after the other, in reverse order in every other round; each row
+ * reports the best of its rounds, and the ratios meshkit / amqplib (same headers) close the output. `--json` prints one object per
  * line: {name, msgPerSec}.
  */
 import { randomUUID } from 'node:crypto';
@@ -17,15 +20,34 @@ import amqp from 'amqplib';
 
 const url = process.env.MESHKIT_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const count = Number(process.env.MESHKIT_BENCH_AMQP_COUNT ?? 100_000);
-const rounds = 2;
+const rounds = Number(process.env.MESHKIT_BENCH_AMQP_ROUNDS ?? 2);
 const window = 1_000;
 const prefetch = 100;
 const pad = 'x'.repeat(170);
 /** ~200 bytes of JSON once encoded. */
 const body = (i: number) => ({ i, t: Date.now(), pad });
 
+/**
+ * The headers table meshkit writes (CloudEvents attributes), for the amqplib peer that sends the same
+ * message on the wire: the broker's work grows with the message, so this is the like-for-like peer.
+ */
+function cloudEventHeaders(id: string): Record<string, string> {
+  return {
+    'cloudEvents:specversion': '1.0',
+    'cloudEvents:id': id,
+    'cloudEvents:source': '/bench',
+    'cloudEvents:type': 'raw',
+    'cloudEvents:time': new Date().toISOString(),
+  };
+}
+
 /** The stock loop: publish with a callback each, wait whenever `window` confirms are outstanding. */
-async function rawPublish(channel: amqp.ConfirmChannel, exchange: string, topic: string): Promise<number> {
+async function rawPublish(
+  channel: amqp.ConfirmChannel,
+  exchange: string,
+  topic: string,
+  withHeaders: boolean,
+): Promise<number> {
   const t0 = performance.now();
   let outstanding = 0;
   let wake: (() => void) | undefined;
@@ -33,19 +55,21 @@ async function rawPublish(channel: amqp.ConfirmChannel, exchange: string, topic:
   for (let i = 0; i < count; i++) {
     if (outstanding >= window) await new Promise<void>((resolve) => (wake = resolve));
     outstanding++;
-    channel.publish(
-      exchange,
-      topic,
-      Buffer.from(JSON.stringify(body(i))),
-      { persistent: true, contentType: 'application/json', messageId: randomUUID(), timestamp: Math.floor(Date.now() / 1_000) },
-      (err: unknown) => {
-        if (err) failed = err;
-        outstanding--;
-        const w = wake;
-        wake = undefined;
-        w?.();
-      },
-    );
+    const messageId = randomUUID();
+    const options: amqp.Options.Publish = {
+      persistent: true,
+      contentType: 'application/json',
+      messageId,
+      timestamp: Math.floor(Date.now() / 1_000),
+    };
+    if (withHeaders) options.headers = cloudEventHeaders(messageId);
+    channel.publish(exchange, topic, Buffer.from(JSON.stringify(body(i))), options, (err: unknown) => {
+      if (err) failed = err;
+      outstanding--;
+      const w = wake;
+      wake = undefined;
+      w?.();
+    });
   }
   await channel.waitForConfirms();
   if (failed !== undefined) throw failed;
@@ -75,12 +99,15 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   const id = randomUUID().slice(0, 8);
   const exchange = `bench-${id}`;
   const rawQueue = `bench-raw-${id}`;
+  const bareQueue = `bench-bare-${id}`;
   const group = `bench-mesh-${id}`;
   const stock = await amqp.connect(url);
   const setup = await stock.createChannel();
   await setup.assertExchange(exchange, 'topic', { durable: true });
   await setup.assertQueue(rawQueue, { durable: true });
   await setup.bindQueue(rawQueue, exchange, 'raw');
+  await setup.assertQueue(bareQueue, { durable: true });
+  await setup.bindQueue(bareQueue, exchange, 'bare');
   const confirm = await stock.createConfirmChannel();
   const broker = await amqpBroker({ url, exchange, maxUnconfirmed: window, connectionName: 'bench' });
   // Join the group first so its queue retains what is published, then leave it until the consume phase.
@@ -119,32 +146,27 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   };
   try {
     for (let round = 0; round < rounds; round++) {
-      const pairs: [string, () => Promise<number>][] =
-        round % 2 === 0
-          ? [
-              ['amqplib publish', () => rawPublish(confirm, exchange, 'raw')],
-              ['meshkit publish', meshPublish],
-            ]
-          : [
-              ['meshkit publish', meshPublish],
-              ['amqplib publish', () => rawPublish(confirm, exchange, 'raw')],
-            ];
-      for (const [name, f] of pairs) keep(name, await f());
-      const consumers: [string, () => Promise<number>][] =
-        round % 2 === 0
-          ? [
-              ['amqplib consume', () => rawConsume(stock, rawQueue)],
-              ['meshkit consume', meshConsume],
-            ]
-          : [
-              ['meshkit consume', meshConsume],
-              ['amqplib consume', () => rawConsume(stock, rawQueue)],
-            ];
+      const publishers: [string, () => Promise<number>][] = [
+        ['amqplib publish', () => rawPublish(confirm, exchange, 'raw', true)],
+        ['meshkit publish', meshPublish],
+        ['amqplib publish (bare)', () => rawPublish(confirm, exchange, 'bare', false)],
+      ];
+      const consumers: [string, () => Promise<number>][] = [
+        ['amqplib consume', () => rawConsume(stock, rawQueue)],
+        ['meshkit consume', meshConsume],
+        ['amqplib consume (bare)', () => rawConsume(stock, bareQueue)],
+      ];
+      if (round % 2 === 1) {
+        publishers.reverse();
+        consumers.reverse();
+      }
+      for (const [name, f] of publishers) keep(name, await f());
       for (const [name, f] of consumers) keep(name, await f());
     }
   } finally {
     await broker.close();
     await setup.deleteQueue(rawQueue);
+    await setup.deleteQueue(bareQueue);
     for (const q of [group, `${group}.dlq`]) await setup.deleteQueue(q);
     await setup.deleteExchange(exchange);
     await stock.close();
@@ -159,5 +181,5 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     `\namqp: ${count.toLocaleString('en-US')} persistent 200-byte messages, window ${window}, prefetch ${prefetch}; best of ${rounds} alternating rounds`,
   );
   console.table(rows.map((r) => ({ scenario: r.name, 'msg/s': r.msgPerSec.toLocaleString('en-US') })));
-  console.log(`meshkit / amqplib: publish ${ratio('publish')}x, consume ${ratio('consume')}x`);
+  console.log(`meshkit / amqplib (same headers): publish ${ratio('publish')}x, consume ${ratio('consume')}x`);
 }
