@@ -110,10 +110,27 @@ export class AmqpBroker implements Broker {
     model.on('error', (error: unknown) => this.#report('error', error));
     this.#model = model;
     await this.#openPublisher(model);
-    for (const subscription of this.#subscriptions) await subscription.open(model);
+    for (const subscription of this.#subscriptions)
+      this.#reopen(subscription, model, await settle(subscription.open(model)));
     const waiters = this.#connectWaiters;
     this.#connectWaiters = [];
     for (const w of waiters) w();
+  }
+
+  /**
+   * One group whose declaration the broker refuses (a queue that exists with other arguments) must not
+   * keep the whole connection down: it is reported and tried again, alone, while the connection lasts.
+   */
+  #reopen(subscription: AmqpSubscription, model: ChannelModel, error: unknown): void {
+    if (error === undefined) return;
+    if (amqpChannels.channelError.hasSubscribers) {
+      amqpChannels.channelError.publish({ role: 'consume', group: subscription.group, error });
+    }
+    setTimeout(() => {
+      if (this.#model !== model || this.#closed !== undefined || !this.#subscriptions.has(subscription))
+        return;
+      void settle(subscription.open(model)).then((again) => this.#reopen(subscription, model, again));
+    }, 5_000).unref();
   }
 
   async #openPublisher(model?: ChannelModel): Promise<void> {
@@ -263,6 +280,14 @@ export class AmqpBroker implements Broker {
     })();
     return this.#closed;
   }
+}
+
+/** Resolves with the error a promise rejected with, or `undefined`. */
+function settle(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => undefined,
+    (error: unknown) => error ?? new Error('failed'),
+  );
 }
 
 function checkBoolean(field: string, value: unknown): boolean {

@@ -15,3 +15,10 @@ after(async () => {
 brokerConformance('amqp', async () => amqpBroker({ url: vhost.url, maxMessageBytes: 1_024 }), {
   oversizeBytes: 2_048,
 });
+
+// The same suite with quorum work queues (replicated, delivery counts, x-delivery-limit).
+brokerConformance(
+  'amqp (quorum queues)',
+  async () => amqpBroker({ url: vhost.url, maxMessageBytes: 1_024, queueType: 'quorum' }),
+  { oversizeBytes: 2_048 },
+);
