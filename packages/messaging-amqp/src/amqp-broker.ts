@@ -8,7 +8,7 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from '@meshkit/messaging';
-import amqp, { type ChannelModel, type RecoveringChannelModel } from 'amqplib';
+import amqp, { type ChannelModel, type RecoveringChannelModel, type RecoveryOptions } from 'amqplib';
 import { AmqpSubscription } from './amqp-subscription.ts';
 import { amqpChannels } from './channels.ts';
 import { ConfirmPublisher } from './confirm-publisher.ts';
@@ -61,7 +61,7 @@ export interface AmqpBrokerOptions {
  */
 export class AmqpBroker implements Broker {
   readonly name = 'amqp';
-  readonly #connection: RecoveringChannelModel;
+  #connection!: RecoveringChannelModel;
   readonly #exchange: string;
   readonly #connectionName: string;
   readonly #maxMessageBytes: number;
@@ -74,9 +74,7 @@ export class AmqpBroker implements Broker {
   #closed: Promise<void> | undefined;
   #connectWaiters: (() => void)[] = [];
 
-  /** Use {@link amqpBroker}. */
-  constructor(connection: RecoveringChannelModel, options: ResolvedOptions) {
-    this.#connection = connection;
+  private constructor(options: ResolvedOptions) {
     this.#exchange = options.exchange;
     this.#connectionName = options.connectionName;
     this.#maxMessageBytes = options.maxMessageBytes;
@@ -105,8 +103,33 @@ export class AmqpBroker implements Broker {
     return this.#exchange;
   }
 
+  /**
+   * Connects and resolves once the exchange is declared; rejects with `ERR_CONNECT` when the first
+   * `connectAttempts` attempts fail. The same as {@link amqpBroker}.
+   */
+  static async connect(options: AmqpBrokerOptions = {}): Promise<AmqpBroker> {
+    const { resolved, url, recovery } = resolveOptions(options);
+    const broker = new AmqpBroker(resolved);
+    const connection = await amqp.connect(url.toString(), {
+      clientProperties: { connection_name: resolved.connectionName },
+      recovery: { ...recovery, setup: (model: ChannelModel) => broker.#setup(model) },
+    });
+    broker.#connection = connection;
+    broker.#watch();
+    try {
+      await connection.waitForConnect();
+    } catch (cause) {
+      await connection.close().catch(() => {});
+      throw new MeshError(ErrorCode.CONNECT, `cannot connect to RabbitMQ at ${url.host}: ${String(cause)}`, {
+        cause,
+        retryable: true,
+      });
+    }
+    return broker;
+  }
+
   /** Runs after every (re)connection, before the connection counts as up: topology, publisher, consumers. */
-  async setup(model: ChannelModel): Promise<void> {
+  async #setup(model: ChannelModel): Promise<void> {
     model.on('error', (error: unknown) => this.#report('error', error));
     this.#model = model;
     await this.#openPublisher(model);
@@ -148,7 +171,7 @@ export class AmqpBroker implements Broker {
   }
 
   /** Wires the connection's events to the diagnostics channel (never an uncaught `error`). */
-  watch(): void {
+  #watch(): void {
     const c = this.#connection;
     c.on('connect', () => this.#report('connected'));
     c.on('disconnect', (error: Error) => {
@@ -174,6 +197,11 @@ export class AmqpBroker implements Broker {
     amqpChannels.connection.publish({ state, connection: this.#connectionName, error, attempt, delayMs });
   }
 
+  /**
+   * Publishes each record to the exchange under its topic and resolves with one result per record once
+   * each is confirmed or refused (nack, unroutable, channel closed by the broker, too large, outage
+   * outlasting `outageWaitMs`). Rejects only on a closed broker (`ERR_CLOSED`).
+   */
   async publish(records: readonly BrokerRecord[]): Promise<PublishResult[]> {
     if (this.#closed !== undefined) {
       throw new MeshError(ErrorCode.CLOSED, 'the RabbitMQ broker connection is closed');
@@ -206,6 +234,11 @@ export class AmqpBroker implements Broker {
     return this.#publisher.send({ exchange, routingKey, body, options, giveUpAt });
   }
 
+  /**
+   * Declares the group's durable queue (bound with the patterns) and its `<group>.dlq`, sets
+   * `basic.qos` to the prefetch and starts consuming; resolves once all of it is in place. During an
+   * outage it waits for the connection up to `outageWaitMs`.
+   */
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     if (this.#closed !== undefined) {
       throw new MeshError(ErrorCode.CLOSED, 'the RabbitMQ broker connection is closed');
@@ -325,7 +358,15 @@ interface ResolvedOptions {
  * await events.publish('user.created', { id: '42' }, { key: '42' });
  * ```
  */
-export async function amqpBroker(options: AmqpBrokerOptions = {}): Promise<AmqpBroker> {
+export function amqpBroker(options: AmqpBrokerOptions = {}): Promise<AmqpBroker> {
+  return AmqpBroker.connect(options);
+}
+
+function resolveOptions(options: AmqpBrokerOptions): {
+  resolved: ResolvedOptions;
+  url: URL;
+  recovery: RecoveryOptions;
+} {
   const url = new URL(checkString('amqpBroker.url', options.url ?? 'amqp://guest:guest@127.0.0.1:5672'));
   if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') {
     throw new InvalidArgumentError('amqpBroker.url', 'must be an amqp: or amqps: URL', options.url);
@@ -363,9 +404,9 @@ export async function amqpBroker(options: AmqpBrokerOptions = {}): Promise<AmqpB
   const attempts = checkInteger('amqpBroker.connectAttempts', options.connectAttempts ?? 5, 1);
   url.searchParams.set('heartbeat', String(heartbeat));
 
-  let broker: AmqpBroker | undefined;
-  const connection = await amqp.connect(url.toString(), {
-    clientProperties: { connection_name: resolved.connectionName },
+  return {
+    resolved,
+    url,
     recovery: {
       initialDelay,
       maxDelay,
@@ -374,19 +415,6 @@ export async function amqpBroker(options: AmqpBrokerOptions = {}): Promise<AmqpB
       maxRetries: Number.POSITIVE_INFINITY,
       initialMaxRetries: attempts - 1,
       waitForConnect: false,
-      setup: (model: ChannelModel) => broker!.setup(model),
     },
-  });
-  broker = new AmqpBroker(connection, resolved);
-  broker.watch();
-  try {
-    await connection.waitForConnect();
-  } catch (cause) {
-    await connection.close().catch(() => {});
-    throw new MeshError(ErrorCode.CONNECT, `cannot connect to RabbitMQ at ${url.host}: ${String(cause)}`, {
-      cause,
-      retryable: true,
-    });
-  }
-  return broker;
+  };
 }
