@@ -5,6 +5,7 @@ import { isMeshError } from '@meshkit/core';
 import { type BrokerRecord, headerNames } from '@meshkit/messaging';
 import amqp from 'amqplib';
 import { type AmqpBroker, type AmqpBrokerOptions, amqpBroker } from './amqp-broker.ts';
+import { type AmqpChannelErrorEvent, amqpChannels } from './channels.ts';
 import { eventually } from './test-support/eventually.ts';
 import { type OutageProxy, outageProxy } from './test-support/outage-proxy.ts';
 import { type TestVhost, testVhost } from './test-support/rabbit.ts';
@@ -117,7 +118,16 @@ describe('publishing to RabbitMQ', () => {
     const broker = await connect({ exchange });
     const ch = await stock.createChannel();
     await ch.deleteExchange(exchange);
+    const reported: AmqpChannelErrorEvent[] = [];
+    const listen = (e: AmqpChannelErrorEvent) => reported.push(e);
+    amqpChannels.channelError.subscribe(listen);
     const [lost] = await broker.publish([record('gone.topic')]);
+    amqpChannels.channelError.unsubscribe(listen);
+    assert.deepEqual(
+      reported.map((e) => e.role),
+      ['publish'],
+      'reported on the diagnostics channel, not thrown',
+    );
     assert.ok(lost !== undefined && !lost.ok && isMeshError(lost.error));
     assert.equal(lost.error.code, 'ERR_BROKER_REJECTED');
     assert.match(lost.error.message, /closed by the broker.*NOT_FOUND/);

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import type { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
-import { consume, publisher } from '@meshkit/messaging';
+import { consume, inboxLayer, inboxTx, publisher } from '@meshkit/messaging';
 import { type AmqpBroker, amqpBroker } from './amqp-broker.ts';
 import { type AmqpConnectionEvent, amqpChannels } from './channels.ts';
 import { eventually } from './test-support/eventually.ts';
+import { memorySqliteInbox } from './test-support/memory-sqlite-inbox.ts';
 import { rabbitmqctl, type TestVhost, testVhost } from './test-support/rabbit.ts';
 
 // The broker's connections are closed under a 10,000-message run three times, and the broker itself is
@@ -33,16 +35,20 @@ describe('RabbitMQ connection resilience', () => {
     brokers.push(producer, consumerBroker);
     const topic = `chaos.${randomUUID().slice(0, 8)}`;
     const seen = new Set<string>();
-    let handled = 0;
+    // Duplicates (redeliveries, re-published unconfirmed messages) are absorbed by an inbox.
+    const store = memorySqliteInbox();
+    const insert = store.db.prepare('INSERT INTO effects (id) VALUES (?)');
     const consumer = await consume(consumerBroker, {
       group: `chaos-${randomUUID().slice(0, 8)}`,
       topics: [topic],
       concurrency: 8,
       prefetch: 200,
-      handler: async (msg) => {
-        handled++;
+      handler: inboxLayer(store.inbox).wrap(async (msg, ctx) => {
+        // The effect runs in the inbox's transaction: it commits with the event id, or not at all.
+        assert.equal(inboxTx<DatabaseSync>(ctx), store.db);
+        insert.run(msg.id);
         seen.add(msg.id);
-      },
+      }),
     });
 
     const total = 10_000;
@@ -84,9 +90,9 @@ describe('RabbitMQ connection resilience', () => {
       assert.ok(count(name, 'disconnected') >= 4, `${name} lost its connection 4 times or more`);
       assert.ok(count(name, 'connected') >= count(name, 'disconnected') + 1, `${name} came back each time`);
     }
+    assert.equal(store.effects(), total, 'each message had its effect exactly once');
+    const handled = consumer.describe().handled as number;
     assert.ok(handled >= total);
-    console.log(
-      `resilience: ${total} confirmed, ${handled} handled (${handled - seen.size} duplicates absorbed)`,
-    );
+    console.log(`resilience: ${total} confirmed, ${handled} handled, ${handled - total} duplicates absorbed`);
   });
 });
