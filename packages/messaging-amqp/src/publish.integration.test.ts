@@ -178,6 +178,24 @@ describe('publishing to RabbitMQ', () => {
     }
   });
 
+  it('a record whose headers do not fit an AMQP frame is refused alone; the channel keeps working', async () => {
+    const broker = await connect();
+    const topic = `big.${randomUUID().slice(0, 8)}`;
+    const queue = await boundQueue(topic);
+    const huge = { 'x-note': 'n'.repeat(70_000) };
+    const outcomes = await broker.publish([record(topic), record(topic, 'x', huge), record(topic)]);
+    assert.deepEqual(
+      outcomes.map((o) => o.ok),
+      [true, false, true],
+    );
+    const refused = outcomes[1]!;
+    assert.ok(!refused.ok && isMeshError(refused.error));
+    assert.equal(refused.error.code, 'ERR_BROKER_REJECTED');
+    const [later] = await broker.publish([record(topic)]);
+    assert.ok(later?.ok);
+    assert.equal(await readyCount(queue), 3);
+  });
+
   it('rejects a batch on a closed broker', async () => {
     const broker = await connect();
     await broker.close();
