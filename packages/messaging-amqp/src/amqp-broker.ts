@@ -11,7 +11,7 @@ import {
 import amqp, { type ChannelModel, type RecoveringChannelModel, type RecoveryOptions } from 'amqplib';
 import { AmqpSubscription } from './amqp-subscription.ts';
 import { amqpChannels } from './channels.ts';
-import { ConfirmPublisher } from './confirm-publisher.ts';
+import { ConfirmPublisher, type Outbound } from './confirm-publisher.ts';
 import { type QueueType, workQueueOptions } from './topology.ts';
 import { toAmqp } from './wire.ts';
 
@@ -132,7 +132,13 @@ export class AmqpBroker implements Broker {
   async #setup(model: ChannelModel): Promise<void> {
     model.on('error', (error: unknown) => this.#report('error', error));
     this.#model = model;
-    await this.#openPublisher(model);
+    try {
+      await this.#openPublisher(model);
+    } catch (error) {
+      // amqplib closes this connection and tries again after a delay.
+      this.#model = undefined;
+      throw error;
+    }
     for (const subscription of this.#subscriptions)
       this.#reopen(subscription, model, await settle(subscription.open(model)));
     const waiters = this.#connectWaiters;
@@ -207,31 +213,42 @@ export class AmqpBroker implements Broker {
       throw new MeshError(ErrorCode.CLOSED, 'the RabbitMQ broker connection is closed');
     }
     const now = Date.now();
-    return Promise.all(
-      records.map((record) => {
+    const results = new Array<PublishResult>(records.length);
+    let left = records.length;
+    if (left === 0) return results;
+    return new Promise<PublishResult[]>((resolve) => {
+      const done = (i: number, result: PublishResult): void => {
+        results[i] = result;
+        if (--left === 0) resolve(results);
+      };
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i]!;
         const refused = checkRecord(record, this.#maxMessageBytes);
         if (refused !== undefined) {
-          return { ok: false, error: new MeshError(ErrorCode.BROKER_REJECTED, refused) };
+          done(i, { ok: false, error: new MeshError(ErrorCode.BROKER_REJECTED, refused) });
+          continue;
         }
-        return this.#send(record, this.#exchange, record.topic, {}, now);
-      }),
-    );
+        this.#publisher.enqueue(this.#outbound(record, this.#exchange, record.topic, undefined, now), (r) =>
+          done(i, r),
+        );
+      }
+    });
   }
 
-  #send(
+  #outbound(
     record: BrokerRecord,
     exchange: string,
     routingKey: string,
-    extra: Record<string, string>,
+    extra: Record<string, string> | undefined,
     now: number,
-  ): Promise<PublishResult> {
+  ): Outbound {
     const options = toAmqp(record, now, this.#mandatory);
-    options.headers = { ...options.headers, ...extra };
+    if (extra !== undefined) options.headers = { ...options.headers, ...extra };
     const deadline = Number(record.headers[headerNames.deadline]);
     const wait = now + this.#outageWaitMs;
     const giveUpAt = Number.isFinite(deadline) ? Math.min(wait, deadline) : wait;
     const body = Buffer.from(record.body.buffer, record.body.byteOffset, record.body.byteLength);
-    return this.#publisher.send({ exchange, routingKey, body, options, giveUpAt });
+    return { exchange, routingKey, body, options, giveUpAt };
   }
 
   /**
@@ -258,7 +275,7 @@ export class AmqpBroker implements Broker {
         queue: queueFor(this.#queue, group),
         countsDeliveries: this.#queue.arguments !== undefined,
         republish: (record, exchange, routingKey, extra) =>
-          this.#send(record, exchange, routingKey, extra, Date.now()),
+          this.#publisher.send(this.#outbound(record, exchange, routingKey, extra, Date.now())),
         forget: (s) => this.#subscriptions.delete(s),
       },
       options,
@@ -267,18 +284,19 @@ export class AmqpBroker implements Broker {
     // Opened on the current connection; if it drops meanwhile, setup() opens it on the next one.
     for (;;) {
       const model = this.#model;
-      if (model !== undefined) {
-        try {
-          await subscription.open(model);
-          return subscription;
-        } catch (error) {
-          if (this.#model === model) {
-            this.#subscriptions.delete(subscription);
-            throw error;
-          }
+      if (model === undefined) {
+        await this.#nextConnection();
+        continue;
+      }
+      try {
+        await subscription.open(model);
+        return subscription;
+      } catch (error) {
+        if (this.#model === model) {
+          this.#subscriptions.delete(subscription);
+          throw error;
         }
       }
-      await this.#nextConnection();
     }
   }
 

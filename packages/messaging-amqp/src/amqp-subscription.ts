@@ -59,6 +59,7 @@ export class AmqpSubscription implements Subscription {
   /** Delay queues declared, with when: declared again before use once half their idle time is gone. */
   readonly #retryQueues = new Map<string, { at: number; ready: Promise<void> }>();
   readonly #deadLetterBindings = new Map<string, Promise<void>>();
+  #opening: { readonly model: ChannelModel; readonly done: Promise<void> } | undefined;
 
   constructor(host: SubscriptionHost, options: SubscribeOptions) {
     this.#host = host;
@@ -70,9 +71,21 @@ export class AmqpSubscription implements Subscription {
     return this.#options.group;
   }
 
-  /** Opens the subscription on `model` (again after a reconnect); does nothing once stopped. */
-  async open(model: ChannelModel): Promise<void> {
-    if (this.#stopped || (this.#lane?.open && this.#lane.model === model)) return;
+  /**
+   * Opens the subscription on `model` (again after a reconnect); does nothing once stopped or when it is
+   * already open (or opening) on that connection.
+   */
+  open(model: ChannelModel): Promise<void> {
+    if (this.#stopped || (this.#lane?.open && this.#lane.model === model)) return Promise.resolve();
+    if (this.#opening?.model === model) return this.#opening.done;
+    const done = this.#open(model).finally(() => {
+      if (this.#opening?.done === done) this.#opening = undefined;
+    });
+    this.#opening = { model, done };
+    return done;
+  }
+
+  async #open(model: ChannelModel): Promise<void> {
     const channel = await model.createChannel();
     const lane: Lane = { channel, model, open: true, consumerTag: undefined };
     let failed: Error | undefined;
@@ -123,6 +136,10 @@ export class AmqpSubscription implements Subscription {
   /** Acks, nacks; a delivery whose channel is gone is left alone: the broker redelivers it. */
   settle(lane: Lane, message: ConsumeMessage, how: 'ack' | 'requeue'): void {
     if (!lane.open) return;
+    // Quorum queues (seen on RabbitMQ 3.10) drop the acks that follow a requeue made after basic.cancel,
+    // so those acked messages come back. Once stopped, a released message is left unsettled instead:
+    // closing the channel gives it back all the same, after every ack.
+    if (how === 'requeue' && this.#stopped && this.#host.countsDeliveries) return;
     try {
       if (how === 'ack') lane.channel.ack(message);
       else lane.channel.nack(message, false, true);

@@ -105,11 +105,17 @@ export class ConfirmPublisher {
 
   /** Sends one message; resolves with its outcome, never rejects. */
   send(out: Outbound): Promise<PublishResult> {
-    if (this.#closed) return Promise.resolve({ ok: false, error: closedError() });
-    return new Promise<PublishResult>((resolve) => {
-      this.#queue.push({ out, resolve, sent: false });
-      this.#pump();
-    });
+    return new Promise<PublishResult>((resolve) => this.enqueue(out, resolve));
+  }
+
+  /** Sends one message and calls `resolve` once with its outcome (no promise per message for batches). */
+  enqueue(out: Outbound, resolve: (result: PublishResult) => void): void {
+    if (this.#closed) {
+      resolve({ ok: false, error: closedError() });
+      return;
+    }
+    this.#queue.push({ out, resolve, sent: false });
+    this.#pump();
   }
 
   /** Resolves once nothing is waiting or unconfirmed, or after `ms`. */
@@ -171,6 +177,9 @@ export class ConfirmPublisher {
     } catch (error) {
       // amqplib throws before registering the confirm callback (channel closing, headers table too large).
       this.#unconfirmed--;
+      // amqplib refuses with IllegalOperationError once the channel is closing (its close callbacks run
+      // before ours learn of it): the message was not sent and goes out on the next channel.
+      if ((error as { name?: unknown }).name === 'IllegalOperationError') lane.open = false;
       if (!lane.open) this.#requeue(entry);
       else
         entry.resolve({
@@ -192,11 +201,14 @@ export class ConfirmPublisher {
     this.#unconfirmed--;
     const { exchange, routingKey, options } = entry.out;
     if (error === null || error === undefined) {
-      const key = returnKey(exchange, routingKey, options.messageId);
-      const returns = this.#returned.get(key);
+      const returns =
+        this.#returned.size === 0
+          ? undefined
+          : this.#returned.get(returnKey(exchange, routingKey, options.messageId));
       if (returns === undefined) {
         entry.resolve({ ok: true });
       } else {
+        const key = returnKey(exchange, routingKey, options.messageId);
         if (returns <= 1) this.#returned.delete(key);
         else this.#returned.set(key, returns - 1);
         const where = exchange === '' ? 'the default exchange' : `exchange "${exchange}"`;
@@ -207,15 +219,19 @@ export class ConfirmPublisher {
       }
     } else if (text(error) === 'message nacked') {
       entry.resolve({ ok: false, error: rejected(`the broker nacked the message for ${routingKey}`) });
-    } else if (lane.error !== undefined) {
-      entry.resolve({
-        ok: false,
-        error: rejected(`the channel was closed by the broker: ${lane.error.message}`, lane.error),
-      });
-    } else if (this.#closed) {
-      entry.resolve({ ok: false, error: closedError() });
     } else {
-      this.#requeue(entry);
+      // "channel closed": the channel is gone, whatever its close listeners have been told so far.
+      lane.open = false;
+      if (lane.error !== undefined) {
+        entry.resolve({
+          ok: false,
+          error: rejected(`the channel was closed by the broker: ${lane.error.message}`, lane.error),
+        });
+      } else if (this.#closed) {
+        entry.resolve({ ok: false, error: closedError() });
+      } else {
+        this.#requeue(entry);
+      }
     }
     this.#pump();
   }

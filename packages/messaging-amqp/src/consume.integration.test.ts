@@ -5,6 +5,7 @@ import { consume, type Delivery, headerNames, publisher } from '@meshkit/messagi
 import amqp from 'amqplib';
 import { type AmqpBroker, type AmqpBrokerOptions, amqpBroker } from './amqp-broker.ts';
 import { eventually } from './test-support/eventually.ts';
+import { outageProxy } from './test-support/outage-proxy.ts';
 import { rabbitmqctl, type TestVhost, testVhost } from './test-support/rabbit.ts';
 
 // Consuming from the real broker: prefetch, ack after success, TTL retry queues, dead-letter queues.
@@ -208,6 +209,38 @@ describe('consuming from RabbitMQ', () => {
     );
     assert.equal(dead[0]!.content.toString('utf8'), '{"half');
     assert.equal((await queueCounts(group)).ready, 0);
+  });
+
+  it('a subscription made during an outage waits for the connection; consumers come back after a cut', async () => {
+    const proxy = await outageProxy();
+    try {
+      const broker = await connect({ url: proxy.via(vhost.url), reconnectMaxDelayMs: 200 });
+      const group = `g-${fresh()}`;
+      const topic = `cut.${fresh()}`;
+      const got: string[] = [];
+      proxy.cut();
+      await eventually(() => broker.describe().connected === false, 'the cut to be noticed');
+      const joining = consume(broker, {
+        group,
+        topics: [topic],
+        handler: async (msg) => {
+          got.push(msg.data as string);
+        },
+      });
+      setTimeout(() => proxy.restore(), 300);
+      const consumer = await joining;
+      const events = publisher(broker, { source: '/test' });
+      await events.publish(topic, 'after the first outage');
+      await eventually(() => got.length === 1, 'the first message');
+      proxy.cut();
+      proxy.restore();
+      await events.publish(topic, 'after the second');
+      await eventually(() => got.length === 2, 'the second message, on the re-subscribed consumer');
+      await consumer.stop();
+      assert.deepEqual(got, ['after the first outage', 'after the second']);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('quorum queues: the broker counts deliveries and dead-letters past x-delivery-limit', async () => {
