@@ -8,6 +8,7 @@ const scenarios: Record<string, () => Promise<{ run(opts: { json: boolean }): Pr
   policies: () => import('./policies.ts'),
   balance: () => import('./balance.ts'),
   messaging: () => import('./messaging.ts'),
+  amqp: () => import('./amqp.ts'),
   http: () => import('./http.ts'),
 };
 
