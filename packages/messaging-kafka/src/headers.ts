@@ -1,0 +1,28 @@
+/**
+ * Header names between meshkit and the Kafka wire. CloudEvents' Kafka protocol binding spells the
+ * attributes `ce_id`, `ce_source`, ... (underscore), where meshkit's envelope uses the HTTP binding's
+ * `ce-id`; `content-type` and every other header pass through unchanged.
+ */
+
+/** meshkit header name → Kafka record header name. */
+export function toWireName(name: string): string {
+  return name.startsWith('ce-') ? `ce_${name.slice(3)}` : name;
+}
+
+/** Kafka record header name → meshkit header name. */
+export function fromWireName(name: string): string {
+  return name.startsWith('ce_') ? `ce-${name.slice(3)}` : name;
+}
+
+/** Headers added by the adapter on records it moves to the group's retry topic. */
+export const retryHeaderNames = {
+  /** Epoch milliseconds before which the retried record is not handed out again. */
+  due: 'meshkit-retry-due',
+  /** The topic the record came from, restored on redelivery. */
+  topic: 'meshkit-retry-topic',
+} as const;
+
+/** The retry topic of a consumer group: `meshkit-retry.<group>`, with characters Kafka refuses replaced. */
+export function retryTopicOf(group: string): string {
+  return `meshkit-retry.${group.replace(/[^a-zA-Z0-9._-]/g, '_')}`.slice(0, 249);
+}
