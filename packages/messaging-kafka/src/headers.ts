@@ -26,3 +26,23 @@ export const retryHeaderNames = {
 export function retryTopicOf(group: string): string {
   return `meshkit-retry.${group.replace(/[^a-zA-Z0-9._-]/g, '_')}`.slice(0, 249);
 }
+
+/**
+ * Gives a record written without CloudEvents headers (a plain producer) the attributes the consumer
+ * needs, derived from the record so that a redelivery carries the same id. Headers already present win.
+ */
+export function wrapPlainRecord(
+  headers: { [name: string]: string },
+  topic: string,
+  partition: number,
+  offset: bigint,
+  timestamp: bigint,
+): void {
+  if (headers['ce-id'] !== undefined || headers['ce-specversion'] !== undefined) return;
+  headers['ce-id'] = `${topic}-${partition}-${offset}`;
+  headers['ce-source'] = `/kafka/${topic}`;
+  headers['ce-type'] = topic;
+  headers['ce-specversion'] = '1.0';
+  headers['ce-time'] = new Date(Number(timestamp)).toISOString();
+  headers['content-type'] ??= 'application/json';
+}

@@ -7,7 +7,9 @@ import {
   ProduceAcks,
   Producer,
   stringSerializer,
+  type TopicWithPartitionAndOffset,
 } from '@platformatic/kafka';
+import { kafkaChannels } from './channels.ts';
 import { toWireName } from './headers.ts';
 import { type KafkaBrokerOptions, type ResolvedKafkaOptions, resolveOptions } from './options.ts';
 import { KafkaSubscription } from './subscription.ts';
@@ -32,6 +34,8 @@ export class KafkaBroker implements Broker {
   readonly #subscriptions = new Set<KafkaSubscription>();
   #admin: Admin | undefined;
   #roundRobin = 0;
+  /** The partition each outgoing message was given (before the modulo the client applies). */
+  readonly #partitionOf = new WeakMap<object, number>();
   #closed = false;
 
   constructor(options: KafkaBrokerOptions) {
@@ -48,11 +52,17 @@ export class KafkaBroker implements Broker {
       retryDelay: o.retryDelayMs,
       serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
       partitioner: (message, key, context) => {
-        if (key !== undefined && key !== null) return compatibilityPartitioner(message, key);
-        const topic = context.metadata?.topics.get(message.topic);
-        const count = topic?.partitionsCount ?? o.partitions;
-        this.#roundRobin = (this.#roundRobin + 1) % 0x7fffffff;
-        return this.#roundRobin % count;
+        let partition: number;
+        if (key !== undefined && key !== null) {
+          // murmur2 & 0x7fffffff, as the Java client's default partitioner (the modulo follows).
+          partition = compatibilityPartitioner(message, key);
+        } else {
+          const count = context.metadata?.topics.get(message.topic)?.partitionsCount ?? o.partitions;
+          this.#roundRobin = (this.#roundRobin + 1) % 0x7fffffff;
+          partition = this.#roundRobin % count;
+        }
+        this.#partitionOf.set(message, partition);
+        return partition;
       },
     });
   }
@@ -80,8 +90,10 @@ export class KafkaBroker implements Broker {
       indexes.push(i);
     });
     if (messages.length > 0) {
+      let positions: (string | undefined)[];
       try {
-        await this.#producer.send({ messages });
+        const result = await this.#producer.send({ messages });
+        positions = this.#positions(messages, result.offsets ?? []);
       } catch (cause) {
         if (this.#closed)
           throw new MeshError(ErrorCode.CLOSED, 'Kafka broker connection is closed', { cause });
@@ -90,7 +102,9 @@ export class KafkaBroker implements Broker {
           retryable: true,
         });
       }
-      for (const i of indexes) results[i] = { ok: true };
+      indexes.forEach((i, n) => {
+        results[i] = { ok: true, position: positions[n] };
+      });
     }
     return results;
   }
@@ -179,6 +193,61 @@ export class KafkaBroker implements Broker {
   async move(records: readonly BrokerRecord[]): Promise<void> {
     const [result] = await this.publish(records);
     if (result !== undefined && !result.ok) throw result.error;
+  }
+
+  /**
+   * Records not yet consumed by `group`, per `topic:partition` (log end minus committed offset; a
+   * partition without a commit counts from its start). Also published on `meshkit:kafka:lag`.
+   */
+  async lag(group: string, topics: readonly string[]): Promise<Record<string, number>> {
+    if (this.#closed) throw new MeshError(ErrorCode.CLOSED, 'Kafka broker connection is closed');
+    const admin = this.#adminClient();
+    const metadata = await admin.metadata({ topics: [...topics] });
+    const request = topics.map((name) => ({
+      name,
+      partitions: Array.from({ length: metadata.topics.get(name)?.partitionsCount ?? 0 }, (_, p) => ({
+        partitionIndex: p,
+        timestamp: -1n,
+      })),
+    }));
+    const [ends, [committed]] = await Promise.all([
+      admin.listOffsets({ topics: request }),
+      admin.listConsumerGroupOffsets({ groups: [group] }),
+    ]);
+    const done = new Map<string, bigint>();
+    for (const t of committed?.topics ?? []) {
+      for (const p of t.partitions) done.set(`${t.name}:${p.partitionIndex}`, p.committedOffset);
+    }
+    const lag: Record<string, number> = {};
+    for (const t of ends) {
+      for (const p of t.partitions) {
+        const key = `${t.name}:${p.partitionIndex}`;
+        const from = done.get(key) ?? -1n;
+        lag[key] = Number(p.offset - (from >= 0n ? from : 0n));
+      }
+    }
+    if (kafkaChannels.lag.hasSubscribers) kafkaChannels.lag.publish({ group, lag });
+    return lag;
+  }
+
+  /** `topic/partition/offset` of each sent message, from the base offset the broker gave each batch. */
+  #positions(
+    messages: readonly Outgoing[],
+    bases: readonly TopicWithPartitionAndOffset[],
+  ): (string | undefined)[] {
+    const metadata = this.#producer.currentMetadata;
+    const next = new Map<string, bigint>();
+    for (const b of bases) next.set(`${b.topic}/${b.partition}`, b.offset);
+    return messages.map((m) => {
+      const raw = this.#partitionOf.get(m);
+      const count = metadata?.topics.get(m.topic)?.partitionsCount;
+      if (raw === undefined || count === undefined) return undefined;
+      const key = `${m.topic}/${raw % count}`;
+      const offset = next.get(key);
+      if (offset === undefined) return undefined;
+      next.set(key, offset + 1n);
+      return `${key}/${offset}`;
+    });
   }
 
   #adminClient(): Admin {

@@ -26,6 +26,14 @@ export interface KafkaBrokerOptions {
   readonly rebalanceDrainMs?: number;
   /** How often subscriptions with wildcard patterns look for new matching topics, ms. Defaults to 2,000. */
   readonly topicRefreshMs?: number;
+  /**
+   * What a subscription does with a record that carries no CloudEvents headers (no `ce_id`), such as
+   * one a plain Kafka producer wrote: `wrap` gives it attributes derived from the record (id
+   * `<topic>-<partition>-<offset>`, stable across redeliveries; source `/kafka/<topic>`; type = topic; time
+   * = record timestamp; content type `application/json`), `as-is` hands it over unchanged (the consumer
+   * then dead-letters it as `undecodable`). Defaults to `wrap`.
+   */
+  readonly plainRecords?: 'wrap' | 'as-is';
   /** Retries of a request the client sees fail (broker restart, leader move). Defaults to 20. */
   readonly retries?: number;
   /** Delay between those retries, ms. Defaults to 500. */
@@ -48,6 +56,7 @@ export interface ResolvedKafkaOptions {
   readonly topicRefreshMs: number;
   readonly retries: number;
   readonly retryDelayMs: number;
+  readonly plainRecords: 'wrap' | 'as-is';
 }
 
 const compressions: readonly string[] = ['zstd', 'lz4', 'gzip', 'snappy', 'none'];
@@ -99,7 +108,15 @@ export function resolveOptions(options: KafkaBrokerOptions): ResolvedKafkaOption
     heartbeatIntervalMs,
     rebalanceDrainMs: checkInteger('kafkaBroker.rebalanceDrainMs', options.rebalanceDrainMs ?? 5_000, 0),
     topicRefreshMs: checkInteger('kafkaBroker.topicRefreshMs', options.topicRefreshMs ?? 2_000, 10),
+    plainRecords: checkPlainRecords(options.plainRecords ?? 'wrap'),
     retries: checkInteger('kafkaBroker.retries', options.retries ?? 20, 0),
     retryDelayMs: checkInteger('kafkaBroker.retryDelayMs', options.retryDelayMs ?? 500, 0),
   };
+}
+
+function checkPlainRecords(value: unknown): 'wrap' | 'as-is' {
+  if (value !== 'wrap' && value !== 'as-is') {
+    throw new InvalidArgumentError('kafkaBroker.plainRecords', "must be 'wrap' or 'as-is'", value);
+  }
+  return value;
 }

@@ -17,7 +17,7 @@ import {
   stringDeserializer,
 } from '@platformatic/kafka';
 import { kafkaChannels } from './channels.ts';
-import { fromWireName, retryHeaderNames, retryTopicOf } from './headers.ts';
+import { fromWireName, retryHeaderNames, retryTopicOf, wrapPlainRecord } from './headers.ts';
 import type { KafkaBroker } from './kafka-broker.ts';
 import { PartitionOffsets } from './partition-offsets.ts';
 
@@ -253,6 +253,9 @@ export class KafkaSubscription implements Subscription {
       dueAt = Number(headers[retryHeaderNames.due] ?? 0);
       delete headers[retryHeaderNames.topic];
       delete headers[retryHeaderNames.due];
+    }
+    if (this.#broker.options.plainRecords === 'wrap') {
+      wrapPlainRecord(headers, record.topic, record.partition, record.offset, record.timestamp);
     }
     const delivery = new KafkaDelivery(this, session, offsets, record, topic, headers);
     const wait = dueAt - Date.now();
