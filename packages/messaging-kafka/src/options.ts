@@ -34,7 +34,10 @@ export interface KafkaBrokerOptions {
    * then dead-letters it as `undecodable`). Defaults to `wrap`.
    */
   readonly plainRecords?: 'wrap' | 'as-is';
-  /** Retries of a request the client sees fail (broker restart, leader move). Defaults to 20. */
+  /**
+   * Retries of a request the client sees fail (broker restart, leader move), `retryDelayMs` apart: with
+   * the defaults a publish rides out about 30 s of broker downtime before it rejects. Defaults to 60.
+   */
   readonly retries?: number;
   /** Delay between those retries, ms. Defaults to 500. */
   readonly retryDelayMs?: number;
@@ -109,7 +112,7 @@ export function resolveOptions(options: KafkaBrokerOptions): ResolvedKafkaOption
     rebalanceDrainMs: checkInteger('kafkaBroker.rebalanceDrainMs', options.rebalanceDrainMs ?? 5_000, 0),
     topicRefreshMs: checkInteger('kafkaBroker.topicRefreshMs', options.topicRefreshMs ?? 2_000, 10),
     plainRecords: checkPlainRecords(options.plainRecords ?? 'wrap'),
-    retries: checkInteger('kafkaBroker.retries', options.retries ?? 20, 0),
+    retries: checkInteger('kafkaBroker.retries', options.retries ?? 60, 0),
     retryDelayMs: checkInteger('kafkaBroker.retryDelayMs', options.retryDelayMs ?? 500, 0),
   };
 }

@@ -52,6 +52,8 @@ export class KafkaSubscription implements Subscription {
   #session: Session | undefined;
   #unsettled = 0;
   #stopped = false;
+  /** Between a rebalance starting and the new assignment: the stream stays paused. */
+  #draining = false;
   #closed: Promise<void> | undefined;
   #refreshTimer: NodeJS.Timeout | undefined;
   #drainWaiters: (() => void)[] = [];
@@ -206,6 +208,7 @@ export class KafkaSubscription implements Subscription {
     if (kafkaChannels.assigned.hasSubscribers) {
       kafkaChannels.assigned.publish({ group: this.#options.group, partitions: [...owned].sort() });
     }
+    this.#draining = false;
     if (!this.#stopped && this.#unsettled < this.#options.prefetch) session.stream?.resume();
   }
 
@@ -214,6 +217,7 @@ export class KafkaSubscription implements Subscription {
    * `rebalanceDrainMs`), then commit what is done. What is still running is redelivered to the next owner.
    */
   async #drain(session: Session, waitMs = this.#broker.options.rebalanceDrainMs): Promise<void> {
+    this.#draining = true;
     session.stream?.pause();
     if (this.#unsettled > 0 && waitMs > 0) {
       await new Promise<void>((resolve) => {
@@ -226,6 +230,7 @@ export class KafkaSubscription implements Subscription {
       });
     }
     await this.#flush().catch(() => {});
+    this.#draining = false;
   }
 
   #receive(session: Session, record: Record): void {
@@ -274,9 +279,7 @@ export class KafkaSubscription implements Subscription {
   settled(session: Session, offsets: PartitionOffsets, offset: bigint): Promise<void> {
     this.#unsettled--;
     if (this.#unsettled === 0) for (const w of this.#drainWaiters.splice(0)) w();
-    if (!this.#stopped && this.#unsettled < this.#options.prefetch && session === this.#session) {
-      session.stream?.resume();
-    }
+    this.#resumeIfRoom(session);
     // A partition given up meanwhile: its next owner redelivers the record.
     if (session.closed || !isTracked(session, offsets)) return Promise.resolve();
     offsets.settle(offset);
@@ -287,9 +290,12 @@ export class KafkaSubscription implements Subscription {
   released(session: Session): void {
     this.#unsettled--;
     if (this.#unsettled === 0) for (const w of this.#drainWaiters.splice(0)) w();
-    if (!this.#stopped && this.#unsettled < this.#options.prefetch && session === this.#session) {
-      session.stream?.resume();
-    }
+    this.#resumeIfRoom(session);
+  }
+
+  #resumeIfRoom(session: Session): void {
+    if (this.#stopped || this.#draining || session !== this.#session) return;
+    if (this.#unsettled < this.#options.prefetch) session.stream?.resume();
   }
 
   /** Commits, in one request, every partition whose commit point moved; coalesces concurrent callers. */
