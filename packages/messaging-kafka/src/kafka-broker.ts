@@ -34,6 +34,7 @@ export class KafkaBroker implements Broker {
   readonly #subscriptions = new Set<KafkaSubscription>();
   #admin: Admin | undefined;
   #roundRobin = 0;
+  readonly #validTopics = new Set<string>();
   /** The partition each outgoing message was given (before the modulo the client applies). */
   readonly #partitionOf = new WeakMap<object, number>();
   #closed = false;
@@ -261,8 +262,12 @@ export class KafkaBroker implements Broker {
   }
 
   #check(record: BrokerRecord): string | undefined {
-    if (typeof record.topic !== 'string' || !/^[a-zA-Z0-9._-]{1,249}$/.test(record.topic)) {
-      return `topic ${JSON.stringify(record.topic)} is not a valid Kafka topic name`;
+    if (!this.#validTopics.has(record.topic)) {
+      if (typeof record.topic !== 'string' || !/^[a-zA-Z0-9._-]{1,249}$/.test(record.topic)) {
+        return `topic ${JSON.stringify(record.topic)} is not a valid Kafka topic name`;
+      }
+      if (this.#validTopics.size > 10_000) this.#validTopics.clear();
+      this.#validTopics.add(record.topic);
     }
     if (!(record.body instanceof Uint8Array)) return 'body must be a Uint8Array';
     if (record.body.byteLength > this.#options.maxRecordBytes) {

@@ -42,12 +42,18 @@ export class PartitionOffsets {
 
   /** Marks an offset settled. */
   settle(offset: bigint): void {
-    for (let i = this.#head; i < this.#pending.length; i++) {
-      const entry = this.#pending[i]!;
+    // Offsets are increasing: binary search between the head and the end.
+    let lo = this.#head;
+    let hi = this.#pending.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const entry = this.#pending[mid]!;
       if (entry.offset === offset) {
         entry.settled = true;
         return;
       }
+      if (entry.offset < offset) lo = mid + 1;
+      else hi = mid - 1;
     }
   }
 

@@ -59,7 +59,8 @@ export class KafkaSubscription implements Subscription {
   #drainWaiters: (() => void)[] = [];
   #commitQueued: Promise<void> | undefined;
   #commitRunning: Promise<void> = Promise.resolve();
-  #retryTimers = new Set<NodeJS.Timeout>();
+  /** Retried records waiting for their due time, not yet handed out. */
+  #held = new Map<NodeJS.Timeout, KafkaDelivery>();
 
   constructor(broker: KafkaBroker, options: SubscribeOptions, onClosed: () => void) {
     this.#broker = broker;
@@ -86,8 +87,7 @@ export class KafkaSubscription implements Subscription {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#session?.stream?.pause();
-    for (const timer of this.#retryTimers) clearTimeout(timer);
-    this.#retryTimers.clear();
+    this.#releaseHeld();
     if (this.#refreshTimer !== undefined) clearTimeout(this.#refreshTimer);
   }
 
@@ -100,6 +100,15 @@ export class KafkaSubscription implements Subscription {
       this.#onClosed();
     })();
     return this.#closed;
+  }
+
+  /** Gives back the retried records still waiting for their due time (the next owner reads them again). */
+  #releaseHeld(): void {
+    for (const [timer, delivery] of this.#held) {
+      clearTimeout(timer);
+      void delivery.release();
+    }
+    this.#held.clear();
   }
 
   /** The topics to consume now: exact ones, those matching a wildcard pattern, and the retry topic. */
@@ -219,6 +228,7 @@ export class KafkaSubscription implements Subscription {
   async #drain(session: Session, waitMs = this.#broker.options.rebalanceDrainMs): Promise<void> {
     this.#draining = true;
     session.stream?.pause();
+    this.#releaseHeld();
     if (this.#unsettled > 0 && waitMs > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, waitMs);
@@ -263,16 +273,16 @@ export class KafkaSubscription implements Subscription {
       wrapPlainRecord(headers, record.topic, record.partition, record.offset, record.timestamp);
     }
     const delivery = new KafkaDelivery(this, session, offsets, record, topic, headers);
-    const wait = dueAt - Date.now();
+    const wait = dueAt === 0 ? 0 : dueAt - Date.now();
     if (wait <= 0) {
       this.#options.onDelivery(delivery);
       return;
     }
     const timer = setTimeout(() => {
-      this.#retryTimers.delete(timer);
-      if (!this.#stopped && session === this.#session) this.#options.onDelivery(delivery);
+      this.#held.delete(timer);
+      this.#options.onDelivery(delivery);
     }, wait);
-    this.#retryTimers.add(timer);
+    this.#held.set(timer, delivery);
   }
 
   /** @internal Marks a delivery settled and commits what became contiguous. */
@@ -293,9 +303,12 @@ export class KafkaSubscription implements Subscription {
     this.#resumeIfRoom(session);
   }
 
+  /** Resumes a paused stream once half the prefetch is free again (not per record: resume is costly). */
   #resumeIfRoom(session: Session): void {
     if (this.#stopped || this.#draining || session !== this.#session) return;
-    if (this.#unsettled < this.#options.prefetch) session.stream?.resume();
+    const stream = session.stream;
+    if (stream === undefined || !stream.isPaused()) return;
+    if (this.#unsettled <= this.#options.prefetch >> 1) stream.resume();
   }
 
   /** Commits, in one request, every partition whose commit point moved; coalesces concurrent callers. */
@@ -352,7 +365,7 @@ class KafkaDelivery implements Delivery {
   readonly key: string | undefined;
   readonly headers: Readonly<{ [name: string]: string }>;
   readonly body: Uint8Array;
-  readonly position: string;
+  readonly #partition: string;
   readonly deliveryCount = undefined;
   readonly #subscription: KafkaSubscription;
   readonly #session: Session;
@@ -376,7 +389,11 @@ class KafkaDelivery implements Delivery {
     this.key = record.key === undefined || record.key === null ? undefined : record.key;
     this.headers = headers;
     this.body = record.value ?? new Uint8Array(0);
-    this.position = `${record.topic}/${record.partition}/${record.offset}`;
+    this.#partition = `${record.topic}/${record.partition}`;
+  }
+
+  get position(): string {
+    return `${this.#partition}/${this.#offset}`;
   }
 
   ack(): Promise<void> {
