@@ -143,6 +143,17 @@ export class KafkaBroker implements Broker {
       // Another member may have created them meanwhile.
       if (!/exist/i.test(describeError(error))) throw error;
     }
+    // The controller answers before every broker knows the new leaders; a produce sent in between fails
+    // and makes the client restart its idempotent session (which can duplicate a batch): wait for them.
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const metadata = await admin.metadata({ topics: missing, forceUpdate: true });
+      const ready = missing.every((t) => {
+        const topic = metadata.topics.get(t);
+        return topic !== undefined && topic.partitions.every((p) => p !== undefined && p.leader >= 0);
+      });
+      if (ready) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /**
