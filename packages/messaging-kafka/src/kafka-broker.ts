@@ -149,7 +149,7 @@ export class KafkaBroker implements Broker {
       const metadata = await admin.metadata({ topics: missing, forceUpdate: true });
       const ready = missing.every((t) => {
         const topic = metadata.topics.get(t);
-        return topic !== undefined && topic.partitions.every((p) => p !== undefined && p.leader >= 0);
+        return topic?.partitions.every((p) => p !== undefined && p.leader >= 0) === true;
       });
       if (ready) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
