@@ -11,6 +11,10 @@ export class PartitionOffsets {
   #next: bigint;
   /** The last offset committed (or the position the partition was assigned at). */
   #committed: bigint;
+  /** Leader epoch of the last record taken, sent with commits (-1: unknown). */
+  leaderEpoch = -1;
+  /** Set when the member gave the partition up: settling its records commits nothing. */
+  revoked = false;
 
   constructor(start: bigint) {
     this.#next = start;

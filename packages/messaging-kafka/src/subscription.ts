@@ -31,7 +31,10 @@ interface Session {
   stream: Stream | undefined;
   /** `topic:partition` → offsets handed out on this session, for the partitions it owns now. */
   readonly partitions: Map<string, PartitionOffsets>;
-  readonly leaderEpochs: Map<string, number>;
+  /** The partition of the last record received (a cache in front of `partitions`). */
+  last: PartitionOffsets | undefined;
+  lastTopic: string;
+  lastPartition: number;
   closed: boolean;
 }
 
@@ -173,7 +176,9 @@ export class KafkaSubscription implements Subscription {
       consumer,
       stream: undefined,
       partitions: new Map(),
-      leaderEpochs: new Map(),
+      last: undefined,
+      lastTopic: '',
+      lastPartition: -1,
       closed: false,
     };
     this.#session = session;
@@ -204,7 +209,9 @@ export class KafkaSubscription implements Subscription {
   async #closeSession(session: Session): Promise<void> {
     await this.#drain(session, 0);
     session.closed = true;
+    for (const partition of session.partitions.values()) partition.revoked = true;
     session.partitions.clear();
+    session.last = undefined;
     await session.stream?.close().catch(() => {});
     await session.consumer.close(true).catch(() => {});
   }
@@ -213,7 +220,12 @@ export class KafkaSubscription implements Subscription {
   #assigned(session: Session, assignments: readonly GroupAssignment[]): void {
     const owned = new Set<string>();
     for (const a of assignments) for (const p of a.partitions) owned.add(`${a.topic}:${p}`);
-    for (const key of [...session.partitions.keys()]) if (!owned.has(key)) session.partitions.delete(key);
+    for (const [key, partition] of [...session.partitions]) {
+      if (owned.has(key)) continue;
+      partition.revoked = true;
+      session.partitions.delete(key);
+    }
+    session.last = undefined;
     if (kafkaChannels.assigned.hasSubscribers) {
       kafkaChannels.assigned.publish({ group: this.#options.group, partitions: [...owned].sort() });
     }
@@ -245,18 +257,29 @@ export class KafkaSubscription implements Subscription {
 
   #receive(session: Session, record: Record): void {
     if (session.closed || session !== this.#session) return;
-    const key = `${record.topic}:${record.partition}`;
-    let offsets = session.partitions.get(key);
-    if (offsets === undefined) {
-      const owned = session.consumer.assignments?.some(
-        (a) => a.topic === record.topic && a.partitions.includes(record.partition),
-      );
-      if (owned !== true) return;
-      offsets = new PartitionOffsets(record.offset);
-      session.partitions.set(key, offsets);
+    // Records come in runs of one partition: look the partition up only when it changes.
+    let offsets = session.last;
+    if (
+      offsets === undefined ||
+      session.lastTopic !== record.topic ||
+      session.lastPartition !== record.partition
+    ) {
+      const key = `${record.topic}:${record.partition}`;
+      offsets = session.partitions.get(key);
+      if (offsets === undefined) {
+        const owned = session.consumer.assignments?.some(
+          (a) => a.topic === record.topic && a.partitions.includes(record.partition),
+        );
+        if (owned !== true) return;
+        offsets = new PartitionOffsets(record.offset);
+        session.partitions.set(key, offsets);
+      }
+      session.last = offsets;
+      session.lastTopic = record.topic;
+      session.lastPartition = record.partition;
     }
     if (this.#stopped || !offsets.take(record.offset)) return;
-    session.leaderEpochs.set(key, record.leaderEpoch);
+    offsets.leaderEpoch = record.leaderEpoch;
     this.#unsettled++;
     if (this.#unsettled >= this.#options.prefetch) session.stream?.pause();
     const headers: { [name: string]: string } = {};
@@ -291,7 +314,7 @@ export class KafkaSubscription implements Subscription {
     if (this.#unsettled === 0) for (const w of this.#drainWaiters.splice(0)) w();
     this.#resumeIfRoom(session);
     // A partition given up meanwhile: its next owner redelivers the record.
-    if (session.closed || !isTracked(session, offsets)) return Promise.resolve();
+    if (session.closed || offsets.revoked) return Promise.resolve();
     offsets.settle(offset);
     return this.#flush();
   }
@@ -335,7 +358,7 @@ export class KafkaSubscription implements Subscription {
         topic: key.slice(0, cut),
         partition: Number(key.slice(cut + 1)),
         offset: point,
-        leaderEpoch: session.leaderEpochs.get(key) ?? -1,
+        leaderEpoch: partition.leaderEpoch,
       });
       moved.push([partition, point]);
     }
@@ -352,11 +375,6 @@ export class KafkaSubscription implements Subscription {
   get retryTopic(): string {
     return this.#retryTopic;
   }
-}
-
-function isTracked(session: Session, offsets: PartitionOffsets): boolean {
-  for (const p of session.partitions.values()) if (p === offsets) return true;
-  return false;
 }
 
 /** One record handed to the subscriber. */
