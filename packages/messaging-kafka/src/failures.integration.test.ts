@@ -222,6 +222,33 @@ describe('kafka failure paths', () => {
     }
   });
 
+  it('commits contiguously: records acked above an unsettled one stay uncommitted until it settles', async () => {
+    const broker = connect();
+    const topic = `kfail.${fresh()}`;
+    const group = `g-${fresh()}`;
+    const got: Delivery[] = [];
+    const sub = await broker.subscribe({
+      group,
+      patterns: [topic],
+      prefetch: 100,
+      onDelivery: (d) => {
+        got.push(d);
+      },
+    });
+    // One key: every record in one partition, in order.
+    await publisher(broker, { source: '/kafka-test' }).publishBatch(
+      Array.from({ length: 5 }, (_, i) => ({ topic, key: 'user-1', data: i })),
+    );
+    await until(() => got.length === 5, 30_000, 'five deliveries');
+    const partition = got[0]!.position.split('/').slice(0, 2).join(':'); // topic/partition/offset
+    const pending = async () => (await broker.lag(group, [topic]))[partition];
+    await Promise.all(got.slice(1).map((d) => d.ack()));
+    assert.equal(await pending(), 5, 'the first record is unsettled: nothing is committed past it');
+    await got[0]!.ack();
+    assert.equal(await pending(), 0, 'once it settles, everything up to the last is committed');
+    await sub.close();
+  });
+
   it('reports consumer lag per partition: published minus committed', async () => {
     const broker = connect();
     const topic = `kfail.${fresh()}`;
