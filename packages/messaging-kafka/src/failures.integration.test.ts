@@ -11,7 +11,7 @@ import { bootstrap } from './test-support/stock-client.ts';
 // Failure paths on a real broker (scripts/services/up-kafka.sh); a missing broker fails, never skips.
 const root = join(import.meta.dirname, '..', '..', '..');
 const open: KafkaBroker[] = [];
-const connect = (options: { sessionTimeoutMs?: number } = {}): KafkaBroker => {
+const connect = (options: { sessionTimeoutMs?: number; topicRefreshMs?: number } = {}): KafkaBroker => {
   const b = kafkaBroker({ brokers: [bootstrap], ...options });
   open.push(b);
   return b;
@@ -247,6 +247,36 @@ describe('kafka failure paths', () => {
     await got[0]!.ack();
     assert.equal(await pending(), 0, 'once it settles, everything up to the last is committed');
     await sub.close();
+  });
+
+  it('a wildcard subscription picks up a topic created mid-stream without losing or repeating records', async () => {
+    const broker = connect({ topicRefreshMs: 300 });
+    const base = `kpat.${fresh()}`;
+    const events = publisher(broker, { source: '/kafka-test' });
+    await events.publish(`${base}.first`, 'before'); // exists before the group: not delivered
+    const handled: string[] = [];
+    const consumer = await consume(broker, {
+      group: `g-${fresh()}`,
+      patterns: [`${base}.*`],
+      concurrency: 4,
+      prefetch: 50,
+      handler: async (msg) => {
+        await new Promise((r) => setTimeout(r, 3));
+        handled.push(msg.id);
+      },
+    });
+    const first = await events.publishBatch(
+      Array.from({ length: 1_000 }, (_, i) => ({ topic: `${base}.first`, key: `k${i % 20}`, data: i })),
+    );
+    await until(() => handled.length >= 100, 30_000, 'consumption to start');
+    const second = await events.publishBatch(
+      Array.from({ length: 100 }, (_, i) => ({ topic: `${base}.second`, key: `k${i % 20}`, data: i })),
+    );
+    const published = [...first, ...second].map((o) => o.id);
+    await until(() => published.every((id) => handled.includes(id)), 40_000, 'both topics');
+    await consumer.stop();
+    assert.equal(handled.length, published.length, 'no record handled twice across the rejoin');
+    assert.deepEqual(new Set(handled), new Set(published));
   });
 
   it('reports consumer lag per partition: published minus committed', async () => {

@@ -62,6 +62,7 @@ export class KafkaSubscription implements Subscription {
   #drainWaiters: (() => void)[] = [];
   #commitQueued: Promise<void> | undefined;
   #commitRunning: Promise<void> = Promise.resolve();
+  #flushing: Session | undefined;
   /** Retried records waiting for their due time, not yet handed out. */
   #held = new Map<NodeJS.Timeout, KafkaDelivery>();
 
@@ -142,7 +143,8 @@ export class KafkaSubscription implements Subscription {
       if (this.#stopped || topics.join('\n') === current.join('\n')) return;
       const old = this.#session;
       this.#session = undefined;
-      if (old !== undefined) await this.#closeSession(old);
+      // Handed-out records get the same grace as in a rebalance before the member leaves.
+      if (old !== undefined) await this.#closeSession(old, this.#broker.options.rebalanceDrainMs);
       if (!this.#stopped) await this.#open(topics);
     } catch (error) {
       if (kafkaChannels.consumerError.hasSubscribers) {
@@ -206,8 +208,9 @@ export class KafkaSubscription implements Subscription {
     await joined;
   }
 
-  async #closeSession(session: Session): Promise<void> {
-    await this.#drain(session, 0);
+  /** Leaves the group after waiting `drainMs` for handed-out records to settle and committing them. */
+  async #closeSession(session: Session, drainMs = 0): Promise<void> {
+    await this.#drain(session, drainMs);
     session.closed = true;
     for (const partition of session.partitions.values()) partition.revoked = true;
     session.partitions.clear();
@@ -251,7 +254,7 @@ export class KafkaSubscription implements Subscription {
         this.#drainWaiters.push(done);
       });
     }
-    await this.#flush().catch(() => {});
+    await this.#flush(session).catch(() => {});
     this.#draining = false;
   }
 
@@ -316,7 +319,7 @@ export class KafkaSubscription implements Subscription {
     // A partition given up meanwhile: its next owner redelivers the record.
     if (session.closed || offsets.revoked) return Promise.resolve();
     offsets.settle(offset);
-    return this.#flush();
+    return this.#flush(session);
   }
 
   /** Released (not done): counts as settled for prefetch, commits nothing. */
@@ -335,18 +338,20 @@ export class KafkaSubscription implements Subscription {
   }
 
   /** Commits, in one request, every partition whose commit point moved; coalesces concurrent callers. */
-  #flush(): Promise<void> {
+  #flush(session: Session): Promise<void> {
+    // The session is passed, not read from #session: a session being closed (stop, topic change) still
+    // commits what settles while it drains.
+    this.#flushing = session;
     this.#commitQueued ??= this.#commitRunning.then(() => {
       this.#commitQueued = undefined;
-      const run = this.#commitNow();
+      const run = this.#commitNow(this.#flushing);
       this.#commitRunning = run.catch(() => {});
       return run;
     });
     return this.#commitQueued;
   }
 
-  async #commitNow(): Promise<void> {
-    const session = this.#session;
+  async #commitNow(session: Session | undefined): Promise<void> {
     if (session === undefined || session.closed) return;
     const offsets = [];
     const moved: [PartitionOffsets, bigint][] = [];
