@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { constantBackoff } from '@meshkit/core';
 import { consume, type Delivery, headerNames, publisher } from '@meshkit/messaging';
 import amqp from 'amqplib';
 import { type AmqpBroker, type AmqpBrokerOptions, amqpBroker } from './amqp-broker.ts';
@@ -124,7 +125,7 @@ describe('consuming from RabbitMQ', () => {
     const consumer = await consume(broker, {
       group,
       topics: [topic],
-      retry: { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 200, random: () => 1 },
+      retry: { maxAttempts: 5, backoff: constantBackoff(200) },
       handler: async (msg) => {
         attempts.push(msg.attempt);
         topics.push(msg.topic);
@@ -153,7 +154,7 @@ describe('consuming from RabbitMQ', () => {
     const consumer = await consume(broker, {
       group,
       topics: [topic],
-      retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 10 },
+      retry: { maxAttempts: 2, backoff: constantBackoff(10) },
       handler: async () => {
         calls++;
         throw new Error('the mail server said no');
