@@ -173,11 +173,11 @@ export function httpClient(options: HttpClientOptions): HttpClient {
         : requested === true || (requested === undefined && autoKey && !idempotentMethods.has(method))
           ? randomUUID()
           : headers[wireHeaders.idempotencyKey];
-    const idempotent = idempotentMethods.has(method) && encoded.replayable;
+    const idempotent = idempotentMethods.has(method);
     if (!encoded.replayable) {
-      // The stream cannot be sent twice: only a refusal before sending may be retried.
-      if (key !== undefined) headers[wireHeaders.idempotencyKey] = key;
-      ctx = ctx.with({ idempotent: false, idempotencyKey: undefined });
+      // A streamed request body: the retry policy's `canReplay` sends it again only after a refusal
+      // before sending, and a hedge passes it straight through.
+      ctx = ctx.with({ idempotent, idempotencyKey: key, kind: 'client-stream' });
     } else if (!idempotent || key !== undefined) {
       ctx = ctx.with({ idempotent, idempotencyKey: key });
     }
