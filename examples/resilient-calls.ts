@@ -22,7 +22,6 @@ import {
   ErrorCode,
   isAbortError,
   isMeshError,
-  isRetryBudgetExhausted,
   MeshError,
   type RetryScheduledEvent,
   type Service,
@@ -155,12 +154,7 @@ async function batch(label: string, n: number): Promise<void> {
       Array.from({ length: Math.min(4, n - i) }, (_, k) => call(`/items/${i + k}`, createContext())),
     );
     for (const r of results) {
-      const key =
-        r.status === 'fulfilled'
-          ? 'ok'
-          : isMeshError(r.reason)
-            ? r.reason.code + (isRetryBudgetExhausted(r.reason) ? ' (retry budget exhausted)' : '')
-            : String(r.reason);
+      const key = r.status === 'fulfilled' ? 'ok' : isMeshError(r.reason) ? r.reason.code : String(r.reason);
       outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
     }
   }

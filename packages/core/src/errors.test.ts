@@ -6,9 +6,7 @@ import {
   InvalidArgumentError,
   isAbortError,
   isMeshError,
-  isRetryBudgetExhausted,
   MeshError,
-  markRetryBudgetExhausted,
 } from './errors.ts';
 import { checkInteger, checkNumber } from './validate.ts';
 
@@ -53,14 +51,6 @@ describe('abort and budget markers', () => {
     const controller = new AbortController();
     controller.abort();
     assert.ok(isAbortError(controller.signal.reason));
-  });
-
-  it('marks the original error when the retry budget is exhausted', () => {
-    const original = new Error('503');
-    assert.equal(markRetryBudgetExhausted(original), original);
-    assert.ok(isRetryBudgetExhausted(original));
-    assert.equal(isRetryBudgetExhausted(new Error('other')), false);
-    assert.equal(markRetryBudgetExhausted('a string'), 'a string');
   });
 });
 

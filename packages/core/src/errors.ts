@@ -43,7 +43,6 @@ export const ErrorCode = {
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 const meshErrorBrand = Symbol.for('meshkit.MeshError');
-const budgetExhaustedMark = Symbol.for('meshkit.retryBudgetExhausted');
 
 /** Options accepted by {@link MeshError}. */
 export interface MeshErrorOptions {
@@ -118,22 +117,6 @@ export function abortError(reason?: unknown): Error {
   const err = new DOMException('The operation was aborted', 'AbortError');
   if (reason !== undefined) Object.defineProperty(err, 'cause', { value: reason, configurable: true });
   return err as unknown as Error;
-}
-
-/**
- * Marks `error` as surfaced because the retry budget was exhausted, without replacing it: the caller
- * sees the original failure, and {@link isRetryBudgetExhausted} tells why it was not retried.
- */
-export function markRetryBudgetExhausted<E>(error: E): E {
-  if (typeof error === 'object' && error !== null && Object.isExtensible(error)) {
-    Object.defineProperty(error, budgetExhaustedMark, { value: true, configurable: true });
-  }
-  return error;
-}
-
-/** `true` when a retry of `error` was skipped because the retry budget was empty. */
-export function isRetryBudgetExhausted(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && budgetExhaustedMark in error;
 }
 
 function describeValue(value: unknown): string {

@@ -31,10 +31,8 @@ export {
   InvalidArgumentError,
   isAbortError,
   isMeshError,
-  isRetryBudgetExhausted,
   MeshError,
   type MeshErrorOptions,
-  markRetryBudgetExhausted,
 } from './errors.ts';
 export * from './events.ts';
 export {

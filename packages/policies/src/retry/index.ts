@@ -2,9 +2,10 @@ import {
   type AnyLayer,
   type CallContext,
   channels,
+  ErrorCode,
   inheritCancelsPromptly,
   isAbortError,
-  markRetryBudgetExhausted,
+  MeshError,
   type Service,
   sleep,
 } from '@meshkit/core';
@@ -42,7 +43,7 @@ type Outcome<Res> =
  * last failure surfaces instead), honours server pushback (`retryAfterMs`, `Retry-After`,
  * `grpc-retry-pushback-ms`) up to `maxDelayMs`, and retries a non-idempotent call only when that is safe
  * (see {@link RetryOptions.retryNonIdempotent}). With a `budget`, a retry that finds it empty surfaces the
- * original error marked with `markRetryBudgetExhausted()`.
+ * `ERR_RETRY_BUDGET` (not retryable) with the last failure as its `cause`.
  *
  * The success path adds one `.then` and no timer; the retry machinery runs only after a failure.
  *
@@ -200,7 +201,10 @@ function nextDelay<Res>(
       channels.budgetExhausted.publish({ layer: config.name, budget: budget.name, error });
     }
     if (outcome.ok) return undefined;
-    throw markRetryBudgetExhausted(error);
+    throw new MeshError(ErrorCode.RETRY_BUDGET, `retry budget exhausted (${budget.name}); not retried`, {
+      cause: error,
+      details: { layer: config.name, budget: budget.name },
+    });
   }
   return delayMs;
 }

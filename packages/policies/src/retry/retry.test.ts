@@ -10,7 +10,6 @@ import {
   FakeClock,
   InvalidArgumentError,
   isAbortError,
-  isRetryBudgetExhausted,
   MeshError,
   type RetryScheduledEvent,
   type Service,
@@ -239,8 +238,11 @@ describe('retry', () => {
       const svc = script(clock, [failure]);
       const call = retry<string, string>({ budget, backoff: constantBackoff(0) }).wrap(svc);
       const done = await settle(call('x', createContext({ clock })));
-      assert.equal(done.error, failure);
-      assert.ok(isRetryBudgetExhausted(done.error));
+      const error = done.error as MeshError;
+      assert.ok(error instanceof MeshError);
+      assert.equal(error.code, ErrorCode.RETRY_BUDGET);
+      assert.equal(error.cause, failure, 'the last failure is the cause');
+      assert.equal(error.retryable, false);
       assert.equal(svc.calls.length, 1);
       assert.deepEqual(events, [{ layer: 'retry', budget: 'users', error: failure }]);
     } finally {
