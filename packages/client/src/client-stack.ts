@@ -1,6 +1,5 @@
 import { type BalanceOptions, type Balancer, balance, type EndpointService } from '@meshkit/balance';
 import {
-  type AnyLayer,
   type CallContext,
   type Clock,
   checkNumber,
@@ -159,7 +158,7 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
   const isFailure = options.isEndpointFailure;
   /** The layers of one endpoint, new per endpoint (its own breaker and bulkhead). */
   const endpointLayers = (): Stack<Req, Res> => {
-    const layers: AnyLayer<Req, Res>[] = [];
+    const layers: Layer<Req, Res>[] = [];
     if (policies.breaker !== false) {
       layers.push(
         circuitBreaker<Req, Res>({

@@ -36,7 +36,6 @@ export {
 } from './errors.ts';
 export * from './events.ts';
 export {
-  type AnyLayer,
   apply,
   cancelsPromptly,
   inheritCancelsPromptly,

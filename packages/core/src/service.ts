@@ -20,9 +20,6 @@ export interface Layer<In, Out, NextIn = In, NextOut = Out> {
   describe?(): Record<string, unknown>;
 }
 
-/** A type-preserving layer, the common case. */
-export type AnyLayer<Req, Res> = Layer<Req, Res, Req, Res>;
-
 /** A composed stack; its `layers` are in request order and `describe()` reports each one. */
 export interface Stack<Req, Res> extends Layer<Req, Res> {
   readonly layers: readonly Layer<Req, Res>[];

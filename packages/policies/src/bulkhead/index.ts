@@ -1,8 +1,8 @@
 import {
-  type AnyLayer,
   type CallContext,
   channels,
   ErrorCode,
+  type Layer,
   MeshError,
   readinessOf,
   type Service,
@@ -16,7 +16,7 @@ import { type BulkheadConfig, type BulkheadOptions, resolveBulkheadOptions } fro
 export type { BulkheadOptions } from './options.ts';
 
 /** A bulkhead layer; `active` and `queued` are live counts. */
-export interface Bulkhead<Req, Res> extends AnyLayer<Req, Res> {
+export interface Bulkhead<Req, Res> extends Layer<Req, Res> {
   readonly active: number;
   readonly queued: number;
   describe(): Record<string, unknown>;

@@ -1,9 +1,9 @@
 import {
-  type AnyLayer,
   type CallContext,
   channels,
   ErrorCode,
   isAbortError,
+  type Layer,
   MeshError,
   readinessOf,
   type Service,
@@ -30,7 +30,7 @@ export {
 export type CircuitState = 'closed' | 'open' | 'half-open' | 'isolated';
 
 /** A circuit breaker layer with its manual controls. */
-export interface CircuitBreaker<Req, Res> extends AnyLayer<Req, Res> {
+export interface CircuitBreaker<Req, Res> extends Layer<Req, Res> {
   /** The current state (an open circuit whose wait is over reports `half-open`). */
   readonly state: CircuitState;
   /** Opens the circuit until {@link CircuitBreaker.reset}, whatever the calls do. */

@@ -1,4 +1,4 @@
-import { type AnyLayer, channels, type Service } from '@meshkit/core';
+import { channels, type Layer, type Service } from '@meshkit/core';
 import { type FallbackOptions, resolveFallbackOptions } from './options.ts';
 
 export type { FallbackOptions } from './options.ts';
@@ -19,7 +19,7 @@ export type { FallbackOptions } from './options.ts';
  * ).wrap(recommendationService);
  * ```
  */
-export function fallback<Req, Res>(options: FallbackOptions<Res>): AnyLayer<Req, Res> {
+export function fallback<Req, Res>(options: FallbackOptions<Res>): Layer<Req, Res> {
   const { fromError, when, name } = resolveFallbackOptions(options);
   // One handler per layer, not per call: the success path allocates nothing extra.
   const onError = (error: unknown): Res | Promise<Res> => {

@@ -1,10 +1,10 @@
 import {
-  type AnyLayer,
   abortError,
   type CallContext,
   type CancelHandle,
   channels,
   isAbortError,
+  type Layer,
   type Service,
   type TimerEntry,
   timerQueueFor,
@@ -32,7 +32,7 @@ export type { HedgeOptions } from './options.ts';
  * const call = stack<HttpRequest, HttpResponse>(hedge({ percentile: 0.95, budget }), timeout({ timeoutMs: 1_000 })).wrap(service);
  * ```
  */
-export function hedge<Req, Res>(options?: HedgeOptions): AnyLayer<Req, Res> {
+export function hedge<Req, Res>(options?: HedgeOptions): Layer<Req, Res> {
   const config = resolveHedgeOptions(options);
   const { delay, budget, name, maxHedges } = config;
   const window =

@@ -1,11 +1,11 @@
-import { type AnyLayer, channels, ErrorCode, MeshError, type Service, sleep } from '@meshkit/core';
+import { channels, ErrorCode, type Layer, MeshError, type Service, sleep } from '@meshkit/core';
 import { toAbortError } from '../internal/errors.ts';
 import { type RateLimitConfig, type RateLimitOptions, resolveRateLimitOptions } from './options.ts';
 
 export type { RateLimitOptions } from './options.ts';
 
 /** A rate limiter layer; `tokens` is the live bucket level. */
-export interface RateLimiter<Req, Res> extends AnyLayer<Req, Res> {
+export interface RateLimiter<Req, Res> extends Layer<Req, Res> {
   readonly tokens: number;
   describe(): Record<string, unknown>;
 }

@@ -1,10 +1,10 @@
 import {
-  type AnyLayer,
   type CallContext,
   channels,
   ErrorCode,
   inheritCancelsPromptly,
   isAbortError,
+  type Layer,
   MeshError,
   type Service,
   sleep,
@@ -56,7 +56,7 @@ type Outcome<Res> =
  * const call = stack<HttpRequest, HttpResponse>(retry({ maxAttempts: 4, budget }), timeout({ timeoutMs: 300 })).wrap(service);
  * ```
  */
-export function retry<Req, Res>(options?: RetryOptions<Res>): AnyLayer<Req, Res> {
+export function retry<Req, Res>(options?: RetryOptions<Res>): Layer<Req, Res> {
   const config = resolveRetryOptions(options);
   const { budget, name, maxAttempts } = config;
   return {

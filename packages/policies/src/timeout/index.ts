@@ -1,4 +1,4 @@
-import type { AnyLayer, Service } from '@meshkit/core';
+import type { Layer, Service } from '@meshkit/core';
 import { expiring } from './expiry.ts';
 import { type DeadlineOptions, resolveExpiryOptions, type TimeoutOptions } from './options.ts';
 
@@ -21,7 +21,7 @@ export type { DeadlineOptions, TimeoutOptions } from './options.ts';
  * const call = stack<HttpRequest, HttpResponse>(retry({ maxAttempts: 3 }), timeout({ timeoutMs: 500 })).wrap(service);
  * ```
  */
-export function timeout<Req, Res>(options: TimeoutOptions): AnyLayer<Req, Res> {
+export function timeout<Req, Res>(options: TimeoutOptions): Layer<Req, Res> {
   const { timeoutMs, name } = resolveExpiryOptions('timeout', options);
   return {
     name,
@@ -44,7 +44,7 @@ export function timeout<Req, Res>(options: TimeoutOptions): AnyLayer<Req, Res> {
  * const call = stack<HttpRequest, HttpResponse>(deadline({ timeoutMs: 2_000 }), retry(), timeout({ timeoutMs: 500 })).wrap(service);
  * ```
  */
-export function deadline<Req, Res>(options: DeadlineOptions): AnyLayer<Req, Res> {
+export function deadline<Req, Res>(options: DeadlineOptions): Layer<Req, Res> {
   const { timeoutMs, name } = resolveExpiryOptions('deadline', options);
   return {
     name,
