@@ -1,5 +1,5 @@
 import { abortError, type CallContext, ErrorCode, isMeshError, MeshError } from '@meshkit/core';
-import { parseRetryAfter } from './retry-after.ts';
+import { parseRetryAfter } from '@meshkit/policies';
 import type { HttpHeaders, HttpResponseBody } from './types.ts';
 import { wireHeaders } from './wire.ts';
 

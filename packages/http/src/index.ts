@@ -12,7 +12,6 @@ export {
   statusError,
   statusErrorFrom,
 } from './errors.ts';
-export { parseRetryAfter } from './retry-after.ts';
 export { issuePath, type SchemaIssue, type SchemaResult, type StandardSchema } from './schema.ts';
 export type { HttpCall, HttpCallService, HttpReply, IncomingCall } from './server/call.ts';
 export type { ConnectionLimitOptions } from './server/connection-limits.ts';

@@ -13,18 +13,22 @@ const seconds = /^\s*(\d+)\s*$/;
  * ```ts
  * const now = Date.now();
  * parseRetryAfter('3');                                   // 3000
+ * parseRetryAfter(['7', '9']);                            // 7000: the first of a repeated header
  * parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', now);   // ms until then, or 0 if past
  * ```
  */
 export function parseRetryAfter(
-  value: string | undefined | null,
+  value: string | readonly string[] | undefined | null,
   nowMs: number = Date.now(),
 ): number | undefined {
-  if (typeof value !== 'string') return undefined;
-  const match = seconds.exec(value);
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (typeof raw !== 'string') return undefined;
+  const match = seconds.exec(raw);
   if (match !== null) return Number(match[1]) * 1000;
-  if (!/[a-z]/i.test(value)) return undefined;
-  const at = Date.parse(value);
+  // Only the HTTP-date shapes (IMF-fixdate, RFC 850, asctime): Date.parse alone also takes "21 Oct 2026".
+  const text = raw.trim();
+  if (!/^[A-Za-z]{3},? /.test(text) && !/^[A-Za-z]+, \d/.test(text)) return undefined;
+  const at = Date.parse(text);
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
