@@ -7,6 +7,7 @@ import {
   ErrorCode,
   InvalidArgumentError,
   MeshError,
+  type Probe,
   type TimerHandle,
 } from '@meshkit/core';
 import type { Random } from './picker.ts';
@@ -18,13 +19,10 @@ import type { Random } from './picker.ts';
  * `@meshkit/discovery` (`httpProbe`, `tcpProbe`); any function of this shape works.
  */
 
-/** Resolves when `endpoint` is healthy, rejects when not; must stop work when `signal` aborts. */
-export type HealthProbe = (endpoint: Endpoint, signal: AbortSignal) => Promise<void>;
-
 /** Options for active health checks. */
 export interface HealthCheckOptions {
   /** The check itself, e.g. `httpProbe({ path: '/healthz' })`. */
-  readonly probe: HealthProbe;
+  readonly probe: Probe<Endpoint>;
   /** Time between checks of one endpoint, in ms. Defaults to 10,000. */
   readonly intervalMs?: number;
   /** Each interval is randomly lengthened or shortened by up to this share of it (0..1). Defaults to 0.1. */
@@ -50,7 +48,7 @@ export interface CheckedEndpoint extends Endpoint {
 
 /** Runs active checks for a changing set of endpoints on one clock. */
 export class HealthChecker {
-  readonly #probe: HealthProbe;
+  readonly #probe: Probe<Endpoint>;
   readonly #intervalMs: number;
   readonly #jitter: number;
   readonly #timeoutMs: number;

@@ -48,3 +48,13 @@ export function staticEndpoint(init: EndpointInit): Endpoint {
     load: () => 0,
   };
 }
+
+/**
+ * An active health probe: resolves when the endpoint at `address` is healthy, rejects (with the reason)
+ * when not, and stops as soon as `signal` aborts. `@meshkit/discovery` has HTTP, TCP and gRPC probes;
+ * `@meshkit/balance`'s health checks run any function of this shape.
+ */
+export type Probe<E extends { readonly address: string } = { readonly address: string }> = (
+  endpoint: E,
+  signal: AbortSignal,
+) => Promise<void>;

@@ -24,7 +24,13 @@ export {
   type MetadataValue,
   metadataText,
 } from './context.ts';
-export { type Endpoint, type EndpointInit, type Readiness, staticEndpoint } from './endpoint.ts';
+export {
+  type Endpoint,
+  type EndpointInit,
+  type Probe,
+  type Readiness,
+  staticEndpoint,
+} from './endpoint.ts';
 export {
   abortError,
   ErrorCode,

@@ -1,6 +1,5 @@
 import { connect, constants } from 'node:http2';
-import { ErrorCode, MeshError } from '@meshkit/core';
-import type { Probe } from './probes.ts';
+import { ErrorCode, MeshError, type Probe } from '@meshkit/core';
 
 /**
  * The gRPC health check (`grpc.health.v1.Health/Check`) spoken directly over `node:http2`: the request

@@ -18,7 +18,7 @@ export {
   type ServiceInstance,
   validateInstance,
 } from './instance.ts';
-export { type HttpProbeOptions, httpProbe, type Probe, probeFor, tcpProbe } from './probes.ts';
+export { type HttpProbeOptions, httpProbe, probeFor, tcpProbe } from './probes.ts';
 export type { LookupOptions, Registration, Registry, RegistryChange, Watch } from './registry.ts';
 export { type StaticRegistryOptions, staticRegistry } from './static.ts';
 export { SnapshotWatch } from './watch.ts';

@@ -1,6 +1,13 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { checkInteger, checkString, ErrorCode, InvalidArgumentError, MeshError } from '@meshkit/core';
+import {
+  checkInteger,
+  checkString,
+  ErrorCode,
+  InvalidArgumentError,
+  MeshError,
+  type Probe,
+} from '@meshkit/core';
 import { grpcProbe } from './grpc-probe.ts';
 import type { HealthCheckSpec } from './instance.ts';
 
@@ -9,9 +16,6 @@ import type { HealthCheckSpec } from './instance.ts';
  * and reject when not. They have the shape `@meshkit/balance`'s `healthCheck.probe` expects, and stop as
  * soon as `signal` aborts (the checker's timeout).
  */
-
-/** A probe: resolves when healthy, rejects (with the reason) when not. */
-export type Probe = (endpoint: { readonly address: string }, signal: AbortSignal) => Promise<void>;
 
 /** Options for {@link httpProbe}. */
 export interface HttpProbeOptions {
