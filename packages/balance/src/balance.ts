@@ -5,19 +5,20 @@ import {
   checkFunction,
   checkNumber,
   checkString,
+  classifyError,
   completionOf,
   type Endpoint,
   type EndpointInit,
   ErrorCode,
   InvalidArgumentError,
   MeshError,
+  type Outcome,
   type Service,
   systemClock,
   type TimerHandle,
 } from '@meshkit/core';
 import { balanceChannels } from './events.ts';
 import { HealthChecker, type HealthCheckOptions } from './health-check.ts';
-import { classifyError, type Outcome } from './outcome.ts';
 import { type OutlierConfig, type OutlierDetectionOptions, outlierConfig } from './outlier.ts';
 import type { BalancedEndpoint, Picker } from './picker.ts';
 import { p2cPeakEwma } from './pickers/p2c.ts';

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createContext, type Endpoint, FakeClock, isMeshError, MeshError } from '@meshkit/core';
+import {
+  classifyError,
+  createContext,
+  type Endpoint,
+  FakeClock,
+  isMeshError,
+  MeshError,
+} from '@meshkit/core';
 import { balance } from './balance.ts';
-import { classifyError } from './outcome.ts';
 import { roundRobin } from './pickers/basic.ts';
 
 describe('active health checks', () => {

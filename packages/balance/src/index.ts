@@ -14,7 +14,6 @@ export {
 export { balanceChannels, type EjectedEvent, type HealthChangedEvent, type ReturnedEvent } from './events.ts';
 export { PeakEwma } from './ewma.ts';
 export type { HealthCheckOptions } from './health-check.ts';
-export { classifyError, type Outcome } from './outcome.ts';
 export type { OutlierDetectionOptions } from './outlier.ts';
 export {
   type BalancedEndpoint,

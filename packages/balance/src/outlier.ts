@@ -1,5 +1,5 @@
+import type { Outcome } from '@meshkit/core';
 import { checkInteger, checkNumber, InvalidArgumentError } from '@meshkit/core';
-import type { Outcome } from './outcome.ts';
 
 /**
  * Passive outlier detection, Envoy's model: an endpoint is ejected after too many consecutive failures

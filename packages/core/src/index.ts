@@ -41,6 +41,7 @@ export {
   type MeshErrorOptions,
 } from './errors.ts';
 export * from './events.ts';
+export { classifyError, isEndpointFailure, type Outcome } from './outcome.ts';
 export {
   apply,
   cancelsPromptly,

@@ -3,7 +3,7 @@
  */
 
 export { type CallOptions, type ClientRequest, type HttpClient, httpClient } from './client/client.ts';
-export { isEndpointFailure, isRetryableHttpError } from './client/failures.ts';
+export { isRetryableHttpError } from './client/failures.ts';
 export type { HttpClientOptions, HttpPolicyOptions } from './client/options.ts';
 export {
   defaultRetryableStatuses,

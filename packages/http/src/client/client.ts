@@ -7,6 +7,7 @@ import {
   createContext,
   type EndpointInit,
   InvalidArgumentError,
+  isEndpointFailure,
   type Service,
   systemClock,
 } from '@meshkit/core';
@@ -22,7 +23,7 @@ import {
 } from '../types.ts';
 import { wireHeaders } from '../wire.ts';
 import { decodeBody, encodeBody } from './body.ts';
-import { isEndpointFailure, isRetryableHttpError } from './failures.ts';
+import { isRetryableHttpError } from './failures.ts';
 import type { HttpClientOptions } from './options.ts';
 
 /** Per-call options of the client's methods. */

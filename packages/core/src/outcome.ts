@@ -1,8 +1,9 @@
-import { ErrorCode, isAbortError, isMeshError } from '@meshkit/core';
+import { ErrorCode, isAbortError, isMeshError } from './errors.ts';
 
 /**
- * How the balancer reads the result of a call. Transports report failures as `MeshError`s; this file is
- * the single place that maps them to what outlier detection counts (Envoy's model):
+ * What a failed call says about the endpoint that served it: the one rule the balancer's outlier
+ * detection, the per-endpoint circuit breakers of every client and the metrics share. Transports report
+ * failures as `MeshError`s; this file is the single place that maps them (Envoy's model):
  *
  * | outcome   | from                                                                              |
  * | --------- | --------------------------------------------------------------------------------- |
@@ -57,4 +58,13 @@ export function classifyError(error: unknown): Outcome {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && socketCodes.has(code)) return 'local';
   return 'error';
+}
+
+/**
+ * `true` when `error` counts against the endpoint that produced it (its circuit breaker, outlier
+ * detection): it could not be reached, broke the connection, timed out, or failed on the server
+ * (`local`, `gateway` or `error` above). A 4xx, a cancellation or a local refusal says nothing of it.
+ */
+export function isEndpointFailure(error: unknown): boolean {
+  return classifyError(error) !== 'ignore';
 }
