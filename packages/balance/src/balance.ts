@@ -2,9 +2,6 @@ import {
   abortError,
   type CallContext,
   type Clock,
-  checkFunction,
-  checkNumber,
-  checkString,
   classifyError,
   completionOf,
   type Endpoint,
@@ -17,6 +14,7 @@ import {
   systemClock,
   type TimerHandle,
 } from '@meshkit/core';
+import { checkFunction, checkNumber, checkString } from '@meshkit/core/internal';
 import { balanceChannels } from './events.ts';
 import { HealthChecker, type HealthCheckOptions } from './health-check.ts';
 import { type OutlierConfig, type OutlierDetectionOptions, outlierConfig } from './outlier.ts';

@@ -1,8 +1,5 @@
 import {
   type Clock,
-  checkFunction,
-  checkInteger,
-  checkNumber,
   type Endpoint,
   ErrorCode,
   InvalidArgumentError,
@@ -10,6 +7,7 @@ import {
   type Probe,
   type TimerHandle,
 } from '@meshkit/core';
+import { checkFunction, checkInteger, checkNumber } from '@meshkit/core/internal';
 import type { Random } from './picker.ts';
 
 /**

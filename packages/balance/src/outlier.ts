@@ -1,5 +1,6 @@
 import type { Outcome } from '@meshkit/core';
-import { checkInteger, checkNumber, InvalidArgumentError } from '@meshkit/core';
+import { InvalidArgumentError } from '@meshkit/core';
+import { checkInteger, checkNumber } from '@meshkit/core/internal';
 
 /**
  * Passive outlier detection, Envoy's model: an endpoint is ejected after too many consecutive failures

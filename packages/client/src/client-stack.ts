@@ -2,8 +2,6 @@ import { type BalanceOptions, type Balancer, balance, type EndpointService } fro
 import {
   type CallContext,
   type Clock,
-  checkNumber,
-  checkString,
   type Endpoint,
   type EndpointInit,
   InvalidArgumentError,
@@ -15,6 +13,7 @@ import {
   stack,
   systemClock,
 } from '@meshkit/core';
+import { checkNumber, checkString } from '@meshkit/core/internal';
 import {
   type BulkheadOptions,
   bulkhead,

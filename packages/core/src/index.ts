@@ -55,5 +55,3 @@ export {
   stack,
   withReadiness,
 } from './service.ts';
-export { type TimerEntry, TimerQueue, TimerTask, timerQueueFor } from './timer-queue.ts';
-export { checkFunction, checkInteger, checkNumber, checkString } from './validate.ts';

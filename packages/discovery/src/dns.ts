@@ -1,15 +1,13 @@
 import { Resolver } from 'node:dns/promises';
 import {
   type Clock,
-  checkInteger,
-  checkNumber,
-  checkString,
   ErrorCode,
   InvalidArgumentError,
   MeshError,
   systemClock,
   type TimerHandle,
 } from '@meshkit/core';
+import { checkInteger, checkNumber, checkString } from '@meshkit/core/internal';
 import { type ServiceInstance, validateInstance } from './instance.ts';
 import type { LookupOptions, Registration, Registry, Watch } from './registry.ts';
 import { SnapshotWatch } from './watch.ts';

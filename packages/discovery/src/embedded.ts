@@ -3,14 +3,13 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
   type Clock,
-  checkNumber,
-  checkString,
   ErrorCode,
   InvalidArgumentError,
   MeshError,
   systemClock,
   type TimerHandle,
 } from '@meshkit/core';
+import { checkNumber, checkString } from '@meshkit/core/internal';
 import {
   duplicateIdError,
   hostPort,

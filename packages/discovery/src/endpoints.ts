@@ -1,4 +1,5 @@
-import { checkString, type EndpointInit } from '@meshkit/core';
+import type { EndpointInit } from '@meshkit/core';
+import { checkString } from '@meshkit/core/internal';
 import { hostPort, type ServiceInstance } from './instance.ts';
 import type { LookupOptions, Registry } from './registry.ts';
 

@@ -1,7 +1,5 @@
 import {
   type Clock,
-  checkNumber,
-  checkString,
   ErrorCode,
   InvalidArgumentError,
   MeshError,
@@ -9,6 +7,7 @@ import {
   systemClock,
   type TimerHandle,
 } from '@meshkit/core';
+import { checkNumber, checkString } from '@meshkit/core/internal';
 import {
   duplicateIdError,
   hostPort,

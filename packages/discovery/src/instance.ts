@@ -1,4 +1,5 @@
-import { checkInteger, checkNumber, checkString, InvalidArgumentError } from '@meshkit/core';
+import { InvalidArgumentError } from '@meshkit/core';
+import { checkInteger, checkNumber, checkString } from '@meshkit/core/internal';
 
 /**
  * What a registry stores about one running copy of a service, and the checks that keep bad input out.

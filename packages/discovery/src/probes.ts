@@ -1,13 +1,7 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import {
-  checkInteger,
-  checkString,
-  ErrorCode,
-  InvalidArgumentError,
-  MeshError,
-  type Probe,
-} from '@meshkit/core';
+import { ErrorCode, InvalidArgumentError, MeshError, type Probe } from '@meshkit/core';
+import { checkInteger, checkString } from '@meshkit/core/internal';
 import { grpcProbe } from './grpc-probe.ts';
 import type { HealthCheckSpec } from './instance.ts';
 

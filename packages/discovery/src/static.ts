@@ -1,4 +1,5 @@
-import { checkString, ErrorCode, InvalidArgumentError, MeshError } from '@meshkit/core';
+import { ErrorCode, InvalidArgumentError, MeshError } from '@meshkit/core';
+import { checkString } from '@meshkit/core/internal';
 import {
   duplicateIdError,
   filterHealthy,

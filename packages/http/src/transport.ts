@@ -1,6 +1,5 @@
 import {
   type CallContext,
-  checkInteger,
   completable,
   ErrorCode,
   InvalidArgumentError,
@@ -11,6 +10,7 @@ import {
   markCancelsPromptly,
   type Service,
 } from '@meshkit/core';
+import { checkInteger } from '@meshkit/core/internal';
 import { type Dispatcher, Pool } from 'undici';
 import {
   defaultRetryableStatuses,

@@ -1,4 +1,5 @@
-import { checkInteger, checkString, ErrorCode, InvalidArgumentError, MeshError } from '@meshkit/core';
+import { ErrorCode, InvalidArgumentError, MeshError } from '@meshkit/core';
+import { checkInteger, checkString } from '@meshkit/core/internal';
 import {
   type Broker,
   type BrokerRecord,

@@ -1,4 +1,5 @@
-import { checkInteger, InvalidArgumentError } from '@meshkit/core';
+import { InvalidArgumentError } from '@meshkit/core';
+import { checkInteger } from '@meshkit/core/internal';
 
 /** Options of {@link kafkaBroker}. */
 export interface KafkaBrokerOptions {

@@ -1,4 +1,5 @@
-import { type CallContext, type Clock, checkString, systemClock } from '@meshkit/core';
+import { type CallContext, type Clock, systemClock } from '@meshkit/core';
+import { checkString } from '@meshkit/core/internal';
 import type { Inbox, Message } from '@meshkit/messaging';
 import type { Pool, PoolClient } from 'pg';
 import { checkIdentifier } from './identifier.ts';

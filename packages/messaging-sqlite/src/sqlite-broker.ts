@@ -2,14 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import {
   type Clock,
-  checkInteger,
-  checkString,
   ErrorCode,
   InvalidArgumentError,
   MeshError,
   systemClock,
   type TimerHandle,
 } from '@meshkit/core';
+import { checkInteger, checkString } from '@meshkit/core/internal';
 import {
   type Broker,
   type BrokerRecord,

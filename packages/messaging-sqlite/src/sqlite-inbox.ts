@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { type CallContext, type Clock, checkString, systemClock } from '@meshkit/core';
+import { type CallContext, type Clock, systemClock } from '@meshkit/core';
+import { checkString } from '@meshkit/core/internal';
 import type { Inbox, Message } from '@meshkit/messaging';
 import { checkIdentifier } from './sqlite-outbox.ts';
 

@@ -1,8 +1,6 @@
 import {
   type CancelHandle,
   type Clock,
-  checkInteger,
-  checkString,
   createContext,
   ErrorCode,
   InvalidArgumentError,
@@ -14,6 +12,7 @@ import {
   stack,
   systemClock,
 } from '@meshkit/core';
+import { checkInteger, checkString } from '@meshkit/core/internal';
 import type { Broker, Delivery, Subscription } from './broker.ts';
 import { messagingChannels } from './channels.ts';
 import { type Codec, jsonCodec, type StandardSchemaV1 } from './codec.ts';

@@ -1,4 +1,5 @@
-import { type Clock, checkInteger, ErrorCode, MeshError, systemClock, type TimerHandle } from '@meshkit/core';
+import { type Clock, ErrorCode, MeshError, systemClock, type TimerHandle } from '@meshkit/core';
+import { checkInteger } from '@meshkit/core/internal';
 import type {
   Broker,
   BrokerRecord,

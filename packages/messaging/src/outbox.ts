@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type Clock,
-  checkInteger,
-  checkString,
-  InvalidArgumentError,
-  systemClock,
-  type TimerHandle,
-} from '@meshkit/core';
+import { type Clock, InvalidArgumentError, systemClock, type TimerHandle } from '@meshkit/core';
+import { checkInteger, checkString } from '@meshkit/core/internal';
 import { messagingChannels } from './channels.ts';
 import type { Outgoing, Publisher } from './publisher.ts';
 

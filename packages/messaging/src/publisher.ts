@@ -2,8 +2,6 @@ import {
   abortError,
   type CallContext,
   type Clock,
-  checkInteger,
-  checkString,
   createContext,
   ErrorCode,
   InvalidArgumentError,
@@ -12,6 +10,7 @@ import {
   type Service,
   systemClock,
 } from '@meshkit/core';
+import { checkInteger, checkString } from '@meshkit/core/internal';
 import type { Broker, BrokerRecord, PublishResult } from './broker.ts';
 import { type Codec, jsonCodec, type StandardSchemaV1, validate } from './codec.ts';
 import { encodeAttributes, headerNames, newEventId } from './envelope.ts';

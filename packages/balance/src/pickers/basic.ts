@@ -1,4 +1,5 @@
-import { type CallContext, checkFunction } from '@meshkit/core';
+import type { CallContext } from '@meshkit/core';
+import { checkFunction } from '@meshkit/core/internal';
 import { type BalancedEndpoint, type IndexSource, indexSource, type Picker, type Random } from '../picker.ts';
 
 /**

@@ -1,4 +1,5 @@
-import { type CallContext, checkFunction, checkInteger, InvalidArgumentError } from '@meshkit/core';
+import { type CallContext, InvalidArgumentError } from '@meshkit/core';
+import { checkFunction, checkInteger } from '@meshkit/core/internal';
 import { type BalancedEndpoint, hashKey, type Picker, type Random } from '../picker.ts';
 import { hash32 } from './hash.ts';
 import type { HashKeyOptions } from './ring-hash.ts';

@@ -1,4 +1,4 @@
-import { checkFunction } from '@meshkit/core';
+import { checkFunction } from '@meshkit/core/internal';
 import { type BalancedEndpoint, type IndexSource, indexSource, type Picker, type Random } from '../picker.ts';
 import type { RandomOptions } from './basic.ts';
 

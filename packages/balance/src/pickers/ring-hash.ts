@@ -1,4 +1,5 @@
-import { type CallContext, checkFunction, checkInteger } from '@meshkit/core';
+import type { CallContext } from '@meshkit/core';
+import { checkFunction, checkInteger } from '@meshkit/core/internal';
 import { type BalancedEndpoint, hashKey, type Picker, type Random } from '../picker.ts';
 import { hash32 } from './hash.ts';
 

@@ -1,4 +1,5 @@
-import { type CallContext, checkFunction, InvalidArgumentError } from '@meshkit/core';
+import { type CallContext, InvalidArgumentError } from '@meshkit/core';
+import { checkFunction } from '@meshkit/core/internal';
 import { type BalancedEndpoint, type Picker, type PickerFactory, subsetLabels } from '../picker.ts';
 import { p2cPeakEwma } from './p2c.ts';
 

@@ -2,8 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { clientStack } from '@meshkit/client';
 import {
   type CallContext,
-  checkNumber,
-  checkString,
   createContext,
   type EndpointInit,
   InvalidArgumentError,
@@ -11,6 +9,7 @@ import {
   type Service,
   systemClock,
 } from '@meshkit/core';
+import { checkNumber, checkString } from '@meshkit/core/internal';
 import { endpointSets } from '@meshkit/discovery';
 import type { StandardSchema } from '../schema.ts';
 import { httpTransport, resolveTransportOptions } from '../transport.ts';

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
-import { checkInteger, InvalidArgumentError } from '@meshkit/core';
+import { InvalidArgumentError } from '@meshkit/core';
+import { checkInteger } from '@meshkit/core/internal';
 
 /** Limits on how a client sends its request, the same for the node kit and the Fastify plugin. */
 export interface ConnectionLimitOptions {

@@ -1,12 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import {
-  type CallContext,
-  type Clock,
-  checkInteger,
-  checkString,
-  InvalidArgumentError,
-  systemClock,
-} from '@meshkit/core';
+import { type CallContext, type Clock, InvalidArgumentError, systemClock } from '@meshkit/core';
+import { checkInteger, checkString } from '@meshkit/core/internal';
 import type { Registry } from '@meshkit/discovery';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { wireHeaders } from '../wire.ts';

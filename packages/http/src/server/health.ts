@@ -1,4 +1,5 @@
-import { type Clock, checkFunction, checkInteger, type Layer } from '@meshkit/core';
+import type { Clock, Layer } from '@meshkit/core';
+import { checkFunction, checkInteger } from '@meshkit/core/internal';
 import type { HttpCall, HttpReply } from './call.ts';
 import { encodeResponse } from './respond.ts';
 

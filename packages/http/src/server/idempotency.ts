@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { type Clock, checkInteger, systemClock } from '@meshkit/core';
+import { type Clock, systemClock } from '@meshkit/core';
+import { checkInteger } from '@meshkit/core/internal';
 
 /** A response as the idempotency store keeps it, to replay byte for byte. */
 export interface StoredResponse {

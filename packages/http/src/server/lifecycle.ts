@@ -1,4 +1,5 @@
-import { type Clock, checkInteger, sleep } from '@meshkit/core';
+import { type Clock, sleep } from '@meshkit/core';
+import { checkInteger } from '@meshkit/core/internal';
 import type { InstanceInit, Registration, Registry } from '@meshkit/discovery';
 
 /** Where termination signals come from; `process` by default, an `EventEmitter` in tests. */

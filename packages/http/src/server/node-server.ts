@@ -6,15 +6,8 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import {
-  type CallContext,
-  type Clock,
-  checkFunction,
-  checkInteger,
-  checkString,
-  InvalidArgumentError,
-  systemClock,
-} from '@meshkit/core';
+import { type CallContext, type Clock, InvalidArgumentError, systemClock } from '@meshkit/core';
+import { checkFunction, checkInteger, checkString } from '@meshkit/core/internal';
 import type { Registry } from '@meshkit/discovery';
 import { wireHeaders } from '../wire.ts';
 import type { HttpCallService, HttpReply } from './call.ts';

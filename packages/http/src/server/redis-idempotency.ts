@@ -1,4 +1,5 @@
-import { checkString, InvalidArgumentError } from '@meshkit/core';
+import { InvalidArgumentError } from '@meshkit/core';
+import { checkString } from '@meshkit/core/internal';
 import {
   type IdempotencyClaim,
   type IdempotencyStore,

@@ -1,5 +1,5 @@
 import { DatabaseSync } from 'node:sqlite';
-import { checkString } from '@meshkit/core';
+import { checkString } from '@meshkit/core/internal';
 import {
   type IdempotencyClaim,
   type IdempotencyStore,

@@ -1,12 +1,12 @@
 import {
   type Backoff,
-  checkInteger,
   ErrorCode,
   exponentialBackoff,
   InvalidArgumentError,
   isMeshError,
   type Layer,
 } from '@meshkit/core';
+import { checkInteger } from '@meshkit/core/internal';
 import type { Message } from './message.ts';
 import {
   ackSettlement,

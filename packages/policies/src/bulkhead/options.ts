@@ -1,4 +1,4 @@
-import { checkInteger } from '@meshkit/core';
+import { checkInteger } from '@meshkit/core/internal';
 import { checkName, checkOptions } from '../internal/validate.ts';
 
 /** Options of {@link bulkhead}. */

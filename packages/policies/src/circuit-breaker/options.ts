@@ -1,11 +1,5 @@
-import {
-  type Clock,
-  checkFunction,
-  checkInteger,
-  InvalidArgumentError,
-  isAbortError,
-  systemClock,
-} from '@meshkit/core';
+import { type Clock, InvalidArgumentError, isAbortError, systemClock } from '@meshkit/core';
+import { checkFunction, checkInteger } from '@meshkit/core/internal';
 import { isLocalRefusal } from '../internal/errors.ts';
 import { checkName, checkOptions, checkPositive } from '../internal/validate.ts';
 import { type BreakerStrategy, consecutiveFailures } from './strategies.ts';

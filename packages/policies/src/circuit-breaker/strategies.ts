@@ -1,4 +1,4 @@
-import { checkInteger } from '@meshkit/core';
+import { checkInteger } from '@meshkit/core/internal';
 import { checkFraction, checkOptions, checkPositive } from '../internal/validate.ts';
 
 /**

@@ -1,4 +1,5 @@
-import { checkFunction, InvalidArgumentError, isAbortError } from '@meshkit/core';
+import { InvalidArgumentError, isAbortError } from '@meshkit/core';
+import { checkFunction } from '@meshkit/core/internal';
 import { checkName, checkOptions } from '../internal/validate.ts';
 
 /** Options of {@link fallback}: give exactly one of `value` and `fromError`. */

@@ -6,9 +6,8 @@ import {
   isAbortError,
   type Layer,
   type Service,
-  type TimerEntry,
-  timerQueueFor,
 } from '@meshkit/core';
+import { type TimerEntry, timerQueueFor } from '@meshkit/core/internal';
 import { isRetryableError } from '../retry/options.ts';
 import { LatencyWindow } from './latency.ts';
 import { type HedgeConfig, type HedgeOptions, resolveHedgeOptions } from './options.ts';

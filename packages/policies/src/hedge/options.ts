@@ -1,4 +1,5 @@
-import { checkInteger, checkNumber, InvalidArgumentError } from '@meshkit/core';
+import { InvalidArgumentError } from '@meshkit/core';
+import { checkInteger, checkNumber } from '@meshkit/core/internal';
 import { checkFraction, checkName, checkOptions } from '../internal/validate.ts';
 import { RetryBudget } from '../retry/budget.ts';
 

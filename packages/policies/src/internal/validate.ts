@@ -1,4 +1,5 @@
-import { checkString, InvalidArgumentError } from '@meshkit/core';
+import { InvalidArgumentError } from '@meshkit/core';
+import { checkString } from '@meshkit/core/internal';
 
 /**
  * Option checks the core helpers do not cover. Each throws `InvalidArgumentError` naming the field.

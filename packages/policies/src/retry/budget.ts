@@ -1,4 +1,5 @@
-import { type Clock, checkNumber, systemClock } from '@meshkit/core';
+import { type Clock, systemClock } from '@meshkit/core';
+import { checkNumber } from '@meshkit/core/internal';
 import { checkName, checkOptions, checkPositive } from '../internal/validate.ts';
 
 /** Options of {@link RetryBudget}. */

@@ -1,13 +1,5 @@
-import {
-  type CallContext,
-  checkFunction,
-  checkInteger,
-  checkNumber,
-  ErrorCode,
-  InvalidArgumentError,
-  isAbortError,
-  isMeshError,
-} from '@meshkit/core';
+import { type CallContext, ErrorCode, InvalidArgumentError, isAbortError, isMeshError } from '@meshkit/core';
+import { checkFunction, checkInteger, checkNumber } from '@meshkit/core/internal';
 import { checkName, checkOptions } from '../internal/validate.ts';
 import { type Backoff, exponentialBackoff } from './backoff.ts';
 import { RetryBudget } from './budget.ts';

@@ -9,10 +9,8 @@ import {
   inheritCancelsPromptly,
   MeshError,
   type Service,
-  type TimerQueue,
-  TimerTask,
-  timerQueueFor,
 } from '@meshkit/core';
+import { type TimerQueue, TimerTask, timerQueueFor } from '@meshkit/core/internal';
 import { coarseNow } from '../internal/coarse-clock.ts';
 import { toAbortError } from '../internal/errors.ts';
 import { type Pipeline, pipelineOf } from '../internal/pipeline.ts';

@@ -11,8 +11,8 @@ import {
   type Service,
   stack,
   type TimeoutEvent,
-  timerQueueFor,
 } from '@meshkit/core';
+import { timerQueueFor } from '@meshkit/core/internal';
 import { deadline, timeout } from './index.ts';
 
 /** A service that never settles and ignores its signal: the worst case a timeout must still bound. */
