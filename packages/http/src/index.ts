@@ -5,13 +5,7 @@
 export { type CallOptions, type ClientRequest, type HttpClient, httpClient } from './client/client.ts';
 export { isRetryableHttpError } from './client/failures.ts';
 export type { HttpClientOptions, HttpPolicyOptions } from './client/options.ts';
-export {
-  defaultRetryableStatuses,
-  type HttpStatusDetails,
-  mapTransportError,
-  statusError,
-  statusErrorFrom,
-} from './errors.ts';
+export { defaultRetryableStatuses, type HttpStatusDetails } from './errors.ts';
 export { issuePath, type SchemaIssue, type SchemaResult, type StandardSchema } from './schema.ts';
 export type { HttpCall, HttpCallService, HttpReply, IncomingCall } from './server/call.ts';
 export type { ConnectionLimitOptions } from './server/connection-limits.ts';
@@ -62,19 +56,11 @@ export {
   type RedisIdempotencyStoreOptions,
   redisIdempotencyStore,
 } from './server/redis-idempotency.ts';
-export { readBody, type ServerRequest, serverRequest } from './server/request.ts';
-export { encodeResponse, writeResponse } from './server/respond.ts';
+export type { ServerRequest } from './server/request.ts';
 export { type ServerLayer, type ServerStackOptions, serverStack } from './server/server-stack.ts';
 export { type SqliteIdempotencyStoreOptions, sqliteIdempotencyStore } from './server/sqlite-idempotency.ts';
-export { type TlsOptions, tlsConnectOptions } from './tls.ts';
-export {
-  type HttpTransport,
-  type HttpTransportOptions,
-  httpTransport,
-  originOf,
-  type ResolvedTransportOptions,
-  resolveTransportOptions,
-} from './transport.ts';
+export type { TlsOptions } from './tls.ts';
+export { type HttpTransport, type HttpTransportOptions, httpTransport } from './transport.ts';
 export {
   type HttpBody,
   type HttpHeaders,
@@ -85,4 +71,4 @@ export {
   idempotentMethods,
   type StreamingHttpResponse,
 } from './types.ts';
-export { propagatedHeaders, readDeadline, timeoutHeaderValue, wireHeaders } from './wire.ts';
+export { wireHeaders } from './wire.ts';
