@@ -1,0 +1,69 @@
+import { type CallContext, completable, ErrorCode, isAbortError, isMeshError } from '@meshkit/core';
+import type { Dispatcher } from 'undici';
+import { statusError } from './errors.ts';
+import { dispatchOptions, failure, statusErrorOptions, type Target } from './exchange.ts';
+import type { HttpRequest, HttpResponse, HttpResponseBody } from './types.ts';
+
+/** An exchange whose response body stays a stream (`request()`). */
+export async function sendStreaming(
+  target: Target,
+  req: HttpRequest,
+  ctx: CallContext,
+): Promise<HttpResponse> {
+  const options = dispatchOptions(target, req, ctx) as Dispatcher.RequestOptions;
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await target.pool.request({
+      ...options,
+      signal: ctx.cancellable ? (new ContextAbort(ctx) as unknown as AbortSignal) : undefined,
+    });
+  } catch (error) {
+    throw failure(error, ctx, target.origin);
+  }
+  const body = response.body as unknown as HttpResponseBody;
+  if (response.statusCode >= 400) {
+    throw await statusError(response.statusCode, response.headers, body, statusErrorOptions(target, ctx));
+  }
+  const result: HttpResponse = { status: response.statusCode, headers: response.headers, body };
+  // The call is over when the body is: read to its end, failed, cancelled or dumped. Until then the
+  // deadline above can still fire and abort it, and the layers that hold something for it keep it.
+  const completion = completable(result);
+  body.once('close', () => completion.complete(body.errored ?? undefined));
+  return result;
+}
+
+/**
+ * The part of an event target undici uses for `signal`, backed by `ctx.onAbort`: undici registers one
+ * listener when the request starts and removes it when the response ends, so the cancel scope's hook
+ * lives exactly as long as the request. No `aborted` property: undici would then insist on a real
+ * `AbortSignal` (the transport checks `ctx.aborted` before sending instead).
+ */
+class ContextAbort {
+  readonly #ctx: CallContext;
+  #unregister: (() => void) | undefined;
+  constructor(ctx: CallContext) {
+    this.#ctx = ctx;
+  }
+  /**
+   * What undici fails the request, or destroys a body already streaming, with: an expired deadline or
+   * timeout as its own `MeshError` (the reason a timeout aborts with is an `AbortError` caused by it), a
+   * cancellation as the `AbortError`.
+   */
+  get reason(): unknown {
+    const reason = this.#ctx.abortReason;
+    const cause = (reason as { cause?: unknown } | undefined)?.cause;
+    return isAbortError(reason) &&
+      isMeshError(cause) &&
+      (cause.code === ErrorCode.DEADLINE_EXCEEDED || cause.code === ErrorCode.TIMEOUT)
+      ? cause
+      : reason;
+  }
+  addEventListener(_type: 'abort', listener: () => void): void {
+    this.#unregister?.();
+    this.#unregister = this.#ctx.onAbort(listener);
+  }
+  removeEventListener(): void {
+    this.#unregister?.();
+    this.#unregister = undefined;
+  }
+}
