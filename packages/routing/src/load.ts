@@ -103,7 +103,7 @@ function readDocuments(
   const list = Array.isArray(docs) ? docs : [docs];
   list.forEach((doc, i) => {
     const reader = new Reader(file, i + 1);
-    for (const e of doc.errors) reader.error('', `YAML: ${e.message.split('\n')[0]}`);
+    for (const e of doc.errors) reader.error('', `YAML: ${e.message.split('\n')[0]!.replace(/:$/, '')}`);
     if (doc.errors.length > 0) {
       issues.push(...reader.issues);
       return;
