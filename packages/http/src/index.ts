@@ -5,6 +5,8 @@
 export { type CallOptions, type ClientRequest, type HttpClient, httpClient } from './client/client.ts';
 export { isEndpointFailure, isRetryableHttpError } from './client/failures.ts';
 export type { HttpClientOptions, HttpPolicyOptions } from './client/options.ts';
+export { httpRouteAdapter } from './client/route-adapter.ts';
+export { type RoutePolicyDefaults, routePolicies } from './client/route-policies.ts';
 export {
   defaultRetryableStatuses,
   type HttpStatusDetails,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Balancer, balance } from '@meshkit/balance';
+import { type Balancer, balance, type Picker, subset } from '@meshkit/balance';
 import {
   type AnyLayer,
   type CallContext,
@@ -29,6 +29,7 @@ import { decodeBody, encodeBody } from './body.ts';
 import { endpointService } from './endpoint.ts';
 import { isEndpointFailure, isRetryableHttpError } from './failures.ts';
 import type { HttpClientOptions } from './options.ts';
+import { routePolicies } from './route-policies.ts';
 
 /** Per-call options of the client's methods. */
 export interface CallOptions<T = unknown> {
@@ -157,18 +158,37 @@ export function httpClient(options: HttpClientOptions): HttpClient {
             ...breakerOptions,
           });
 
+  const route = options.route;
+  // A routed client sends each call to its route's subset: label subsets over the default picker.
+  const picker: Picker<HttpRequest> | undefined =
+    options.picker ?? (route === undefined ? undefined : subset<HttpRequest>());
   const balancer: Balancer<HttpRequest, HttpResponse> = balance<HttpRequest, HttpResponse>({
     service,
     endpoints: endpointsFrom(options, service),
     connect: (endpoint) => endpointService(endpoint, transport, makeBreaker(), attemptTimeout),
-    ...(options.picker === undefined ? {} : { picker: options.picker }),
+    ...(picker === undefined ? {} : { picker }),
     ...options.balance,
     clock,
   });
   // Every endpoint service it connects cancels promptly (see endpointService), and its wait for the first
   // endpoints listens for cancellation: so the deadline and retry above need no promise of their own.
   markCancelsPromptly(balancer);
-  const layers = stack(...outer);
+  // With a route, the route's timeout and retries replace the deadline and retry above for its calls.
+  const layers =
+    route === undefined
+      ? stack(...outer)
+      : stack(
+          route,
+          routePolicies<HttpRequest, HttpResponse>({
+            deadlineMs:
+              policies.deadlineMs === false
+                ? false
+                : checkNumber('httpClient.policies.deadlineMs', policies.deadlineMs ?? 10_000, 1),
+            retry: policies.retry === false ? false : { retryOn: isRetryableHttpError, ...policies.retry },
+            budget,
+            clock,
+          }),
+        );
   const composed = layers.wrap(balancer);
 
   const send = (

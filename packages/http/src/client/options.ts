@@ -1,5 +1,5 @@
 import type { BalanceOptions, Picker } from '@meshkit/balance';
-import type { Clock } from '@meshkit/core';
+import type { Clock, Layer } from '@meshkit/core';
 import type { Registry } from '@meshkit/discovery';
 import type { CircuitBreakerOptions, RetryBudget, RetryBudgetOptions, RetryOptions } from '@meshkit/policies';
 import type { TlsOptions } from '../tls.ts';
@@ -67,6 +67,13 @@ export interface HttpClientOptions {
    * attempt), which makes them retryable against servers that honour it. Defaults to `false`.
    */
   readonly autoIdempotencyKey?: boolean;
+  /**
+   * The routing layer (`routing()` from `@meshkit/routing` with `httpRouteAdapter`): each call goes to its
+   * route's subset (endpoint labels), with the route's `timeout` and `retries` in place of `deadlineMs` and
+   * `retry` (still drawing on the budget). The default picker becomes label subsets over P2C. No routing
+   * by default.
+   */
+  readonly route?: Layer<HttpRequest, HttpResponse>;
   /** The clock for deadlines, backoff, breakers and latency. Defaults to the system clock. */
   readonly clock?: Clock;
 }

@@ -1,0 +1,70 @@
+import { subsetLabels } from '@meshkit/balance';
+import { type AnyLayer, type Clock, type Service, stack } from '@meshkit/core';
+import {
+  deadline,
+  exponentialBackoff,
+  type RetryBudget,
+  type RetryOptions,
+  retry,
+  timeout,
+} from '@meshkit/policies';
+import { type RouteDecision, routeDecision } from '@meshkit/routing';
+
+/** What the client uses where a route says nothing: its own deadline and retry policy. */
+export interface RoutePolicyDefaults<Res> {
+  /** The client's overall deadline in ms, or `false` for none. */
+  readonly deadlineMs: number | false;
+  /** The client's retry options, or `false` for none. */
+  readonly retry: Omit<RetryOptions<Res>, 'budget'> | false;
+  /** The shared retry budget every route's retries draw on. */
+  readonly budget: RetryBudget | undefined;
+  readonly clock: Clock;
+}
+
+/**
+ * Applies the routing layer's decision (`ctx.get(routeDecision)`) below it: the route's `timeout`
+ * replaces the client's deadline, its `retries` replace the client's retry policy (still drawing on
+ * the shared budget; Envoy's backoff, 25 ms base and 250 ms cap), its `perTryTimeout` bounds each try,
+ * and the subset's labels go to the balancer (`subsetLabels`). A call without a decision gets the
+ * client's defaults. The layers for a decision are built on its first call and kept while the table
+ * that made it is in use.
+ */
+export function routePolicies<Req, Res>(defaults: RoutePolicyDefaults<Res>): AnyLayer<Req, Res> {
+  const retryLayer = (options: Omit<RetryOptions<Res>, 'budget'>): AnyLayer<Req, Res> =>
+    retry<Req, Res>({ ...options, ...(defaults.budget === undefined ? {} : { budget: defaults.budget }) });
+  const layersFor = (d: RouteDecision | undefined): AnyLayer<Req, Res>[] => {
+    const layers: AnyLayer<Req, Res>[] = [];
+    const deadlineMs = d?.timeoutMs ?? defaults.deadlineMs;
+    if (deadlineMs !== false) layers.push(deadline({ timeoutMs: deadlineMs }));
+    const policy = d?.retry;
+    if (policy !== undefined) {
+      layers.push(
+        retryLayer({
+          maxAttempts: policy.maxAttempts,
+          retryOn: policy.retryOn,
+          backoff: exponentialBackoff({ baseDelayMs: 25, maxDelayMs: 250 }),
+          name: `retry(${d!.rule})`,
+        }),
+      );
+      if (policy.perTryTimeoutMs !== undefined) layers.push(timeout({ timeoutMs: policy.perTryTimeoutMs }));
+    } else if (defaults.retry !== false) layers.push(retryLayer(defaults.retry));
+    return layers;
+  };
+  return {
+    name: 'route-policies',
+    wrap(next: Service<Req, Res>): Service<Req, Res> {
+      const plain = stack(...layersFor(undefined)).wrap(next);
+      const byDecision = new WeakMap<RouteDecision, Service<Req, Res>>();
+      return (req, ctx) => {
+        const d = ctx.get(routeDecision);
+        if (d === undefined) return plain(req, ctx);
+        let service = byDecision.get(d);
+        if (service === undefined) {
+          service = stack(...layersFor(d)).wrap(next);
+          byDecision.set(d, service);
+        }
+        return service(req, d.subsetLabels === undefined ? ctx : ctx.set(subsetLabels, d.subsetLabels));
+      };
+    },
+  };
+}

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { isMeshError } from '@meshkit/core';
+import { compileRoutes, loadRoutesOrThrow, parseRoutes, type RouteTable, routing } from '@meshkit/routing';
+import { httpServer, type MeshServer } from '../server/node-server.ts';
+import { httpClient } from './client.ts';
+import { httpRouteAdapter } from './route-adapter.ts';
+
+const seed = join(import.meta.dirname, '../../../routing/src/fixtures');
+
+/** A deterministic generator of numbers in [0, 1) (mulberry32), so the split is reproducible. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One instance of user-service, labelled with its version, answering with `respond`. */
+async function instance(
+  version: string,
+  respond: (hit: number) => Promise<{ status: number }> | { status: number },
+) {
+  let hits = 0;
+  const server: MeshServer = httpServer({
+    service: 'user-service',
+    shutdown: { signals: false, exit: false },
+    handler: async () => {
+      const { status } = await respond(++hits);
+      return { status, body: { version } };
+    },
+  });
+  const { port } = await server.listen({ host: '127.0.0.1' });
+  return {
+    endpoint: { id: version, address: `127.0.0.1:${port}`, labels: { version } },
+    hits: () => hits,
+    server,
+  };
+}
+
+function client(
+  routes: RouteTable,
+  endpoints: { id: string; address: string; labels: Record<string, string> }[],
+) {
+  const route = routing({
+    routes,
+    host: 'user-service',
+    adapter: httpRouteAdapter,
+    random: seededRandom(42),
+  });
+  return httpClient({ service: 'user-service', endpoints, route });
+}
+
+describe('httpClient with the seed VirtualService', () => {
+  let v1: Awaited<ReturnType<typeof instance>>;
+  let v2: Awaited<ReturnType<typeof instance>>;
+  before(async () => {
+    v1 = await instance('v1', () => ({ status: 200 }));
+    v2 = await instance('v2', () => ({ status: 200 }));
+  });
+  after(async () => {
+    await v1.server.shutdown();
+    await v2.server.shutdown();
+  });
+
+  it('sends every x-canary: true call to v2, and splits the rest 90/10 between v1 and v2', async () => {
+    const { config } = await loadRoutesOrThrow(join(seed, 'seed-canary.yaml'));
+    const users = client(compileRoutes(config), [v1.endpoint, v2.endpoint]);
+    try {
+      for (let i = 0; i < 200; i++) {
+        assert.deepEqual(await users.get('/users/42', { headers: { 'x-canary': 'true' } }), {
+          version: 'v2',
+        });
+      }
+      assert.equal(v1.hits(), 0);
+      assert.equal(v2.hits(), 200);
+      const counts: Record<string, number> = { v1: 0, v2: 0 };
+      for (let i = 0; i < 2_000; i++) {
+        const { version } = (await users.get('/users/42')) as { version: string };
+        counts[version]!++;
+      }
+      assert.equal(counts.v1! + counts.v2!, 2_000);
+      assert.equal(v1.hits(), counts.v1);
+      // n p = 200, sd = sqrt(2000 * 0.1 * 0.9) = 13.4; 3.29 sd (99.9%) is 44.
+      assert.ok(counts.v2! >= 156 && counts.v2! <= 244, `v2 took ${counts.v2} of 2,000`);
+    } finally {
+      await users.close();
+    }
+  });
+});
+
+describe('httpClient with the seed retry document', () => {
+  it("retries a 500 three times (Istio's attempts count retries), where the client alone tries three times in all", async () => {
+    const failing = await instance('v1', () => ({ status: 500 }));
+    const { config } = await loadRoutesOrThrow(join(seed, 'seed-retries.yaml'));
+    const routed = client(compileRoutes(config), [failing.endpoint]);
+    const plain = httpClient({ service: 'user-service', endpoints: [failing.endpoint] });
+    try {
+      await assert.rejects(routed.get('/users/1'), (e) => isMeshError(e) && e.details.status === 500);
+      assert.equal(failing.hits(), 4);
+      await assert.rejects(plain.get('/users/1'), (e) => isMeshError(e) && e.details.status === 500);
+      assert.equal(failing.hits(), 4 + 3);
+    } finally {
+      await routed.close();
+      await plain.close();
+      await failing.server.shutdown();
+    }
+  });
+
+  it('does not retry what retryOn does not name (503 is not in the seed list)', async () => {
+    const unavailable = await instance('v1', () => ({ status: 503 }));
+    const { config } = await loadRoutesOrThrow(join(seed, 'seed-retries.yaml'));
+    const routed = client(compileRoutes(config), [unavailable.endpoint]);
+    try {
+      await assert.rejects(routed.get('/users/1'), (e) => isMeshError(e) && e.details.status === 503);
+      assert.equal(unavailable.hits(), 1);
+    } finally {
+      await routed.close();
+      await unavailable.server.shutdown();
+    }
+  });
+});
+
+describe('route timeouts over real HTTP', () => {
+  const vs = (retries: string, timeout: string) =>
+    compileRoutes(
+      parseRoutes(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: user-service }
+spec:
+  hosts: [user-service]
+  http:
+  - route: [{ destination: { host: user-service } }]
+    ${retries}
+    timeout: ${timeout}
+`).config,
+    );
+
+  it('perTryTimeout ends a hung try and the next try answers', async () => {
+    let release: (() => void) | undefined;
+    const hang = await instance('v1', (hit) =>
+      hit === 1 ? new Promise((resolve) => (release = () => resolve({ status: 200 }))) : { status: 200 },
+    );
+    const routed = client(vs('retries: { attempts: 2, perTryTimeout: 200ms, retryOn: reset,5xx }', '30s'), [
+      hang.endpoint,
+    ]);
+    try {
+      assert.deepEqual(await routed.get('/users/1'), { version: 'v1' });
+      assert.equal(hang.hits(), 2);
+    } finally {
+      release?.();
+      await routed.close();
+      await hang.server.shutdown();
+    }
+  });
+
+  it('the overall timeout caps the whole call, retries included', async () => {
+    const releases: (() => void)[] = [];
+    const hang = await instance(
+      'v1',
+      () => new Promise((resolve) => releases.push(() => resolve({ status: 200 }))),
+    );
+    const routed = client(vs('retries: { attempts: 5, perTryTimeout: 150ms, retryOn: 5xx }', '400ms'), [
+      hang.endpoint,
+    ]);
+    try {
+      await assert.rejects(
+        routed.get('/users/1'),
+        (e) => isMeshError(e) && e.code === 'ERR_DEADLINE_EXCEEDED',
+      );
+      assert.ok(hang.hits() >= 1 && hang.hits() < 6, `${hang.hits()} tries`);
+    } finally {
+      for (const r of releases) r();
+      await routed.close();
+      await hang.server.shutdown();
+    }
+  });
+});
