@@ -95,37 +95,46 @@ export function compileMatch(spec: MatchSpec): (input: MatchInput) => boolean {
   if (tests.length === 0) return () => true;
   if (tests.length === 1) return tests[0]!;
   return (input) => {
-    for (const t of tests) if (!t(input)) return false;
+    for (let k = 0; k < tests.length; k++) if (!tests[k]!(input)) return false;
     return true;
   };
 }
 
-/** Builds the {@link MatchInput} of one request; the path and query are split only if a match asks. */
+/** A request split for matching: the path and query are split only if a match asks. */
+class SplitRequest implements MatchInput {
+  readonly request: RouteRequest;
+  readonly authority: string;
+  readonly sourceLabels: Readonly<Record<string, string>>;
+  #uri: string | undefined = undefined;
+  #params: URLSearchParams | undefined = undefined;
+  constructor(request: RouteRequest, authority: string, sourceLabels: Readonly<Record<string, string>>) {
+    this.request = request;
+    this.authority = authority;
+    this.sourceLabels = sourceLabels;
+  }
+  uri(): string {
+    if (this.#uri === undefined) {
+      const path = this.request.path;
+      const q = path.indexOf('?');
+      this.#uri = q < 0 ? path : path.slice(0, q);
+    }
+    return this.#uri;
+  }
+  query(name: string): string | undefined {
+    if (this.#params === undefined) {
+      const path = this.request.path;
+      const q = path.indexOf('?');
+      this.#params = new URLSearchParams(q < 0 ? '' : path.slice(q + 1));
+    }
+    return this.#params.get(name) ?? undefined;
+  }
+}
+
+/** Builds the {@link MatchInput} of one request. */
 export function matchInput(
   request: RouteRequest,
   authority: string,
   sourceLabels: Readonly<Record<string, string>>,
 ): MatchInput {
-  let uri: string | undefined;
-  let params: URLSearchParams | undefined;
-  const path = request.path;
-  return {
-    request,
-    authority,
-    sourceLabels,
-    uri() {
-      if (uri === undefined) {
-        const q = path.indexOf('?');
-        uri = q < 0 ? path : path.slice(0, q);
-      }
-      return uri;
-    },
-    query(name) {
-      if (params === undefined) {
-        const q = path.indexOf('?');
-        params = new URLSearchParams(q < 0 ? '' : path.slice(q + 1));
-      }
-      return params.get(name) ?? undefined;
-    },
-  };
+  return new SplitRequest(request, authority, sourceLabels);
 }

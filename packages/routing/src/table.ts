@@ -13,6 +13,7 @@ import type {
   VirtualServiceSpec,
 } from './model.ts';
 import { retryPredicate } from './retry-on.ts';
+import { UriIndex } from './uri-index.ts';
 
 /** The retry policy of a route, for the retry layer below the routing layer. */
 export interface RouteRetryPolicy {
@@ -78,20 +79,29 @@ export interface CompiledRule {
   readonly spec: HttpRuleSpec;
 }
 
+/** The compiled rules of one host, in order, with the index that narrows them by uri. */
+export interface HostRoutes {
+  readonly rules: readonly CompiledRule[];
+  readonly index: UriIndex;
+}
+
 /** The compiled rules of every host; build it with {@link compileRoutes}. */
 export class RouteTable {
-  readonly #byHost: ReadonlyMap<string, readonly CompiledRule[]>;
-  readonly #wildcards: readonly (readonly [string, readonly CompiledRule[]])[];
+  readonly #byHost: ReadonlyMap<string, HostRoutes>;
+  readonly #wildcards: readonly (readonly [string, HostRoutes])[];
   readonly #config: RouteConfig;
 
   constructor(config: RouteConfig) {
     this.#config = config;
     const rulesOf = new Map<string, DestinationRuleSpec>();
     for (const dr of config.destinationRules) rulesOf.set(shortHost(dr.host), dr);
-    const byHost = new Map<string, readonly CompiledRule[]>();
-    const wildcards: [string, readonly CompiledRule[]][] = [];
+    const byHost = new Map<string, HostRoutes>();
+    const wildcards: [string, HostRoutes][] = [];
     for (const vs of config.virtualServices) {
-      const rules = vs.http.map((r) => compileRule(vs, r, rulesOf));
+      const rules: HostRoutes = {
+        rules: vs.http.map((r) => compileRule(vs, r, rulesOf)),
+        index: new UriIndex(vs.http),
+      };
       for (const host of vs.hosts) {
         if (host.startsWith('*')) wildcards.push([host.slice(1), rules]);
         else if (!byHost.has(shortHost(host))) byHost.set(shortHost(host), rules);
@@ -109,16 +119,25 @@ export class RouteTable {
   }
 
   /** The rules for `host` in order, or `undefined` when no VirtualService names it. */
-  rulesFor(host: string): readonly CompiledRule[] | undefined {
+  rulesFor(host: string): HostRoutes | undefined {
     const exact = this.#byHost.get(shortHost(host));
     if (exact !== undefined) return exact;
     for (const [suffix, rules] of this.#wildcards) if (host.endsWith(suffix)) return rules;
     return undefined;
   }
 
-  /** The first rule for `host` that matches (Istio: rules are tried in order, the first match wins). */
-  select(rules: readonly CompiledRule[], input: MatchInput): CompiledRule | undefined {
-    for (const rule of rules) if (rule.matches(input)) return rule;
+  /** The first rule of `routes` that matches (Istio: rules are tried in order, the first match wins). */
+  select(routes: HostRoutes, input: MatchInput): CompiledRule | undefined {
+    const rules = routes.rules;
+    if (!routes.index.useful) {
+      for (let i = 0; i < rules.length; i++) if (rules[i]!.matches(input)) return rules[i];
+      return undefined;
+    }
+    const candidates = routes.index.candidates(input.uri());
+    for (let k = 0; k < candidates.length; k++) {
+      const rule = rules[candidates[k]!]!;
+      if (rule.matches(input)) return rule;
+    }
     return undefined;
   }
 

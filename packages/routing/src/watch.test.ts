@@ -109,7 +109,7 @@ describe('watchRoutes', () => {
       await writeFile(file, routeTo('v5'));
       const [a, b] = await Promise.all([routes.reload(), routes.reload()]);
       assert.equal(a, b);
-      assert.equal(routes.table.rulesFor('svc')?.[0]?.decisions[0]?.subset, 'v5');
+      assert.equal(routes.table.rulesFor('svc')?.rules[0]?.decisions[0]?.subset, 'v5');
     } finally {
       routes.close();
     }
