@@ -1,8 +1,19 @@
 import assert from 'node:assert/strict';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isMeshError } from '@meshkit/core';
-import { compileRoutes, loadRoutesOrThrow, parseRoutes, type RouteTable, routing } from '@meshkit/routing';
+import {
+  compileRoutes,
+  loadRoutesOrThrow,
+  parseRoutes,
+  type RouteReloadEvent,
+  type RouteSource,
+  type RouteTable,
+  routing,
+  watchRoutes,
+} from '@meshkit/routing';
 import { httpServer, type MeshServer } from '../server/node-server.ts';
 import { httpClient } from './client.ts';
 import { httpRouteAdapter } from './route-adapter.ts';
@@ -44,7 +55,7 @@ async function instance(
 }
 
 function client(
-  routes: RouteTable,
+  routes: RouteTable | RouteSource,
   endpoints: { id: string; address: string; labels: Record<string, string> }[],
 ) {
   const route = routing({
@@ -178,6 +189,56 @@ spec:
       for (const r of releases) r();
       await routed.close();
       await hang.server.shutdown();
+    }
+  });
+});
+
+describe('hot reload under load', () => {
+  it('swaps 90/10 for all-v2 while calls are in flight: no call fails, later calls all go to v2', async () => {
+    const v1 = await instance('v1', () => ({ status: 200 }));
+    const v2 = await instance('v2', () => ({ status: 200 }));
+    const dir = await mkdtemp(join(tmpdir(), 'meshkit-reload-'));
+    const file = join(dir, 'user-service.yaml');
+    await copyFile(join(seed, 'seed-canary.yaml'), file);
+    const reloads: ((e: RouteReloadEvent) => void)[] = [];
+    const routes = await watchRoutes(file, { debounceMs: 5, onReload: (e) => reloads.shift()?.(e) });
+    const users = client(routes, [v1.endpoint, v2.endpoint]);
+    try {
+      const failures: unknown[] = [];
+      let done = 0;
+      let stop = false;
+      const worker = async () => {
+        while (!stop) {
+          await users.get('/users/42').catch((e) => failures.push(e));
+          done++;
+        }
+      };
+      const workers = Array.from({ length: 8 }, worker);
+      while (done < 300) await new Promise((r) => setImmediate(r));
+      // A bad edit first: rejected, the 90/10 table keeps serving.
+      const rejected = new Promise<RouteReloadEvent>((r) => reloads.push(r));
+      const original = await readFile(file, 'utf8');
+      await writeFile(file, original.replace('weight: 90', 'weight: 80'));
+      assert.equal((await rejected).applied, false);
+      const applied = new Promise<RouteReloadEvent>((r) => reloads.push(r));
+      await writeFile(file, original.replace('subset: v1', 'subset: v2'));
+      assert.equal((await applied).applied, true);
+      const v1Before = v1.hits();
+      const doneAtSwap = done;
+      while (done < doneAtSwap + 300) await new Promise((r) => setImmediate(r));
+      stop = true;
+      await Promise.all(workers);
+      assert.deepEqual(failures, []);
+      assert.ok(v1Before > 0);
+      // Calls already routed to v1 before the swap may still land (at most one per worker).
+      assert.ok(v1.hits() - v1Before <= 8, `${v1.hits() - v1Before} calls reached v1 after the swap`);
+      assert.equal(v1.hits() + v2.hits(), done);
+    } finally {
+      routes.close();
+      await users.close();
+      await v1.server.shutdown();
+      await v2.server.shutdown();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
