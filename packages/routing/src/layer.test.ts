@@ -194,6 +194,25 @@ describe('routing layer', () => {
     assert.equal(seen.find((s) => !s.decision?.mirror)!.decision?.timeoutMs, 1_000);
   });
 
+  it('a mirrored copy is not cancelled when its caller is', async () => {
+    const mirrored: CallContext[] = [];
+    const next = async (_req: TestRequest, ctx: CallContext): Promise<Res> => {
+      if (ctx.get(routeDecision)?.mirror) mirrored.push(ctx);
+      return { status: 200, headers: {} };
+    };
+    const t = table(
+      virtualService('  - route: [{ destination: { host: svc } }]\n    mirror: { host: svc-copy }'),
+    );
+    const controller = new AbortController();
+    const caller = createContext({ signal: controller.signal, timeoutMs: 5_000 });
+    await routing({ routes: t, host: 'svc', adapter: testAdapter }).wrap(next)(get('/'), caller);
+    controller.abort();
+    assert.equal(caller.aborted, true);
+    assert.equal(mirrored[0]!.aborted, false);
+    assert.equal(mirrored[0]!.deadline, caller.deadline, 'the copy does not outlive the call it copies');
+    assert.equal(mirrored[0]!.get(routeDecision)?.host, 'svc-copy');
+  });
+
   it('applies request and response header operations (set, add, remove; route then destination)', async () => {
     const { seen, next } = recorder();
     const t = table(

@@ -2,6 +2,7 @@ import {
   type CallContext,
   type Clock,
   contextKey,
+  createContext,
   ErrorCode,
   InvalidArgumentError,
   type Layer,
@@ -155,9 +156,14 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
         const decision = pick(rule);
         const routed = changeRequest(req, view, rule, decision, false);
         if (rule.mirror !== undefined && random() < rule.mirrorFraction) {
-          // Fire-and-forget: its own context (not cancelled with the caller's), its outcome dropped.
+          // Fire-and-forget: a root context with the caller's deadline and metadata but not its
+          // cancellation (the caller finishing must not cut the copy short), its outcome dropped.
           const copy = changeRequest(req, view, rule, rule.mirror, true);
-          const mirrorCtx = ctx.with({}).set(routeDecision, rule.mirror);
+          const mirrorCtx = createContext({
+            clock: ctx.clock,
+            deadline: ctx.deadline,
+            metadata: ctx.metadata,
+          }).set(routeDecision, rule.mirror);
           next(copy, mirrorCtx).then(drop, drop);
         }
         const res = await next(routed, ctx.set(routeDecision, decision));
@@ -207,15 +213,7 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
         if (!('rule' in s)) return Promise.reject(noRoute(host, s));
         const rule = s.rule;
         // The common rule (no fault, redirect, rewrite, header operation or mirror) skips the async path.
-        if (
-          rule.fault === undefined &&
-          rule.redirect === undefined &&
-          rule.rewrite === undefined &&
-          rule.mirror === undefined &&
-          rule.requestHeaders === undefined &&
-          rule.responseHeaders === undefined &&
-          rule.destinations.every((d) => d.requestHeaders === undefined && d.responseHeaders === undefined)
-        ) {
+        if (rule.plain) {
           return next(req, ctx.set(routeDecision, pick(rule)));
         }
         return route(req, ctx, rule, s.view);

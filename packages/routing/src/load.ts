@@ -7,6 +7,9 @@ import type { DestinationRuleSpec, RouteConfig, VirtualServiceSpec } from './mod
 import { Reader } from './reader.ts';
 import { readVirtualService } from './virtual-service.ts';
 
+/** A routing file larger than this is refused unread (1 MiB: far above any real routing table). */
+const maxFileBytes = 1 << 20;
+
 const apiVersions = ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'];
 
 /** A configuration read from YAML, with every finding (warnings, and errors that make it unusable). */
@@ -60,6 +63,17 @@ export async function loadRoutes(path: string): Promise<ParsedRoutes> {
   for (const file of files) {
     let text: string;
     try {
+      const size = (await stat(file)).size;
+      if (size > maxFileBytes) {
+        issues.push({
+          severity: 'error',
+          file,
+          document: 0,
+          path: '',
+          message: `${size} bytes, more than the ${maxFileBytes} a routing file may have`,
+        });
+        continue;
+      }
       text = await readFile(file, 'utf8');
     } catch (error) {
       issues.push({
@@ -108,7 +122,15 @@ function readDocuments(
       issues.push(...reader.issues);
       return;
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // An alias bomb ("billion laughs") or an alias to nothing.
+      reader.error('', `YAML: ${(error as Error).message}`);
+      issues.push(...reader.issues);
+      return;
+    }
     if (value === null || value === undefined) return;
     const top = reader.object('', value, ['apiVersion', 'kind', 'metadata', 'spec'], {
       status: 'status is written by Istio',

@@ -76,6 +76,8 @@ export interface CompiledRule {
   readonly redirect: RedirectSpec | undefined;
   readonly requestHeaders: HeaderOpsSpec | undefined;
   readonly responseHeaders: HeaderOpsSpec | undefined;
+  /** No fault, redirect, rewrite, mirror or header operation: the layer only picks a destination. */
+  readonly plain: boolean;
   readonly spec: HttpRuleSpec;
 }
 
@@ -238,6 +240,14 @@ function compileRule(
     redirect: spec.redirect,
     requestHeaders: spec.requestHeaders,
     responseHeaders: spec.responseHeaders,
+    plain:
+      spec.fault === undefined &&
+      spec.redirect === undefined &&
+      spec.rewrite === undefined &&
+      spec.mirror === undefined &&
+      spec.requestHeaders === undefined &&
+      spec.responseHeaders === undefined &&
+      routed.every((d) => d.requestHeaders === undefined && d.responseHeaders === undefined),
     spec,
   };
 }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { formatIssue, parseDurationMs, parseRoutes } from './index.ts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { formatIssue, loadRoutes, parseDurationMs, parseRoutes } from './index.ts';
 import { virtualService } from './test-support.ts';
 
 /** Every finding of `yaml`, formatted as the CLI prints it. */
@@ -148,5 +151,59 @@ spec:
     assert.equal(parseDurationMs('2'), undefined);
     assert.equal(parseDurationMs('s'), undefined);
     assert.equal(parseDurationMs(''), undefined);
+  });
+});
+
+describe('loading files', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meshkit-load-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('reports a path that does not exist', async () => {
+    const parsed = await loadRoutes(join(dir, 'missing.yaml'));
+    assert.equal(parsed.ok, false);
+    assert.match(formatIssue(parsed.issues[0]!), /missing.yaml #0: cannot read: ENOENT/);
+  });
+
+  it('reads the .yaml and .yml files of a directory in name order, and nothing else', async () => {
+    const sub = await mkdtemp(join(dir, 'd-'));
+    await writeFile(
+      join(sub, 'b.yml'),
+      virtualService('  - route: [{ destination: { host: svc, subset: b } }]', ['svc']),
+    );
+    await writeFile(
+      join(sub, 'a.yaml'),
+      virtualService('  - route: [{ destination: { host: svc, subset: a } }]', ['svc']),
+    );
+    await writeFile(join(sub, 'notes.txt'), 'not yaml: [');
+    const parsed = await loadRoutes(sub);
+    assert.equal(parsed.ok, true);
+    assert.deepEqual(
+      parsed.config.virtualServices.map((vs) => vs.source.file.slice(sub.length + 1)),
+      ['a.yaml', 'b.yml'],
+    );
+    // Two VirtualServices for one host: the first (by file name) is used, the second warned about.
+    assert.match(
+      parsed.issues.find((i) => i.path === 'spec.hosts[0]')!.message,
+      /host "svc" is already routed by VirtualService "test" \(.*a.yaml #1\); this one is not used for it/,
+    );
+  });
+
+  it('refuses an oversize file unread, and an alias bomb', async () => {
+    const big = join(dir, 'big.yaml');
+    await writeFile(big, `# ${'x'.repeat(1 << 20)}\n`);
+    assert.match((await loadRoutes(big)).issues[0]!.message, /more than the 1048576 a routing file may have/);
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++)
+      bomb.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(', ')}]`,
+      );
+    const parsed = parseRoutes(bomb.join('\n'));
+    assert.equal(parsed.ok, false);
+    assert.match(parsed.issues[0]!.message, /^YAML: .*alias/i);
   });
 });
