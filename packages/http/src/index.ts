@@ -6,6 +6,7 @@ export { type CallOptions, type ClientRequest, type HttpClient, httpClient } fro
 export { isEndpointFailure, isRetryableHttpError } from './client/failures.ts';
 export type { HttpClientOptions, HttpPolicyOptions } from './client/options.ts';
 export { httpRouteAdapter } from './client/route-adapter.ts';
+export { routePicker } from './client/route-picker.ts';
 export { type RoutePolicyDefaults, routePolicies } from './client/route-policies.ts';
 export {
   defaultRetryableStatuses,

@@ -11,6 +11,7 @@ export {
   type RoutingLayer,
   type RoutingOptions,
   routeDecision,
+  routeHashKey,
   routing,
 } from './layer.ts';
 export { loadRoutes, loadRoutesOrThrow, type ParsedRoutes, parseRoutes } from './load.ts';

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type CallContext, createContext, FakeClock, isMeshError } from '@meshkit/core';
-import { compileRoutes, loadRoutesOrThrow, type RouteDecision, routeDecision, routing } from './index.ts';
+import {
+  compileRoutes,
+  loadRoutesOrThrow,
+  type RouteDecision,
+  routeDecision,
+  routeHashKey,
+  routing,
+} from './index.ts';
 import { get, seededRandom, type TestRequest, table, testAdapter, virtualService } from './test-support.ts';
 
 type Res = { status: number; headers: Record<string, string> };
@@ -294,6 +301,33 @@ spec:
       baseEjectionTimeMs: 30_000,
       maxEjectionPercent: undefined,
     });
+  });
+
+  it('hands down the consistent-hash key the DestinationRule names: header, cookie or query parameter', async () => {
+    const keyOf = async (hash: string, req: TestRequest) => {
+      const t = table(`${virtualService('  - route: [{ destination: { host: svc } }]')}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: svc }
+spec:
+  host: svc
+  trafficPolicy: { loadBalancer: { consistentHash: ${hash} } }
+`);
+      let key: string | undefined;
+      await routing({ routes: t, host: 'svc', adapter: testAdapter }).wrap(async (_req, ctx) => {
+        key = ctx.get(routeHashKey);
+        return { status: 200, headers: {} };
+      })(req, createContext());
+      return key;
+    };
+    assert.equal(await keyOf('{ httpHeaderName: X-User }', get('/', { 'x-user': 'ada' })), 'ada');
+    assert.equal(await keyOf('{ httpHeaderName: x-user }', get('/')), undefined);
+    assert.equal(
+      await keyOf('{ httpCookie: { name: sid, ttl: 0s } }', get('/', { cookie: 'a=1; sid=s42' })),
+      's42',
+    );
+    assert.equal(await keyOf('{ httpQueryParameterName: tenant }', get('/x?tenant=acme')), 'acme');
   });
 
   it('reuses one decision object per destination (nothing allocated per pick)', () => {

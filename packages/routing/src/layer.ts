@@ -21,6 +21,13 @@ import type { CompiledRule, RouteDecision, RouteTable } from './table.ts';
  */
 export const routeDecision = contextKey<RouteDecision>('meshkit.routing.decision');
 
+/**
+ * The consistent-hash key of a call whose destination's DestinationRule asks for `consistentHash` (by
+ * header, cookie or query parameter), read from the request by the routing layer; the client hands it to
+ * a hashing picker.
+ */
+export const routeHashKey = contextKey<string>('meshkit.routing.hashKey');
+
 /** How the routing layer reads and changes one transport's requests and responses. */
 export interface RouteAdapter<Req, Res> {
   /** The request as routing sees it (called once per call). */
@@ -119,6 +126,21 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
     return decisions[decisions.length - 1]!;
   };
 
+  /** The context below the layer: the decision, and the hash key when the destination wants one. */
+  const decided = (
+    ctx: CallContext,
+    rule: CompiledRule,
+    decision: RouteDecision,
+    view: RouteRequest,
+  ): CallContext => {
+    const withDecision = ctx.set(routeDecision, decision);
+    const readKey =
+      rule.hashKeys.length === 1 ? rule.hashKeys[0] : rule.hashKeys[rule.decisions.indexOf(decision)];
+    if (readKey === undefined) return withDecision;
+    const key = readKey(view);
+    return key === undefined ? withDecision : withDecision.set(routeHashKey, key);
+  };
+
   return {
     name,
     describe: () => ({ host, ...source.table.describe() }),
@@ -166,7 +188,7 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
           }).set(routeDecision, rule.mirror);
           next(copy, mirrorCtx).then(drop, drop);
         }
-        const res = await next(routed, ctx.set(routeDecision, decision));
+        const res = await next(routed, decided(ctx, rule, decision, view));
         const ops = mergeOps(
           rule.responseHeaders,
           decision === undefined
@@ -214,7 +236,7 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
         const rule = s.rule;
         // The common rule (no fault, redirect, rewrite, header operation or mirror) skips the async path.
         if (rule.plain) {
-          return next(req, ctx.set(routeDecision, pick(rule)));
+          return next(req, decided(ctx, rule, pick(rule), s.view));
         }
         return route(req, ctx, rule, s.view);
       };

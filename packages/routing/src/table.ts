@@ -1,5 +1,5 @@
 import { shortHost } from './load.ts';
-import { compileMatch, type MatchInput } from './match.ts';
+import { compileMatch, type MatchInput, type RouteRequest } from './match.ts';
 import type {
   DestinationRuleSpec,
   DestinationSpec,
@@ -76,6 +76,11 @@ export interface CompiledRule {
   readonly redirect: RedirectSpec | undefined;
   readonly requestHeaders: HeaderOpsSpec | undefined;
   readonly responseHeaders: HeaderOpsSpec | undefined;
+  /**
+   * Per decision, parallel to `decisions`: how to read the consistent-hash key of a request when the
+   * destination's traffic policy asks for one (header, cookie or query parameter).
+   */
+  readonly hashKeys: readonly (((request: RouteRequest) => string | undefined) | undefined)[];
   /** No fault, redirect, rewrite, mirror or header operation: the layer only picks a destination. */
   readonly plain: boolean;
   readonly spec: HttpRuleSpec;
@@ -215,6 +220,7 @@ function compileRule(
     });
   };
   const routed = spec.route.filter((d) => d.weight > 0);
+  const decisions = routed.map((d) => decide(d, false));
   let sum = 0;
   const cumulative = routed.map((d) => (sum += d.weight));
   return {
@@ -231,7 +237,8 @@ function compileRule(
             },
     cumulative,
     totalWeight: sum,
-    decisions: routed.map((d) => decide(d, false)),
+    decisions,
+    hashKeys: decisions.map((d) => hashKeyReader(d.trafficPolicy)),
     destinations: routed,
     fault: spec.fault,
     mirror: spec.mirror === undefined ? undefined : decide(spec.mirror, true),
@@ -250,6 +257,33 @@ function compileRule(
       routed.every((d) => d.requestHeaders === undefined && d.responseHeaders === undefined),
     spec,
   };
+}
+
+/** Reads the key `consistentHash` names; `useSourceIp` has none in-process (the caller is the source). */
+function hashKeyReader(
+  policy: TrafficPolicySpec | undefined,
+): ((request: RouteRequest) => string | undefined) | undefined {
+  const hash = policy?.loadBalancer?.consistentHash;
+  if (hash === undefined) return undefined;
+  const { httpHeaderName: header, httpCookie: cookie, httpQueryParameterName: param } = hash;
+  if (header !== undefined) return (r) => r.headers[header];
+  if (cookie !== undefined) {
+    const prefix = `${cookie}=`;
+    return (r) => {
+      for (const part of (r.headers.cookie ?? '').split(';')) {
+        const p = part.trim();
+        if (p.startsWith(prefix)) return p.slice(prefix.length);
+      }
+      return undefined;
+    };
+  }
+  if (param !== undefined) {
+    return (r) => {
+      const q = r.path.indexOf('?');
+      return q < 0 ? undefined : (new URLSearchParams(r.path.slice(q + 1)).get(param) ?? undefined);
+    };
+  }
+  return undefined;
 }
 
 function mergePolicy(

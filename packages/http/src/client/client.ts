@@ -29,6 +29,7 @@ import { decodeBody, encodeBody } from './body.ts';
 import { endpointService } from './endpoint.ts';
 import { isEndpointFailure, isRetryableHttpError } from './failures.ts';
 import type { HttpClientOptions } from './options.ts';
+import { routePicker } from './route-picker.ts';
 import { routePolicies } from './route-policies.ts';
 
 /** Per-call options of the client's methods. */
@@ -159,9 +160,9 @@ export function httpClient(options: HttpClientOptions): HttpClient {
           });
 
   const route = options.route;
-  // A routed client sends each call to its route's subset: label subsets over the default picker.
+  // A routed client sends each call to its route's subset, balanced as the subset's DestinationRule asks.
   const picker: Picker<HttpRequest> | undefined =
-    options.picker ?? (route === undefined ? undefined : subset<HttpRequest>());
+    options.picker ?? (route === undefined ? undefined : subset<HttpRequest>({ picker: routePicker }));
   const balancer: Balancer<HttpRequest, HttpResponse> = balance<HttpRequest, HttpResponse>({
     service,
     endpoints: endpointsFrom(options, service),

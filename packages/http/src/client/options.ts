@@ -70,7 +70,8 @@ export interface HttpClientOptions {
   /**
    * The routing layer (`routing()` from `@meshkit/routing` with `httpRouteAdapter`): each call goes to its
    * route's subset (endpoint labels), with the route's `timeout` and `retries` in place of `deadlineMs` and
-   * `retry` (still drawing on the budget). The default picker becomes label subsets over P2C. No routing
+   * `retry` (still drawing on the budget). The default picker becomes label subsets, each balanced as the
+   * subset's DestinationRule `loadBalancer` says (P2C + peak EWMA when it says nothing). No routing
    * by default.
    */
   readonly route?: Layer<HttpRequest, HttpResponse>;

@@ -1,4 +1,4 @@
-import { subsetLabels } from '@meshkit/balance';
+import { hashKey, subsetLabels } from '@meshkit/balance';
 import { type AnyLayer, type Clock, type Service, stack } from '@meshkit/core';
 import {
   deadline,
@@ -8,7 +8,7 @@ import {
   retry,
   timeout,
 } from '@meshkit/policies';
-import { type RouteDecision, routeDecision } from '@meshkit/routing';
+import { type RouteDecision, routeDecision, routeHashKey } from '@meshkit/routing';
 
 /** What the client uses where a route says nothing: its own deadline and retry policy. */
 export interface RoutePolicyDefaults<Res> {
@@ -25,7 +25,8 @@ export interface RoutePolicyDefaults<Res> {
  * Applies the routing layer's decision (`ctx.get(routeDecision)`) below it: the route's `timeout`
  * replaces the client's deadline, its `retries` replace the client's retry policy (still drawing on
  * the shared budget; Envoy's backoff, 25 ms base and 250 ms cap), its `perTryTimeout` bounds each try,
- * and the subset's labels go to the balancer (`subsetLabels`). A call without a decision gets the
+ * and the subset's labels go to the balancer (`subsetLabels`), with the consistent-hash key when the
+ * DestinationRule asks for one (`hashKey`). A call without a decision gets the
  * client's defaults. The layers for a decision are built on its first call and kept while the table
  * that made it is in use.
  */
@@ -63,7 +64,10 @@ export function routePolicies<Req, Res>(defaults: RoutePolicyDefaults<Res>): Any
           service = stack(...layersFor(d)).wrap(next);
           byDecision.set(d, service);
         }
-        return service(req, d.subsetLabels === undefined ? ctx : ctx.set(subsetLabels, d.subsetLabels));
+        let below = d.subsetLabels === undefined ? ctx : ctx.set(subsetLabels, d.subsetLabels);
+        const key = ctx.get(routeHashKey);
+        if (key !== undefined) below = below.set(hashKey, key);
+        return service(req, below);
       };
     },
   };

@@ -36,6 +36,7 @@ function seededRandom(seed: number): () => number {
 async function instance(
   version: string,
   respond: (hit: number) => Promise<{ status: number }> | { status: number },
+  id = version,
 ) {
   let hits = 0;
   const server: MeshServer = httpServer({
@@ -43,12 +44,12 @@ async function instance(
     shutdown: { signals: false, exit: false },
     handler: async () => {
       const { status } = await respond(++hits);
-      return { status, body: { version } };
+      return { status, body: { version, id } };
     },
   });
   const { port } = await server.listen({ host: '127.0.0.1' });
   return {
-    endpoint: { id: version, address: `127.0.0.1:${port}`, labels: { version } },
+    endpoint: { id, address: `127.0.0.1:${port}`, labels: { version } },
     hits: () => hits,
     server,
   };
@@ -86,6 +87,7 @@ describe('httpClient with the seed VirtualService', () => {
       for (let i = 0; i < 200; i++) {
         assert.deepEqual(await users.get('/users/42', { headers: { 'x-canary': 'true' } }), {
           version: 'v2',
+          id: 'v2',
         });
       }
       assert.equal(v1.hits(), 0);
@@ -161,7 +163,7 @@ spec:
       hang.endpoint,
     ]);
     try {
-      assert.deepEqual(await routed.get('/users/1'), { version: 'v1' });
+      assert.deepEqual(await routed.get('/users/1'), { version: 'v1', id: 'v1' });
       assert.equal(hang.hits(), 2);
     } finally {
       release?.();
@@ -239,6 +241,66 @@ describe('hot reload under load', () => {
       await v1.server.shutdown();
       await v2.server.shutdown();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('DestinationRule load balancing over real HTTP', () => {
+  it('round-robins subset v1 and hashes subset v2 by the x-user header', async () => {
+    const ok = () => ({ status: 200 });
+    const servers = [
+      await instance('v1', ok, 'v1-a'),
+      await instance('v1', ok, 'v1-b'),
+      await instance('v2', ok, 'v2-a'),
+      await instance('v2', ok, 'v2-b'),
+      await instance('v2', ok, 'v2-c'),
+    ];
+    const { config } = await loadRoutesOrThrow(join(seed, 'seed-canary.yaml'));
+    const rules = parseRoutes(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: user-service }
+spec:
+  host: user-service
+  subsets:
+  - name: v1
+    labels: { version: v1 }
+    trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN } }
+  - name: v2
+    labels: { version: v2 }
+    trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: x-user } } }
+`);
+    const routes = compileRoutes({ ...config, destinationRules: rules.config.destinationRules });
+    const users = client(
+      routes,
+      servers.map((s) => s.endpoint),
+    );
+    try {
+      const byUser = new Map<string, Set<string>>();
+      for (let i = 0; i < 120; i++) {
+        const user = `user-${i % 12}`;
+        const { id } = (await users.get('/users/42', {
+          headers: { 'x-canary': 'true', 'x-user': user },
+        })) as {
+          id: string;
+        };
+        if (!byUser.has(user)) byUser.set(user, new Set());
+        byUser.get(user)!.add(id);
+      }
+      assert.ok(
+        [...byUser.values()].every((ids) => ids.size === 1),
+        'each user stays on one v2 instance',
+      );
+      assert.ok(new Set([...byUser.values()].flatMap((ids) => [...ids])).size > 1, 'users spread over v2');
+      assert.equal(servers[0]!.hits() + servers[1]!.hits(), 0);
+      // Calls without x-canary: 90% to v1, where round robin alternates between its two instances.
+      for (let i = 0; i < 200; i++) await users.get('/users/42');
+      assert.ok(
+        Math.abs(servers[0]!.hits() - servers[1]!.hits()) <= 1,
+        `${servers[0]!.hits()} vs ${servers[1]!.hits()}`,
+      );
+    } finally {
+      await users.close();
+      for (const s of servers) await s.server.shutdown();
     }
   });
 });
