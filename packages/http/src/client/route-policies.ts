@@ -1,6 +1,8 @@
 import { hashKey, subsetLabels } from '@meshkit/balance';
 import { type AnyLayer, type Clock, type Service, stack } from '@meshkit/core';
 import {
+  type Bulkhead,
+  bulkhead,
   deadline,
   exponentialBackoff,
   type RetryBudget,
@@ -26,17 +28,41 @@ export interface RoutePolicyDefaults<Res> {
  * replaces the client's deadline, its `retries` replace the client's retry policy (still drawing on
  * the shared budget; Envoy's backoff, 25 ms base and 250 ms cap), its `perTryTimeout` bounds each try,
  * and the subset's labels go to the balancer (`subsetLabels`), with the consistent-hash key when the
- * DestinationRule asks for one (`hashKey`). A call without a decision gets the
+ * DestinationRule asks for one (`hashKey`). A subset whose DestinationRule sets `connectionPool`
+ * `http2MaxRequests` (or, without it, `tcp.maxConnections`) gets one bulkhead of that many calls in
+ * flight per try, `http1MaxPendingRequests` of them waiting (0 when absent); past that a try fails with
+ * `ERR_BULKHEAD_FULL`, as Envoy's overflow. A call without a decision gets the
  * client's defaults. The layers for a decision are built on its first call and kept while the table
  * that made it is in use.
  */
 export function routePolicies<Req, Res>(defaults: RoutePolicyDefaults<Res>): AnyLayer<Req, Res> {
   const retryLayer = (options: Omit<RetryOptions<Res>, 'budget'>): AnyLayer<Req, Res> =>
     retry<Req, Res>({ ...options, ...(defaults.budget === undefined ? {} : { budget: defaults.budget }) });
+  // One bulkhead per destination subset, shared by every route that sends there (Envoy's circuit
+  // breaker thresholds are per cluster): made on first use, kept while the client lives.
+  const pools = new Map<string, Bulkhead<Req, Res>>();
+  const poolLimit = (d: RouteDecision | undefined): Bulkhead<Req, Res> | undefined => {
+    const cp = d?.trafficPolicy?.connectionPool;
+    const maxConcurrent = cp?.http2MaxRequests ?? cp?.maxConnections;
+    if (d === undefined || cp === undefined || maxConcurrent === undefined) return undefined;
+    const maxQueue = cp.http1MaxPendingRequests ?? 0;
+    const key = `${d.host}|${d.subset ?? ''}|${maxConcurrent}|${maxQueue}`;
+    let pool = pools.get(key);
+    if (pool === undefined) {
+      pool = bulkhead<Req, Res>({
+        maxConcurrent,
+        maxQueue,
+        name: `bulkhead(${d.host}${d.subset === undefined ? '' : `/${d.subset}`})`,
+      });
+      pools.set(key, pool);
+    }
+    return pool;
+  };
   const layersFor = (d: RouteDecision | undefined): AnyLayer<Req, Res>[] => {
     const layers: AnyLayer<Req, Res>[] = [];
     const deadlineMs = d?.timeoutMs ?? defaults.deadlineMs;
     if (deadlineMs !== false) layers.push(deadline({ timeoutMs: deadlineMs }));
+    const pool = poolLimit(d);
     const policy = d?.retry;
     if (policy !== undefined) {
       layers.push(
@@ -47,8 +73,12 @@ export function routePolicies<Req, Res>(defaults: RoutePolicyDefaults<Res>): Any
           name: `retry(${d!.rule})`,
         }),
       );
+      if (pool !== undefined) layers.push(pool);
       if (policy.perTryTimeoutMs !== undefined) layers.push(timeout({ timeoutMs: policy.perTryTimeoutMs }));
-    } else if (defaults.retry !== false) layers.push(retryLayer(defaults.retry));
+    } else {
+      if (defaults.retry !== false) layers.push(retryLayer(defaults.retry));
+      if (pool !== undefined) layers.push(pool);
+    }
     return layers;
   };
   return {

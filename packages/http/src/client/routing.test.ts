@@ -304,3 +304,55 @@ spec:
     }
   });
 });
+
+describe('DestinationRule connection pool over real HTTP', () => {
+  it('http2MaxRequests caps the calls in flight to the subset; the one over fails ERR_BULKHEAD_FULL', async () => {
+    const releases: (() => void)[] = [];
+    const slow = await instance(
+      'v1',
+      () => new Promise((resolve) => releases.push(() => resolve({ status: 200 }))),
+    );
+    const routes = parseRoutes(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: user-service }
+spec:
+  hosts: [user-service]
+  http:
+  - route: [{ destination: { host: user-service, subset: v1 } }]
+    retries: { attempts: 0 }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: user-service }
+spec:
+  host: user-service
+  subsets:
+  - name: v1
+    labels: { version: v1 }
+    trafficPolicy: { connectionPool: { http: { http2MaxRequests: 2 } } }
+`);
+    assert.equal(routes.ok, true);
+    const users = client(compileRoutes(routes.config), [slow.endpoint]);
+    try {
+      const first = users.get('/users/1');
+      const second = users.get('/users/2');
+      while (slow.hits() < 2) await new Promise((r) => setImmediate(r));
+      await assert.rejects(users.get('/users/3'), (e) => isMeshError(e) && e.code === 'ERR_BULKHEAD_FULL');
+      for (const release of releases) release();
+      assert.deepEqual(await Promise.all([first, second]), [
+        { version: 'v1', id: 'v1' },
+        { version: 'v1', id: 'v1' },
+      ]);
+      assert.equal(slow.hits(), 2);
+      // Slots are back: the next call goes through.
+      const third = users.get('/users/4');
+      while (slow.hits() < 3) await new Promise((r) => setImmediate(r));
+      for (const release of releases.splice(0)) release();
+      assert.deepEqual(await third, { version: 'v1', id: 'v1' });
+    } finally {
+      for (const release of releases) release();
+      await users.close();
+      await slow.server.shutdown();
+    }
+  });
+});
