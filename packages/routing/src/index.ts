@@ -3,6 +3,7 @@
  * transport-neutral routing `Layer` that steers HTTP and gRPC calls in-process (see docs/routing.md).
  */
 export { parseDurationMs } from './duration.ts';
+export { type RouteEvent, routeChannel } from './events.ts';
 export { formatIssue, RouteConfigError, type RouteIssue } from './issues.ts';
 export {
   applyOps,

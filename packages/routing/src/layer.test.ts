@@ -6,6 +6,8 @@ import {
   compileRoutes,
   loadRoutesOrThrow,
   type RouteDecision,
+  type RouteEvent,
+  routeChannel,
   routeDecision,
   routeHashKey,
   routing,
@@ -340,6 +342,40 @@ spec:
     const decisions = new Set<RouteDecision>();
     for (let i = 0; i < 100; i++) decisions.add(layer.decide(get('/'), createContext())!);
     assert.equal(decisions.size, 2);
+  });
+
+  it('publishes each routing outcome on meshkit:routing:route', async () => {
+    const events: RouteEvent[] = [];
+    const listen = (e: unknown) => events.push(e as RouteEvent);
+    routeChannel.subscribe(listen);
+    try {
+      const t = table(
+        virtualService(`  - match: [{ uri: { prefix: /old } }]
+    redirect: { uri: /new }
+  - match: [{ uri: { prefix: /broken } }]
+    fault: { abort: { httpStatus: 500 } }
+    route: [{ destination: { host: svc } }]
+  - match: [{ uri: { prefix: /a } }]
+    route: [{ destination: { host: svc, subset: v1 } }]`),
+      );
+      const { next } = recorder();
+      const call = routing({ routes: t, host: 'svc', adapter: testAdapter }).wrap(next);
+      await call(get('/a'), createContext());
+      await call(get('/old'), createContext());
+      await call(get('/broken'), createContext()).catch(() => {});
+      await call(get('/none'), createContext()).catch(() => {});
+      assert.deepEqual(
+        events.map((e) => [e.decision?.subset, e.fault, e.redirected]),
+        [
+          ['v1', undefined, undefined],
+          [undefined, undefined, true],
+          [undefined, 'abort', undefined],
+          [undefined, undefined, undefined],
+        ],
+      );
+    } finally {
+      routeChannel.unsubscribe(listen);
+    }
   });
 
   it('checks its options', () => {

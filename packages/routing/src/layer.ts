@@ -11,7 +11,8 @@ import {
   sleep,
   systemClock,
 } from '@meshkit/core';
-import { matchInput, type RouteRequest } from './match.ts';
+import { routeChannel } from './events.ts';
+import { type RouteRequest, SplitRequest } from './match.ts';
 import type { HeaderOpsSpec } from './model.ts';
 import type { CompiledRule, RouteDecision, RouteTable } from './table.ts';
 
@@ -106,6 +107,7 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
   const sourceLabels = Object.freeze({ ...options.sourceLabels });
   const name = options.name ?? 'routing';
 
+  const scratch = new SplitRequest({ method: '', path: '', headers: {} }, host, sourceLabels);
   const select = (
     req: Req,
     ctx: CallContext,
@@ -114,7 +116,7 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
     const authority = view.authority ?? host;
     const rules = source.table.rulesFor(authority);
     if (rules === undefined) return 'pass';
-    const rule = source.table.select(rules, matchInput(view, authority, sourceLabels));
+    const rule = source.table.select(rules, scratch.reset(view, authority));
     return rule === undefined ? view : { rule, view };
   };
   const pick = (rule: CompiledRule): RouteDecision => {
@@ -156,12 +158,19 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
         view: RouteRequest,
       ): Promise<Res> => {
         const fault = rule.fault;
+        let delayed = false;
         if (fault?.delay !== undefined && random() < fault.delay.fraction) {
+          delayed = true;
           await sleep(clock, fault.delay.fixedDelayMs, ctx.cancellable ? ctx.signal : undefined);
         }
-        if (fault?.abort !== undefined && random() < fault.abort.fraction)
+        if (fault?.abort !== undefined && random() < fault.abort.fraction) {
+          if (routeChannel.hasSubscribers)
+            routeChannel.publish({ host, decision: undefined, fault: 'abort' });
           throw faultError(rule, fault.abort);
+        }
         if (rule.redirect !== undefined) {
+          if (routeChannel.hasSubscribers)
+            routeChannel.publish({ host, decision: undefined, redirected: true });
           const r = rule.redirect;
           const location = redirectLocation(r, view, host);
           if (adapter.redirect !== undefined) return adapter.redirect(r.redirectCode, location);
@@ -177,7 +186,11 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
         }
         const decision = pick(rule);
         const routed = changeRequest(req, view, rule, decision, false);
-        if (rule.mirror !== undefined && random() < rule.mirrorFraction) {
+        const mirrored = rule.mirror !== undefined && random() < rule.mirrorFraction;
+        if (routeChannel.hasSubscribers) {
+          routeChannel.publish({ host, decision, fault: delayed ? 'delay' : undefined, mirrored });
+        }
+        if (mirrored && rule.mirror !== undefined) {
           // Fire-and-forget: a root context with the caller's deadline and metadata but not its
           // cancellation (the caller finishing must not cut the copy short), its outcome dropped.
           const copy = changeRequest(req, view, rule, rule.mirror, true);
@@ -232,11 +245,16 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
           return Promise.reject(error);
         }
         if (s === 'pass') return next(req, ctx);
-        if (!('rule' in s)) return Promise.reject(noRoute(host, s));
+        if (!('rule' in s)) {
+          if (routeChannel.hasSubscribers) routeChannel.publish({ host, decision: undefined });
+          return Promise.reject(noRoute(host, s));
+        }
         const rule = s.rule;
         // The common rule (no fault, redirect, rewrite, header operation or mirror) skips the async path.
         if (rule.plain) {
-          return next(req, decided(ctx, rule, pick(rule), s.view));
+          const decision = pick(rule);
+          if (routeChannel.hasSubscribers) routeChannel.publish({ host, decision });
+          return next(req, decided(ctx, rule, decision, s.view));
         }
         return route(req, ctx, rule, s.view);
       };

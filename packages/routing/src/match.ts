@@ -100,10 +100,13 @@ export function compileMatch(spec: MatchSpec): (input: MatchInput) => boolean {
   };
 }
 
-/** A request split for matching: the path and query are split only if a match asks. */
-class SplitRequest implements MatchInput {
-  readonly request: RouteRequest;
-  readonly authority: string;
+/**
+ * A request split for matching: the path and query are split only if a match asks. The routing layer
+ * keeps one and resets it per call (matching is synchronous), so a call allocates none.
+ */
+export class SplitRequest implements MatchInput {
+  request: RouteRequest;
+  authority: string;
   readonly sourceLabels: Readonly<Record<string, string>>;
   #uri: string | undefined = undefined;
   #params: URLSearchParams | undefined = undefined;
@@ -111,6 +114,14 @@ class SplitRequest implements MatchInput {
     this.request = request;
     this.authority = authority;
     this.sourceLabels = sourceLabels;
+  }
+  /** Points this at another request. */
+  reset(request: RouteRequest, authority: string): this {
+    this.request = request;
+    this.authority = authority;
+    this.#uri = undefined;
+    this.#params = undefined;
+    return this;
   }
   uri(): string {
     if (this.#uri === undefined) {
@@ -128,13 +139,4 @@ class SplitRequest implements MatchInput {
     }
     return this.#params.get(name) ?? undefined;
   }
-}
-
-/** Builds the {@link MatchInput} of one request. */
-export function matchInput(
-  request: RouteRequest,
-  authority: string,
-  sourceLabels: Readonly<Record<string, string>>,
-): MatchInput {
-  return new SplitRequest(request, authority, sourceLabels);
 }
