@@ -188,6 +188,7 @@ export function httpClient(options: HttpClientOptions): HttpClient {
             retry: policies.retry === false ? false : { retryOn: isRetryableHttpError, ...policies.retry },
             budget,
             clock,
+            service,
           }),
         );
   const composed = layers.wrap(balancer);

@@ -1,5 +1,5 @@
 import { hashKey, subsetLabels } from '@meshkit/balance';
-import { type AnyLayer, type Clock, type Service, stack } from '@meshkit/core';
+import { type AnyLayer, type Clock, ErrorCode, MeshError, type Service, stack } from '@meshkit/core';
 import {
   type Bulkhead,
   bulkhead,
@@ -21,6 +21,11 @@ export interface RoutePolicyDefaults<Res> {
   /** The shared retry budget every route's retries draw on. */
   readonly budget: RetryBudget | undefined;
   readonly clock: Clock;
+  /**
+   * The service the endpoints below belong to. A decision for another host fails with
+   * `ERR_NO_ENDPOINT` (`details.reason` `'other-host'`) rather than reaching this service's endpoints.
+   */
+  readonly service: string;
 }
 
 /**
@@ -91,6 +96,7 @@ export function routePolicies<Req, Res>(defaults: RoutePolicyDefaults<Res>): Any
         if (d === undefined) return plain(req, ctx);
         let service = byDecision.get(d);
         if (service === undefined) {
+          if (!sameService(d.host, defaults.service)) return Promise.reject(otherHost(d, defaults.service));
           service = stack(...layersFor(d)).wrap(next);
           byDecision.set(d, service);
         }
@@ -101,4 +107,17 @@ export function routePolicies<Req, Res>(defaults: RoutePolicyDefaults<Res>): Any
       };
     },
   };
+}
+
+/** `user-service.prod.svc.cluster.local` is `user-service`, as Istio resolves short names. */
+function sameService(host: string, service: string): boolean {
+  return host === service || (host.startsWith(`${service}.`) && host.includes('.svc'));
+}
+
+function otherHost(d: RouteDecision, service: string): MeshError {
+  return new MeshError(
+    ErrorCode.NO_ENDPOINT,
+    `route "${d.rule}" of ${d.virtualService} sends to host "${d.host}", but this client serves "${service}"`,
+    { rejected: true, details: { reason: 'other-host', host: d.host, service } },
+  );
 }

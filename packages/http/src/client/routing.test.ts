@@ -356,3 +356,36 @@ spec:
     }
   });
 });
+
+describe('a route to another host', () => {
+  it('fails with ERR_NO_ENDPOINT (other-host) instead of reaching this service', async () => {
+    const v1 = await instance('v1', () => ({ status: 200 }));
+    const routes = parseRoutes(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: user-service }
+spec:
+  hosts: [user-service]
+  http:
+  - match: [{ uri: { prefix: /legacy } }]
+    route: [{ destination: { host: legacy-users } }]
+  - route: [{ destination: { host: user-service.default.svc.cluster.local } }]
+`);
+    const users = client(compileRoutes(routes.config), [v1.endpoint]);
+    try {
+      await assert.rejects(
+        users.get('/legacy/1'),
+        (e) =>
+          isMeshError(e) &&
+          e.code === 'ERR_NO_ENDPOINT' &&
+          e.details.reason === 'other-host' &&
+          e.message ===
+            'route "spec.http[0]" of user-service sends to host "legacy-users", but this client serves "user-service"',
+      );
+      assert.deepEqual(await users.get('/users/1'), { version: 'v1', id: 'v1' });
+      assert.equal(v1.hits(), 1);
+    } finally {
+      await users.close();
+      await v1.server.shutdown();
+    }
+  });
+});
