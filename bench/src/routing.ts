@@ -1,6 +1,6 @@
 /**
- * Route selection cost at 1, 10 and 100 rules (the matching rule last, each rule a uri prefix and a
- * header match, so every rule is tried), and HTTP throughput through `httpClient` with the routing layer
+ * Route selection cost at 1, 10 and 100 rules, the matching rule last: `select` rules each have a uri
+ * prefix and a header match, `select-header` rules only a header match (a tenant table); and HTTP throughput through `httpClient` with the routing layer
  * (the seed's canary VirtualService) against the same client without it, over one local server.
  *
  *   npm run bench -- routing [--json]
@@ -16,13 +16,12 @@ import { compileRoutes, parseRoutes, type RouteAdapter, type RouteRequest, routi
 
 const adapter: RouteAdapter<RouteRequest, unknown> = { view: (req) => req };
 
-function table(rules: number) {
+function table(rules: number, byHeaderOnly: boolean) {
   const http = Array.from(
     { length: rules },
     (_, i) => `  - name: r${i}
     match:
-    - uri: { prefix: /api/${i}/ }
-      headers: { x-tenant: { exact: t${i} } }
+    - ${byHeaderOnly ? '' : `uri: { prefix: /api/${i}/ }\n      `}headers: { x-tenant: { exact: t${i} } }
     route:
     - { destination: { host: svc, subset: v1 }, weight: 90 }
     - { destination: { host: svc, subset: v2 }, weight: 10 }`,
@@ -39,8 +38,8 @@ ${http}
   return compileRoutes(parsed.config);
 }
 
-function selection(rules: number): number {
-  const layer = routing({ routes: table(rules), host: 'svc', adapter });
+function selection(rules: number, byHeaderOnly: boolean): number {
+  const layer = routing({ routes: table(rules, byHeaderOnly), host: 'svc', adapter });
   const last = rules - 1;
   const req: RouteRequest = {
     method: 'GET',
@@ -122,10 +121,16 @@ async function throughput(
 }
 
 export async function run({ json }: { json: boolean }): Promise<void> {
-  for (const rules of [1, 10, 100]) {
-    const nsPerOp = selection(rules);
-    if (json) console.log(JSON.stringify({ name: 'select', rules, nsPerOp: Math.round(nsPerOp) }));
-    else console.log(`select  ${String(rules).padStart(3)} rules  ${nsPerOp.toFixed(0).padStart(6)} ns/op`);
+  for (const byHeaderOnly of [false, true]) {
+    const name = byHeaderOnly ? 'select-header' : 'select';
+    for (const rules of [1, 10, 100]) {
+      const nsPerOp = selection(rules, byHeaderOnly);
+      if (json) console.log(JSON.stringify({ name, rules, nsPerOp: Math.round(nsPerOp) }));
+      else
+        console.log(
+          `${name.padEnd(13)} ${String(rules).padStart(3)} rules  ${nsPerOp.toFixed(0).padStart(6)} ns/op`,
+        );
+    }
   }
   const server = createServer((_req, res) => res.end('{"ok":true}'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

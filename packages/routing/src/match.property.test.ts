@@ -35,6 +35,28 @@ const genRule = fc.oneof(
 );
 // From 1 rule (tried one by one) to 16 (narrowed by the uri index from 8 on).
 const genRules = fc.array(genRule, { minLength: 1, maxLength: 16 });
+/** Tenant-style tables: rules told apart by an exact header value, which the header index files. */
+const genHeaderRules = fc.array(
+  fc.array(
+    fc.record({
+      header: fc.record({
+        name: fc.constantFrom('x-a', 'x-a', 'x-a', 'x-b'),
+        kind: fc.constantFrom('exact', 'exact', 'exact', 'prefix', 'present'),
+        value: fc.constantFrom('1', '12', 'true'),
+      }),
+      uri: fc.option(
+        fc.record({
+          kind: fc.constantFrom('regex', 'prefix'),
+          value: literal,
+          ignoreCase: fc.constant(true),
+        }),
+        { nil: undefined, freq: 3 },
+      ),
+    }),
+    { minLength: 1, maxLength: 2 },
+  ),
+  { minLength: 6, maxLength: 16 },
+);
 const genRequest = fc.record({
   path: fc.tuple(literal, fc.constantFrom('', '/', '?q=1')).map(([p, s]) => p + s),
   headers: fc.dictionary(fc.constantFrom('x-a', 'x-b'), fc.constantFrom('1', '12', 'true', '')),
@@ -97,21 +119,26 @@ function yaml(rules: GenMatch[][]): string {
 }
 
 describe('match semantics against a reference implementation', () => {
-  it('selects the same rule as the obvious reading, first match wins', () => {
-    fc.assert(
-      fc.property(genRules, fc.array(genRequest, { minLength: 1, maxLength: 10 }), (rules, requests) => {
-        const layer = routing({ routes: table(yaml(rules)), host: 'svc', adapter: testAdapter });
-        for (const req of requests) {
-          const expected = reference(rules, req);
-          const got = layer.decide({ method: 'GET', ...req }, createContext())?.rule;
-          assert.equal(
-            got,
-            expected === undefined ? undefined : `r${expected}`,
-            `${req.path} ${JSON.stringify(req.headers)}`,
-          );
-        }
-      }),
-      { numRuns: 300 },
-    );
-  });
+  for (const [name, rulesOf] of [
+    ['uri', genRules],
+    ['header', genHeaderRules as fc.Arbitrary<GenMatch[][]>],
+  ] as const) {
+    it(`selects the same rule as the obvious reading, first match wins (${name}-heavy tables)`, () => {
+      fc.assert(
+        fc.property(rulesOf, fc.array(genRequest, { minLength: 1, maxLength: 10 }), (rules, requests) => {
+          const layer = routing({ routes: table(yaml(rules)), host: 'svc', adapter: testAdapter });
+          for (const req of requests) {
+            const expected = reference(rules, req);
+            const got = layer.decide({ method: 'GET', ...req }, createContext())?.rule;
+            assert.equal(
+              got,
+              expected === undefined ? undefined : `r${expected}`,
+              `${req.path} ${JSON.stringify(req.headers)}`,
+            );
+          }
+        }),
+        { numRuns: 300 },
+      );
+    });
+  }
 });

@@ -13,7 +13,7 @@ import type {
   VirtualServiceSpec,
 } from './model.ts';
 import { retryPredicate } from './retry-on.ts';
-import { UriIndex } from './uri-index.ts';
+import { RuleIndex } from './rule-index.ts';
 
 /** The retry policy of a route, for the retry layer below the routing layer. */
 export interface RouteRetryPolicy {
@@ -86,10 +86,10 @@ export interface CompiledRule {
   readonly spec: HttpRuleSpec;
 }
 
-/** The compiled rules of one host, in order, with the index that narrows them by uri. */
+/** The compiled rules of one host, in order, with the index that narrows them by uri and header. */
 export interface HostRoutes {
   readonly rules: readonly CompiledRule[];
-  readonly index: UriIndex;
+  readonly index: RuleIndex;
 }
 
 /** The compiled rules of every host; build it with {@link compileRoutes}. */
@@ -107,7 +107,7 @@ export class RouteTable {
     for (const vs of config.virtualServices) {
       const rules: HostRoutes = {
         rules: vs.http.map((r) => compileRule(vs, r, rulesOf)),
-        index: new UriIndex(vs.http),
+        index: new RuleIndex(vs.http),
       };
       for (const host of vs.hosts) {
         if (host.startsWith('*')) wildcards.push([host.slice(1), rules]);
@@ -140,7 +140,7 @@ export class RouteTable {
       for (let i = 0; i < rules.length; i++) if (rules[i]!.matches(input)) return rules[i];
       return undefined;
     }
-    const candidates = routes.index.candidates(input.uri());
+    const candidates = routes.index.candidates(input.request, input.uri());
     for (let k = 0; k < candidates.length; k++) {
       const rule = rules[candidates[k]!]!;
       if (rule.matches(input)) return rule;
