@@ -13,12 +13,11 @@ import type { HttpRequest, HttpResponse } from '../types.ts';
  * ```
  */
 export const httpRouteAdapter: RouteAdapter<HttpRequest, HttpResponse> = {
-  view: (req) => ({
-    method: req.method,
-    path: req.path,
-    authority: req.headers?.host,
-    headers: req.headers ?? {},
-  }),
+  // A request with headers and no `host` header already has the view's shape: no object per call.
+  view: (req) =>
+    req.headers !== undefined && req.headers.host === undefined
+      ? (req as HttpRequest & { headers: Readonly<Record<string, string>> })
+      : { method: req.method, path: req.path, authority: req.headers?.host, headers: req.headers ?? {} },
   withRequest: (req, change) => {
     let headers = change.headers ?? req.headers;
     if (change.authority !== undefined) headers = { ...headers, host: change.authority };
