@@ -61,9 +61,9 @@ export class RuleIndex {
         continue;
       }
       for (const v of new Set(values as string[])) {
-        let list = this.#byHeader.get(v);
-        if (list === undefined) this.#byHeader.set(v, (list = []));
-        list.push(i);
+        const list = this.#byHeader.get(v);
+        if (list === undefined) this.#byHeader.set(v, [i]);
+        else list.push(i);
       }
     }
     // Below a handful of rules, or with none filed, trying each is cheaper than narrowing.
