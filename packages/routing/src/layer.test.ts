@@ -381,6 +381,14 @@ spec:
   it('checks its options', () => {
     const t = table(virtualService('  - route: [{ destination: { host: svc } }]'));
     assert.throws(() => routing({ routes: t, host: '', adapter: testAdapter }), /routing.host/);
+    assert.throws(
+      () => routing({ routes: undefined as never, host: 'svc', adapter: testAdapter }),
+      /routing.routes/,
+    );
+    assert.throws(
+      () => routing({ routes: { table: {} } as never, host: 'svc', adapter: testAdapter }),
+      /routing.routes/,
+    );
     assert.throws(() => routing({ routes: t, host: 'svc', adapter: {} as never }), /routing.adapter.view/);
   });
 });

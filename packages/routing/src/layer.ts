@@ -14,7 +14,7 @@ import {
 import { routeChannel } from './events.ts';
 import { type RouteRequest, SplitRequest } from './match.ts';
 import type { HeaderOpsSpec } from './model.ts';
-import type { CompiledRule, RouteDecision, RouteTable } from './table.ts';
+import { type CompiledRule, type RouteDecision, RouteTable } from './table.ts';
 
 /**
  * The slot where the routing layer leaves its {@link RouteDecision} for the layers below it (deadline,
@@ -99,8 +99,11 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
     throw new InvalidArgumentError('routing.host', 'must be a non-empty string', host);
   if (typeof adapter?.view !== 'function')
     throw new InvalidArgumentError('routing.adapter.view', 'must be a function', adapter?.view);
-  const source: RouteSource = 'table' in options.routes ? options.routes : { table: options.routes };
-  if (source.table === undefined)
+  const routes = options.routes as unknown;
+  if (typeof routes !== 'object' || routes === null)
+    throw new InvalidArgumentError('routing.routes', 'must be a RouteTable or a RouteSource', routes);
+  const source: RouteSource = 'table' in routes ? (routes as RouteSource) : { table: routes as RouteTable };
+  if (!(source.table instanceof RouteTable))
     throw new InvalidArgumentError('routing.routes', 'must be a RouteTable or a RouteSource', options.routes);
   const random = options.random ?? Math.random;
   const clock = options.clock ?? systemClock;
@@ -108,16 +111,18 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
   const name = options.name ?? 'routing';
 
   const scratch = new SplitRequest({ method: '', path: '', headers: {} }, host, sourceLabels);
-  const select = (
-    req: Req,
-    ctx: CallContext,
-  ): { rule: CompiledRule; view: RouteRequest } | 'pass' | RouteRequest => {
+  /**
+   * The first matching rule, `undefined` when none matches, or `pass` when no VirtualService names the
+   * host. The request's view is left in `scratch.request` (read it before anything asynchronous): no
+   * result object per call.
+   */
+  const select = (req: Req, ctx: CallContext): CompiledRule | undefined | typeof pass => {
     const view = adapter.view(req, ctx);
     const authority = view.authority ?? host;
+    scratch.reset(view, authority);
     const rules = source.table.rulesFor(authority);
-    if (rules === undefined) return 'pass';
-    const rule = source.table.select(rules, scratch.reset(view, authority));
-    return rule === undefined ? view : { rule, view };
+    if (rules === undefined) return pass;
+    return source.table.select(rules, scratch);
   };
   const pick = (rule: CompiledRule): RouteDecision => {
     const decisions = rule.decisions;
@@ -147,8 +152,8 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
     name,
     describe: () => ({ host, ...source.table.describe() }),
     decide(req, ctx) {
-      const s = select(req, ctx);
-      return typeof s === 'object' && 'rule' in s ? pick(s.rule) : undefined;
+      const rule = select(req, ctx);
+      return rule === undefined || rule === pass ? undefined : pick(rule);
     },
     wrap(next: Service<Req, Res>): Service<Req, Res> {
       const route = async (
@@ -238,31 +243,34 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
         return adapter.withRequest(req, change);
       };
       return (req, ctx) => {
-        let s: ReturnType<typeof select>;
+        let rule: ReturnType<typeof select>;
         try {
-          s = select(req, ctx);
+          rule = select(req, ctx);
         } catch (error) {
           return Promise.reject(error);
         }
-        if (s === 'pass') return next(req, ctx);
-        if (!('rule' in s)) {
+        if (rule === pass) return next(req, ctx);
+        const view = scratch.request;
+        if (rule === undefined) {
           if (routeChannel.hasSubscribers) routeChannel.publish({ host, decision: undefined });
-          return Promise.reject(noRoute(host, s));
+          return Promise.reject(noRoute(host, view));
         }
-        const rule = s.rule;
         // The common rule (no fault, redirect, rewrite, header operation or mirror) skips the async path.
         if (rule.plain) {
           const decision = pick(rule);
           if (routeChannel.hasSubscribers) routeChannel.publish({ host, decision });
-          return next(req, decided(ctx, rule, decision, s.view));
+          return next(req, decided(ctx, rule, decision, view));
         }
-        return route(req, ctx, rule, s.view);
+        return route(req, ctx, rule, view);
       };
     },
   };
 }
 
 function drop(): void {}
+
+/** What `select` returns for a host no VirtualService names. */
+const pass: unique symbol = Symbol('pass');
 
 function noRoute(host: string, view: RouteRequest): MeshError {
   return new MeshError(ErrorCode.NO_ENDPOINT, `no route of ${host} matches ${view.method} ${view.path}`, {
