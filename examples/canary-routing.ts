@@ -53,8 +53,11 @@ async function phase(title: string, calls: number, headers: Record<string, strin
 }
 
 function edit(text: string): Promise<RouteReloadEvent> {
+  // A write can be seen half-done (an empty file, rejected): wait for the reading of the whole text.
   const reloaded = new Promise<RouteReloadEvent>((resolve) => {
-    onReload = resolve;
+    onReload = (e) => {
+      if (!e.issues.some((i) => i.message.startsWith('no YAML document'))) resolve(e);
+    };
   });
   writeFileSync(file, text);
   return reloaded;

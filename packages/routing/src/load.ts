@@ -115,6 +115,17 @@ function readDocuments(
 ): void {
   const docs = parseAllDocuments(text, { prettyErrors: true });
   const list = Array.isArray(docs) ? docs : [docs];
+  if (list.every((doc) => doc.errors.length === 0 && (doc.contents === null || doc.contents === undefined))) {
+    // Most often a file caught between an editor's truncate and its write: never swap in an empty table.
+    issues.push({
+      severity: 'error',
+      file,
+      document: 0,
+      path: '',
+      message: 'no YAML document (an empty routing file)',
+    });
+    return;
+  }
   list.forEach((doc, i) => {
     const reader = new Reader(file, i + 1);
     for (const e of doc.errors) reader.error('', `YAML: ${e.message.split('\n')[0]!.replace(/:$/, '')}`);

@@ -17,31 +17,34 @@ describe('watchRoutes', () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  /** Resolves with the next reload event. */
-  function nextReload(events: RouteReloadEvent[], waiters: ((e: RouteReloadEvent) => void)[]) {
-    return new Promise<RouteReloadEvent>((resolve) => waiters.push(resolve)).then((e) => {
-      events.push(e);
-      return e;
-    });
-  }
-
   it('swaps a valid edit in, keeps the last good table on a bad one and reports its errors', async () => {
     const file = join(dir, 'routes.yaml');
     await writeFile(file, routeTo('v1'));
-    const events: RouteReloadEvent[] = [];
-    const waiters: ((e: RouteReloadEvent) => void)[] = [];
-    const routes = await watchRoutes(file, { debounceMs: 10, onReload: (e) => waiters.shift()?.(e) });
+    // A write can reach the watcher as several events (truncate, then data): wait for the outcome wanted.
+    let wanted:
+      | { test: (e: RouteReloadEvent) => boolean; resolve: (e: RouteReloadEvent) => void }
+      | undefined;
+    const until = (test: (e: RouteReloadEvent) => boolean) =>
+      new Promise<RouteReloadEvent>((resolve) => {
+        wanted = { test, resolve };
+      });
+    const routes = await watchRoutes(file, {
+      debounceMs: 10,
+      onReload: (e) => {
+        if (wanted?.test(e)) wanted.resolve(e);
+      },
+    });
     try {
       const layer = routing({ routes, host: 'svc', adapter: testAdapter });
       const subset = () => layer.decide(get('/'), createContext())?.subset;
       assert.equal(subset(), 'v1');
 
-      let reloaded = nextReload(events, waiters);
+      let reloaded = until((e) => e.applied);
       await writeFile(file, routeTo('v2'));
-      assert.equal((await reloaded).applied, true);
+      await reloaded;
       assert.equal(subset(), 'v2');
 
-      reloaded = nextReload(events, waiters);
+      reloaded = until((e) => e.issues.some((i) => i.path === 'spec.hosts'));
       await writeFile(file, routeTo('v3').replace('hosts: [svc]', 'hosts: []'));
       const rejected = await reloaded;
       assert.equal(rejected.applied, false);
@@ -50,13 +53,21 @@ describe('watchRoutes', () => {
         [['spec.hosts', 'expected at least one host']],
       );
       assert.equal(subset(), 'v2', 'the last good table keeps serving');
-      assert.equal(routes.issues, rejected.issues);
 
       // An editor's save: write a temporary file, rename it over the watched one.
-      reloaded = nextReload(events, waiters);
+      reloaded = until((e) => e.applied);
       await writeFile(`${file}.tmp`, routeTo('v4'));
       await rename(`${file}.tmp`, file);
-      assert.equal((await reloaded).applied, true);
+      await reloaded;
+      assert.equal(subset(), 'v4');
+
+      // A file caught empty (between a truncate and a write) is rejected, never an empty table.
+      reloaded = until((e) => !e.applied);
+      await writeFile(file, '');
+      assert.deepEqual(
+        (await reloaded).issues.map((i) => i.message),
+        ['no YAML document (an empty routing file)'],
+      );
       assert.equal(subset(), 'v4');
     } finally {
       routes.close();
@@ -66,8 +77,8 @@ describe('watchRoutes', () => {
   it('follows a directory, and a call keeps the table it started with', async () => {
     const sub = await mkdtemp(join(dir, 'd-'));
     await writeFile(join(sub, 'a.yaml'), routeTo('v1'));
-    const waiters: ((e: RouteReloadEvent) => void)[] = [];
-    const routes = await watchRoutes(sub, { debounceMs: 10, onReload: (e) => waiters.shift()?.(e) });
+    let onApplied: (() => void) | undefined;
+    const routes = await watchRoutes(sub, { debounceMs: 10, onReload: (e) => e.applied && onApplied?.() });
     try {
       const seen: (string | undefined)[] = [];
       let release!: () => void;
@@ -80,9 +91,11 @@ describe('watchRoutes', () => {
         return { status: 200, headers: {} };
       });
       const inFlight = call(get('/'), createContext());
-      const reloaded = new Promise<RouteReloadEvent>((r) => waiters.push(r));
+      const reloaded = new Promise<void>((r) => {
+        onApplied = r;
+      });
       await writeFile(join(sub, 'a.yaml'), routeTo('v2'));
-      assert.equal((await reloaded).applied, true);
+      await reloaded;
       release();
       await inFlight;
       await call(get('/'), createContext());

@@ -202,27 +202,40 @@ describe('hot reload under load', () => {
     const dir = await mkdtemp(join(tmpdir(), 'meshkit-reload-'));
     const file = join(dir, 'user-service.yaml');
     await copyFile(join(seed, 'seed-canary.yaml'), file);
-    const reloads: ((e: RouteReloadEvent) => void)[] = [];
-    const routes = await watchRoutes(file, { debounceMs: 5, onReload: (e) => reloads.shift()?.(e) });
+    // A write can reach the watcher as several events (truncate, then data): wait for the outcome wanted.
+    let wanted:
+      | { test: (e: RouteReloadEvent) => boolean; resolve: (e: RouteReloadEvent) => void }
+      | undefined;
+    const until = (test: (e: RouteReloadEvent) => boolean) =>
+      new Promise<RouteReloadEvent>((resolve) => {
+        wanted = { test, resolve };
+      });
+    const routes = await watchRoutes(file, {
+      debounceMs: 5,
+      onReload: (e) => {
+        if (wanted?.test(e)) wanted.resolve(e);
+      },
+    });
     const users = client(routes, [v1.endpoint, v2.endpoint]);
+    let stop = false;
+    let workers: Promise<void>[] = [];
     try {
       const failures: unknown[] = [];
       let done = 0;
-      let stop = false;
       const worker = async () => {
         while (!stop) {
           await users.get('/users/42').catch((e) => failures.push(e));
           done++;
         }
       };
-      const workers = Array.from({ length: 8 }, worker);
+      workers = Array.from({ length: 8 }, worker);
       while (done < 300) await new Promise((r) => setImmediate(r));
       // A bad edit first: rejected, the 90/10 table keeps serving.
-      const rejected = new Promise<RouteReloadEvent>((r) => reloads.push(r));
+      const rejected = until((e) => e.issues.some((i) => i.message === 'weights sum to 90, expected 100'));
       const original = await readFile(file, 'utf8');
       await writeFile(file, original.replace('weight: 90', 'weight: 80'));
       assert.equal((await rejected).applied, false);
-      const applied = new Promise<RouteReloadEvent>((r) => reloads.push(r));
+      const applied = until((e) => e.applied);
       await writeFile(file, original.replace('subset: v1', 'subset: v2'));
       assert.equal((await applied).applied, true);
       const v1Before = v1.hits();
@@ -236,6 +249,8 @@ describe('hot reload under load', () => {
       assert.ok(v1.hits() - v1Before <= 8, `${v1.hits() - v1Before} calls reached v1 after the swap`);
       assert.equal(v1.hits() + v2.hits(), done);
     } finally {
+      stop = true;
+      await Promise.all(workers);
       routes.close();
       await users.close();
       await v1.server.shutdown();
