@@ -29,7 +29,7 @@ const allowed: Record<string, readonly string[] | '*'> = {
   '@meshkit/routing': lowLevel,
   '@meshkit/messaging': lowLevel,
   '@meshkit/observability': lowLevel,
-  '@meshkit/client': ['@meshkit/core', '@meshkit/policies', '@meshkit/balance'],
+  '@meshkit/client': ['@meshkit/core', '@meshkit/policies', '@meshkit/balance', '@meshkit/routing'],
   '@meshkit/http': [...transportsMayUse, '@meshkit/client'],
   '@meshkit/grpc': [...transportsMayUse, '@meshkit/client'],
   '@meshkit/messaging-sqlite': ['@meshkit/core', '@meshkit/messaging'],

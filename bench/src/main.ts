@@ -11,6 +11,8 @@ const scenarios: Record<string, () => Promise<{ run(opts: { json: boolean }): Pr
   amqp: () => import('./amqp.ts'),
   http: () => import('./http.ts'),
   kafka: () => import('./kafka.ts'),
+
+  routing: () => import('./routing.ts'),
 };
 
 const args = argv.slice(2);

@@ -55,7 +55,7 @@ describe('clientStack', () => {
       };
       assert.deepEqual(
         described.layers.map((l) => l.name),
-        ['route', 'mine', 'deadline', 'retry'],
+        ['route', 'mine', 'route-policies'],
       );
       const bad = described.balancer.endpoints.find((e) => e.id === 'bad')!;
       assert.equal(bad.readiness, 'closed');

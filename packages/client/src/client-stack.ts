@@ -1,4 +1,4 @@
-import { type BalanceOptions, type Balancer, balance, type EndpointService } from '@meshkit/balance';
+import { type BalanceOptions, type Balancer, balance, type EndpointService, subset } from '@meshkit/balance';
 import {
   type CallContext,
   type Clock,
@@ -26,6 +26,8 @@ import {
   retry,
   timeout,
 } from '@meshkit/policies';
+import { routePicker } from './route-picker.ts';
+import { routePolicies } from './route-policies.ts';
 
 /** The policies of a client pipeline; each can be turned off with `false`. */
 export interface ClientPolicyOptions<Res> {
@@ -59,7 +61,12 @@ export interface ClientStackOptions<Req, Res> {
   readonly retryOn?: (error: unknown, ctx: CallContext) => boolean;
   /** Which failures count against an endpoint's breaker (its default `isFailure`). */
   readonly isEndpointFailure?: (error: unknown) => boolean;
-  /** The routing layer (for instance from `@meshkit/routing`): sees the request first. */
+  /**
+   * The routing layer (`routing()` from `@meshkit/routing`): sees the request first. Its decision steers
+   * the rest: the route's `timeout` and `retries` replace `deadlineMs` and `retry` for its calls (still
+   * drawing on the budget), and the default picker sends each call to its route's subset, balanced as the
+   * subset's DestinationRule says.
+   */
   readonly route?: Layer<Req, Res>;
   /** Your own layers, after the route and before the overall deadline. */
   readonly layers?: readonly Layer<Req, Res>[];
@@ -119,33 +126,37 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
   const clock = options.clock ?? systemClock;
   const policies = options.policies ?? {};
 
+  const route = options.route;
   const outer: Layer<Req, Res>[] = [];
-  if (options.route !== undefined) outer.push(options.route);
+  if (route !== undefined) outer.push(route);
   if (options.layers !== undefined) {
     if (!Array.isArray(options.layers)) {
-      throw new InvalidArgumentError('clientStack.layers', 'must be an array of layers', options.layers);
+      throw new InvalidArgumentError(`${field}.layers`, 'must be an array of layers', options.layers);
     }
     outer.push(...options.layers);
   }
-  if (policies.deadlineMs !== false) {
-    const timeoutMs = checkNumber(`${field}.policies.deadlineMs`, policies.deadlineMs ?? 10_000, 1);
-    outer.push(deadline<Req, Res>({ timeoutMs }));
-  }
-  let budget: RetryBudget | undefined;
-  if (policies.retry !== false) {
-    budget =
-      policies.budget === false
-        ? undefined
-        : policies.budget instanceof RetryBudget
-          ? policies.budget
-          : new RetryBudget({ clock, ...policies.budget });
-    outer.push(
-      retry<Req, Res>({
-        ...(options.retryOn === undefined ? {} : { retryOn: options.retryOn }),
-        ...policies.retry,
-        ...(budget === undefined ? {} : { budget }),
-      }),
-    );
+  const deadlineMs =
+    policies.deadlineMs === false
+      ? false
+      : checkNumber(`${field}.policies.deadlineMs`, policies.deadlineMs ?? 10_000, 1);
+  const retryOptions =
+    policies.retry === false
+      ? false
+      : { ...(options.retryOn === undefined ? {} : { retryOn: options.retryOn }), ...policies.retry };
+  const budget =
+    retryOptions === false || policies.budget === false
+      ? undefined
+      : policies.budget instanceof RetryBudget
+        ? policies.budget
+        : new RetryBudget({ clock, ...policies.budget });
+  if (route !== undefined) {
+    // The route's decision picks the deadline and retries per call; these are the defaults.
+    outer.push(routePolicies<Req, Res>({ deadlineMs, retry: retryOptions, budget, clock, service: name }));
+  } else {
+    if (deadlineMs !== false) outer.push(deadline<Req, Res>({ timeoutMs: deadlineMs }));
+    if (retryOptions !== false) {
+      outer.push(retry<Req, Res>({ ...retryOptions, ...(budget === undefined ? {} : { budget }) }));
+    }
   }
 
   const attemptTimeout =
@@ -189,8 +200,12 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
     return endpointCall;
   };
 
+  // A routed client sends each call to its route's subset, balanced as the subset's DestinationRule asks.
+  const picker =
+    options.balance?.picker ?? (route === undefined ? undefined : subset<Req>({ picker: routePicker }));
   const balancer: Balancer<Req, Res> = balance<Req, Res>({
     ...options.balance,
+    ...(picker === undefined ? {} : { picker }),
     service: name,
     endpoints: options.endpoints,
     connect,

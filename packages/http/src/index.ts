@@ -5,6 +5,7 @@
 export { type CallOptions, type ClientRequest, type HttpClient, httpClient } from './client/client.ts';
 export { isRetryableHttpError } from './client/failures.ts';
 export type { HttpClientOptions, HttpPolicyOptions } from './client/options.ts';
+export { httpRouteAdapter } from './client/route-adapter.ts';
 export { defaultRetryableStatuses, type HttpStatusDetails } from './errors.ts';
 export { issuePath, type SchemaIssue, type SchemaResult, type StandardSchema } from './schema.ts';
 export type { HttpCall, HttpCallService, HttpReply, IncomingCall } from './server/call.ts';
