@@ -1,0 +1,321 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import {
+  create,
+  type DescMessage,
+  type DescMethod,
+  fromBinary,
+  isMessage,
+  toBinary,
+} from '@bufbuild/protobuf';
+import {
+  abortError,
+  type CallContext,
+  type Clock,
+  createContext,
+  ErrorCode,
+  MeshError,
+  type TimerHandle,
+} from '@meshkit/core';
+import { GrpcStatusError, statusOf } from '../errors.ts';
+import { FrameDecoder, frame } from '../wire/framing.ts';
+import { type Metadata, type ReceivedMetadata, readMetadata, writeMetadata } from '../wire/metadata.ts';
+import { encodeGrpcMessage, Status } from '../wire/status.ts';
+import { parseGrpcTimeout } from '../wire/timeout.ts';
+import type { ServerCall } from './types.ts';
+
+/** A registered method and the handler that serves it. */
+export interface Route {
+  readonly method: DescMethod;
+  readonly handler: (request: never, call: ServerCall) => unknown;
+}
+
+/** Limits and clock shared by every call of a server. */
+export interface CallSettings {
+  readonly maxReceiveMessageBytes: number;
+  readonly maxSendMessageBytes: number;
+  readonly clock: Clock;
+  /** Called once when a call ends, whatever the outcome (the server's in-flight set). */
+  readonly onDone: (call: ServerCallState) => void;
+}
+
+const grpcContentType = /^application\/grpc(\+proto)?(;.*)?$/;
+
+/**
+ * Serves one HTTP/2 stream as a gRPC call: validates the request headers, reads the one request message,
+ * runs the handler under the client's deadline and cancellation, writes the response with flow control,
+ * and ends with the status in the trailers (or a trailers-only response when nothing was sent).
+ */
+export class ServerCallState implements ServerCall {
+  readonly ctx: CallContext;
+  readonly metadata: ReceivedMetadata;
+  readonly method: string;
+  readonly peer: string;
+  readonly #stream: ServerHttp2Stream;
+  readonly #settings: CallSettings;
+  readonly #controller = new AbortController();
+  #headerMetadata: OutgoingHttpHeaders = {};
+  #trailerMetadata: OutgoingHttpHeaders = {};
+  #headersSent = false;
+  #done = false;
+  #timer: TimerHandle | undefined;
+  #drain: (() => void) | undefined;
+
+  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, settings: CallSettings) {
+    this.#stream = stream;
+    this.#settings = settings;
+    this.method = String(headers[':path'] ?? '');
+    this.metadata = readMetadata(headers);
+    const socket = stream.session?.socket;
+    this.peer = `${socket?.remoteAddress ?? ''}:${socket?.remotePort ?? ''}`;
+    const timeoutMs = parseGrpcTimeout(headers['grpc-timeout'] as string | undefined);
+    const clock = settings.clock;
+    this.ctx = createContext({
+      clock,
+      signal: this.#controller.signal,
+      ...(timeoutMs === undefined ? {} : { deadline: clock.now() + timeoutMs }),
+    });
+    if (timeoutMs !== undefined) {
+      this.#timer = clock.setTimeout(() => this.#expire(), timeoutMs);
+    }
+    stream.on('close', () => {
+      this.#drain?.();
+      if (!this.#done)
+        this.#end(abortError(new MeshError(ErrorCode.CLOSED, 'the client cancelled the call')));
+    });
+    // A reset or broken connection surfaces as 'close'; the error itself needs no handling.
+    stream.on('error', () => {});
+  }
+
+  /** `true` once the status was sent (or the stream closed). */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  sendHeader(metadata: Metadata): void {
+    if (this.#headersSent || this.#done) return;
+    writeMetadata(this.#headerMetadata, metadata, 'sendHeader');
+  }
+
+  setTrailer(metadata: Metadata): void {
+    if (this.#done) return;
+    writeMetadata(this.#trailerMetadata, metadata, 'setTrailer');
+  }
+
+  /** Validates the request headers and runs `route` (or answers the status that refuses it). */
+  run(headers: IncomingHttpHeaders, route: Route | undefined): void {
+    const contentType = headers['content-type'];
+    if (typeof contentType !== 'string' || !grpcContentType.test(contentType)) {
+      this.#done = true;
+      this.#stream.respond({ ':status': 415 }, { endStream: true });
+      this.#end(undefined);
+      return;
+    }
+    if (route === undefined) {
+      this.finish(Status.UNIMPLEMENTED, `unknown method ${this.method}`);
+      return;
+    }
+    const encoding = headers['grpc-encoding'];
+    if (encoding !== undefined && encoding !== 'identity') {
+      this.finish(Status.UNIMPLEMENTED, `compression ${String(encoding)} is not supported`);
+      return;
+    }
+    const kind = route.method.methodKind;
+    if (kind !== 'unary' && kind !== 'server_streaming') {
+      this.finish(Status.UNIMPLEMENTED, `${kind} methods are not supported`);
+      return;
+    }
+    this.#readRequest(route.method.input, (request) => {
+      if (kind === 'unary') this.#runUnary(route, request);
+      else this.#runStreaming(route, request);
+    });
+  }
+
+  /** Ends the call with `status`; a no-op once it ended. */
+  finish(status: Status, message = ''): void {
+    if (this.#done) return;
+    this.#done = true;
+    const stream = this.#stream;
+    if (!stream.destroyed && !stream.closed) {
+      const trailers: OutgoingHttpHeaders = {
+        ...this.#trailerMetadata,
+        'grpc-status': String(status),
+        ...(message === '' ? {} : { 'grpc-message': encodeGrpcMessage(message) }),
+      };
+      if (!this.#headersSent) {
+        this.#headersSent = true;
+        stream.respond(
+          { ':status': 200, 'content-type': 'application/grpc', ...this.#headerMetadata, ...trailers },
+          { endStream: true },
+        );
+      } else {
+        stream.once('wantTrailers', () => stream.sendTrailers(trailers));
+        stream.end();
+      }
+    }
+    this.#end(status === Status.OK ? undefined : new GrpcStatusError(status, message));
+  }
+
+  /** Ends the call with `UNAVAILABLE` and cancels its handler: the server's shutdown grace ran out. */
+  abandon(): void {
+    this.finish(Status.UNAVAILABLE, 'the server is shutting down');
+    if (!this.#stream.destroyed) this.#stream.close();
+  }
+
+  #end(reason: unknown): void {
+    this.#done = true;
+    if (this.#timer !== undefined) this.#settings.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#drain?.();
+    if (reason !== undefined && !this.#controller.signal.aborted) this.#controller.abort(reason);
+    this.#settings.onDone(this);
+  }
+
+  #expire(): void {
+    this.#timer = undefined;
+    if (this.#done) return;
+    this.finish(Status.DEADLINE_EXCEEDED, 'deadline exceeded');
+  }
+
+  #fail(error: unknown): void {
+    const { status, message } = statusOf(error);
+    if (error instanceof GrpcStatusError) this.#setTrailerSafe(error.metadata as Metadata);
+    this.finish(status, message);
+  }
+
+  #setTrailerSafe(metadata: Metadata): void {
+    try {
+      this.setTrailer(metadata);
+    } catch {
+      // Received metadata re-thrown by a handler may hold keys we refuse to send; the status still goes out.
+    }
+  }
+
+  #readRequest(input: DescMessage, then: (request: unknown) => void): void {
+    const decoder = new FrameDecoder(this.#settings.maxReceiveMessageBytes);
+    const messages: Uint8Array[] = [];
+    const stream = this.#stream;
+    stream.on('data', (chunk: Buffer) => {
+      if (this.#done) return;
+      const out = decoder.push(chunk);
+      if (out === 'too-large') {
+        this.finish(
+          Status.RESOURCE_EXHAUSTED,
+          `request message larger than ${this.#settings.maxReceiveMessageBytes} bytes`,
+        );
+      } else if (out === 'compressed') {
+        this.finish(Status.UNIMPLEMENTED, 'compressed messages are not supported');
+      } else {
+        messages.push(...out);
+      }
+    });
+    stream.on('end', () => {
+      if (this.#done) return;
+      if (messages.length !== 1 || decoder.pendingBytes > 0) {
+        this.finish(Status.INTERNAL, `expected one request message, got ${messages.length}`);
+        return;
+      }
+      let request: unknown;
+      try {
+        request = fromBinary(input, messages[0]!);
+      } catch (error) {
+        this.finish(Status.INTERNAL, `could not parse the request: ${(error as Error).message}`);
+        return;
+      }
+      then(request);
+    });
+  }
+
+  #encode(output: DescMessage, value: unknown): Buffer | undefined {
+    let bytes: Uint8Array;
+    try {
+      const message = isMessage(value, output) ? value : create(output, value as never);
+      bytes = toBinary(output, message);
+    } catch (error) {
+      this.finish(Status.INTERNAL, `could not serialize the response: ${(error as Error).message}`);
+      return undefined;
+    }
+    if (bytes.length > this.#settings.maxSendMessageBytes) {
+      this.finish(
+        Status.RESOURCE_EXHAUSTED,
+        `response message larger than ${this.#settings.maxSendMessageBytes} bytes`,
+      );
+      return undefined;
+    }
+    return frame(bytes);
+  }
+
+  #respondHeaders(): void {
+    if (this.#headersSent) return;
+    this.#headersSent = true;
+    this.#stream.respond(
+      {
+        ':status': 200,
+        'content-type': 'application/grpc',
+        'grpc-accept-encoding': 'identity',
+        ...this.#headerMetadata,
+      },
+      { waitForTrailers: true },
+    );
+  }
+
+  #runUnary(route: Route, request: unknown): void {
+    const output = route.method.output;
+    new Promise((resolve) => resolve(route.handler(request as never, this))).then(
+      (response) => {
+        if (this.#done) return;
+        const framed = this.#encode(output, response);
+        if (framed === undefined) return;
+        this.#respondHeaders();
+        this.#stream.write(framed);
+        this.finish(Status.OK);
+      },
+      (error: unknown) => this.#fail(error),
+    );
+  }
+
+  #runStreaming(route: Route, request: unknown): void {
+    void this.#pump(route.method.output, route, request);
+  }
+
+  async #pump(output: DescMessage, route: Route, request: unknown): Promise<void> {
+    let iterator: AsyncIterator<unknown> | undefined;
+    try {
+      const iterable = route.handler(request as never, this) as AsyncIterable<unknown>;
+      iterator = iterable[Symbol.asyncIterator]();
+      for (;;) {
+        const next = await iterator.next();
+        if (this.#done) break;
+        if (next.done === true) {
+          iterator = undefined;
+          break;
+        }
+        const framed = this.#encode(output, next.value);
+        if (framed === undefined) break;
+        this.#respondHeaders();
+        // Past the stream's buffer (its high-water mark) and the client's flow-control window, wait:
+        // the iterable is not pulled again until the client has read.
+        if (!this.#stream.write(framed)) await this.#drained();
+        if (this.#done) break;
+      }
+      this.finish(Status.OK);
+    } catch (error) {
+      iterator = undefined;
+      this.#fail(error);
+    } finally {
+      // Stopped early (cancelled, deadline, a message that could not be sent): let the producer clean up.
+      if (iterator?.return !== undefined) iterator.return().catch(() => {});
+    }
+  }
+
+  #drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#drain = undefined;
+        this.#stream.off('drain', done);
+        resolve();
+      };
+      this.#drain = done;
+      this.#stream.once('drain', done);
+    });
+  }
+}

@@ -1,0 +1,70 @@
+import type {
+  DescMessage,
+  DescMethodServerStreaming,
+  DescMethodUnary,
+  DescService,
+  MessageInitShape,
+  MessageShape,
+} from '@bufbuild/protobuf';
+import type { CallContext } from '@meshkit/core';
+import type { Metadata, ReceivedMetadata } from '../wire/metadata.ts';
+
+/** What a handler knows about its call, besides the request message. */
+export interface ServerCall {
+  /**
+   * The call's context: its deadline is the client's `grpc-timeout`, and it is cancelled when the client
+   * cancels, the deadline passes or the server's shutdown grace runs out. Pass it to downstream calls so
+   * they inherit both.
+   */
+  readonly ctx: CallContext;
+  /** The request metadata (protocol headers left out). */
+  readonly metadata: ReceivedMetadata;
+  /** The full method path, e.g. `/user.UserService/GetUser`. */
+  readonly method: string;
+  /** The client's address, `host:port`. */
+  readonly peer: string;
+  /** Metadata to send in the response headers; takes effect only before the first message. */
+  sendHeader(metadata: Metadata): void;
+  /** Metadata to send in the trailers, with the status (also when the handler throws). */
+  setTrailer(metadata: Metadata): void;
+}
+
+/** A unary method: one request, one response (a message or its init shape). */
+export type UnaryHandler<I extends DescMessage, O extends DescMessage> = (
+  request: MessageShape<I>,
+  call: ServerCall,
+) => Promise<MessageInitShape<O>> | MessageInitShape<O>;
+
+/**
+ * A server-streaming method: one request, then the messages of an async iterable. The server writes them
+ * as the client's flow-control window allows; while the window is full it stops pulling from the
+ * iterable, so a slow reader holds the producer back instead of growing the server's memory.
+ */
+export type ServerStreamingHandler<I extends DescMessage, O extends DescMessage> = (
+  request: MessageShape<I>,
+  call: ServerCall,
+) => AsyncIterable<MessageInitShape<O>>;
+
+type Supported = DescMethodUnary | DescMethodServerStreaming;
+
+/**
+ * The implementation of a generated service: one handler per unary or server-streaming method, keyed by
+ * the method's local name (`getUser`). Client- and bidi-streaming methods are answered `UNIMPLEMENTED`.
+ *
+ * @example
+ * ```ts
+ * const users: ServiceImpl<typeof UserService> = {
+ *   async getUser({ id }) { return { id, email: 'ada@example.com', status: UserStatus.ACTIVE }; },
+ *   ...
+ * };
+ * ```
+ */
+export type ServiceImpl<S extends DescService> = {
+  [K in keyof S['method'] as S['method'][K] extends Supported
+    ? K
+    : never]: S['method'][K] extends DescMethodUnary<infer I, infer O>
+    ? UnaryHandler<I, O>
+    : S['method'][K] extends DescMethodServerStreaming<infer I, infer O>
+      ? ServerStreamingHandler<I, O>
+      : never;
+};

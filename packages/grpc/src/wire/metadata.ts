@@ -1,0 +1,89 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import { InvalidArgumentError } from '@meshkit/core';
+
+/**
+ * One metadata value. Keys ending in `-bin` carry bytes (sent base64-encoded, as the spec says); other
+ * keys carry printable ASCII text. An array sends the key once per value.
+ */
+export type MetadataValue = string | Uint8Array | readonly (string | Uint8Array)[];
+
+/** Metadata to send: lower-case keys. */
+export type Metadata = Readonly<Record<string, MetadataValue>>;
+
+/**
+ * Metadata received. A text key repeated on the wire arrives joined with `", "` (as HTTP/2 joins
+ * repeated headers); a `-bin` key is a `Buffer`, or an array of them when it was repeated.
+ */
+export type ReceivedMetadata = Readonly<Record<string, string | Buffer | readonly Buffer[]>>;
+
+// Headers that belong to the protocol, never to the application's metadata.
+const reserved = new Set([
+  'content-type',
+  'te',
+  'grpc-timeout',
+  'grpc-encoding',
+  'grpc-accept-encoding',
+  'grpc-status',
+  'grpc-message',
+  'content-length',
+  'connection',
+  'host',
+  'accept-encoding',
+]);
+// The grpc- keys an application may send: server pushback and rich error details.
+const allowedGrpcKeys = new Set(['grpc-retry-pushback-ms', 'grpc-status-details-bin']);
+const validKey = /^[0-9a-z_.-]+$/;
+const printable = /^[\x20-\x7e]*$/;
+
+/** Adds `metadata` to `headers` (validating keys and text values). `field` names the option in errors. */
+export function writeMetadata(headers: OutgoingHttpHeaders, metadata: Metadata, field: string): void {
+  for (const key of Object.keys(metadata)) {
+    const value = metadata[key]!;
+    if (!validKey.test(key) || (key.startsWith('grpc-') && !allowedGrpcKeys.has(key)) || reserved.has(key)) {
+      throw new InvalidArgumentError(
+        `${field}.${key}`,
+        'must be a lower-case key of 0-9 a-z _ . - not reserved by gRPC',
+      );
+    }
+    const binary = key.endsWith('-bin');
+    const values = Array.isArray(value) ? (value as readonly (string | Uint8Array)[]) : [value];
+    const encoded = values.map((v) => encodeValue(v as string | Uint8Array, binary, `${field}.${key}`));
+    headers[key] = encoded.length === 1 ? encoded[0]! : encoded;
+  }
+}
+
+function encodeValue(value: string | Uint8Array, binary: boolean, field: string): string {
+  if (binary) {
+    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  }
+  if (typeof value !== 'string' || !printable.test(value)) {
+    throw new InvalidArgumentError(field, 'must be printable ASCII text (use a -bin key for bytes)', value);
+  }
+  return value;
+}
+
+/** The application metadata in received headers or trailers: pseudo and protocol headers left out. */
+export function readMetadata(headers: IncomingHttpHeaders): ReceivedMetadata {
+  const out: Record<string, string | Buffer | Buffer[]> = {};
+  for (const key of Object.keys(headers)) {
+    if (key.startsWith(':') || reserved.has(key)) continue;
+    const raw = headers[key];
+    if (raw === undefined) continue;
+    const text = Array.isArray(raw) ? raw.join(', ') : String(raw);
+    if (key.endsWith('-bin')) {
+      const parts = text.split(',').map((part) => Buffer.from(part.trim(), 'base64'));
+      out[key] = parts.length === 1 ? parts[0]! : parts;
+    } else {
+      out[key] = text;
+    }
+  }
+  return out;
+}
+
+/** The text value of `key` (the first one when repeated), or `undefined`. */
+export function textValue(headers: IncomingHttpHeaders, key: string): string | undefined {
+  const raw = headers[key];
+  if (raw === undefined) return undefined;
+  return Array.isArray(raw) ? raw[0] : String(raw);
+}
