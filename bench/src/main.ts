@@ -9,6 +9,7 @@ const scenarios: Record<string, () => Promise<{ run(opts: { json: boolean }): Pr
   balance: () => import('./balance.ts'),
   messaging: () => import('./messaging.ts'),
   http: () => import('./http.ts'),
+  grpc: () => import('./grpc.ts'),
 };
 
 const args = argv.slice(2);

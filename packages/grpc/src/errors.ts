@@ -14,7 +14,7 @@ export interface GrpcStatusErrorOptions {
 
 /**
  * A gRPC call that ended with a non-OK status. Callers branch on `status` (`Status.NOT_FOUND`), never on
- * the message. Its `code` is `ERR_DEADLINE_EXCEEDED` for `DEADLINE_EXCEEDED` and `ERR_GRPC_STATUS` for
+ * the message (`details.grpcStatus` holds it too, for code that reads only details). Its `code` is `ERR_DEADLINE_EXCEEDED` for `DEADLINE_EXCEEDED` and `ERR_GRPC_STATUS` for
  * every other status; `retryable` is set for `UNAVAILABLE` and `RESOURCE_EXHAUSTED` (the statuses gRPC
  * names as transient). `details.metadata` holds the trailers, so the retry policy reads
  * `grpc-retry-pushback-ms` from them.
@@ -45,7 +45,7 @@ export class GrpcStatusError extends MeshError {
         cause: options.cause,
         retryable: status === Status.UNAVAILABLE || status === Status.RESOURCE_EXHAUSTED,
         rejected: options.rejected ?? false,
-        details: { status, statusName: statusName(status), metadata },
+        details: { grpcStatus: status, grpcStatusName: statusName(status), metadata },
       },
     );
     this.name = 'GrpcStatusError';

@@ -25,6 +25,7 @@ export class Connection {
   readonly #options: SecureClientSessionOptions;
   readonly #connectTimeoutMs: number;
   #session: ClientHttp2Session | undefined;
+  readonly #connected = new WeakSet<ClientHttp2Session>();
   #active = 0;
   #closed = false;
 
@@ -58,10 +59,18 @@ export class Connection {
       session.destroy(error);
     }, this.#connectTimeoutMs);
     timer.unref();
-    session.once('connect', () => clearTimeout(timer));
+    session.once('connect', () => {
+      clearTimeout(timer);
+      this.#connected.add(session);
+    });
     session.once('close', () => clearTimeout(timer));
     if (this.#active === 0) session.unref();
     return session;
+  }
+
+  /** `true` once `session` connected: a failure before that means no request was sent on it. */
+  connected(session: ClientHttp2Session): boolean {
+    return this.#connected.has(session);
   }
 
   /** A call started: keep the process alive while it runs. */

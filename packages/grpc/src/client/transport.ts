@@ -127,7 +127,6 @@ class ClientCall {
   #reject!: (error: unknown) => void;
   #settled = false;
   #ended = false;
-  #connected: boolean;
   #header: ReceivedMetadata = {};
   #messages: Message[] = [];
   #error: unknown;
@@ -174,8 +173,6 @@ class ClientCall {
     const body = frame(toBinary(method.input, req.message));
     const session = connection.session();
     this.#session = session;
-    this.#connected = !session.connecting;
-    if (!this.#connected) session.once('connect', () => (this.#connected = true));
     const stream = session.request(headers, { endStream: false });
     this.#stream = stream;
     connection.acquire(session);
@@ -373,7 +370,7 @@ class ClientCall {
     if (this.#ctx.aborted) return cancelled(this.#ctx);
     if (isMeshError(error)) return error;
     const code = (error as { code?: string }).code ?? '';
-    if (!this.#connected) {
+    if (!this.#connection.connected(this.#session)) {
       return new MeshError(ErrorCode.CONNECT, `cannot connect to ${this.#connection.authority} (${code})`, {
         cause: error,
         retryable: true,

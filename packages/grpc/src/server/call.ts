@@ -34,7 +34,7 @@ export interface CallSettings {
   readonly maxReceiveMessageBytes: number;
   readonly maxSendMessageBytes: number;
   readonly clock: Clock;
-  /** Called once when a call ends, whatever the outcome (the server's in-flight set). */
+  /** Called once when a call's stream closed, whatever the outcome (the server's in-flight set). */
   readonly onDone: (call: ServerCallState) => void;
 }
 
@@ -81,6 +81,8 @@ export class ServerCallState implements ServerCall {
       this.#drain?.();
       if (!this.#done)
         this.#end(abortError(new MeshError(ErrorCode.CLOSED, 'the client cancelled the call')));
+      // Only now is the status flushed (or the stream reset): the server's shutdown waits for this.
+      settings.onDone(this);
     });
     // A reset or broken connection surfaces as 'close'; the error itself needs no handling.
     stream.on('error', () => {});
@@ -158,7 +160,9 @@ export class ServerCallState implements ServerCall {
   /** Ends the call with `UNAVAILABLE` and cancels its handler: the server's shutdown grace ran out. */
   abandon(): void {
     this.finish(Status.UNAVAILABLE, 'the server is shutting down');
-    if (!this.#stream.destroyed) this.#stream.close();
+    if (!this.#controller.signal.aborted) {
+      this.#controller.abort(new MeshError(ErrorCode.CLOSED, 'the server is shutting down'));
+    }
   }
 
   #end(reason: unknown): void {
@@ -167,7 +171,6 @@ export class ServerCallState implements ServerCall {
     this.#timer = undefined;
     this.#drain?.();
     if (reason !== undefined && !this.#controller.signal.aborted) this.#controller.abort(reason);
-    this.#settings.onDone(this);
   }
 
   #expire(): void {

@@ -123,6 +123,14 @@ export function grpcServer(options: GrpcServerOptions = {}): GrpcServer {
       if (calls.size === 0) idle?.();
     },
   };
+  const idleWithin = (ms: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const timer = clock.setTimeout(resolve, ms);
+      idle = () => {
+        clock.clearTimeout(timer);
+        resolve();
+      };
+    });
   const http2 = createHttp2Server(options.tls);
   let listening = false;
   let closing: Promise<void> | undefined;
@@ -184,15 +192,11 @@ export function grpcServer(options: GrpcServerOptions = {}): GrpcServer {
         health.setAll('NOT_SERVING');
         const stopped = listening ? new Promise<void>((resolve) => http2.close(() => resolve())) : undefined;
         for (const session of sessions) session.close();
+        if (calls.size > 0) await idleWithin(graceMs);
         if (calls.size > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = clock.setTimeout(resolve, graceMs);
-            idle = () => {
-              clock.clearTimeout(timer);
-              resolve();
-            };
-          });
           for (const call of [...calls]) call.abandon();
+          // The statuses go out; a client that does not read them within the bound is cut off.
+          await idleWithin(Math.min(graceMs, 1_000));
         }
         for (const session of sessions) session.destroy();
         await stopped;

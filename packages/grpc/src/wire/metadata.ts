@@ -29,6 +29,7 @@ const reserved = new Set([
   'connection',
   'host',
   'accept-encoding',
+  'date',
 ]);
 // The grpc- keys an application may send: server pushback and rich error details.
 const allowedGrpcKeys = new Set(['grpc-retry-pushback-ms', 'grpc-status-details-bin']);
