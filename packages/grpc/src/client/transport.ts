@@ -15,6 +15,7 @@ import {
   MeshError,
   markCancelsPromptly,
   type Service,
+  type TimerHandle,
 } from '@meshkit/core';
 import { GrpcStatusError } from '../errors.ts';
 import { FrameDecoder, frame } from '../wire/framing.ts';
@@ -131,7 +132,7 @@ class ClientCall {
   #messages: Message[] = [];
   #error: unknown;
   #wake: (() => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: TimerHandle | undefined;
   #unregister: (() => void) | undefined;
   #complete: ((error?: unknown) => void) | undefined;
   #trailerSettle: TrailerSettle | undefined;
@@ -183,7 +184,7 @@ class ClientCall {
     stream.on('close', () => this.#onClose());
     stream.end(body);
     if (remaining !== Infinity) {
-      this.#timer = setTimeout(() => {
+      this.#timer = ctx.clock.setTimeout(() => {
         this.#cancel(new GrpcStatusError(Status.DEADLINE_EXCEEDED, 'deadline exceeded'));
       }, remaining);
     }
@@ -352,7 +353,7 @@ class ClientCall {
   #end(error: unknown, surface = true): void {
     if (this.#ended) return;
     this.#ended = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#ctx.clock.clearTimeout(this.#timer);
     this.#unregister?.();
     if (surface) this.#error = error;
     if (error !== undefined) {
