@@ -23,6 +23,7 @@ export { GrpcStatusError, type GrpcStatusErrorOptions, statusOf } from './errors
 export * from './gen/user/user_service_pb.ts';
 export { type HealthState, HealthStatus } from './server/health.ts';
 export {
+  type GrpcRegistrationOptions,
   type GrpcServer,
   type GrpcServerAddress,
   type GrpcServerOptions,

@@ -16,6 +16,7 @@ import {
   MeshError,
   systemClock,
 } from '@meshkit/core';
+import type { Registration, Registry } from '@meshkit/discovery';
 import { Health } from '../gen/grpc/health/v1/health_pb.ts';
 import { type CallSettings, type Route, ServerCallState } from './call.ts';
 import { HealthStatus } from './health.ts';
@@ -36,8 +37,33 @@ export interface GrpcServerTlsOptions {
   readonly requireClientCert?: boolean;
 }
 
+/** Where and as what a server registers itself, so clients discover it. */
+export interface GrpcRegistrationOptions {
+  /** The registry to register in on `listen()` and deregister from on `close()`. */
+  readonly registry: Registry;
+  /** The service name clients look up, e.g. `user-service`. */
+  readonly service: string;
+  /** The instance id. Defaults to `<service>-<address>-<port>`. */
+  readonly id?: string;
+  /** The address clients connect to. Defaults to the host the server listens on. */
+  readonly address?: string;
+  /** The deployed version, also the `version` label clients route subsets by (`v1`, `v2`). */
+  readonly version?: string;
+  /** Free-form labels (`zone=a`). */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Relative weight for weighted balancing. Defaults to 1. */
+  readonly weight?: number;
+  /**
+   * On `close()`, how long to keep serving after deregistering, in ms, so clients watching the registry
+   * stop choosing this instance before it refuses anything. Defaults to 1,000.
+   */
+  readonly deregisterGraceMs?: number;
+}
+
 /** Options of {@link grpcServer}. */
 export interface GrpcServerOptions {
+  /** Register in a registry (protocol `grpc`, health checked with `grpc.health.v1`). */
+  readonly registration?: GrpcRegistrationOptions;
   /** Serve over TLS (HTTP/2 with ALPN `h2`); without it, cleartext HTTP/2 (h2c). */
   readonly tls?: GrpcServerTlsOptions;
   /** Largest request message accepted, in bytes; larger ones get `RESOURCE_EXHAUSTED`. Defaults to 4 MiB. */
@@ -74,9 +100,10 @@ export interface GrpcServer {
   /** Calls running now. */
   readonly inFlight: number;
   /**
-   * Graceful shutdown: reports `NOT_SERVING`, stops accepting connections, sends GOAWAY so clients open
-   * no new streams here, lets in-flight calls finish within `shutdownGraceMs`, then ends the rest with
-   * `UNAVAILABLE` and closes every connection.
+   * Graceful shutdown: reports `NOT_SERVING` and deregisters (then keeps serving for
+   * `deregisterGraceMs`), stops accepting connections, sends GOAWAY so clients open no new streams here,
+   * lets in-flight calls finish within `shutdownGraceMs`, then ends the rest with `UNAVAILABLE` and
+   * closes every connection.
    */
   close(): Promise<void>;
 }
@@ -134,6 +161,13 @@ export function grpcServer(options: GrpcServerOptions = {}): GrpcServer {
   const http2 = createHttp2Server(options.tls);
   let listening = false;
   let closing: Promise<void> | undefined;
+  const registrationOptions = options.registration;
+  const deregisterGraceMs = checkNumber(
+    'grpcServer.registration.deregisterGraceMs',
+    registrationOptions?.deregisterGraceMs ?? 1_000,
+    0,
+  );
+  let registration: Registration | undefined;
 
   http2.on('session', (session: Http2Session) => {
     sessions.add(session);
@@ -185,11 +219,30 @@ export function grpcServer(options: GrpcServerOptions = {}): GrpcServer {
       await once(http2, 'listening');
       health.setAll('SERVING');
       const port = (http2.address() as AddressInfo).port;
+      if (registrationOptions !== undefined) {
+        const r = registrationOptions;
+        const address = r.address ?? host;
+        registration = await r.registry.register({
+          id: r.id ?? `${r.service}-${address}-${port}`,
+          service: r.service,
+          address,
+          port,
+          protocols: ['grpc'],
+          check: { type: 'grpc', service: '' },
+          ...(r.version === undefined ? {} : { version: r.version }),
+          ...(r.labels === undefined ? {} : { labels: r.labels }),
+          ...(r.weight === undefined ? {} : { weight: r.weight }),
+        });
+      }
       return { host, port, address: `${host.includes(':') ? `[${host}]` : host}:${port}` };
     },
     close() {
       closing ??= (async () => {
         health.setAll('NOT_SERVING');
+        if (registration !== undefined) {
+          await registration.deregister();
+          await new Promise<void>((resolve) => clock.setTimeout(resolve, deregisterGraceMs));
+        }
         const stopped = listening ? new Promise<void>((resolve) => http2.close(() => resolve())) : undefined;
         for (const session of sessions) session.close();
         if (calls.size > 0) await idleWithin(graceMs);
