@@ -19,6 +19,7 @@ export {
 export type { GrpcClientTlsOptions } from './client/connection.ts';
 export { type GrpcTransport, type GrpcTransportOptions, grpcTransport } from './client/transport.ts';
 export type { GrpcRequest, GrpcResponse, GrpcStreamResponse, GrpcUnaryResponse } from './client/types.ts';
+export { badRequest, type FieldViolation, fieldViolations } from './details.ts';
 export { GrpcStatusError, type GrpcStatusErrorOptions, statusOf } from './errors.ts';
 export * from './gen/user/user_service_pb.ts';
 export { type HealthState, HealthStatus } from './server/health.ts';

@@ -3,6 +3,7 @@ import { after, afterEach, describe, it } from 'node:test';
 import { roundRobin } from '@meshkit/balance';
 import { ErrorCode, isAbortError } from '@meshkit/core';
 import { constantBackoff } from '@meshkit/policies';
+import { fieldViolations } from '../details.ts';
 import { GrpcStatusError } from '../errors.ts';
 import { type User, UserService } from '../gen/user/user_service_pb.ts';
 import { type GrpcServer, grpcServer } from '../server/server.ts';
@@ -52,6 +53,15 @@ describe('grpcClient', () => {
     const got: User = await users.getUser({ id: created.id });
     assert.equal(got.email, 'ada@example.com');
     assert.equal(got.createdAt, 9_007_199_254_740_993n + BigInt(created.id));
+    await assert.rejects(users.createUser({ email: 'no-at-sign' }), (err: unknown) => {
+      assert.ok(err instanceof GrpcStatusError);
+      assert.equal(err.status, Status.INVALID_ARGUMENT);
+      assert.deepEqual(
+        fieldViolations(err).map((v) => v.field),
+        ['email'],
+      );
+      return true;
+    });
     await assert.rejects(users.getUser({ id: 'nobody' }), (err: unknown) => {
       assert.ok(err instanceof GrpcStatusError);
       assert.equal(err.status, Status.NOT_FOUND);

@@ -13,9 +13,11 @@ import {
   type Clock,
   createContext,
   ErrorCode,
+  InvalidArgumentError,
   MeshError,
   type TimerHandle,
 } from '@meshkit/core';
+import { badRequest } from '../details.ts';
 import { GrpcStatusError, statusOf } from '../errors.ts';
 import { FrameDecoder, frame } from '../wire/framing.ts';
 import { type Metadata, type ReceivedMetadata, readMetadata, writeMetadata } from '../wire/metadata.ts';
@@ -182,6 +184,11 @@ export class ServerCallState implements ServerCall {
   #fail(error: unknown): void {
     const { status, message } = statusOf(error);
     if (error instanceof GrpcStatusError) this.#setTrailerSafe(error.metadata as Metadata);
+    else if (error instanceof InvalidArgumentError) {
+      // Bad input names its field in a google.rpc.BadRequest detail, not only in the message.
+      const detail = badRequest([{ field: error.field, description: error.message }], message);
+      this.#setTrailerSafe(detail.metadata as Metadata);
+    }
     this.finish(status, message);
   }
 

@@ -2,9 +2,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import { create } from '@bufbuild/protobuf';
+import { create, fromBinary } from '@bufbuild/protobuf';
+import { anyUnpack } from '@bufbuild/protobuf/wkt';
 import * as grpc from '@grpc/grpc-js';
 import { GrpcStatusError } from '../errors.ts';
+import { BadRequestSchema } from '../gen/google/rpc/error_details_pb.ts';
+import { StatusSchema } from '../gen/google/rpc/status_pb.ts';
 import { EventType, UserEventSchema, UserService } from '../gen/user/user_service_pb.ts';
 import { stockDefinitions, stockUnary } from '../test-support/stock.ts';
 import { memoryUsers } from '../test-support/users.ts';
@@ -93,10 +96,23 @@ describe('grpcServer with a stock grpc-js client', () => {
     });
   });
 
-  it('maps our InvalidArgumentError to INVALID_ARGUMENT naming the field', async () => {
+  it('maps our InvalidArgumentError to INVALID_ARGUMENT with a google.rpc.BadRequest naming the field', async () => {
     await assert.rejects(
       stockUnary(client, 'createUser', { email: 'no-at-sign', name: 'X' }),
-      (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /email/.test(err.details),
+      (err: grpc.ServiceError) => {
+        assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+        assert.match(err.details, /email/);
+        // Decoded from the bytes the stock client received, as any rich-error-model client would.
+        const [bytes] = err.metadata.get('grpc-status-details-bin') as Buffer[];
+        const status = fromBinary(StatusSchema, bytes!);
+        assert.equal(status.code, grpc.status.INVALID_ARGUMENT);
+        const detail = anyUnpack(status.details[0]!, BadRequestSchema);
+        assert.deepEqual(
+          detail?.fieldViolations.map((v) => v.field),
+          ['email'],
+        );
+        return true;
+      },
     );
   });
 
