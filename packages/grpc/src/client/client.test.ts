@@ -91,6 +91,28 @@ describe('grpcClient', () => {
     assert.equal(creates, 1, 'a non-idempotent call that reached the server is not repeated');
   });
 
+  it('hedges a slow idempotent call; the losing attempt is cancelled on its server', async () => {
+    let calls = 0;
+    const cancelled: unknown[] = [];
+    const { address } = await serve({
+      getUser: async (request, call) => {
+        if (++calls === 1) {
+          await new Promise<void>((resolve) => call.ctx.onAbort(() => resolve()));
+          cancelled.push(call.ctx.abortReason);
+          return { id: 'slow' };
+        }
+        return { id: request.id };
+      },
+    });
+    const users = client([address], {
+      idempotentMethods: ['getUser'],
+      policies: { retry: false, hedge: { delayMs: 20 } },
+    });
+    assert.equal((await users.getUser({ id: 'fast' })).id, 'fast');
+    assert.equal(calls, 2);
+    while (cancelled.length === 0) await new Promise((r) => setTimeout(r, 5));
+  });
+
   it('does not retry a status about the request (NOT_FOUND, INVALID_ARGUMENT)', async () => {
     let calls = 0;
     const { address } = await serve({

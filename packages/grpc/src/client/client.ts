@@ -38,6 +38,8 @@ import {
   type CircuitBreakerOptions,
   circuitBreaker,
   deadline,
+  type HedgeOptions,
+  hedge,
   RetryBudget,
   type RetryBudgetOptions,
   type RetryOptions,
@@ -67,6 +69,12 @@ export interface GrpcPolicyOptions {
    * downstream), its options, or `false`. Defaults to a new budget of 20% plus 10 retries per second.
    */
   readonly budget?: RetryBudget | RetryBudgetOptions | false;
+  /**
+   * Hedged unary calls of idempotent methods (see `hedge()` in `@meshkit/policies`): when the first
+   * attempt has not answered after a delay, send another; the first answer wins and the rest are
+   * cancelled on their servers. Hedges spend from the retry budget. Off by default.
+   */
+  readonly hedge?: Omit<HedgeOptions, 'budget'> | false;
   /** A circuit breaker per endpoint. Defaults to opening after 5 consecutive failures for 10 s. */
   readonly breaker?: CircuitBreakerOptions | false;
   /** Each unary attempt must finish within this many ms (server streams: their headers). Defaults to 3,000. */
@@ -187,7 +195,8 @@ export function grpcClient<S extends DescService>(definition: S, options: GrpcCl
   const sharedRoot = createContext({ clock });
 
   const budget: RetryBudget | undefined =
-    policies.retry === false || policies.budget === false
+    (policies.retry === false && (policies.hedge === undefined || policies.hedge === false)) ||
+    policies.budget === false
       ? undefined
       : policies.budget instanceof RetryBudget
         ? policies.budget
@@ -200,6 +209,10 @@ export function grpcClient<S extends DescService>(definition: S, options: GrpcCl
           ...policies.retry,
           ...(budget === undefined ? {} : { budget }),
         });
+  const hedgeLayer =
+    policies.hedge === undefined || policies.hedge === false
+      ? undefined
+      : hedge<GrpcRequest, GrpcResponse>({ ...policies.hedge, ...(budget === undefined ? {} : { budget }) });
   const deadlineLayer =
     policies.deadlineMs === false
       ? undefined
@@ -233,9 +246,11 @@ export function grpcClient<S extends DescService>(definition: S, options: GrpcCl
   });
   markCancelsPromptly(balancer);
 
-  // Unary calls: deadline → retry → balancer. Server streams: retry → balancer (no default deadline).
+  // Unary calls: deadline → retry → hedge → balancer. Server streams: retry → balancer (no default deadline).
   const unaryLayers = stack<GrpcRequest, GrpcResponse>(
-    ...[deadlineLayer, retryLayer].filter((l): l is AnyLayer<GrpcRequest, GrpcResponse> => l !== undefined),
+    ...[deadlineLayer, retryLayer, hedgeLayer].filter(
+      (l): l is AnyLayer<GrpcRequest, GrpcResponse> => l !== undefined,
+    ),
   );
   const streamLayers = stack<GrpcRequest, GrpcResponse>(
     ...[retryLayer].filter((l): l is AnyLayer<GrpcRequest, GrpcResponse> => l !== undefined),
