@@ -7,8 +7,8 @@
  *   nice-grpc          nice-grpc over grpc-js with its retry and deadline middleware
  *   connect            @connectrpc/connect-node's gRPC transport (HTTP/2) with the generated service
  *   meshkit-transport  meshkit's lean node:http2 transport alone (one endpoint, no policies)
- *   meshkit            grpcClient: P2C + peak EWMA, deadline, retry with budget, per-endpoint breaker
- *                      and attempt timeout, all on
+ *   meshkit            grpcClient with discovery (a registry watch), P2C + peak EWMA, deadline, retry
+ *                      with budget, per-endpoint breaker and attempt timeout, all on
  *
  * Servers, each measured with the stock grpc-js client: grpc-js, connect (connect-node's handler on
  * node:http2) and meshkit (grpcServer).
@@ -27,6 +27,7 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { createContext } from '@meshkit/core';
+import { staticRegistry } from '@meshkit/discovery';
 import { GetUserRequestSchema, grpcClient, grpcTransport, UserService } from '@meshkit/grpc';
 import { createChannel, createClientFactory } from 'nice-grpc';
 import { deadlineMiddleware } from 'nice-grpc-client-middleware-deadline';
@@ -96,9 +97,12 @@ async function clientCases(port: number): Promise<Case[]> {
     message: create(GetUserRequestSchema, { id: '42' }),
   };
 
+  const registry = staticRegistry({
+    instances: [{ id: 'bench-1', service: 'bench', address: '127.0.0.1', port, protocols: ['grpc'] }],
+  });
   const meshkit = grpcClient(UserService, {
     service: 'bench',
-    endpoints: [address],
+    registry,
     policies: { deadlineMs: 5_000, attemptTimeoutMs: 2_000 },
   });
   await meshkit.getUser({ id: '42' });
@@ -114,7 +118,14 @@ async function clientCases(port: number): Promise<Case[]> {
     },
     { name: 'connect', call: () => connect.getUser(request), close: async () => {} },
     { name: 'meshkit-transport', call: () => transport(rawRequest, root), close: () => transport.close() },
-    { name: 'meshkit', call: () => meshkit.getUser(request), close: () => meshkit.$close() },
+    {
+      name: 'meshkit',
+      call: () => meshkit.getUser(request),
+      close: async () => {
+        await meshkit.$close();
+        await registry.close();
+      },
+    },
   ];
 }
 
