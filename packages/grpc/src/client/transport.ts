@@ -280,7 +280,10 @@ class ClientCall {
       this.#end(
         code === constants.NGHTTP2_REFUSED_STREAM
           ? new GrpcStatusError(Status.UNAVAILABLE, 'the server refused the stream', { rejected: true })
-          : new GrpcStatusError(Status.UNAVAILABLE, `the stream closed without a status (code ${code})`),
+          : code === constants.NGHTTP2_NO_ERROR
+            ? // The peer ended the stream cleanly but sent no status: a protocol error, not an outage.
+              new GrpcStatusError(Status.INTERNAL, 'the stream ended without a status')
+            : new GrpcStatusError(Status.UNAVAILABLE, `the stream was reset (HTTP/2 code ${code})`),
       );
     }
   }
