@@ -19,7 +19,13 @@ import {
 } from '@meshkit/core';
 import { GrpcStatusError } from '../errors.ts';
 import { FrameDecoder, frame } from '../wire/framing.ts';
-import { type ReceivedMetadata, readMetadata, textValue, writeMetadata } from '../wire/metadata.ts';
+import {
+  type ReceivedMetadata,
+  readMetadata,
+  textValue,
+  writeContextMetadata,
+  writeMetadata,
+} from '../wire/metadata.ts';
 import { decodeGrpcMessage, parseStatus, Status } from '../wire/status.ts';
 import { encodeGrpcTimeout } from '../wire/timeout.ts';
 import { completable } from './completion.ts';
@@ -159,8 +165,7 @@ class ClientCall {
       'grpc-accept-encoding': 'identity',
       'user-agent': userAgent,
     };
-    const metadata = ctx.metadata;
-    for (const key in metadata) headers[key] = metadata[key];
+    writeContextMetadata(headers, ctx.metadata);
     if (req.metadata !== undefined) writeMetadata(headers, req.metadata, 'metadata');
     const remaining = ctx.remainingMs();
     if (remaining !== Infinity) {

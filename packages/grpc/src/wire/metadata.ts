@@ -53,6 +53,37 @@ export function writeMetadata(headers: OutgoingHttpHeaders, metadata: Metadata, 
   }
 }
 
+/**
+ * Adds a context's propagated metadata (`traceparent`, request id, caller-chosen keys) to `headers`,
+ * skipping what gRPC reserves or cannot carry (a key an HTTP hop put there, a non-ASCII text value)
+ * instead of failing the call for it. Explicit call metadata, written after, wins.
+ */
+export function writeContextMetadata(
+  headers: OutgoingHttpHeaders,
+  metadata: Readonly<Record<string, unknown>>,
+): void {
+  for (const key in metadata) {
+    const lower = key.toLowerCase();
+    if (
+      !validKey.test(lower) ||
+      (lower.startsWith('grpc-') && !allowedGrpcKeys.has(lower)) ||
+      reserved.has(lower)
+    )
+      continue;
+    const value = metadata[key];
+    const values = (Array.isArray(value) ? value : [value]) as unknown[];
+    const binary = lower.endsWith('-bin');
+    const encoded: string[] = [];
+    for (const v of values) {
+      if (binary && v instanceof Uint8Array)
+        encoded.push(Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64'));
+      else if (typeof v === 'string' && (binary || printable.test(v)))
+        encoded.push(binary ? Buffer.from(v, 'utf8').toString('base64') : v);
+    }
+    if (encoded.length > 0) headers[lower] = encoded.length === 1 ? encoded[0]! : encoded;
+  }
+}
+
 function encodeValue(value: string | Uint8Array, binary: boolean, field: string): string {
   if (binary) {
     const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '@meshkit/core';
 import fc from 'fast-check';
 import { FrameDecoder, frame } from './framing.ts';
-import { readMetadata, writeMetadata } from './metadata.ts';
+import { readMetadata, writeContextMetadata, writeMetadata } from './metadata.ts';
 import { decodeGrpcMessage, encodeGrpcMessage, parseStatus, Status, statusName } from './status.ts';
 import { encodeGrpcTimeout, parseGrpcTimeout } from './timeout.ts';
 
@@ -112,6 +112,29 @@ describe('metadata', () => {
       'x-a': 'one',
       'x-c-bin': Buffer.from([0, 255]),
       'x-d-bin': [Buffer.from([1]), Buffer.from([2])],
+    });
+  });
+
+  it('propagates context metadata, skipping what gRPC cannot carry instead of failing', () => {
+    const headers: Record<string, string | string[]> = {};
+    writeContextMetadata(headers, {
+      traceparent: '00-abc-def-01',
+      'x-request-id': 'r1',
+      'X-Upper': 'kept lower-cased',
+      'x-meshkit-timeout-ms': '100',
+      'grpc-timeout': '1S',
+      te: 'gzip',
+      'x-accent': 'é',
+      'x-trace-bin': Buffer.from([1]),
+      'x-list': ['a', 'b'],
+    });
+    assert.deepEqual(headers, {
+      traceparent: '00-abc-def-01',
+      'x-request-id': 'r1',
+      'x-upper': 'kept lower-cased',
+      'x-meshkit-timeout-ms': '100',
+      'x-trace-bin': 'AQ==',
+      'x-list': ['a', 'b'],
     });
   });
 
