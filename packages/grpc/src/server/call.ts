@@ -61,6 +61,7 @@ export class ServerCallState implements ServerCall {
   #done = false;
   #timer: TimerHandle | undefined;
   #drain: (() => void) | undefined;
+  #wakeReader: (() => void) | undefined;
 
   constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, settings: CallSettings) {
     this.#stream = stream;
@@ -124,8 +125,10 @@ export class ServerCallState implements ServerCall {
       return;
     }
     const kind = route.method.methodKind;
-    if (kind !== 'unary' && kind !== 'server_streaming') {
-      this.finish(Status.UNIMPLEMENTED, `${kind} methods are not supported`);
+    if (kind === 'client_streaming' || kind === 'bidi_streaming') {
+      const requests = this.#requestStream(route.method.input);
+      if (kind === 'client_streaming') this.#runUnary(route, requests);
+      else this.#runStreaming(route, requests);
       return;
     }
     this.#readRequest(route.method.input, (request) => {
@@ -172,6 +175,7 @@ export class ServerCallState implements ServerCall {
     if (this.#timer !== undefined) this.#settings.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#drain?.();
+    this.#wakeReader?.();
     if (reason !== undefined && !this.#controller.signal.aborted) this.#controller.abort(reason);
   }
 
@@ -233,6 +237,65 @@ export class ServerCallState implements ServerCall {
       }
       then(request);
     });
+  }
+
+  /**
+   * The request messages of a client- or bidi-streaming call, as they arrive. Past `bufferMessages`
+   * unread ones the stream is paused, so HTTP/2 flow control holds the client back. Ends when the client
+   * half-closes, or when the call ended (cancelled, deadline).
+   */
+  #requestStream(input: DescMessage, bufferMessages = 16): AsyncIterable<unknown> {
+    const decoder = new FrameDecoder(this.#settings.maxReceiveMessageBytes);
+    const stream = this.#stream;
+    const queue: unknown[] = [];
+    let ended = false;
+    const wake = (): void => this.#wakeReader?.();
+    stream.on('data', (chunk: Buffer) => {
+      if (this.#done) return;
+      const out = decoder.push(chunk);
+      if (out === 'too-large' || out === 'compressed') {
+        this.finish(
+          out === 'too-large' ? Status.RESOURCE_EXHAUSTED : Status.UNIMPLEMENTED,
+          out === 'too-large'
+            ? `request message larger than ${this.#settings.maxReceiveMessageBytes} bytes`
+            : 'compressed messages are not supported',
+        );
+        return;
+      }
+      for (const bytes of out) {
+        try {
+          queue.push(fromBinary(input, bytes));
+        } catch (error) {
+          this.finish(Status.INTERNAL, `could not parse a request message: ${(error as Error).message}`);
+          return;
+        }
+      }
+      if (queue.length >= bufferMessages) stream.pause();
+      wake();
+    });
+    stream.on('end', () => {
+      ended = true;
+      if (decoder.pendingBytes > 0) this.finish(Status.INTERNAL, 'the request ended inside a message');
+      wake();
+    });
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: async (): Promise<IteratorResult<unknown>> => {
+          for (;;) {
+            if (queue.length > 0) {
+              const value = queue.shift();
+              if (stream.isPaused() && queue.length < bufferMessages) stream.resume();
+              return { value, done: false };
+            }
+            if (ended || this.#done) return { value: undefined, done: true };
+            await new Promise<void>((resolve) => {
+              this.#wakeReader = resolve;
+            });
+            this.#wakeReader = undefined;
+          }
+        },
+      }),
+    };
   }
 
   #encode(output: DescMessage, value: unknown): Buffer | undefined {

@@ -18,8 +18,11 @@ import {
 } from '@meshkit/core';
 import type { Registration, Registry } from '@meshkit/discovery';
 import { Health } from '../gen/grpc/health/v1/health_pb.ts';
+import { ServerReflection as ServerReflectionV1 } from '../gen/grpc/reflection/v1/reflection_pb.ts';
+import { ServerReflection as ServerReflectionV1Alpha } from '../gen/grpc/reflection/v1alpha/reflection_pb.ts';
 import { type CallSettings, type Route, ServerCallState } from './call.ts';
 import { HealthStatus } from './health.ts';
+import { reflectionImpl } from './reflection.ts';
 import type { ServiceImpl } from './types.ts';
 
 /** TLS for a server: its certificate, and optionally mutual TLS. PEM strings or buffers. */
@@ -77,6 +80,11 @@ export interface GrpcServerOptions {
   readonly shutdownGraceMs?: number;
   /** Serve `grpc.health.v1.Health` (Check, Watch, List). Defaults to `true`. */
   readonly health?: boolean;
+  /**
+   * Serve server reflection (`grpc.reflection.v1` and `v1alpha`), so `grpcurl`-style tools list the
+   * services and fetch their `.proto` files. Defaults to `false`: it exposes the API's schema.
+   */
+  readonly reflection?: boolean;
   /** The clock for deadlines. Defaults to the system clock. */
   readonly clock?: Clock;
 }
@@ -129,6 +137,7 @@ export function grpcServer(options: GrpcServerOptions = {}): GrpcServer {
   const clock = options.clock ?? systemClock;
   const graceMs = checkNumber('grpcServer.shutdownGraceMs', options.shutdownGraceMs ?? 10_000, 0);
   const routes = new Map<string, Route>();
+  const served: DescService[] = [];
   const calls = new Set<ServerCallState>();
   const sessions = new Set<Http2Session>();
   const health = new HealthStatus();
@@ -198,6 +207,7 @@ export function grpcServer(options: GrpcServerOptions = {}): GrpcServer {
       }
       routes.set(path, { method, handler: handler.bind(impl) as Route['handler'] });
     }
+    served.push(service);
     health.set(service.typeName, 'NOT_SERVING');
     return server;
   };
@@ -212,6 +222,14 @@ export function grpcServer(options: GrpcServerOptions = {}): GrpcServer {
       if (closing !== undefined) throw new MeshError(ErrorCode.CLOSED, 'the server was closed');
       if (options.health !== false && !routes.has(`/${Health.typeName}/Check`)) {
         add(Health, { check: health.check, watch: health.watch, list: health.list });
+      }
+      if (
+        options.reflection === true &&
+        !routes.has(`/${ServerReflectionV1.typeName}/ServerReflectionInfo`)
+      ) {
+        const reflection = reflectionImpl(() => served);
+        add(ServerReflectionV1, reflection.v1);
+        add(ServerReflectionV1Alpha, reflection.v1alpha);
       }
       listening = true;
       const host = listenOptions.host ?? '127.0.0.1';

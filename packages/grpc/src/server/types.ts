@@ -1,5 +1,7 @@
 import type {
   DescMessage,
+  DescMethodBiDiStreaming,
+  DescMethodClientStreaming,
   DescMethodServerStreaming,
   DescMethodUnary,
   DescService,
@@ -45,11 +47,26 @@ export type ServerStreamingHandler<I extends DescMessage, O extends DescMessage>
   call: ServerCall,
 ) => AsyncIterable<MessageInitShape<O>>;
 
-type Supported = DescMethodUnary | DescMethodServerStreaming;
+/** A client-streaming method: the request messages as they arrive, then one response. */
+export type ClientStreamingHandler<I extends DescMessage, O extends DescMessage> = (
+  requests: AsyncIterable<MessageShape<I>>,
+  call: ServerCall,
+) => Promise<MessageInitShape<O>> | MessageInitShape<O>;
 
 /**
- * The implementation of a generated service: one handler per unary or server-streaming method, keyed by
- * the method's local name (`getUser`). Client- and bidi-streaming methods are answered `UNIMPLEMENTED`.
+ * A bidi-streaming method: the request messages as they arrive (the stream pauses past 16 unread, so a
+ * fast client is held back), and the response messages of the returned iterable, written with flow
+ * control.
+ */
+export type BidiStreamingHandler<I extends DescMessage, O extends DescMessage> = (
+  requests: AsyncIterable<MessageShape<I>>,
+  call: ServerCall,
+) => AsyncIterable<MessageInitShape<O>>;
+
+/**
+ * The implementation of a generated service: one handler per method, keyed by the method's local name
+ * (`getUser`), typed by its kind (unary, server-, client- or bidi-streaming). A method left out is
+ * answered `UNIMPLEMENTED`.
  *
  * @example
  * ```ts
@@ -60,11 +77,13 @@ type Supported = DescMethodUnary | DescMethodServerStreaming;
  * ```
  */
 export type ServiceImpl<S extends DescService> = {
-  [K in keyof S['method'] as S['method'][K] extends Supported
-    ? K
-    : never]: S['method'][K] extends DescMethodUnary<infer I, infer O>
+  [K in keyof S['method']]: S['method'][K] extends DescMethodUnary<infer I, infer O>
     ? UnaryHandler<I, O>
     : S['method'][K] extends DescMethodServerStreaming<infer I, infer O>
       ? ServerStreamingHandler<I, O>
-      : never;
+      : S['method'][K] extends DescMethodClientStreaming<infer I, infer O>
+        ? ClientStreamingHandler<I, O>
+        : S['method'][K] extends DescMethodBiDiStreaming<infer I, infer O>
+          ? BidiStreamingHandler<I, O>
+          : never;
 };
