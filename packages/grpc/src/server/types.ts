@@ -65,8 +65,8 @@ export type BidiStreamingHandler<I extends DescMessage, O extends DescMessage> =
 
 /**
  * The implementation of a generated service: one handler per method, keyed by the method's local name
- * (`getUser`), typed by its kind (unary, server-, client- or bidi-streaming). A method left out is
- * answered `UNIMPLEMENTED`.
+ * (`getUser`), typed by its kind (unary, server-, client- or bidi-streaming). A method that is not
+ * ready yet throws `new GrpcStatusError(Status.UNIMPLEMENTED)`.
  *
  * @example
  * ```ts
