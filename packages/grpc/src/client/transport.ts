@@ -179,7 +179,16 @@ class ClientCall {
     const body = frame(toBinary(method.input, req.message));
     const session = connection.session();
     this.#session = session;
-    const stream = session.request(headers, { endStream: false });
+    let stream: ClientHttp2Stream;
+    try {
+      stream = session.request(headers, { endStream: false });
+    } catch (error) {
+      // The session went away between our check and the request (GOAWAY, closing): nothing was sent.
+      throw new GrpcStatusError(Status.UNAVAILABLE, `no stream to ${connection.authority}`, {
+        cause: error,
+        rejected: true,
+      });
+    }
     this.#stream = stream;
     connection.acquire(session);
     stream.on('response', (h) => this.#onResponse(h));
