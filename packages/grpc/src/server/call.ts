@@ -220,6 +220,9 @@ export class ServerCallState implements ServerCall {
         this.finish(Status.UNIMPLEMENTED, 'compressed messages are not supported');
       } else {
         messages.push(...out);
+        // One request message is all a unary or server-streaming call takes: refuse a second at once
+        // rather than buffer whatever else a client sends.
+        if (messages.length > 1) this.finish(Status.INTERNAL, 'more than one request message');
       }
     });
     stream.on('end', () => {
