@@ -186,11 +186,13 @@ describe('grpcClient', () => {
     assert.ok(results.every((id) => id === '1'));
   });
 
-  it('propagates the deadline over two hops; the far end sees it and the caller gets DEADLINE_EXCEEDED', async () => {
+  it('propagates the deadline, traceparent and request id over two hops; the caller gets DEADLINE_EXCEEDED', async () => {
     const farDeadlines: (number | undefined)[] = [];
+    const farTrace: unknown[] = [];
     const far = await serve({
       getUser: async (_request, call) => {
         farDeadlines.push(call.ctx.deadline);
+        farTrace.push(call.metadata.traceparent, call.metadata['x-request-id']);
         await new Promise<void>((resolve) => call.ctx.onAbort(() => resolve()));
         return { id: 'never' };
       },
@@ -204,7 +206,11 @@ describe('grpcClient', () => {
       },
     });
     const users = client([middle.address], { policies: { retry: false } });
-    await assert.rejects(users.getUser({ id: '1' }, { timeoutMs: 300 }), (err: unknown) => {
+    const trace = {
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      'x-request-id': 'r-9',
+    };
+    await assert.rejects(users.getUser({ id: '1' }, { timeoutMs: 300, metadata: trace }), (err: unknown) => {
       assert.ok(err instanceof GrpcStatusError || (err as { code?: string }).code !== undefined);
       assert.equal((err as { code: string }).code, ErrorCode.DEADLINE_EXCEEDED);
       return true;
@@ -212,6 +218,7 @@ describe('grpcClient', () => {
     assert.ok(middleDeadline !== undefined);
     assert.equal(farDeadlines.length, 1);
     assert.ok(farDeadlines[0]! <= middleDeadline + 5, 'the far deadline is no later than the middle one');
+    assert.deepEqual(farTrace, [trace.traceparent, 'r-9'], 'trace context and request id crossed both hops');
   });
 
   it('aborts a server stream at its deadline with ERR_DEADLINE_EXCEEDED; the server handler ends', async () => {

@@ -40,6 +40,20 @@ export interface CallSettings {
   readonly onDone: (call: ServerCallState) => void;
 }
 
+/** Request metadata a server copies into the handler's context, so it travels on to the next hop. */
+const propagatedKeys = ['traceparent', 'tracestate', 'x-request-id'] as const;
+
+function propagatedMetadata(headers: IncomingHttpHeaders): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (const key of propagatedKeys) {
+    const value = headers[key];
+    if (typeof value !== 'string') continue;
+    out ??= {};
+    out[key] = value;
+  }
+  return out;
+}
+
 const grpcContentType = /^application\/grpc(\+proto)?(;.*)?$/;
 
 /**
@@ -72,10 +86,12 @@ export class ServerCallState implements ServerCall {
     this.peer = `${socket?.remoteAddress ?? ''}:${socket?.remotePort ?? ''}`;
     const timeoutMs = parseGrpcTimeout(headers['grpc-timeout'] as string | undefined);
     const clock = settings.clock;
+    const propagated = propagatedMetadata(headers);
     this.ctx = createContext({
       clock,
       signal: this.#controller.signal,
       ...(timeoutMs === undefined ? {} : { deadline: clock.now() + timeoutMs }),
+      ...(propagated === undefined ? {} : { metadata: propagated }),
     });
     if (timeoutMs !== undefined) {
       this.#timer = clock.setTimeout(() => this.#expire(), timeoutMs);

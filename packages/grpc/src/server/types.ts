@@ -15,8 +15,9 @@ import type { Metadata, ReceivedMetadata } from '../wire/metadata.ts';
 export interface ServerCall {
   /**
    * The call's context: its deadline is the client's `grpc-timeout`, and it is cancelled when the client
-   * cancels, the deadline passes or the server's shutdown grace runs out. Pass it to downstream calls so
-   * they inherit both.
+   * cancels, the deadline passes or the server's shutdown grace runs out; its metadata holds the
+   * request's `traceparent`, `tracestate` and `x-request-id`. Pass it to downstream calls so they inherit
+   * all of it.
    */
   readonly ctx: CallContext;
   /** The request metadata (protocol headers left out). */
