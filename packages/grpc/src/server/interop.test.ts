@@ -241,4 +241,25 @@ describe('grpcServer with a stock grpc-js client', () => {
       health.close();
     }
   });
+
+  it('serves grpc.health.v1 Watch: the current status, then each change', async () => {
+    const health = new StockHealth(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      watch(req: unknown): grpc.ClientReadableStream<{ status: string }>;
+    };
+    const watch = health.watch({ service: 'user.UserService' });
+    watch.on('error', () => {});
+    const statuses: string[] = [];
+    const next = () => once(watch, 'data').then(([m]) => statuses.push((m as { status: string }).status));
+    try {
+      await next();
+      server.health.set('user.UserService', 'NOT_SERVING');
+      await next();
+      server.health.set('user.UserService', 'SERVING');
+      await next();
+      assert.deepEqual(statuses, ['SERVING', 'NOT_SERVING', 'SERVING']);
+    } finally {
+      watch.cancel();
+      health.close();
+    }
+  });
 });
