@@ -10,114 +10,21 @@ import {
 } from '@bufbuild/protobuf';
 import { MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
 import {
-  type BalanceOptions,
-  type Balancer,
-  balance,
-  type EndpointService,
-  type Picker,
-} from '@meshkit/balance';
-import {
-  type AnyLayer,
   type CallContext,
-  type Clock,
   checkNumber,
   checkString,
   createContext,
-  type EndpointInit,
   InvalidArgumentError,
-  inheritCancelsPromptly,
-  markCancelsPromptly,
-  type Readiness,
   type Service,
-  stack,
   systemClock,
 } from '@meshkit/core';
-import { endpointSets, type Registry } from '@meshkit/discovery';
-import {
-  type CircuitBreaker,
-  type CircuitBreakerOptions,
-  circuitBreaker,
-  deadline,
-  type HedgeOptions,
-  hedge,
-  RetryBudget,
-  type RetryBudgetOptions,
-  type RetryOptions,
-  retry,
-  timeout,
-} from '@meshkit/policies';
 import type { Metadata } from '../wire/metadata.ts';
-import type { GrpcClientTlsOptions } from './connection.ts';
-import { isEndpointFailure, isRetryableGrpcError } from './failures.ts';
-import { type GrpcTransportOptions, grpcTransport } from './transport.ts';
+import type { GrpcClientOptions } from './options.ts';
+import { grpcPipeline } from './pipeline.ts';
+import type { GrpcTransportOptions } from './transport.ts';
 import type { GrpcRequest, GrpcResponse, GrpcStreamResponse, GrpcUnaryResponse } from './types.ts';
 
-/**
- * The policies of a client, in request order: overall deadline → retry with budget → balancer →
- * per-endpoint breaker → per-attempt timeout → transport. Each can be turned off with `false`.
- */
-export interface GrpcPolicyOptions {
-  /**
-   * A unary call, every retry included, must finish within this many ms. Defaults to 10,000. Server
-   * streams get no default deadline (a subscription may last for hours): give one per call.
-   */
-  readonly deadlineMs?: number | false;
-  /** Retries (see `retry()` in `@meshkit/policies`). Defaults to 3 attempts, jittered exponential backoff. */
-  readonly retry?: Omit<RetryOptions<GrpcResponse>, 'budget'> | false;
-  /**
-   * The retry budget: a shared `RetryBudget` (the same object can serve an HTTP client of the same
-   * downstream), its options, or `false`. Defaults to a new budget of 20% plus 10 retries per second.
-   */
-  readonly budget?: RetryBudget | RetryBudgetOptions | false;
-  /**
-   * Hedged unary calls of idempotent methods (see `hedge()` in `@meshkit/policies`): when the first
-   * attempt has not answered after a delay, send another; the first answer wins and the rest are
-   * cancelled on their servers. Hedges spend from the retry budget. Off by default.
-   */
-  readonly hedge?: Omit<HedgeOptions, 'budget'> | false;
-  /** A circuit breaker per endpoint. Defaults to opening after 5 consecutive failures for 10 s. */
-  readonly breaker?: CircuitBreakerOptions | false;
-  /** Each unary attempt must finish within this many ms (server streams: their headers). Defaults to 3,000. */
-  readonly attemptTimeoutMs?: number | false;
-}
-
-/** Options of {@link grpcClient}. */
-export interface GrpcClientOptions {
-  /** The downstream service's name: looked up in `registry`, shown in `describe()`. */
-  readonly service: string;
-  /** Where instances come from (those registered with protocol `grpc`); the client follows changes. */
-  readonly registry?: Registry;
-  /** A fixed list of `host:port` addresses or endpoint records. Give this or `registry`. */
-  readonly endpoints?: readonly (string | EndpointInit)[];
-  /** How to choose an endpoint per call. Defaults to P2C over peak-EWMA latency. */
-  readonly picker?: Picker<GrpcRequest>;
-  /** Outlier detection, health checks and panic threshold, passed to `balance()`. */
-  readonly balance?: Pick<
-    BalanceOptions<GrpcRequest, GrpcResponse>,
-    | 'outlierDetection'
-    | 'healthCheck'
-    | 'panicThresholdPercent'
-    | 'initialRttMs'
-    | 'ewmaDecayMs'
-    | 'discoveryTimeoutMs'
-  >;
-  readonly policies?: GrpcPolicyOptions;
-  /** TLS and mutual TLS for every endpoint. */
-  readonly tls?: GrpcClientTlsOptions;
-  /** Connection settings of each endpoint's transport. */
-  readonly transport?: Omit<GrpcTransportOptions, 'tls'>;
-  /** Metadata sent on every call. */
-  readonly metadata?: Metadata;
-  /**
-   * Methods (local names, `getUser`) that are safe to repeat, besides those whose proto declares
-   * `idempotency_level` `NO_SIDE_EFFECTS` or `IDEMPOTENT`. Only these are retried after the request may
-   * have reached a server; any method is retried when it provably did not (connection refused,
-   * `REFUSED_STREAM`, GOAWAY).
-   */
-  readonly idempotentMethods?: readonly string[];
-  /** The clock for deadlines, backoff, breakers and latency. Defaults to the system clock. */
-  readonly clock?: Clock;
-}
+export type { GrpcClientOptions, GrpcPolicyOptions } from './options.ts';
 
 /** Per-call options. */
 export interface GrpcCallOptions {
@@ -176,7 +83,6 @@ export function grpcClient<S extends DescService>(definition: S, options: GrpcCl
   }
   const service = checkString('grpcClient.service', options.service);
   const clock = options.clock ?? systemClock;
-  const policies = options.policies ?? {};
   const idempotentNames = new Set(options.idempotentMethods ?? []);
   for (const name of idempotentNames) {
     if (definition.method[name] === undefined) {
@@ -194,69 +100,8 @@ export function grpcClient<S extends DescService>(definition: S, options: GrpcCl
   const defaultMetadata = options.metadata;
   const sharedRoot = createContext({ clock });
 
-  const budget: RetryBudget | undefined =
-    (policies.retry === false && (policies.hedge === undefined || policies.hedge === false)) ||
-    policies.budget === false
-      ? undefined
-      : policies.budget instanceof RetryBudget
-        ? policies.budget
-        : new RetryBudget({ clock, ...policies.budget });
-  const retryLayer =
-    policies.retry === false
-      ? undefined
-      : retry<GrpcRequest, GrpcResponse>({
-          retryOn: isRetryableGrpcError,
-          ...policies.retry,
-          ...(budget === undefined ? {} : { budget }),
-        });
-  const hedgeLayer =
-    policies.hedge === undefined || policies.hedge === false
-      ? undefined
-      : hedge<GrpcRequest, GrpcResponse>({ ...policies.hedge, ...(budget === undefined ? {} : { budget }) });
-  const deadlineLayer =
-    policies.deadlineMs === false
-      ? undefined
-      : deadline<GrpcRequest, GrpcResponse>({
-          timeoutMs: checkNumber('grpcClient.policies.deadlineMs', policies.deadlineMs ?? 10_000, 1),
-        });
-  const attemptTimeout =
-    policies.attemptTimeoutMs === false
-      ? undefined
-      : timeout<GrpcRequest, GrpcResponse>({
-          timeoutMs: checkNumber(
-            'grpcClient.policies.attemptTimeoutMs',
-            policies.attemptTimeoutMs ?? 3_000,
-            1,
-          ),
-        });
-  const breakerOptions = policies.breaker;
-  const makeBreaker = (): CircuitBreaker<GrpcRequest, GrpcResponse> | undefined =>
-    breakerOptions === false
-      ? undefined
-      : circuitBreaker<GrpcRequest, GrpcResponse>({ clock, isFailure: isEndpointFailure, ...breakerOptions });
-
-  const balancer: Balancer<GrpcRequest, GrpcResponse> = balance<GrpcRequest, GrpcResponse>({
-    service,
-    endpoints: endpointsFrom(options, service),
-    connect: (endpoint) =>
-      endpointService(grpcTransport(endpoint.address, transportOptions), makeBreaker(), attemptTimeout),
-    ...(options.picker === undefined ? {} : { picker: options.picker }),
-    ...options.balance,
-    clock,
-  });
-  markCancelsPromptly(balancer);
-
-  // Unary calls: deadline → retry → hedge → balancer. Server streams: retry → balancer (no default deadline).
-  const unaryLayers = stack<GrpcRequest, GrpcResponse>(
-    ...[deadlineLayer, retryLayer, hedgeLayer].filter(
-      (l): l is AnyLayer<GrpcRequest, GrpcResponse> => l !== undefined,
-    ),
-  );
-  const streamLayers = stack<GrpcRequest, GrpcResponse>(
-    ...[retryLayer].filter((l): l is AnyLayer<GrpcRequest, GrpcResponse> => l !== undefined),
-  );
-  const unary = unaryLayers.wrap(balancer);
-  const streaming = streamLayers.wrap(balancer);
+  const pipeline = grpcPipeline(options, service, clock, transportOptions);
+  const { unary, streaming } = pipeline;
 
   const contextFor = (method: DescMethod, callOptions: GrpcCallOptions | undefined): CallContext => {
     const signal = callOptions?.signal;
@@ -308,57 +153,7 @@ export function grpcClient<S extends DescService>(definition: S, options: GrpcCl
   }
   return Object.assign(methods, {
     $service: unary,
-    $describe: () => ({
-      service,
-      ...unaryLayers.describe?.(),
-      ...(budget === undefined ? {} : { budget: budget.describe() }),
-      balancer: balancer.describe(),
-    }),
-    $close: () => balancer.close(),
+    $describe: () => ({ service, ...pipeline.describe() }),
+    $close: () => pipeline.close(),
   }) as unknown as GrpcClient<S>;
-}
-
-/**
- * One endpoint's service: its own breaker (one bad instance opens only its own circuit), the per-attempt
- * timeout for unary calls, then the transport. An open circuit reports the endpoint `closed`, so the
- * balancer skips it before sending anything.
- */
-function endpointService(
-  transport: ReturnType<typeof grpcTransport>,
-  breaker: CircuitBreaker<GrpcRequest, GrpcResponse> | undefined,
-  attemptTimeout: AnyLayer<GrpcRequest, GrpcResponse> | undefined,
-): EndpointService<GrpcRequest, GrpcResponse> {
-  const timed = attemptTimeout === undefined ? transport : attemptTimeout.wrap(transport);
-  const unary = breaker === undefined ? timed : breaker.wrap(timed);
-  const streaming = breaker === undefined ? transport : breaker.wrap(transport);
-  const readiness = (): Readiness => {
-    const state = breaker?.state;
-    return state === 'open' || state === 'isolated' ? 'closed' : 'ready';
-  };
-  const call = Object.assign(
-    (req: GrpcRequest, ctx: CallContext) => (req.method.methodKind === 'unary' ? unary : streaming)(req, ctx),
-    { readiness, close: () => transport.close() },
-  );
-  return inheritCancelsPromptly(unary, call);
-}
-
-function endpointsFrom(
-  options: GrpcClientOptions,
-  service: string,
-): readonly EndpointInit[] | AsyncIterable<readonly EndpointInit[]> {
-  if (options.registry !== undefined && options.endpoints !== undefined) {
-    throw new InvalidArgumentError('grpcClient.endpoints', 'cannot be combined with registry');
-  }
-  if (options.registry !== undefined) return endpointSets(options.registry, service, { protocol: 'grpc' });
-  const list = options.endpoints;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new InvalidArgumentError(
-      'grpcClient.endpoints',
-      'must be a non-empty array (or give a registry)',
-      list,
-    );
-  }
-  return list.map((e, i) =>
-    typeof e === 'string' ? { id: e, address: checkString(`grpcClient.endpoints[${i}]`, e) } : e,
-  );
 }
