@@ -9,6 +9,7 @@
 import { globSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
 
 const root = join(import.meta.dirname, '..');
 const lowLevel = ['@meshkit/core'];
@@ -92,10 +93,8 @@ for (const dir of dirs) {
   for (const file of globSync('src/**/*.ts', { cwd: dir })) {
     const isTest = /\.test\.ts$|(^|\/)test-support\//.test(file);
     const source = readFileSync(join(dir, file), 'utf8');
-    for (const match of source.matchAll(
-      /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g,
-    )) {
-      const spec = match[1] ?? match[2]!;
+    // TypeScript's own import scanner: imports written in comments (TSDoc examples) are not imports.
+    for (const { fileName: spec } of ts.preProcessFile(source, true, true).importedFiles) {
       if (spec.startsWith('.') || spec.startsWith('node:') || builtins.has(spec)) continue;
       const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
       if (name === pkg.name) continue;

@@ -17,7 +17,12 @@ if (suite !== 'unit' && suite !== 'integration') {
 
 const root = join(import.meta.dirname, '..');
 const all = globSync(
-  ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+  [
+    'packages/*/src/**/*.test.ts',
+    'apps/*/src/**/*.test.ts',
+    'packages/*/test/**/*.test.ts',
+    'scripts/*.test.ts',
+  ],
   {
     cwd: root,
     exclude: (name) => name === 'node_modules' || name === 'dist',

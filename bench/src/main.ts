@@ -8,8 +8,10 @@ const scenarios: Record<string, () => Promise<{ run(opts: { json: boolean }): Pr
   policies: () => import('./policies.ts'),
   balance: () => import('./balance.ts'),
   messaging: () => import('./messaging.ts'),
+  amqp: () => import('./amqp.ts'),
   http: () => import('./http.ts'),
   grpc: () => import('./grpc.ts'),
+  kafka: () => import('./kafka.ts'),
 };
 
 const args = argv.slice(2);

@@ -8,6 +8,9 @@
  *   other process      the consumer in another process (woken through the broker's wake file, then
  *                      `PRAGMA data_version`), with durable acks (the default: a relaxed commit, then a
  *                      sync of the WAL off the event loop) and with `durableSettlements: false`
+ *   idle wake-up       publish-to-handler latency at 20 msg/s with the consumer in another process:
+ *                      it has gone idle before each message, so each one measures a cross-process
+ *                      wake-up (what the crash tests only check for order and counts)
  *
  * Every message carries a 200-byte JSON body. `--json` prints one object per line:
  * {name, msgPerSec, p50Ms, p99Ms}.
@@ -28,6 +31,8 @@ interface Row {
 
 const bulk = 100_000;
 const rateMessages = 3_000;
+/** Messages of the idle wake-up row: 5 s at 20 msg/s. */
+const idleMessages = 100;
 const pad = 'x'.repeat(170);
 const wallNow = (): number => performance.timeOrigin + performance.now();
 /** ~200 bytes of JSON once encoded: {"t":<13-17 digits>,"pad":"xxx..."} */
@@ -211,6 +216,10 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       false,
     );
     add('sqlite latency @1000 msg/s (other process, durableSettlements=false)', 1_000, relaxed.latencies);
+    const idle = await crossProcess(xpath, 'bench.xidle', idleMessages, (b) =>
+      paced(b, 'bench.xidle', 20, idleMessages),
+    );
+    add('sqlite wake-up latency @20 msg/s (idle consumer in another process)', 20, idle.latencies);
     const flood = await crossProcess(xpath, 'bench.xflood', bulk, async (b) => {
       await publishAll(b, 'bench.xflood', bulk);
     });

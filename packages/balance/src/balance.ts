@@ -5,6 +5,7 @@ import {
   checkFunction,
   checkNumber,
   checkString,
+  completionOf,
   type Endpoint,
   type EndpointInit,
   ErrorCode,
@@ -111,10 +112,15 @@ export type NoEndpointReason =
  *
  * @example
  * ```ts
+ * import { createContext } from '@meshkit/core';
+ * import { embeddedRegistry, endpointSets, httpProbe } from '@meshkit/discovery';
+ * import { httpTransport } from '@meshkit/http';
+ *
+ * const registry = embeddedRegistry({ path: '.meshkit/registry.db' });
  * const users = balance({
  *   service: 'users',
  *   endpoints: endpointSets(registry, 'users'),
- *   connect: (endpoint) => httpClient(`http://${endpoint.address}`),
+ *   connect: (endpoint) => httpTransport(endpoint.address),
  *   picker: p2cPeakEwma(),
  *   healthCheck: { probe: httpProbe({ path: '/healthz' }), intervalMs: 5_000 },
  * });
@@ -390,8 +396,23 @@ class BalancerCore<Req, Res> {
     }
     return pending.then(
       (response) => {
-        const classify = this.#classifyResponse;
-        this.#complete(e, start, classify === undefined ? 'success' : classify(response));
+        const completion = completionOf(response);
+        if (completion === undefined) {
+          const classify = this.#classifyResponse;
+          this.#complete(e, start, classify === undefined ? 'success' : classify(response));
+        } else {
+          // A streamed result: the call (its in-flight count, latency and outcome) ends with the stream.
+          completion.onDone((error) => {
+            const classify = this.#classifyResponse;
+            const outcome =
+              error !== undefined
+                ? this.#classifyError(error)
+                : classify === undefined
+                  ? 'success'
+                  : classify(response);
+            this.#complete(e, start, outcome);
+          });
+        }
         return response;
       },
       (err: unknown) => {

@@ -7,7 +7,7 @@ import type { TypedChannel } from '@meshkit/core';
  *
  * @example
  * ```ts
- * balanceChannels.ejected.subscribe((e) => log.warn(`${e.service}/${e.endpoint} ejected: ${e.reason}`));
+ * balanceChannels.ejected.subscribe((e) => console.warn(`${e.service}/${e.endpoint} ejected: ${e.reason}`));
  * ```
  */
 

@@ -5,6 +5,8 @@
  *
  * @example
  * ```ts
+ * import { FakeClock } from '@meshkit/core';
+ * const clock = new FakeClock();
  * const rtt = new PeakEwma(30, 10_000, clock.now());
  * rtt.observe(120, clock.now());   // a slow call: the estimate jumps to 120 ms
  * rtt.read(clock.now() + 10_000);  // ten seconds later without calls: about 44 ms

@@ -28,6 +28,7 @@ const socketCodes = new Set([
  *
  * @example
  * ```ts
+ * import { MeshError } from '@meshkit/core';
  * classifyError(new MeshError('ERR_HTTP_STATUS', '503', { details: { status: 503 } })); // 'gateway'
  * ```
  */

@@ -47,7 +47,10 @@ export type PickerFactory<Req = unknown> = () => Picker<Req>;
  *
  * @example
  * ```ts
- * await users(req, ctx.set(hashKey, req.userId));
+ * import { createContext, type Service } from '@meshkit/core';
+ * declare const carts: Service<{ userId: string }, unknown>;
+ * const req = { userId: 'u-42' };
+ * await carts(req, createContext().set(hashKey, req.userId));
  * ```
  */
 export const hashKey = contextKey<string>('meshkit.balance.hashKey');

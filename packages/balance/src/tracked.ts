@@ -84,14 +84,21 @@ export class TrackedEndpoint<Req, Res> extends PeakEwma implements BalancedEndpo
  *
  * @example
  * ```ts
- * connect: (endpoint) => {
- *   const breaker = circuitBreaker();            // @meshkit/policies
- *   const pool = httpTransport(endpoint.address);
- *   return endpointService(breaker.wrap(pool), {
- *     readiness: () => (breaker.state === 'open' || breaker.state === 'isolated' ? 'closed' : 'ready'),
- *     close: () => pool.close(),
- *   });
- * }
+ * import { type HttpRequest, type HttpResponse, httpTransport } from '@meshkit/http';
+ * import { circuitBreaker } from '@meshkit/policies';
+ *
+ * balance({
+ *   service: 'users',
+ *   endpoints: [{ id: 'users-1', address: '10.0.0.7:8080' }],
+ *   connect: (endpoint) => {
+ *     const breaker = circuitBreaker<HttpRequest, HttpResponse>();
+ *     const pool = httpTransport(endpoint.address);
+ *     return endpointService(breaker.wrap(pool), {
+ *       readiness: () => (breaker.state === 'open' || breaker.state === 'isolated' ? 'closed' : 'ready'),
+ *       close: () => pool.close(),
+ *     });
+ *   },
+ * });
  * ```
  */
 export function endpointService<Req, Res>(

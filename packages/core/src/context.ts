@@ -29,6 +29,31 @@ export function contextKey<T>(name: string, defaultValue?: T): ContextKey<T> {
   return Object.freeze({ name, defaultValue });
 }
 
+/**
+ * The shape of a call (gRPC's four kinds): one request and one response, a stream of responses, a stream
+ * of requests, or both. Retry and hedge replay only what can be sent again, and only before the first
+ * response; see {@link CallContext.kind}.
+ */
+export type CallKind = 'unary' | 'server-stream' | 'client-stream' | 'bidi';
+
+/**
+ * One metadata value: text, or bytes for a binary key (gRPC's `-bin` suffix, sent base64-encoded); an
+ * array for a key that repeats.
+ */
+export type MetadataValue = string | Uint8Array | readonly (string | Uint8Array)[];
+
+/** Headers / metadata a call carries downstream: lower-case names to values. */
+export type Metadata = Readonly<Record<string, MetadataValue>>;
+
+/** The first text value of `name` in `metadata` (the first of a repeated key), if any. */
+export function metadataText(metadata: Metadata | undefined, name: string): string | undefined {
+  const value = metadata?.[name];
+  if (value === undefined || typeof value === 'string') return value;
+  if (value instanceof Uint8Array) return undefined;
+  const first = (value as readonly (string | Uint8Array)[])[0];
+  return typeof first === 'string' ? first : undefined;
+}
+
 interface Slot {
   readonly key: ContextKey<unknown>;
   readonly value: unknown;
@@ -119,7 +144,9 @@ export interface CallContextInit {
   /** The endpoint chosen by the balancer, once chosen. */
   endpoint?: Endpoint | undefined;
   /** Outgoing headers / metadata to propagate (trace context, request id, ...). Lower-case names. */
-  metadata?: Readonly<Record<string, string>>;
+  metadata?: Metadata;
+  /** The call's shape. Defaults to `'unary'`. */
+  kind?: CallKind;
   /** Whether repeating the call is harmless. Defaults to `true`; HTTP sets it from the method. */
   idempotent?: boolean;
   /** An idempotency key the server honours; makes a non-idempotent call safe to retry. */
@@ -128,7 +155,8 @@ export interface CallContextInit {
   clock?: Clock;
 }
 
-const emptyMetadata: Readonly<Record<string, string>> = Object.freeze({});
+const emptyMetadata: Metadata = Object.freeze({});
+const callKind: ContextKey<CallKind> = contextKey<CallKind>('meshkit.callKind', 'unary');
 const noop = (): void => {};
 
 /**
@@ -141,6 +169,8 @@ const noop = (): void => {};
  *
  * @example
  * ```ts
+ * declare const request: { readonly signal: AbortSignal }; // e.g. the incoming request
+ * declare const userService: Service<{ id: string }, unknown>;
  * const ctx = createContext({ timeoutMs: 2_000, signal: request.signal });
  * const user = await userService({ id: '42' }, ctx);
  * ```
@@ -156,7 +186,7 @@ export class CallContext {
   /** The endpoint chosen by the balancer, if any. */
   declare readonly endpoint: Endpoint | undefined;
   /** Headers / metadata to send downstream. */
-  declare readonly metadata: Readonly<Record<string, string>>;
+  declare readonly metadata: Metadata;
   /** Whether repeating this call is harmless. */
   declare readonly idempotent: boolean;
   /** Idempotency key the server honours, if any. */
@@ -189,7 +219,7 @@ export class CallContext {
     deadline: number | undefined,
     attempt: number,
     endpoint: Endpoint | undefined,
-    metadata: Readonly<Record<string, string>>,
+    metadata: Metadata,
     idempotent: boolean,
     idempotencyKey: string | undefined,
     clock: Clock,
@@ -239,9 +269,20 @@ export class CallContext {
       clock,
       undefined,
       init.signal,
-      undefined,
+      init.kind === undefined || init.kind === 'unary'
+        ? undefined
+        : { key: callKind as ContextKey<unknown>, value: init.kind, next: undefined },
       undefined,
     );
+  }
+
+  /**
+   * The call's shape: `'unary'` unless a transport says otherwise (`ctx.with({ kind })`). A streamed
+   * result carries its completion (see `whenComplete`); a request stream cannot be replayed, so retry
+   * and hedge send a `'client-stream'` or `'bidi'` call again only when their `replay` says they can.
+   */
+  get kind(): CallKind {
+    return this.get(callKind) ?? 'unary';
   }
 
   /**
@@ -281,8 +322,10 @@ export class CallContext {
    *
    * @example
    * ```ts
+   * declare const ctx: CallContext;
+   * declare const request: { destroy(error: Error): void; readonly done: Promise<Buffer> };
    * const stop = ctx.onAbort((reason) => request.destroy(reason as Error));
-   * try { return await request.done; } finally { stop(); }
+   * try { await request.done; } finally { stop(); }
    * ```
    */
   onAbort(listener: (reason: unknown) => void): () => void {
@@ -339,10 +382,11 @@ export class CallContext {
   with(patch: {
     attempt?: number;
     endpoint?: Endpoint | undefined;
-    metadata?: Readonly<Record<string, string>>;
+    metadata?: Metadata;
     idempotent?: boolean;
     idempotencyKey?: string | undefined;
     deadline?: number | undefined;
+    kind?: CallKind;
   }): CallContext {
     const deadline =
       patch.deadline === undefined || (this.deadline !== undefined && this.deadline <= patch.deadline)
@@ -355,7 +399,9 @@ export class CallContext {
       patch.metadata === undefined ? this.metadata : { ...this.metadata, ...patch.metadata },
       patch.idempotent ?? this.idempotent,
       'idempotencyKey' in patch ? patch.idempotencyKey : this.idempotencyKey,
-      this.#slots,
+      patch.kind === undefined || patch.kind === this.kind
+        ? this.#slots
+        : { key: callKind as ContextKey<unknown>, value: patch.kind, next: this.#slots },
     );
   }
 
@@ -418,7 +464,7 @@ export class CallContext {
     deadline: number | undefined,
     attempt: number,
     endpoint: Endpoint | undefined,
-    metadata: Readonly<Record<string, string>>,
+    metadata: Metadata,
     idempotent: boolean,
     idempotencyKey: string | undefined,
     slots: Slot | undefined,

@@ -62,6 +62,9 @@ export interface MeshErrorOptions {
  *
  * @example
  * ```ts
+ * import { httpClient } from '@meshkit/http';
+ * declare function serveCached(): void;
+ * const client = httpClient({ service: 'users', endpoints: ['127.0.0.1:8080'] });
  * try { await client.get('/users/42'); }
  * catch (err) { if (isMeshError(err) && err.code === 'ERR_CIRCUIT_OPEN') serveCached(); }
  * ```

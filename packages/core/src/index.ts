@@ -1,16 +1,28 @@
 /**
  * `@meshkit/core`: the call contract (`Service`, `Layer`, `stack`), the per-call `CallContext`, the
- * `Endpoint` model, time (`Clock`, `FakeClock`, `TimerQueue`), the error taxonomy and the typed
+ * `Endpoint` model, time (`Clock`, `FakeClock`, `TimerQueue`), backoff strategies, the error taxonomy and the typed
  * diagnostics channels. No runtime dependencies.
  */
+export {
+  type Backoff,
+  constantBackoff,
+  type ExponentialBackoffOptions,
+  exponentialBackoff,
+  type Jitter,
+} from './backoff.ts';
 export { type Clock, FakeClock, sleep, systemClock, type TimerHandle } from './clock.ts';
+export { Completion, completable, completionOf, whenComplete } from './completion.ts';
 export {
   CallContext,
   type CallContextInit,
+  type CallKind,
   type CancelHandle,
   type ContextKey,
   contextKey,
   createContext,
+  type Metadata,
+  type MetadataValue,
+  metadataText,
 } from './context.ts';
 export { type Endpoint, type EndpointInit, type Readiness, staticEndpoint } from './endpoint.ts';
 export {
@@ -33,9 +45,11 @@ export {
   type Layer,
   layer,
   markCancelsPromptly,
+  readinessOf,
   type Service,
   type Stack,
   stack,
+  withReadiness,
 } from './service.ts';
 export { type TimerEntry, TimerQueue, TimerTask, timerQueueFor } from './timer-queue.ts';
 export { checkFunction, checkInteger, checkNumber, checkString } from './validate.ts';

@@ -1,4 +1,5 @@
 import type { CallContext } from './context.ts';
+import type { Readiness } from './endpoint.ts';
 
 /**
  * The one contract: anything that handles a call is an async function of a request and its context.
@@ -33,9 +34,13 @@ export interface Stack<Req, Res> extends Layer<Req, Res> {
  *
  * @example
  * ```ts
+ * import { type HttpRequest, type HttpResponse, httpTransport } from '@meshkit/http';
+ * import { bulkhead, circuitBreaker, retry, timeout } from '@meshkit/policies';
  * // timeout covers all attempts; each attempt passes the breaker, then the bulkhead.
- * const resilient = stack(timeout({ timeoutMs: 2_000 }), retry({ maxAttempts: 3 }), circuitBreaker(), bulkhead());
- * const call = resilient.wrap(httpService);
+ * const resilient = stack<HttpRequest, HttpResponse>(
+ *   timeout({ timeoutMs: 2_000 }), retry({ maxAttempts: 3 }), circuitBreaker(), bulkhead(),
+ * );
+ * const call = resilient.wrap(httpTransport('127.0.0.1:8080'));
  * ```
  */
 export function stack<Req, Res>(...layers: Layer<Req, Res>[]): Stack<Req, Res> {
@@ -45,7 +50,15 @@ export function stack<Req, Res>(...layers: Layer<Req, Res>[]): Stack<Req, Res> {
     layers: frozen,
     wrap(next: Service<Req, Res>): Service<Req, Res> {
       let service = next;
-      for (let i = frozen.length - 1; i >= 0; i--) service = frozen[i]!.wrap(service);
+      for (let i = frozen.length - 1; i >= 0; i--) {
+        const below = service;
+        service = frozen[i]!.wrap(below);
+        // Readiness composes through the stack once: a layer that says nothing of its own passes on
+        // what the service below says (tower's `poll_ready`).
+        if (service !== below && readinessFn(service) === undefined && readinessFn(below) !== undefined) {
+          withReadiness(service, () => readinessOf(below));
+        }
+      }
       return service;
     },
     describe() {
@@ -104,4 +117,24 @@ export function inheritCancelsPromptly<S extends Service<never, unknown>>(
   service: S,
 ): S {
   return cancelsPromptly(below) ? markCancelsPromptly(service) : service;
+}
+
+/**
+ * Whether a service can take a call now, without sending anything (tower's `poll_ready`): `'closed'`
+ * while a circuit is open, `'busy'` while a bulkhead is full, else what the service below it says.
+ * A balancer reads it before choosing an endpoint. Services that say nothing are `'ready'`.
+ */
+export function readinessOf(service: Service<never, unknown>): Readiness {
+  const readiness = readinessFn(service);
+  return readiness === undefined ? 'ready' : readiness.call(service);
+}
+
+/** Declares how `service` reports its readiness (see {@link readinessOf}); returns `service`. */
+export function withReadiness<S extends Service<never, unknown>>(service: S, readiness: () => Readiness): S {
+  (service as { readiness?: () => Readiness }).readiness = readiness;
+  return service;
+}
+
+function readinessFn(service: Service<never, unknown>): (() => Readiness) | undefined {
+  return (service as { readiness?: () => Readiness }).readiness;
 }

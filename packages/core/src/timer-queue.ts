@@ -44,6 +44,7 @@ function scheduled(task: TimerTask): Scheduled {
  *
  * @example
  * ```ts
+ * declare function work(signal: AbortSignal): Promise<void>;
  * class Expiry extends TimerTask {
  *   readonly controller = new AbortController();
  *   fire(): void {
@@ -51,7 +52,7 @@ function scheduled(task: TimerTask): Scheduled {
  *   }
  * }
  * const expiry = new Expiry();
- * timerQueueFor(clock).add(expiry, 250);
+ * timerQueueFor(systemClock).add(expiry, 250);
  * await work(expiry.controller.signal);
  * expiry.cancel();
  * ```
@@ -189,9 +190,11 @@ class Lane {
  *
  * @example
  * ```ts
+ * declare function work(signal: AbortSignal): Promise<void>;
+ * const controller = new AbortController();
  * const timers = new TimerQueue(systemClock);
  * const entry = timers.schedule(250, () => controller.abort());
- * await work;
+ * await work(controller.signal);
  * entry.cancel();
  * ```
  */

@@ -54,10 +54,16 @@ export interface DnsRegistryOptions {
  *
  * @example
  * ```ts
+ * import { balance } from '@meshkit/balance';
+ * import { httpTransport } from '@meshkit/http';
  * const registry = dnsRegistry({
  *   services: { users: { type: 'srv', name: '_http._tcp.users.default.svc.cluster.local' } },
  * });
- * balance({ service: 'users', endpoints: endpointSets(registry, 'users'), connect });
+ * balance({
+ *   service: 'users',
+ *   endpoints: endpointSets(registry, 'users'),
+ *   connect: (endpoint) => httpTransport(endpoint.address),
+ * });
  * ```
  */
 export function dnsRegistry(options: DnsRegistryOptions = {}): Registry {

@@ -20,10 +20,13 @@ export interface EndpointSets extends AsyncIterable<readonly EndpointInit[]>, Di
  *
  * @example
  * ```ts
+ * import { balance } from '@meshkit/balance';
+ * import { httpTransport } from '@meshkit/http';
+ * const registry = embeddedRegistry({ path: '.meshkit/registry.db' });
  * const users = balance({
  *   service: 'users',
  *   endpoints: endpointSets(registry, 'users', { protocol: 'http' }),
- *   connect: (endpoint) => httpService(`http://${endpoint.address}`),
+ *   connect: (endpoint) => httpTransport(endpoint.address),
  * });
  * ```
  */

@@ -74,7 +74,15 @@ function servingStatus(body: Buffer): number {
  *
  * @example
  * ```ts
- * balance({ ..., healthCheck: { probe: grpcProbe({ service: 'user.UserService' }) } });
+ * import { balance } from '@meshkit/balance';
+ * import { httpTransport } from '@meshkit/http';
+ * // a service that also serves grpc.health.v1 (on the same port, over h2c)
+ * balance({
+ *   service: 'users',
+ *   endpoints: [{ id: 'users-1', address: '10.0.0.7:8080' }],
+ *   connect: (endpoint) => httpTransport(endpoint.address),
+ *   healthCheck: { probe: grpcProbe({ service: 'user.UserService' }) },
+ * });
  * ```
  */
 export function grpcProbe(options: GrpcProbeOptions = {}): Probe {

@@ -37,7 +37,14 @@ function split(address: string): { host: string; port: number } {
  *
  * @example
  * ```ts
- * balance({ ..., healthCheck: { probe: httpProbe({ path: '/healthz' }), intervalMs: 5_000 } });
+ * import { balance } from '@meshkit/balance';
+ * import { httpTransport } from '@meshkit/http';
+ * balance({
+ *   service: 'users',
+ *   endpoints: [{ id: 'users-1', address: '10.0.0.7:8080' }],
+ *   connect: (endpoint) => httpTransport(endpoint.address),
+ *   healthCheck: { probe: httpProbe({ path: '/healthz' }), intervalMs: 5_000 },
+ * });
  * ```
  */
 export function httpProbe(options: HttpProbeOptions = {}): Probe {
@@ -77,7 +84,14 @@ export function httpProbe(options: HttpProbeOptions = {}): Probe {
  *
  * @example
  * ```ts
- * balance({ ..., healthCheck: { probe: tcpProbe() } });
+ * import { balance } from '@meshkit/balance';
+ * import { httpTransport } from '@meshkit/http';
+ * balance({
+ *   service: 'users',
+ *   endpoints: [{ id: 'users-1', address: '10.0.0.7:8080' }],
+ *   connect: (endpoint) => httpTransport(endpoint.address),
+ *   healthCheck: { probe: tcpProbe() },
+ * });
  * ```
  */
 export function tcpProbe(): Probe {

@@ -9,7 +9,10 @@ import type { RegistryChange, Watch } from './registry.ts';
  *
  * @example
  * ```ts
- * watch(service: string): Watch {
+ * declare function startPolling(onSet: (instances: readonly ServiceInstance[]) => void): void;
+ * declare function stopPolling(): void;
+ * // inside a Registry implementation:
+ * function watch(service: string): Watch {
  *   const w = new SnapshotWatch(service, () => stopPolling());
  *   startPolling((instances) => w.push(instances));
  *   return w;

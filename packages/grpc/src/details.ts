@@ -41,7 +41,14 @@ export function badRequest(violations: readonly FieldViolation[], message?: stri
  *
  * @example
  * ```ts
- * catch (err) { for (const v of fieldViolations(err)) form.markInvalid(v.field, v.description); }
+ * declare const form: { markInvalid(field: string, why: string): void };
+ * declare function save(): Promise<void>;
+ *
+ * try {
+ *   await save();
+ * } catch (err) {
+ *   for (const v of fieldViolations(err)) form.markInvalid(v.field, v.description);
+ * }
  * ```
  */
 export function fieldViolations(error: unknown): FieldViolation[] {

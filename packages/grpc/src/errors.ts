@@ -1,5 +1,6 @@
+import type { Metadata } from '@meshkit/core';
 import { ErrorCode, isAbortError, isMeshError, MeshError } from '@meshkit/core';
-import type { Metadata, ReceivedMetadata } from './wire/metadata.ts';
+import type { ReceivedMetadata } from './wire/metadata.ts';
 import { Status, statusName } from './wire/status.ts';
 
 /** Options of {@link GrpcStatusError}. */
@@ -23,9 +24,19 @@ export interface GrpcStatusErrorOptions {
  *
  * @example
  * ```ts
- * throw new GrpcStatusError(Status.NOT_FOUND, `no user ${request.id}`);
+ * // in a handler
+ * function notFound(id: string): never {
+ *   throw new GrpcStatusError(Status.NOT_FOUND, `no user ${id}`);
+ * }
  * // on the client
- * catch (err) { if (err instanceof GrpcStatusError && err.status === Status.NOT_FOUND) return null; }
+ * async function findUser(call: () => Promise<User>): Promise<User | undefined> {
+ *   try {
+ *     return await call();
+ *   } catch (err) {
+ *     if (err instanceof GrpcStatusError && err.status === Status.NOT_FOUND) return undefined;
+ *     throw err;
+ *   }
+ * }
  * ```
  */
 export class GrpcStatusError extends MeshError {

@@ -32,5 +32,5 @@ export {
   grpcServer,
 } from './server/server.ts';
 export type { ServerCall, ServerStreamingHandler, ServiceImpl, UnaryHandler } from './server/types.ts';
-export type { Metadata, MetadataValue, ReceivedMetadata } from './wire/metadata.ts';
+export type { ReceivedMetadata } from './wire/metadata.ts';
 export { Status, statusName } from './wire/status.ts';

@@ -14,9 +14,18 @@ export {
 } from './errors.ts';
 export { parseRetryAfter } from './retry-after.ts';
 export { issuePath, type SchemaIssue, type SchemaResult, type StandardSchema } from './schema.ts';
+export type { HttpCall, HttpCallService, HttpReply, IncomingCall } from './server/call.ts';
+export type { ConnectionLimitOptions } from './server/connection-limits.ts';
+export { type DeadlineLayerOptions, deadlineLayer } from './server/deadline.ts';
+export { drainLayer } from './server/drain.ts';
 export { type MeshkitFastifyOptions, meshkitFastify } from './server/fastify.ts';
-export { type HandleConfig, handle, type KitHandler } from './server/handle.ts';
-export { type ReadinessCheck, type ReadinessReport, runReadiness } from './server/health.ts';
+export {
+  type HealthLayerOptions,
+  healthLayer,
+  type ReadinessCheck,
+  type ReadinessReport,
+  runReadiness,
+} from './server/health.ts';
 export {
   type IdempotencyClaim,
   type IdempotencyStore,
@@ -26,6 +35,7 @@ export {
   requestFingerprint,
   type StoredResponse,
 } from './server/idempotency.ts';
+export { type IdempotencyLayerOptions, idempotencyLayer } from './server/idempotency-layer.ts';
 export {
   type InstanceOptions,
   Lifecycle,
@@ -35,6 +45,7 @@ export {
 export {
   type HttpServerOptions,
   httpServer,
+  type KitHandler,
   type MeshServer,
   type ServerLimits,
   type ServerTlsOptions,
@@ -54,6 +65,7 @@ export {
 } from './server/redis-idempotency.ts';
 export { readBody, type ServerRequest, serverRequest } from './server/request.ts';
 export { encodeResponse, writeResponse } from './server/respond.ts';
+export { type ServerLayer, type ServerStackOptions, serverStack } from './server/server-stack.ts';
 export { type SqliteIdempotencyStoreOptions, sqliteIdempotencyStore } from './server/sqlite-idempotency.ts';
 export { type TlsOptions, tlsConnectOptions } from './tls.ts';
 export {

@@ -6,9 +6,18 @@ import { InvalidArgumentError } from '@meshkit/core';
  *
  * @example
  * ```ts
+ * import { readFileSync } from 'node:fs';
  * // mutual TLS: trust our CA, present our client certificate, check the server's name
- * httpClient({ service: 'users', endpoints: ['10.0.0.5:8443'],
- *   tls: { ca: caPem, cert: clientCertPem, key: clientKeyPem, servername: 'users.internal' } });
+ * httpClient({
+ *   service: 'users',
+ *   endpoints: ['10.0.0.5:8443'],
+ *   tls: {
+ *     ca: readFileSync('certs/ca.pem'),
+ *     cert: readFileSync('certs/client.pem'),
+ *     key: readFileSync('certs/client-key.pem'),
+ *     servername: 'users.internal',
+ *   },
+ * });
  * ```
  */
 export interface TlsOptions {

@@ -1,9 +1,13 @@
 import {
   type CallContext,
   checkInteger,
+  completable,
   ErrorCode,
   InvalidArgumentError,
+  isAbortError,
+  isMeshError,
   MeshError,
+  type MetadataValue,
   markCancelsPromptly,
   type Service,
 } from '@meshkit/core';
@@ -122,9 +126,10 @@ export function resolveTransportOptions(
  *
  * @example
  * ```ts
+ * import { createContext } from '@meshkit/core';
  * const users = httpTransport('127.0.0.1:8080');
  * const res = await users({ method: 'GET', path: '/users/42' }, createContext({ timeoutMs: 500 }));
- * console.log(res.status, await res.body.json());
+ * console.log(res.status, await res.body?.json());
  * await users.close();
  * ```
  */
@@ -183,7 +188,7 @@ function dispatchOptions(target: Target, req: HttpRequest, ctx: CallContext): Di
   const metadata = ctx.metadata;
   const headers: string[] = [];
   for (const name in metadata) {
-    if (own[name] === undefined && name !== wireHeaders.timeout) headers.push(name, metadata[name]!);
+    if (own[name] === undefined && name !== wireHeaders.timeout) pushMetadata(headers, name, metadata[name]!);
   }
   for (const name in own) {
     if (name !== wireHeaders.timeout || timeout === undefined) headers.push(name, own[name]!);
@@ -208,6 +213,13 @@ function dispatchOptions(target: Target, req: HttpRequest, ctx: CallContext): Di
 }
 
 const noRequestHeaders: Readonly<Record<string, string>> = Object.freeze({});
+
+/** One metadata entry as header lines: a repeated key as several lines, bytes base64-encoded (gRPC's rule). */
+function pushMetadata(headers: string[], name: string, value: MetadataValue): void {
+  if (typeof value === 'string') headers.push(name, value);
+  else if (value instanceof Uint8Array) headers.push(name, Buffer.from(value).toString('base64'));
+  else for (const one of value) pushMetadata(headers, name, one);
+}
 
 /** How a response with an error status becomes an error, for either kind of exchange. */
 function statusErrorOptions(target: Target, ctx: CallContext): StatusErrorOptions {
@@ -275,7 +287,12 @@ async function sendStreaming(target: Target, req: HttpRequest, ctx: CallContext)
   if (response.statusCode >= 400) {
     throw await statusError(response.statusCode, response.headers, body, statusErrorOptions(target, ctx));
   }
-  return { status: response.statusCode, headers: response.headers, body };
+  const result: HttpResponse = { status: response.statusCode, headers: response.headers, body };
+  // The call is over when the body is: read to its end, failed, cancelled or dumped. Until then the
+  // deadline above can still fire and abort it, and the layers that hold something for it keep it.
+  const completion = completable(result);
+  body.once('close', () => completion.complete(body.errored ?? undefined));
+  return result;
 }
 
 /**
@@ -290,8 +307,19 @@ class ContextAbort {
   constructor(ctx: CallContext) {
     this.#ctx = ctx;
   }
+  /**
+   * What undici fails the request, or destroys a body already streaming, with: an expired deadline or
+   * timeout as its own `MeshError` (the reason a timeout aborts with is an `AbortError` caused by it), a
+   * cancellation as the `AbortError`.
+   */
   get reason(): unknown {
-    return this.#ctx.abortReason;
+    const reason = this.#ctx.abortReason;
+    const cause = (reason as { cause?: unknown } | undefined)?.cause;
+    return isAbortError(reason) &&
+      isMeshError(cause) &&
+      (cause.code === ErrorCode.DEADLINE_EXCEEDED || cause.code === ErrorCode.TIMEOUT)
+      ? cause
+      : reason;
   }
   addEventListener(_type: 'abort', listener: () => void): void {
     this.#unregister?.();

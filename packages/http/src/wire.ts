@@ -51,9 +51,20 @@ export function readDeadline(
   headers: Readonly<Record<string, string | string[] | undefined>>,
   clock: Clock,
 ): number | undefined | null {
+  const timeoutMs = readTimeoutMs(headers);
+  return timeoutMs == null ? timeoutMs : clock.now() + timeoutMs;
+}
+
+/**
+ * Reads the caller's remaining time from request headers, in ms: `undefined` when the header is absent,
+ * `null` when it is not a whole number of milliseconds.
+ */
+export function readTimeoutMs(
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>,
+): number | undefined | null {
   const raw = headers[wireHeaders.timeout];
   if (raw === undefined) return undefined;
-  const text = Array.isArray(raw) ? raw[0] : raw;
+  const text = typeof raw === 'string' ? raw : raw[0];
   if (text === undefined || !/^\d{1,15}$/.test(text.trim())) return null;
-  return clock.now() + Number(text.trim());
+  return Number(text.trim());
 }

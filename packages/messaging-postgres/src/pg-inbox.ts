@@ -25,10 +25,18 @@ export interface PgInbox extends Inbox<PoolClient> {
  *
  * @example
  * ```ts
+ * import { consume } from '@meshkit/messaging';
+ * import { sqliteBroker } from '@meshkit/messaging-sqlite';
+ * import pg from 'pg';
+ * const pool = new pg.Pool({ connectionString: process.env.MESHKIT_PG_URL });
  * const inbox = pgInbox(pool, { consumer: 'notifications' });
  * await inbox.setup();
- * handler: inbox.handler(async (msg, client) => {
- *   await client.query('INSERT INTO welcome_mails (user_id) VALUES ($1)', [msg.data.id]);
+ * await consume(sqliteBroker({ path: 'var/events.db' }), {
+ *   group: 'notifications',
+ *   topics: ['user.created'],
+ *   handler: inbox.handler<{ id: string }>(async (msg, client) => {
+ *     await client.query('INSERT INTO welcome_mails (user_id) VALUES ($1)', [msg.data.id]);
+ *   }),
  * });
  * ```
  */

@@ -90,6 +90,9 @@ export class PgOutbox implements OutboxStore {
    *
    * @example
    * ```ts
+   * import pg from 'pg';
+   * const outbox = pgOutbox(new pg.Pool({ connectionString: process.env.MESHKIT_PG_URL }));
+   * const [id, name] = [crypto.randomUUID(), 'Ada'];
    * await outbox.transaction(async (client, tx) => {
    *   await client.query('INSERT INTO users (id, name) VALUES ($1, $2)', [id, name]);
    *   await tx.add({ topic: 'user.created', key: id, data: { id, name } });
@@ -187,7 +190,11 @@ export class PgOutbox implements OutboxStore {
  *
  * @example
  * ```ts
- * const outbox = pgOutbox(new Pool({ connectionString: process.env.MESHKIT_PG_URL }));
+ * import { outboxRelay, publisher } from '@meshkit/messaging';
+ * import { sqliteBroker } from '@meshkit/messaging-sqlite';
+ * import pg from 'pg';
+ * const broker = sqliteBroker({ path: 'var/events.db' });
+ * const outbox = pgOutbox(new pg.Pool({ connectionString: process.env.MESHKIT_PG_URL }));
  * await outbox.setup();
  * const relay = outboxRelay(outbox, publisher(broker, { source: '/user-service' }));
  * outbox.onCommit(() => relay.nudge());

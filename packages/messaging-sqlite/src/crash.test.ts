@@ -148,24 +148,23 @@ describe('sqlite broker across processes', () => {
     assert.ok(a.length > 100 && b.length > 100, `shares ${a.length}/${b.length}`);
   });
 
-  it('wakes an idle consumer in another process within milliseconds of a commit', async () => {
+  it('wakes an idle consumer in another process after each commit: each message once, in publish order', async () => {
     const path = join(dir, 'wake.db');
     const topic = 'wake.events';
     const handled = join(dir, 'wake.log');
     const setup = open({ path });
     const consumer = await start({ mode: 'consume', path, topic, group: 'w', log: handled });
     const events = publisher(setup, { source: '/test' });
-    const delays: number[] = [];
+    const published: string[] = [];
+    // One message at a time: the consumer has gone idle before each publish, so each one needs a wake-up.
+    // How fast it wakes is measured by the messaging benchmark, not asserted here.
     for (let i = 0; i < 20; i++) {
-      const t0 = performance.now();
       const receipt = await events.publish(topic, i);
-      await until(() => lines(handled).includes(receipt.id), 5_000, 'the consumer to handle it');
-      delays.push(performance.now() - t0);
+      published.push(receipt.id);
+      await until(() => lines(handled).length === published.length, 5_000, `the consumer to handle #${i}`);
     }
     await killed(consumer);
     await setup.close();
-    delays.sort((a, b) => a - b);
-    // The file check above polls every 10 ms, so this bounds the wake-up loosely; the benchmark measures it.
-    assert.ok(delays[10]! < 100, `median ${delays[10]} ms`);
+    assert.deepEqual(lines(handled), published);
   });
 });

@@ -4,16 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
-import { createContext, FakeClock, stack } from '@meshkit/core';
+import { constantBackoff, createContext, FakeClock, layer, stack } from '@meshkit/core';
 import {
   consume,
+  type HandlerResult,
   inboxLayer,
   inboxTx,
   type Message,
   memoryBroker,
   outboxRelay,
   publisher,
+  settle,
 } from '@meshkit/messaging';
+import { scripted } from '@meshkit/testkit';
+import { sqliteBroker } from './sqlite-broker.ts';
 import { sqliteInbox } from './sqlite-inbox.ts';
 import { sqliteOutbox } from './sqlite-outbox.ts';
 
@@ -162,6 +166,73 @@ describe('sqlite outbox and inbox', () => {
     await handler(msg, createContext());
     assert.deepEqual(mail.mails(), ['u9']);
     assert.throws(() => inboxTx(createContext()), /wrap the handler with inboxLayer/);
+  });
+
+  it('the inbox as a consumer layer: retried and failed attempts roll back, the success commits once, a duplicate never reaches the handler', async () => {
+    const clock = new FakeClock();
+    const broker = sqliteBroker({ path: join(dir, `broker${n++}.db`), clock });
+    const mail = notifier();
+    type Event = Message<{ id: string }>;
+    const writeMail = layer<Event, HandlerResult>('write-mail', (next) => (msg, ctx) => {
+      inboxTx<DatabaseSync>(ctx).prepare('INSERT INTO mails (user_id) VALUES (?)').run(msg.data.id);
+      return next(msg, ctx);
+    });
+    // The mail server asks to come back later, then fails, then accepts; a refused address is
+    // dead-lettered on the spot.
+    const smtp = scripted<Event, HandlerResult>([
+      async () => settle.retry('greylisted', 1_000),
+      { fail: new Error('smtp down') },
+      { ok: undefined },
+      async () => settle.deadLetter('no such mailbox'),
+    ]);
+    after(() => broker.close());
+    const consumer = await consume<{ id: string }>(broker, {
+      group: 'mails',
+      topics: ['user.created'],
+      clock,
+      retry: { maxAttempts: 3, backoff: constantBackoff(1_000) },
+      layers: [inboxLayer(mail.inbox), writeMail],
+      handler: smtp,
+    });
+    const deadLetters: string[] = [];
+    const dlq = await consume(broker, {
+      group: 'dlq',
+      topics: ['dead-letter.mails'],
+      clock,
+      handler: async (msg) => {
+        deadLetters.push(`${msg.id}:${msg.headers['meshkit-dead-letter-reason']}`);
+      },
+    });
+    const events = publisher(broker, { source: '/users', clock });
+    // Settlements resolve after a sync of the WAL on the thread pool: wait in real time, bounded, while
+    // the broker's clock moves on by `stepMs` a round (so the retry delay passes whenever it was armed).
+    const turns = async (until: () => boolean, stepMs = 0): Promise<void> => {
+      for (let i = 0; i < 1_000 && !until(); i++) {
+        await new Promise((r) => setTimeout(r, 2));
+        await clock.advance(stepMs);
+      }
+    };
+    await events.publish('user.created', { id: 'u1' }, { id: 'e1' });
+    await turns(() => smtp.calls.length === 2, 50);
+    assert.deepEqual(mail.mails(), [], 'the retried and the failed attempt rolled their effects back');
+    await turns(() => consumer.describe().handled === 1, 50);
+    assert.equal(consumer.describe().handled, 1);
+    // The outbox may publish a row twice: the inbox drops the second copy before the handler.
+    await events.publish('user.created', { id: 'u1' }, { id: 'e1' });
+    await events.publish('user.created', { id: 'u2' }, { id: 'e2' });
+    await turns(() => deadLetters.length === 1);
+    assert.deepEqual(
+      smtp.calls.map((c) => `${c.req.id}#${c.ctx.attempt}`),
+      ['e1#1', 'e1#2', 'e1#3', 'e2#1'],
+    );
+    assert.deepEqual(mail.mails(), ['u1', 'u2'], 'the dead-lettered event committed its effects and id');
+    assert.deepEqual(deadLetters, ['e2:handler-rejected']);
+    assert.deepEqual(
+      [consumer.describe().handled, consumer.describe().retried, consumer.describe().deadLettered],
+      [2, 2, 1],
+    );
+    await Promise.all([consumer.stop(), dlq.stop()]);
+    await broker.close();
   });
 
   it('one active relay per database: a second relay waits until the lease expires or is released', async () => {

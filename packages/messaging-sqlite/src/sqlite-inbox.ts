@@ -21,11 +21,15 @@ export interface SqliteInboxOptions {
  *
  * @example
  * ```ts
+ * import { DatabaseSync } from 'node:sqlite';
+ * import { consume } from '@meshkit/messaging';
+ * const db = new DatabaseSync('var/notifier.db');
+ * const broker = sqliteBroker({ path: 'var/events.db' });
  * const inbox = sqliteInbox(db, { consumer: 'notifications' });
  * await consume(broker, {
  *   group: 'notifications',
  *   topics: ['user.created'],
- *   handler: inbox.handler((msg, tx) => {
+ *   handler: inbox.handler<{ id: string }>((msg, tx) => {
  *     tx.prepare('INSERT INTO welcome_mails (user_id) VALUES (?)').run(msg.data.id);
  *   }),
  * });

@@ -88,6 +88,11 @@ export class SqliteOutbox implements OutboxStore {
    *
    * @example
    * ```ts
+   * import { DatabaseSync } from 'node:sqlite';
+   * const db = new DatabaseSync('var/users.db');
+   * const outbox = sqliteOutbox(db);
+   * const insertUser = db.prepare('INSERT INTO users (id, name) VALUES (?, ?)');
+   * const [id, name] = [crypto.randomUUID(), 'Ada'];
    * outbox.transaction((tx) => {
    *   insertUser.run(id, name);
    *   tx.add({ topic: 'user.created', key: id, data: { id, name } });
@@ -176,7 +181,12 @@ export class SqliteOutbox implements OutboxStore {
  *
  * @example
  * ```ts
- * const outbox = sqliteOutbox(db);
+ * import { DatabaseSync } from 'node:sqlite';
+ * import { outboxRelay, publisher } from '@meshkit/messaging';
+ * const file = 'var/users.db';
+ * const broker = sqliteBroker({ path: 'var/events.db' });
+ * const outbox = sqliteOutbox(new DatabaseSync(file));
+ * // the relay on its own connection, so relaying never waits behind the service's writes
  * const relay = outboxRelay(sqliteOutbox(new DatabaseSync(file)), publisher(broker, { source: '/users' }));
  * outbox.onCommit(() => relay.nudge());
  * relay.start();

@@ -96,6 +96,8 @@ export interface Subscription {
  *
  * @example
  * ```ts
+ * declare const broker: Broker;
+ * const body = new TextEncoder().encode(JSON.stringify({ id: '42' }));
  * const results = await broker.publish([{ topic: 'user.created', headers: {}, body }]);
  * if (!results[0]!.ok) console.error('refused', results[0]!.error);
  * ```

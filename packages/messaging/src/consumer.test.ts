@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type CallContext, createContext, FakeClock } from '@meshkit/core';
+import { type CallContext, createContext, exponentialBackoff, FakeClock } from '@meshkit/core';
 import { consume, type Message } from './consumer.ts';
 import { headerNames } from './envelope.ts';
 import { memoryBroker } from './memory-broker.ts';
@@ -64,7 +64,10 @@ describe('consume', () => {
       group: 'g',
       clock,
       topics: ['orders'],
-      retry: { maxAttempts: 3, baseDelayMs: 100, random: () => 1 },
+      retry: {
+        maxAttempts: 3,
+        backoff: exponentialBackoff({ baseDelayMs: 100, jitter: 'equal', random: () => 1 }),
+      },
       handler: async (msg, ctx) => {
         attempts.push(msg.attempt);
         at.push(ctx.clock.now());
@@ -108,7 +111,7 @@ describe('consume', () => {
       group: 'g',
       clock,
       topics: ['t'],
-      retry: { baseDelayMs: 10 },
+      retry: { backoff: exponentialBackoff({ baseDelayMs: 10, jitter: 'equal' }) },
       handler: async () => {
         if (++calls === 1) throw new Error('transient');
       },
@@ -326,8 +329,8 @@ describe('consume', () => {
       /consume.retry.maxAttempts must be an integer >= 1/,
     );
     await assert.rejects(
-      consume(broker, { group: 'g', topics: ['t'], handler, retry: { baseDelayMs: 10, maxDelayMs: 5 } }),
-      /consume.retry.maxDelayMs must be >= 10/,
+      consume(broker, { group: 'g', topics: ['t'], handler, retry: { backoff: { delay: 5 } as never } }),
+      /consume.retry.backoff must be a Backoff/,
     );
     await assert.rejects(consume(broker, { group: 'g', topics: ['a..b'], handler }), /consume.topics\[0\]/);
   });

@@ -1,5 +1,4 @@
 import {
-  type CallContext,
   type CancelHandle,
   type Clock,
   checkInteger,
@@ -9,36 +8,35 @@ import {
   InvalidArgumentError,
   isAbortError,
   isMeshError,
+  type Layer,
   MeshError,
   type Service,
+  stack,
   systemClock,
 } from '@meshkit/core';
 import type { Broker, Delivery, Subscription } from './broker.ts';
 import { messagingChannels } from './channels.ts';
-import { type Codec, jsonCodec, type StandardSchemaV1, validate } from './codec.ts';
-import { type DeadLetterReason, decodeAttributes, headerNames } from './envelope.ts';
+import { type Codec, jsonCodec, type StandardSchemaV1 } from './codec.ts';
+import { deadlineSkipLayer } from './consume/deadline-skip.ts';
+import { decodeLayer } from './consume/decode.ts';
+import { deliveryLimitLayer } from './consume/delivery-limit.ts';
+import { type Message, parseAttempt } from './consume/message.ts';
+import {
+  type ConsumeRetryOptions,
+  resolveConsumeRetry,
+  retryDeadLetterLayer,
+} from './consume/retry-dead-letter.ts';
+import {
+  deadLetterFor,
+  type HandlerResult,
+  releaseSettlement,
+  type Settlement,
+} from './consume/settlement.ts';
+import { headerNames } from './envelope.ts';
 import { KeyScheduler } from './key-scheduler.ts';
 import { checkPattern } from './pattern.ts';
-import { type RetryOptions, retrySchedule } from './retry-schedule.ts';
 
-/** A decoded event as the handler sees it. */
-export interface Message<T = unknown> {
-  /** CloudEvents `id`: stable across redeliveries, the key of the idempotent inbox. */
-  readonly id: string;
-  readonly topic: string;
-  readonly key: string | undefined;
-  readonly source: string;
-  readonly type: string;
-  readonly time: string;
-  readonly subject: string | undefined;
-  readonly data: T;
-  /** Every header on the wire, CloudEvents attributes included. */
-  readonly headers: Readonly<Record<string, string>>;
-  /** 1 for the first handling, 2 for the first retry, ... */
-  readonly attempt: number;
-  /** Deliveries since the last settlement (> 1 after a consumer died holding it), when known. */
-  readonly deliveryCount: number | undefined;
-}
+export type { Message } from './consume/message.ts';
 
 /** Options of {@link consume}. */
 export interface ConsumeOptions<T = unknown> {
@@ -48,14 +46,24 @@ export interface ConsumeOptions<T = unknown> {
   readonly topics?: readonly string[];
   /** AMQP-style patterns: `user.*` one word, `user.#` zero or more. */
   readonly patterns?: readonly string[];
-  /** The handler; resolve = done (ack), reject = failed (retry, then dead-letter). */
-  readonly handler: Service<Message<T>, void>;
+  /**
+   * The handler; resolve = done (ack), reject = failed (retry, then dead-letter). It may also resolve
+   * with a settlement: `settle.deadLetter(why)` sends the message to the dead-letter topic at once,
+   * `settle.retry(why, delayMs?)` retries it like a failure.
+   */
+  readonly handler: Service<Message<T>, HandlerResult>;
+  /**
+   * The user's own layers around the handler, in request order (the first sees the message first):
+   * they run inside the consumer's retry / dead-letter layer, after decoding, the delivery limit and the
+   * deadline skip, so what they throw is retried like the handler's failures. Defaults to none.
+   */
+  readonly layers?: readonly Layer<Message<T>, HandlerResult>[];
   /** Handlers running at once; messages with the same key never overlap. Defaults to 1. */
   readonly concurrency?: number;
   /** Unsettled deliveries the broker may hand over at once. Defaults to `max(100, 2 × concurrency)`. */
   readonly prefetch?: number;
-  /** Handler retries. Defaults: 5 attempts, 1 s base, 60 s cap, ×2, equal jitter. */
-  readonly retry?: RetryOptions;
+  /** Handler retries. Defaults: 5 attempts; exponential backoff from 1 s, ×2, 60 s cap, equal jitter. */
+  readonly retry?: ConsumeRetryOptions;
   /** Where dead letters go. Defaults to topic `dead-letter.<group>`. */
   readonly deadLetter?: { readonly topic?: string };
   /** Payload codec. Defaults to JSON. */
@@ -83,20 +91,29 @@ export interface Consumer {
    * Resolves once every outcome is recorded at the broker. Idempotent.
    */
   stop(): Promise<void>;
+  /** Live state: counters, and the pipeline's layers in request order with their own state. */
   describe(): Record<string, unknown>;
 }
 
 /**
  * Subscribes a handler to a group. Resolves once the group membership is durable.
  *
+ * Each delivery runs through a pipeline of layers, in request order: `delivery-limit` → `decode` →
+ * `deadline-skip` → `retry-dead-letter` → the user's `layers` → the handler. The layers decide how the
+ * delivery is settled (a {@link Settlement}); the consumer then settles it at the broker and publishes
+ * the retry / dead-letter events.
+ *
  * @example
  * ```ts
+ * import { sqliteBroker } from '@meshkit/messaging-sqlite';
+ * declare function sendWelcomeMail(user: unknown): Promise<void>;
+ * const broker = sqliteBroker({ path: 'var/events.db' });
  * const consumer = await consume(broker, {
  *   group: 'notifications',
  *   patterns: ['user.*'],
  *   handler: async (msg) => sendWelcomeMail(msg.data),
  *   concurrency: 8,
- *   retry: { maxAttempts: 5, baseDelayMs: 1_000 },
+ *   retry: { maxAttempts: 5, backoff: exponentialBackoff({ baseDelayMs: 1_000, jitter: 'equal' }) },
  * });
  * process.on('SIGTERM', () => consumer.stop());
  * ```
@@ -113,10 +130,9 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
   if (typeof options.handler !== 'function') {
     throw new InvalidArgumentError('consume.handler', 'must be a function', options.handler);
   }
-  const handler = options.handler;
   const concurrency = checkInteger('consume.concurrency', options.concurrency ?? 1, 1);
   const prefetch = checkInteger('consume.prefetch', options.prefetch ?? Math.max(100, 2 * concurrency), 1);
-  const schedule = retrySchedule(options.retry, 'consume.retry');
+  const retry = resolveConsumeRetry(options.retry, 'consume.retry');
   const deadLetterTopic = checkPattern(
     'consume.deadLetter.topic',
     options.deadLetter?.topic ?? `dead-letter.${group}`,
@@ -124,8 +140,24 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
   const maxDeliveries = checkInteger('consume.maxDeliveries', options.maxDeliveries ?? 10, 1);
   const stopTimeoutMs = checkInteger('consume.stopTimeoutMs', options.stopTimeoutMs ?? 10_000, 0);
   const codec = options.codec ?? jsonCodec;
-  const schema = options.schema;
   const clock = options.clock ?? systemClock;
+  const userLayers = checkLayers(options.layers);
+
+  const limit = deliveryLimitLayer(maxDeliveries);
+  const decode = decodeLayer<T>({ codec, schema: options.schema });
+  const deadline = deadlineSkipLayer<T>();
+  const retryOrDeadLetter = retryDeadLetterLayer<T>(retry);
+  const around = stack(...userLayers);
+  const pipeline: Service<Delivery, Settlement> = limit.wrap(
+    decode.wrap(deadline.wrap(retryOrDeadLetter.wrap(around.wrap(options.handler)))),
+  );
+  const layers: readonly Layer<never, unknown, never, unknown>[] = [
+    limit,
+    decode,
+    deadline,
+    retryOrDeadLetter,
+    ...userLayers,
+  ] as never;
 
   // One cancellation scope for every handler: aborted when stop() runs out of patience.
   const root: CancelHandle = createContext({ clock }).withCancel();
@@ -151,19 +183,18 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
 
   const deadLetter = (
     delivery: Delivery,
-    reason: DeadLetterReason,
-    error: unknown,
-    attempt: number | undefined,
+    settlement: Settlement & { kind: 'dead-letter' },
   ): Promise<void> => {
     deadLettered++;
+    const { reason, error } = settlement;
     const headers: Record<string, string> = {
       [headerNames.deadLetterReason]: reason,
       [headerNames.error]: errorText(error),
       [headerNames.errorCode]: errorCode(error),
       [headerNames.originalTopic]: delivery.headers[headerNames.originalTopic] ?? delivery.topic,
       [headerNames.deadLetteredAt]: new Date(clock.now()).toISOString(),
+      [headerNames.attempt]: String(parseAttempt(delivery.headers[headerNames.attempt])),
     };
-    if (attempt !== undefined) headers[headerNames.attempt] = String(attempt);
     if (messagingChannels.deadLetter.hasSubscribers) {
       messagingChannels.deadLetter.publish({
         group,
@@ -177,113 +208,68 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
     return delivery.deadLetter({ topic: deadLetterTopic, headers });
   };
 
+  const retryLater = (delivery: Delivery, delayMs: number, error: unknown): Promise<void> => {
+    const attempt = parseAttempt(delivery.headers[headerNames.attempt]);
+    retried++;
+    if (messagingChannels.retry.hasSubscribers) {
+      messagingChannels.retry.publish({
+        group,
+        topic: delivery.topic,
+        id: delivery.headers[headerNames.id],
+        attempt,
+        delayMs,
+        error,
+      });
+    }
+    const headers = {
+      [headerNames.attempt]: String(attempt + 1),
+      [headerNames.error]: errorText(error),
+      [headerNames.errorCode]: errorCode(error),
+    };
+    return delivery.retryLater({ delayMs, headers });
+  };
+
+  /** Carries out the pipeline's decision at the broker. */
+  const settleAtBroker = (delivery: Delivery, decided: Settlement): void => {
+    let settlement = decided;
+    // A handler that failed because stop() cancelled it, or while stopping, did not fail the message.
+    if (
+      stopping &&
+      (settlement.kind === 'retry' || settlement.kind === 'dead-letter') &&
+      (isAbortError(settlement.error) || root.ctx.aborted)
+    ) {
+      settlement = releaseSettlement;
+    }
+    switch (settlement.kind) {
+      case 'ack':
+        handled++;
+        track(delivery.ack(), delivery);
+        return;
+      case 'retry':
+        track(retryLater(delivery, settlement.delayMs ?? 0, settlement.error), delivery);
+        return;
+      case 'dead-letter':
+        track(deadLetter(delivery, settlement), delivery);
+        return;
+      case 'release':
+        track(delivery.release(), delivery);
+        return;
+    }
+  };
+
   const handle = async (delivery: Delivery): Promise<void> => {
     if (stopping) {
       track(delivery.release(), delivery);
       return;
     }
-    const attempt = parseAttempt(delivery.headers[headerNames.attempt]);
-    if (delivery.deliveryCount !== undefined && delivery.deliveryCount > maxDeliveries) {
-      const error = new Error(`delivered ${delivery.deliveryCount} times without being settled`);
-      track(deadLetter(delivery, 'delivery-limit', error, attempt), delivery);
-      return;
-    }
-    const attrs = decodeAttributes(delivery.headers);
-    if ('missing' in attrs) {
-      const error = new MeshError(ErrorCode.INVALID_PAYLOAD, `not a CloudEvent: missing ${attrs.missing}`);
-      track(deadLetter(delivery, 'undecodable', error, attempt), delivery);
-      return;
-    }
-    let data: unknown;
+    let settlement: Settlement;
     try {
-      data = codec.decode(delivery.body);
-    } catch (cause) {
-      const error = new MeshError(ErrorCode.INVALID_PAYLOAD, `cannot decode body: ${errorText(cause)}`, {
-        cause,
-      });
-      track(deadLetter(delivery, 'undecodable', error, attempt), delivery);
-      return;
-    }
-    if (schema !== undefined) {
-      try {
-        data = await validate(schema, data);
-      } catch (error) {
-        track(deadLetter(delivery, 'invalid-payload', error, attempt), delivery);
-        return;
-      }
-    }
-    const deadlineHeader = delivery.headers[headerNames.deadline];
-    const deadline = deadlineHeader === undefined ? undefined : Number(deadlineHeader);
-    if (deadline !== undefined && Number.isFinite(deadline) && clock.now() >= deadline) {
-      const error = new MeshError(
-        ErrorCode.DEADLINE_EXCEEDED,
-        `deadline ${new Date(deadline).toISOString()} passed before handling`,
-      );
-      track(deadLetter(delivery, 'deadline-exceeded', error, attempt), delivery);
-      return;
-    }
-
-    const message: Message<T> = {
-      id: attrs.id,
-      topic: delivery.topic,
-      key: delivery.key,
-      source: attrs.source,
-      type: attrs.type,
-      time: attrs.time,
-      subject: attrs.subject,
-      data: data as T,
-      headers: delivery.headers,
-      attempt,
-      deliveryCount: delivery.deliveryCount,
-    };
-    const metadata: Record<string, string> = {};
-    const traceparent = delivery.headers[headerNames.traceparent];
-    if (traceparent !== undefined) metadata.traceparent = traceparent;
-    const tracestate = delivery.headers[headerNames.tracestate];
-    if (tracestate !== undefined) metadata.tracestate = tracestate;
-    const ctx: CallContext = root.ctx.with({
-      attempt,
-      metadata,
-      deadline: deadline !== undefined && Number.isFinite(deadline) ? deadline : undefined,
-    });
-
-    try {
-      await handler(message, ctx);
+      settlement = await pipeline(delivery, root.ctx);
     } catch (error) {
-      if (stopping && (isAbortError(error) || root.ctx.aborted)) {
-        track(delivery.release(), delivery);
-        return;
-      }
-      if (isMeshError(error) && error.code === ErrorCode.INVALID_PAYLOAD) {
-        track(deadLetter(delivery, 'invalid-payload', error, attempt), delivery);
-        return;
-      }
-      if (attempt >= schedule.maxAttempts) {
-        track(deadLetter(delivery, 'handler-failed', error, attempt), delivery);
-        return;
-      }
-      const delayMs = schedule.delayAfter(attempt);
-      retried++;
-      if (messagingChannels.retry.hasSubscribers) {
-        messagingChannels.retry.publish({
-          group,
-          topic: delivery.topic,
-          id: attrs.id,
-          attempt,
-          delayMs,
-          error,
-        });
-      }
-      const headers = {
-        [headerNames.attempt]: String(attempt + 1),
-        [headerNames.error]: errorText(error),
-        [headerNames.errorCode]: errorCode(error),
-      };
-      track(delivery.retryLater({ delayMs, headers }), delivery);
-      return;
+      // The consumer's own layers never reject; this is a defect, and nothing may loop on it.
+      settlement = deadLetterFor('handler-failed', error);
     }
-    handled++;
-    track(delivery.ack(), delivery);
+    settleAtBroker(delivery, settlement);
   };
 
   const scheduler = new KeyScheduler<Delivery>(concurrency, (d) => d.key, handle);
@@ -330,6 +316,7 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
         retried,
         deadLettered,
         stopping,
+        layers: layers.map((l) => ({ name: l.name, ...(l.describe?.() ?? {}) })),
       };
     },
   };
@@ -346,9 +333,17 @@ function within(clock: Clock, promise: Promise<void>, ms: number): Promise<boole
   });
 }
 
-function parseAttempt(value: string | undefined): number {
-  const n = value === undefined ? 1 : Number(value);
-  return Number.isInteger(n) && n >= 1 ? n : 1;
+function checkLayers<T>(
+  layers: readonly Layer<Message<T>, HandlerResult>[] | undefined,
+): Layer<Message<T>, HandlerResult>[] {
+  if (layers === undefined) return [];
+  if (!Array.isArray(layers)) throw new InvalidArgumentError('consume.layers', 'must be an array', layers);
+  return layers.map((l, i) => {
+    if (typeof l !== 'object' || l === null || typeof l.wrap !== 'function' || typeof l.name !== 'string') {
+      throw new InvalidArgumentError(`consume.layers[${i}]`, 'must be a Layer (name and wrap())', l);
+    }
+    return l;
+  });
 }
 
 function errorText(error: unknown): string {

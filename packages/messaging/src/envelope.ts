@@ -37,6 +37,7 @@ export const headerNames = {
 /** Why a message reached the dead-letter topic. */
 export type DeadLetterReason =
   | 'handler-failed'
+  | 'handler-rejected'
   | 'undecodable'
   | 'invalid-payload'
   | 'deadline-exceeded'

@@ -26,6 +26,8 @@ export {
   type StandardSchemaV1,
   validate,
 } from './codec.ts';
+export type { ConsumeRetryOptions } from './consume/retry-dead-letter.ts';
+export { type HandlerResult, type Settlement, settle } from './consume/settlement.ts';
 export { type ConsumeOptions, type Consumer, consume, type Message } from './consumer.ts';
 export {
   type DeadLetterReason,
@@ -64,4 +66,3 @@ export {
   publisher,
   type Receipt,
 } from './publisher.ts';
-export { type RetryOptions, type RetrySchedule, retrySchedule } from './retry-schedule.ts';

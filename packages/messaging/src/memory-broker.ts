@@ -359,6 +359,7 @@ export class MemoryBroker implements Broker {
  *
  * @example
  * ```ts
+ * import { FakeClock } from '@meshkit/core';
  * const broker = memoryBroker({ clock: new FakeClock() });
  * const events = publisher(broker, { source: '/test' });
  * ```

@@ -130,6 +130,10 @@ export interface OutboxRelay {
  *
  * @example
  * ```ts
+ * import { DatabaseSync } from 'node:sqlite';
+ * import { sqliteBroker, sqliteOutbox } from '@meshkit/messaging-sqlite';
+ * const db = new DatabaseSync('var/users.db');
+ * const broker = sqliteBroker({ path: 'var/events.db' });
  * const relay = outboxRelay(sqliteOutbox(db), publisher(broker, { source: '/user-service' }));
  * relay.start();
  * ```

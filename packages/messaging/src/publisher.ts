@@ -8,6 +8,7 @@ import {
   ErrorCode,
   InvalidArgumentError,
   MeshError,
+  metadataText,
   type Service,
   systemClock,
 } from '@meshkit/core';
@@ -97,6 +98,7 @@ interface Pending {
  *
  * @example
  * ```ts
+ * declare const broker: Broker;
  * const events = publisher(broker, { source: '/user-service' });
  * const receipt = await events.publish('user.created', { id: '42' }, { key: '42' });
  * ```
@@ -134,9 +136,9 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
       });
     }
     const extra: Record<string, string> = { ...event.headers };
-    const traceparent = ctx?.metadata.traceparent;
+    const traceparent = metadataText(ctx?.metadata, 'traceparent');
     if (traceparent !== undefined) extra[headerNames.traceparent] = traceparent;
-    const tracestate = ctx?.metadata.tracestate;
+    const tracestate = metadataText(ctx?.metadata, 'tracestate');
     if (tracestate !== undefined) extra[headerNames.tracestate] = tracestate;
     if (ctx?.deadline !== undefined) extra[headerNames.deadline] = String(Math.floor(ctx.deadline));
     const headers = encodeAttributes(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { isMeshError } from '@meshkit/core';
+import { exponentialBackoff, isMeshError } from '@meshkit/core';
 import {
   type Broker,
   type ConsumeOptions,
@@ -62,6 +62,10 @@ class Waiter {
  *
  * @example
  * ```ts
+ * import { mkdtempSync } from 'node:fs';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ * import { SqliteBroker, sqliteBroker } from '@meshkit/messaging-sqlite';
  * const path = join(mkdtempSync(join(tmpdir(), 'mk-')), 'broker.db');
  * brokerConformance('sqlite', async () => sqliteBroker({ path, visibilityTimeoutMs: 500, maxMessageBytes: 1024 }), {
  *   oversizeBytes: 2048,
@@ -84,7 +88,10 @@ export function brokerConformance(
     return broker;
   };
   const fresh = (): string => randomUUID().slice(0, 8);
-  const fast = { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
+  const fast = {
+    maxAttempts: 3,
+    backoff: exponentialBackoff({ baseDelayMs: 5, maxDelayMs: 20, jitter: 'equal' }),
+  };
 
   /** A consumer recording every handled message id (in order) and duplicates. */
   async function recorder(

@@ -18,7 +18,9 @@ export interface RandomOptions {
  *
  * @example
  * ```ts
- * balance({ service: 'users', endpoints, connect, picker: roundRobin() });
+ * import { httpTransport } from '@meshkit/http';
+ * const endpoints = [{ id: 'users-1', address: '10.0.0.7:8080' }, { id: 'users-2', address: '10.0.0.8:8080' }];
+ * balance({ service: 'users', endpoints, connect: (e) => httpTransport(e.address), picker: roundRobin() });
  * ```
  */
 export function roundRobin(): Picker {
@@ -67,7 +69,9 @@ class RoundRobin implements Picker {
  *
  * @example
  * ```ts
- * balance({ service: 'users', endpoints, connect, picker: random() });
+ * import { httpTransport } from '@meshkit/http';
+ * const endpoints = [{ id: 'users-1', address: '10.0.0.7:8080' }, { id: 'users-2', address: '10.0.0.8:8080' }];
+ * balance({ service: 'users', endpoints, connect: (e) => httpTransport(e.address), picker: random() });
  * ```
  */
 export function random(options: RandomOptions = {}): Picker {
@@ -104,7 +108,9 @@ class RandomPicker implements Picker {
  *
  * @example
  * ```ts
- * balance({ service: 'users', endpoints, connect, picker: weightedRoundRobin() });
+ * import { httpTransport } from '@meshkit/http';
+ * const endpoints = [{ id: 'users-1', address: '10.0.0.7:8080' }, { id: 'users-2', address: '10.0.0.8:8080' }];
+ * balance({ service: 'users', endpoints, connect: (e) => httpTransport(e.address), picker: weightedRoundRobin() });
  * ```
  */
 export function weightedRoundRobin(): Picker {

@@ -25,7 +25,13 @@ function isPrime(n: number): boolean {
  *
  * @example
  * ```ts
- * balance({ service: 'carts', endpoints, connect, picker: maglev({ key: (req) => req.userId }) });
+ * import { type HttpRequest, httpTransport } from '@meshkit/http';
+ * balance({
+ *   service: 'carts',
+ *   endpoints: [{ id: 'carts-1', address: '10.0.0.7:8080' }, { id: 'carts-2', address: '10.0.0.8:8080' }],
+ *   connect: (endpoint) => httpTransport(endpoint.address),
+ *   picker: maglev({ key: (req: HttpRequest) => req.headers?.['x-user-id'] }),
+ * });
  * ```
  */
 export function maglev<Req = unknown>(options: MaglevOptions<Req> = {}): Picker<Req> {

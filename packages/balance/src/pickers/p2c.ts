@@ -58,7 +58,9 @@ class PeakEwmaP2C extends PowerOfTwo {
  *
  * @example
  * ```ts
- * balance({ service: 'users', endpoints, connect, picker: leastRequest() });
+ * import { httpTransport } from '@meshkit/http';
+ * const endpoints = [{ id: 'users-1', address: '10.0.0.7:8080' }, { id: 'users-2', address: '10.0.0.8:8080' }];
+ * balance({ service: 'users', endpoints, connect: (e) => httpTransport(e.address), picker: leastRequest() });
  * ```
  */
 export function leastRequest(options: RandomOptions = {}): Picker {
@@ -72,7 +74,9 @@ export function leastRequest(options: RandomOptions = {}): Picker {
  *
  * @example
  * ```ts
- * balance({ service: 'users', endpoints, connect, picker: p2cPeakEwma() });
+ * import { httpTransport } from '@meshkit/http';
+ * const endpoints = [{ id: 'users-1', address: '10.0.0.7:8080' }, { id: 'users-2', address: '10.0.0.8:8080' }];
+ * balance({ service: 'users', endpoints, connect: (e) => httpTransport(e.address), picker: p2cPeakEwma() });
  * ```
  */
 export function p2cPeakEwma(options: RandomOptions = {}): Picker {

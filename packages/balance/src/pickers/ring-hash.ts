@@ -32,7 +32,13 @@ const defaultKey = (_req: unknown, ctx: CallContext): string | undefined => ctx.
  *
  * @example
  * ```ts
- * balance({ service: 'carts', endpoints, connect, picker: ringHash({ key: (req) => req.userId }) });
+ * import { type HttpRequest, httpTransport } from '@meshkit/http';
+ * balance({
+ *   service: 'carts',
+ *   endpoints: [{ id: 'carts-1', address: '10.0.0.7:8080' }, { id: 'carts-2', address: '10.0.0.8:8080' }],
+ *   connect: (endpoint) => httpTransport(endpoint.address),
+ *   picker: ringHash({ key: (req: HttpRequest) => req.headers?.['x-user-id'] }),
+ * });
  * ```
  */
 export function ringHash<Req = unknown>(options: RingHashOptions<Req> = {}): Picker<Req> {

@@ -35,10 +35,18 @@ interface Group<Req> {
  *
  * @example
  * ```ts
+ * import { createContext } from '@meshkit/core';
+ * import { httpTransport } from '@meshkit/http';
+ * const endpoints = [
+ *   { id: 'users-1', address: '10.0.0.7:8080', labels: { version: 'v1' } },
+ *   { id: 'users-2', address: '10.0.0.8:8080', labels: { version: 'v2' } },
+ * ];
+ * const connect = (e: { address: string }) => httpTransport(e.address);
  * // every call to the v2 canary
  * balance({ service: 'users', endpoints, connect, picker: subset({ select: { version: 'v2' } }) });
  * // per call, from the routing layer
- * await users(req, ctx.set(subsetLabels, { version: 'v2' }));
+ * const users = balance({ service: 'users', endpoints, connect, picker: subset() });
+ * await users({ method: 'GET', path: '/users/42' }, createContext().set(subsetLabels, { version: 'v2' }));
  * ```
  */
 export function subset<Req = unknown>(options: SubsetOptions<Req> = {}): Picker<Req> {

@@ -9,6 +9,7 @@ import {
   type MessageShape,
 } from '@bufbuild/protobuf';
 import { MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
+import type { Metadata } from '@meshkit/core';
 import {
   type CallContext,
   checkNumber,
@@ -18,7 +19,6 @@ import {
   type Service,
   systemClock,
 } from '@meshkit/core';
-import type { Metadata } from '../wire/metadata.ts';
 import type { GrpcClientOptions } from './options.ts';
 import { grpcPipeline } from './pipeline.ts';
 import type { GrpcTransportOptions } from './transport.ts';
@@ -72,6 +72,9 @@ export type GrpcClient<S extends DescService> = {
  *
  * @example
  * ```ts
+ * import type { Registry } from '@meshkit/discovery';
+ * declare const registry: Registry;
+ *
  * const users = grpcClient(UserService, { service: 'users', registry });
  * const ada = await users.getUser({ id: '42' }, { timeoutMs: 500 });
  * for await (const event of users.streamUserEvents({ userId: '42' })) console.log(event.type);
@@ -145,7 +148,8 @@ export function grpcClient<S extends DescService>(definition: S, options: GrpcCl
       methods[method.localName] = (init: unknown, callOptions?: GrpcCallOptions): AsyncIterable<unknown> => ({
         async *[Symbol.asyncIterator]() {
           const req = requestFor(method, init, callOptions);
-          const res = (await streaming(req, contextFor(method, callOptions))) as GrpcStreamResponse;
+          const ctx = contextFor(method, callOptions).with({ kind: 'server-stream' });
+          const res = (await streaming(req, ctx)) as GrpcStreamResponse;
           yield* res.messages;
         },
       });

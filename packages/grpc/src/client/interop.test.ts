@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
-import { createContext, ErrorCode, isAbortError } from '@meshkit/core';
+import { createContext, ErrorCode, isAbortError, whenComplete } from '@meshkit/core';
 import { pushbackMs } from '@meshkit/policies';
 import { GrpcStatusError } from '../errors.ts';
 import {
@@ -17,7 +17,6 @@ import {
 } from '../gen/user/user_service_pb.ts';
 import { stockDefinitions } from '../test-support/stock.ts';
 import { Status } from '../wire/status.ts';
-import { whenComplete } from './completion.ts';
 import { type GrpcTransport, grpcTransport } from './transport.ts';
 import type { GrpcStreamResponse, GrpcUnaryResponse } from './types.ts';
 

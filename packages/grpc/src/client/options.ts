@@ -1,5 +1,5 @@
 import type { BalanceOptions, Picker } from '@meshkit/balance';
-import type { Clock, EndpointInit } from '@meshkit/core';
+import type { Clock, EndpointInit, Metadata } from '@meshkit/core';
 import type { Registry } from '@meshkit/discovery';
 import type {
   CircuitBreakerOptions,
@@ -8,7 +8,6 @@ import type {
   RetryBudgetOptions,
   RetryOptions,
 } from '@meshkit/policies';
-import type { Metadata } from '../wire/metadata.ts';
 import type { GrpcClientTlsOptions } from './connection.ts';
 import type { GrpcTransportOptions } from './transport.ts';
 import type { GrpcRequest, GrpcResponse } from './types.ts';

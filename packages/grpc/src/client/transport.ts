@@ -10,6 +10,7 @@ import {
   abortError,
   type CallContext,
   checkNumber,
+  completable,
   ErrorCode,
   isMeshError,
   MeshError,
@@ -28,7 +29,6 @@ import {
 } from '../wire/metadata.ts';
 import { decodeGrpcMessage, parseStatus, Status } from '../wire/status.ts';
 import { encodeGrpcTimeout } from '../wire/timeout.ts';
-import { completable } from './completion.ts';
 import { Connection, type GrpcClientTlsOptions } from './connection.ts';
 import type { GrpcRequest, GrpcResponse, GrpcStreamResponse } from './types.ts';
 
@@ -71,9 +71,13 @@ export type GrpcTransport = Service<GrpcRequest, GrpcResponse> & {
  *
  * @example
  * ```ts
+ * import { create } from '@bufbuild/protobuf';
+ * import { createContext } from '@meshkit/core';
+ *
  * const users = grpcTransport('127.0.0.1:50051');
- * const res = await users({ method: UserService.method.getUser, message: create(GetUserRequestSchema, { id: '42' }) },
- *   createContext({ timeoutMs: 500 }));
+ * const request = { method: UserService.method.getUser, message: create(GetUserRequestSchema, { id: '42' }) };
+ * const res = await users(request, createContext({ timeoutMs: 500 }));
+ * if (res.kind === 'unary') console.log(res.message, res.trailer);
  * ```
  */
 export function grpcTransport(address: string, options: GrpcTransportOptions = {}): GrpcTransport {
@@ -318,7 +322,8 @@ class ClientCall {
       trailer,
       messages: { [Symbol.asyncIterator]: () => this.#iterator() },
     };
-    this.#complete = completable(response).complete;
+    const completion = completable(response);
+    this.#complete = (error) => completion.complete(error);
     this.#resolve(response);
   }
 

@@ -1,5 +1,6 @@
 import type { DescMethod, Message } from '@bufbuild/protobuf';
-import type { Metadata, ReceivedMetadata } from '../wire/metadata.ts';
+import type { Metadata } from '@meshkit/core';
+import type { ReceivedMetadata } from '../wire/metadata.ts';
 
 /** One gRPC call as the client pipeline carries it: the method, the request message, call metadata. */
 export interface GrpcRequest {

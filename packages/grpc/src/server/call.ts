@@ -15,12 +15,13 @@ import {
   ErrorCode,
   InvalidArgumentError,
   MeshError,
+  type Metadata,
   type TimerHandle,
 } from '@meshkit/core';
 import { badRequest } from '../details.ts';
 import { GrpcStatusError, statusOf } from '../errors.ts';
 import { FrameDecoder, frame } from '../wire/framing.ts';
-import { type Metadata, type ReceivedMetadata, readMetadata, writeMetadata } from '../wire/metadata.ts';
+import { type ReceivedMetadata, readMetadata, writeMetadata } from '../wire/metadata.ts';
 import { encodeGrpcMessage, Status } from '../wire/status.ts';
 import { parseGrpcTimeout } from '../wire/timeout.ts';
 import type { ServerCall } from './types.ts';

@@ -125,6 +125,8 @@ const defaultMaxMessageBytes = 4 * 1024 * 1024;
  *
  * @example
  * ```ts
+ * declare const users: ServiceImpl<typeof UserService>;
+ *
  * const server = grpcServer().add(UserService, users);
  * const { address } = await server.listen({ port: 50051 });
  * process.on('SIGTERM', () => server.close());

@@ -8,8 +8,8 @@ import type {
   MessageInitShape,
   MessageShape,
 } from '@bufbuild/protobuf';
-import type { CallContext } from '@meshkit/core';
-import type { Metadata, ReceivedMetadata } from '../wire/metadata.ts';
+import type { CallContext, Metadata } from '@meshkit/core';
+import type { ReceivedMetadata } from '../wire/metadata.ts';
 
 /** What a handler knows about its call, besides the request message. */
 export interface ServerCall {
@@ -72,8 +72,15 @@ export type BidiStreamingHandler<I extends DescMessage, O extends DescMessage> =
  * @example
  * ```ts
  * const users: ServiceImpl<typeof UserService> = {
- *   async getUser({ id }) { return { id, email: 'ada@example.com', status: UserStatus.ACTIVE }; },
- *   ...
+ *   getUser: ({ id }) => ({ id, email: 'ada@example.com', status: UserStatus.ACTIVE }),
+ *   createUser: ({ email, name }) => ({ id: '1', email, name, status: UserStatus.ACTIVE }),
+ *   listUsers: () => ({ users: [] }),
+ *   async *streamUserEvents({ userId }, call) {
+ *     while (!call.ctx.aborted) {
+ *       yield { userId, type: EventType.UPDATED, timestamp: BigInt(Date.now()) };
+ *       await new Promise((resolve) => setTimeout(resolve, 1_000));
+ *     }
+ *   },
  * };
  * ```
  */

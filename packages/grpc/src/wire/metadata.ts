@@ -1,14 +1,8 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
-import { InvalidArgumentError } from '@meshkit/core';
+import { InvalidArgumentError, type Metadata } from '@meshkit/core';
 
-/**
- * One metadata value. Keys ending in `-bin` carry bytes (sent base64-encoded, as the spec says); other
- * keys carry printable ASCII text. An array sends the key once per value.
- */
-export type MetadataValue = string | Uint8Array | readonly (string | Uint8Array)[];
-
-/** Metadata to send: lower-case keys. */
-export type Metadata = Readonly<Record<string, MetadataValue>>;
+// Metadata to send is core's `Metadata`: keys ending in `-bin` carry bytes (sent base64-encoded, as the
+// spec says), other keys printable ASCII text; an array sends the key once per value.
 
 /**
  * Metadata received. A text key repeated on the wire arrives joined with `", "` (as HTTP/2 joins

@@ -90,6 +90,10 @@ export interface HttpClient {
  *
  * @example
  * ```ts
+ * import { embeddedRegistry } from '@meshkit/discovery';
+ * import { z } from 'zod';
+ * const registry = embeddedRegistry({ path: '.meshkit/registry.db' });
+ * const User = z.object({ id: z.number(), name: z.string() });
  * const users = httpClient({ service: 'users', registry, autoIdempotencyKey: true });
  * const user = await users.get('/users/42', { schema: User });
  * await users.post('/users', { name: 'Ada' });   // retried safely: it carries an Idempotency-Key

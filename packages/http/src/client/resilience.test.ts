@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
-import { createContext, ErrorCode, MeshError } from '@meshkit/core';
+import { createContext, ErrorCode, MeshError, metadataText } from '@meshkit/core';
 import { staticRegistry } from '@meshkit/discovery';
 import { constantBackoff } from '@meshkit/policies';
 import { httpServer } from '../server/node-server.ts';
@@ -41,7 +41,7 @@ describe('deadline propagation', () => {
       service: 'c',
       shutdown: { signals: false, exit: false },
       handler: (_req, ctx) => {
-        seen.c = { remaining: ctx.remainingMs(), traceparent: ctx.metadata.traceparent };
+        seen.c = { remaining: ctx.remainingMs(), traceparent: metadataText(ctx.metadata, 'traceparent') };
         return { body: { from: 'c' } };
       },
     });
@@ -51,7 +51,7 @@ describe('deadline propagation', () => {
       service: 'b',
       shutdown: { signals: false, exit: false },
       handler: async (_req, ctx) => {
-        seen.b = { remaining: ctx.remainingMs(), traceparent: ctx.metadata.traceparent };
+        seen.b = { remaining: ctx.remainingMs(), traceparent: metadataText(ctx.metadata, 'traceparent') };
         // Spend some of the budget, so the next hop must see less.
         await new Promise((resolve) => setTimeout(resolve, 30));
         return { body: await toC.get('/', { ctx }) };

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, FakeClock } from '@meshkit/core';
 import { staticRegistry } from '@meshkit/discovery';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { slowRequest } from '../test-support/faults.ts';
 import { meshkitFastify } from './fastify.ts';
 import { memoryIdempotencyStore } from './idempotency.ts';
+import { uploadPending } from './unread-upload.ts';
 
 interface Reply {
   status: number;
@@ -136,6 +139,132 @@ describe('meshkitFastify', () => {
     const conflict = await post('{"email":"c@d.co"}');
     assert.equal(conflict.status, 409);
     assert.equal(performed, before + 1);
+  });
+});
+
+describe('meshkitFastify with a hijacked reply', () => {
+  it('counts the call over once the hijacked response finished, so shutdown does not wait for it', async () => {
+    const app = Fastify();
+    await app.register(meshkitFastify, {
+      service: 'raw',
+      idempotency: { store: memoryIdempotencyStore() },
+      shutdown: { signals: false, exit: false, drainTimeoutMs: 600_000 },
+    });
+    let runs = 0;
+    app.post('/raw', async (_request, reply) => {
+      runs++;
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'text/plain' });
+      reply.raw.end('raw');
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const post = () =>
+      fetch(`${base}/raw`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'h1' },
+        body: '{}',
+      });
+    const first = await post();
+    assert.equal(await first.text(), 'raw');
+    const lifecycle = (app as unknown as { meshkitLifecycle: { inFlight: number } }).meshkitLifecycle;
+    while (lifecycle.inFlight > 0) await new Promise((r) => setImmediate(r));
+    // Nothing was stored (the body never passed through the kit): the key is free again.
+    const again = await post();
+    assert.equal(await again.text(), 'raw');
+    assert.equal(runs, 2);
+    await app.close();
+  });
+});
+
+describe('meshkitFastify under inject()', () => {
+  it('runs the same layers without a socket: replay, deadline, 413 problem, health', async () => {
+    const app = Fastify({ bodyLimit: 100 });
+    await app.register(meshkitFastify, {
+      service: 'inject',
+      idempotency: { store: memoryIdempotencyStore() },
+      shutdown: { signals: false, exit: false },
+    });
+    let runs = 0;
+    let pendingSeen: boolean | undefined;
+    app.post('/a', async (request) => {
+      runs++;
+      pendingSeen = uploadPending(request.raw);
+      return { got: request.body };
+    });
+    app.get('/b', async (request) => ({ remaining: request.meshkit.remainingMs() }));
+    const post = (payload: unknown, headers: Record<string, string> = {}) =>
+      app.inject({ method: 'POST', url: '/a', payload: payload as object, headers });
+    const first = await post({ a: 1 }, { 'idempotency-key': 'i1' });
+    const again = await post({ a: 1 }, { 'idempotency-key': 'i1' });
+    assert.equal(first.statusCode, 200);
+    assert.equal(again.headers['idempotent-replayed'], 'true');
+    assert.equal(runs, 1);
+    assert.equal(pendingSeen, false);
+    const big = await post({ a: 'x'.repeat(500) });
+    assert.equal(big.statusCode, 413);
+    assert.equal(big.headers['content-type'], 'application/problem+json');
+    const timed = await app.inject({ method: 'GET', url: '/b', headers: { 'x-meshkit-timeout-ms': '300' } });
+    assert.ok(timed.json().remaining <= 300);
+    assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).json().status, 'ok');
+    await app.close();
+  });
+});
+
+describe('meshkitFastify limits', () => {
+  it('takes Fastify’s own requestTimeout when the plugin sets none, and answers a slow client 408', {
+    timeout: 30_000,
+  }, async () => {
+    const app = Fastify({ requestTimeout: 500 });
+    await app.register(meshkitFastify, { service: 'slow', shutdown: { signals: false, exit: false } });
+    assert.equal(app.server.requestTimeout, 500);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const outcome = await slowRequest(`127.0.0.1:${(app.server.address() as { port: number }).port}`, {
+        head: 'GET / HTTP/1.1\r\nhost: x\r\n',
+        trickle: 'x-slow: a\r\n',
+        boundMs: 15_000,
+      });
+      assert.equal(outcome.serverClosed, true);
+      assert.match(outcome.text, /^HTTP\/1.1 408 /);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('checks its limits at registration, naming the field', async () => {
+    const app = Fastify();
+    await assert.rejects(async () => {
+      await app.register(meshkitFastify, { service: 's', limits: { maxHeadersCount: 0 } });
+    }, /meshkitFastify.limits.maxHeadersCount must be an integer >= 1/);
+  });
+});
+
+describe('meshkitFastify with a streamed reply', () => {
+  it('drains a stream still being sent before it closes', async () => {
+    const app = Fastify();
+    await app.register(meshkitFastify, {
+      service: 'stream',
+      shutdown: { signals: false, exit: false, drainTimeoutMs: 600_000 },
+    });
+    const body = new PassThrough();
+    app.get('/stream', async (_request, reply) => {
+      reply.type('text/plain');
+      return body;
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const pending = fetch(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/stream`);
+    body.write('first '); // Fastify sends the headers with the first chunk
+    const res = await pending;
+    const order: string[] = [];
+    const closed = app.close().then(() => order.push('closed'));
+    const lifecycle = (app as unknown as { meshkitLifecycle: { draining: boolean } }).meshkitLifecycle;
+    while (!lifecycle.draining) await new Promise((r) => setImmediate(r));
+    body.end('last');
+    assert.equal(await res.text(), 'first last');
+    order.push('body complete');
+    await closed;
+    assert.deepEqual(order, ['body complete', 'closed']);
   });
 });
 

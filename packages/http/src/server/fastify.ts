@@ -1,23 +1,31 @@
-import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import {
   type CallContext,
   type Clock,
   checkInteger,
   checkString,
-  createContext,
-  ErrorCode,
   InvalidArgumentError,
   systemClock,
 } from '@meshkit/core';
 import type { Registry } from '@meshkit/discovery';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { propagatedHeaders, readDeadline, wireHeaders } from '../wire.ts';
-import { checkReadinessChecks, type ReadinessCheck, runReadiness } from './health.ts';
-import { type IdempotencyStore, requestFingerprint } from './idempotency.ts';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { wireHeaders } from '../wire.ts';
+import type { HttpReply } from './call.ts';
+import { answerClientError } from './client-error.ts';
+import {
+  applyConnectionLimits,
+  type ConnectionLimitOptions,
+  checkConnectionLimits,
+} from './connection-limits.ts';
+import { FastifyExchange, fastifyHandlerService, replyOf } from './fastify-exchange.ts';
+import { checkReadinessChecks, type ReadinessCheck } from './health.ts';
+import type { IdempotencyStore } from './idempotency.ts';
 import { type InstanceOptions, Lifecycle, type ShutdownOptions } from './lifecycle.ts';
-import { errorResponse, HttpProblem, type KitResponse, problemResponse, refusal } from './problem.ts';
+import { errorResponse, HttpProblem, type KitResponse, problemResponse } from './problem.ts';
+import { requestContext } from './request-context.ts';
 import { encodeResponse } from './respond.ts';
+import { checkServerLayers, type ServerLayer, serverStack } from './server-stack.ts';
+import { discardUpload, uploadPending } from './unread-upload.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,10 +34,18 @@ declare module 'fastify' {
   }
 }
 
-/** Options of {@link meshkitFastify}. Body and header limits are Fastify's own (`bodyLimit`, `maxHeaderSize`). */
+/**
+ * Options of {@link meshkitFastify}. Body and header-size limits are Fastify's own (`bodyLimit`,
+ * `maxHeaderSize`); the time and header-count limits are the plugin's, as with `httpServer`.
+ */
 export interface MeshkitFastifyOptions {
   /** The service name this instance registers under. */
   readonly service: string;
+  /**
+   * Your own layers, run after meshkit's steps (health, drain, deadline, idempotency) and before the
+   * route handler, in request order. Defaults to none.
+   */
+  readonly layers?: readonly ServerLayer[];
   /** Registers the instance when Fastify listens, deregisters first on shutdown. */
   readonly registry?: Registry;
   readonly instance?: InstanceOptions;
@@ -37,6 +53,11 @@ export interface MeshkitFastifyOptions {
   readonly checks?: Readonly<Record<string, ReadinessCheck>>;
   /** Bound on each readiness check, in ms. Defaults to 2,000. */
   readonly checkTimeoutMs?: number;
+  /**
+   * Request time and header-count limits, set on Fastify's server. `requestTimeoutMs` defaults to
+   * Fastify's own `requestTimeout` when that is set, else 30,000.
+   */
+  readonly limits?: ConnectionLimitOptions;
   /** Replays responses for repeated `Idempotency-Key`s. */
   readonly idempotency?: {
     readonly store: IdempotencyStore;
@@ -48,21 +69,27 @@ export interface MeshkitFastifyOptions {
   readonly clock?: Clock;
 }
 
-const healthPaths = new Set(['/healthz', '/readyz']);
-const claims = new WeakMap<FastifyRequest, { key: string; fingerprint: string; settled: boolean }>();
-
 /**
- * A Fastify plugin with the service-side kit: `/healthz` and `/readyz`, registration when Fastify
- * listens, the ordered shutdown on SIGTERM/SIGINT (deregister, refuse new work, drain, then
- * `fastify.close()`), the incoming deadline as `request.meshkit` (expired work refused at once with 504),
- * idempotency-key replay, and errors as RFC 9457 problems (validation failures name the field; no
- * stack traces). Registered without encapsulation, so its hooks cover every route.
+ * A Fastify plugin with the service-side kit: every request runs through the same layers as with
+ * `httpServer` (health, drain, deadline, idempotency, then `layers`) around the route handler, so
+ * `/healthz` and `/readyz`, refusal while draining, the incoming deadline as `request.meshkit` (expired
+ * work refused at once with 504) and idempotency-key replay behave identically. Also: registration when
+ * Fastify listens, the ordered shutdown on SIGTERM/SIGINT (deregister, refuse new work, drain, then
+ * `fastify.close()`), slow clients answered 408, and every error, Fastify's own included, as an RFC 9457
+ * problem (validation failures name the field; no stack traces). Registered without encapsulation, so
+ * its hooks cover every route.
  *
  * @example
  * ```ts
+ * import { embeddedRegistry } from '@meshkit/discovery';
+ * import Fastify from 'fastify';
+ * const registry = embeddedRegistry({ path: '.meshkit/registry.db' });
+ * const accounts = httpClient({ service: 'accounts', registry });
  * const app = Fastify({ bodyLimit: 1_048_576 });
- * await app.register(meshkitFastify, { service: 'users', registry, checks: { db: () => db.ping() } });
- * app.get('/users/:id', (req) => users.get(req.params.id, req.meshkit));
+ * await app.register(meshkitFastify, { service: 'users', registry, checks: { accounts: () => accounts.get('/healthz') } });
+ * app.get<{ Params: { id: string } }>('/users/:id', (req) =>
+ *   accounts.get(`/accounts/${req.params.id}`, { ctx: req.meshkit }),
+ * );
  * await app.listen({ port: 8080, host: '0.0.0.0' });
  * ```
  */
@@ -72,13 +99,14 @@ export async function meshkitFastify(
 ): Promise<void> {
   const service = checkString('meshkitFastify.service', options?.service);
   const clock = options.clock ?? systemClock;
-  const checks = checkReadinessChecks(options.checks, 'meshkitFastify.checks');
-  const checkTimeoutMs = checkInteger('meshkitFastify.checkTimeoutMs', options.checkTimeoutMs ?? 2_000, 1);
-  const store = options.idempotency?.store;
-  if (options.idempotency !== undefined && typeof store?.claim !== 'function') {
+  if (options.idempotency !== undefined && typeof options.idempotency.store?.claim !== 'function') {
     throw new InvalidArgumentError('meshkitFastify.idempotency.store', 'must be an IdempotencyStore');
   }
-  const methods = new Set((options.idempotency?.methods ?? ['POST', 'PATCH']).map((m) => m.toUpperCase()));
+  const fastifyTimeout = fastify.server.requestTimeout;
+  const limits = checkConnectionLimits('meshkitFastify.limits', {
+    ...(fastifyTimeout > 0 ? { requestTimeoutMs: fastifyTimeout } : {}),
+    ...options.limits,
+  });
   const lifecycle = new Lifecycle(
     service,
     options.registry,
@@ -86,6 +114,19 @@ export async function meshkitFastify(
     options.shutdown ?? {},
     clock,
   );
+  const pipeline = serverStack({
+    lifecycle,
+    clock,
+    checks: checkReadinessChecks(options.checks, 'meshkitFastify.checks'),
+    checkTimeoutMs: checkInteger('meshkitFastify.checkTimeoutMs', options.checkTimeoutMs ?? 2_000, 1),
+    idempotency: options.idempotency,
+    layers: checkServerLayers('meshkitFastify.layers', options.layers),
+  }).wrap(fastifyHandlerService);
+
+  applyConnectionLimits(fastify.server, limits);
+  // Fastify's own answers to what the parser refused are plain JSON; these are problem documents.
+  fastify.server.removeAllListeners('clientError');
+  fastify.server.on('clientError', answerClientError);
   lifecycle.attach(
     () => fastify.server.closeIdleConnections(),
     () => fastify.server.closeAllConnections(),
@@ -98,132 +139,81 @@ export async function meshkitFastify(
   fastify.decorate('meshkitLifecycle', lifecycle);
   fastify.decorateRequest('meshkit', undefined as unknown as CallContext);
 
-  fastify.get('/healthz', async () => ({ status: 'ok' }));
-  fastify.get('/readyz', async (_request, reply) => {
-    const report = await runReadiness(checks, checkTimeoutMs, clock);
-    const ready = report.ready && !lifecycle.draining;
-    reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ready' : lifecycle.draining ? 'draining' : 'not ready', checks: report.checks };
-  });
+  // Answered by the health layer; the routes make Fastify route the requests to the hooks.
+  const answeredByLayer = async (): Promise<never> => {
+    throw new Error('answered by the health layer');
+  };
+  fastify.get('/healthz', answeredByLayer);
+  fastify.get('/readyz', answeredByLayer);
+
+  const answer = (exchange: FastifyExchange, reply: FastifyReply, response: HttpReply): FastifyReply => {
+    exchange.answered = true;
+    if (lifecycle.draining && !uploadPending(exchange.call.raw)) reply.header('connection', 'close');
+    const { 'content-length': _length, ...headers } = response.headers;
+    return reply.code(response.status).headers(headers).send(response.body);
+  };
 
   fastify.addHook('onRequest', async (request, reply) => {
-    const requestId = header(request, wireHeaders.requestId) ?? randomUUID();
-    reply.header(wireHeaders.requestId, requestId);
-    if (healthPaths.has(request.url.split('?', 1)[0]!)) return;
-    if (lifecycle.draining) {
-      reply.header('connection', 'close');
-      return send(
-        reply,
-        refusal({ status: 503, title: 'shutting down', code: ErrorCode.CLOSED }, { 'retry-after': '1' }),
-      );
-    }
-    const deadline = readDeadline(request.headers, clock);
-    if (deadline === null) {
-      return send(
-        reply,
-        problemResponse({
-          status: 400,
-          title: 'invalid deadline header',
-          detail: `${wireHeaders.timeout} must be a whole number of milliseconds`,
-          field: `header:${wireHeaders.timeout}`,
-        }),
-      );
-    }
-    if (deadline !== undefined && deadline <= clock.now()) {
-      return send(
-        reply,
-        refusal({ status: 504, title: 'deadline exceeded', code: ErrorCode.DEADLINE_EXCEEDED }),
-      );
-    }
-    lifecycle.begin();
     const abort = new AbortController();
     reply.raw.once('close', () => {
-      lifecycle.end();
-      if (!reply.raw.writableFinished) abort.abort(new Error('the client closed the connection'));
-      const claim = claims.get(request);
-      if (claim !== undefined && !claim.settled && store !== undefined) void store.release(claim.key);
+      const finished = reply.raw.writableFinished;
+      if (!finished) abort.abort(new Error('the client closed the connection'));
+      const exchange = FastifyExchange.of(request.raw);
+      if (exchange === undefined) return;
+      if (exchange.ctx === undefined) exchange.answeredWithoutHandler();
+      // Answered without onSend (a hijacked reply): nothing to replay, and the call is over.
+      else if (finished)
+        exchange.handled({
+          status: reply.raw.statusCode,
+          headers: {},
+          body: Buffer.alloc(0),
+          streamed: true,
+        });
     });
-    const metadata: Record<string, string> = { [wireHeaders.requestId]: requestId };
-    for (const name of propagatedHeaders) {
-      const value = header(request, name);
-      if (value !== undefined && name !== wireHeaders.requestId) metadata[name] = value;
-    }
-    request.meshkit = createContext({ clock, deadline, signal: abort.signal, metadata });
+    const { requestId, ctx } = requestContext(request.headers, clock, abort.signal);
+    reply.header(wireHeaders.requestId, requestId);
+    const exchange = new FastifyExchange(request, pipeline, ctx);
+    await exchange.untilBodyOrHandler();
+    const early = exchange.earlyReply;
+    if (early !== undefined) return answer(exchange, reply, early);
   });
 
-  if (store !== undefined) {
-    fastify.addHook('preHandler', async (request, reply) => {
-      const key = header(request, wireHeaders.idempotencyKey);
-      if (key === undefined || !methods.has(request.method)) return;
-      if (key.length === 0 || key.length > 255) {
-        return send(
-          reply,
-          problemResponse({
-            status: 400,
-            title: 'invalid idempotency key',
-            detail: 'Idempotency-Key must have 1 to 255 characters',
-            field: 'header:idempotency-key',
-          }),
-        );
-      }
-      const body = typeof request.body === 'string' ? request.body : JSON.stringify(request.body ?? null);
-      const fingerprint = requestFingerprint(request.method, request.url, body);
-      const claim = await store.claim(key, fingerprint);
-      if (claim.kind === 'new') {
-        claims.set(request, { key, fingerprint, settled: false });
-        return;
-      }
-      if (claim.kind === 'replay') {
-        const { status, headers, body: stored } = claim.response;
-        const { 'content-length': _length, ...rest } = headers;
-        return reply
-          .code(status)
-          .headers({ ...rest, [wireHeaders.replayed]: 'true' })
-          .send(stored);
-      }
-      if (claim.kind === 'mismatch') {
-        return send(
-          reply,
-          problemResponse({
-            status: 409,
-            title: 'idempotency key reused',
-            detail: 'this Idempotency-Key was used for a different request',
-            field: 'header:idempotency-key',
-          }),
-        );
-      }
-      return send(
-        reply,
-        refusal(
-          {
-            status: 409,
-            title: 'request in progress',
-            detail: 'a request with this Idempotency-Key is running',
-          },
-          { 'retry-after': '1' },
-        ),
-      );
-    });
+  fastify.addHook('preHandler', async (request, reply) => {
+    const exchange = FastifyExchange.of(request.raw);
+    if (exchange === undefined || exchange.answered) return;
+    await exchange.withBody(bodyBytes(request.body));
+    const early = exchange.earlyReply;
+    if (early !== undefined) return answer(exchange, reply, early);
+    request.meshkit = exchange.ctx!;
+  });
 
-    fastify.addHook('onSend', async (request, reply, payload) => {
-      const claim = claims.get(request);
-      if (claim === undefined || claim.settled) return payload;
-      claim.settled = true;
-      const status = reply.statusCode;
-      // Server failures and streamed bodies are not remembered: a retry runs the work again.
-      if (status >= 500 || !(typeof payload === 'string' || Buffer.isBuffer(payload))) {
-        await store.release(claim.key);
-        return payload;
-      }
-      const type = reply.getHeader('content-type');
-      await store.complete(claim.key, claim.fingerprint, {
-        status,
-        headers: type === undefined ? {} : { 'content-type': String(type) },
-        body: Buffer.isBuffer(payload) ? payload : Buffer.from(payload, 'utf8'),
-      });
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    // Answered while the client was still uploading (413): read a little more, then close gently, so
+    // the answer is not wiped by a reset. Fastify's `connection: close` would close at once.
+    if (uploadPending(request.raw)) {
+      reply.removeHeader('connection');
+      discardUpload(request.raw);
+    }
+    const exchange = FastifyExchange.of(request.raw);
+    if (exchange === undefined || exchange.answered) return payload;
+    if (exchange.ctx === undefined) {
+      exchange.answeredWithoutHandler();
       return payload;
-    });
-  }
+    }
+    const handled = replyOf(reply, payload);
+    if (handled.streamed === true) {
+      // The call is over when the body is: shutdown waits for a stream still being sent.
+      lifecycle.begin();
+      reply.raw.once('close', () => lifecycle.end());
+    }
+    exchange.handled(handled);
+    const final = await exchange.result;
+    if (final === handled) return payload;
+    // A layer answered differently (a user layer rewrote the reply).
+    const { 'content-length': _length, ...headers } = final.headers;
+    reply.code(final.status).headers(headers);
+    return final.streamed === true ? payload : final.body;
+  });
 
   fastify.setErrorHandler((error: FastifyError, _request, reply) => send(reply, fastifyProblem(error)));
 
@@ -289,7 +279,8 @@ function send(reply: FastifyReply, response: KitResponse): FastifyReply {
   return reply.code(encoded.status).headers(encoded.headers).send(encoded.body);
 }
 
-function header(request: FastifyRequest, name: string): string | undefined {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
+/** What identifies the parsed body for idempotency: its text, or its JSON. */
+function bodyBytes(body: unknown): Buffer {
+  if (Buffer.isBuffer(body)) return body;
+  return Buffer.from(typeof body === 'string' ? body : JSON.stringify(body ?? null), 'utf8');
 }

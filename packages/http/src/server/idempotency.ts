@@ -81,7 +81,11 @@ export interface MemoryIdempotencyStoreOptions extends IdempotencyStoreOptions {
  *
  * @example
  * ```ts
- * httpServer({ service: 'orders', handler, idempotency: { store: memoryIdempotencyStore({ ttlMs: 3_600_000 }) } });
+ * httpServer({
+ *   service: 'orders',
+ *   handler: async (req) => ({ status: 201, body: { order: await req.json() } }),
+ *   idempotency: { store: memoryIdempotencyStore({ ttlMs: 3_600_000 }) },
+ * });
  * ```
  */
 export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = {}): IdempotencyStore {

@@ -172,7 +172,8 @@ export class Lifecycle {
       const timer = this.#clock.setTimeout(resolve, this.#drainTimeoutMs);
       this.#drained = () => {
         this.#clock.clearTimeout(timer);
-        resolve();
+        // The last call settled; its answer is written in the same turn, before the connections close.
+        setImmediate(resolve);
       };
     });
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import { ErrorCode, FakeClock, InvalidArgumentError } from '@meshkit/core';
+import { ErrorCode, FakeClock, InvalidArgumentError, metadataText } from '@meshkit/core';
 import { staticRegistry } from '@meshkit/discovery';
 import { rawExchange } from '../test-support/raw.ts';
 import { memoryIdempotencyStore } from './idempotency.ts';
@@ -57,7 +57,7 @@ describe('httpServer', () => {
       handler: async (req, ctx) => {
         handled++;
         seenRemaining = ctx.remainingMs();
-        seenTrace = ctx.metadata.traceparent;
+        seenTrace = metadataText(ctx.metadata, 'traceparent');
         switch (req.path) {
           case '/users':
             return { status: 201, body: await req.json(userSchema) };
@@ -182,6 +182,20 @@ describe('httpServer', () => {
     assert.throws(
       () => httpServer({ service: 's', handler: () => ({}), shutdown: { drainTimeoutMs: 1.5 } }),
       /shutdown.drainTimeoutMs must be an integer/,
+    );
+    assert.throws(
+      () =>
+        httpServer({
+          service: 's',
+          handler: () => ({}),
+          limits: { requestTimeoutMs: 1_000, headersTimeoutMs: 2_000 },
+        }),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === 'httpServer.limits.headersTimeoutMs',
+    );
+    assert.throws(
+      // @ts-expect-error: not a layer
+      () => httpServer({ service: 's', handler: () => ({}), layers: [{ name: 'x' }] }),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === 'httpServer.layers[0]',
     );
   });
 });

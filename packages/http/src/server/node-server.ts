@@ -1,7 +1,13 @@
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
 import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import {
+  type CallContext,
   type Clock,
   checkFunction,
   checkInteger,
@@ -10,23 +16,33 @@ import {
   systemClock,
 } from '@meshkit/core';
 import type { Registry } from '@meshkit/discovery';
-import { type HandleConfig, handle, type KitHandler } from './handle.ts';
+import { wireHeaders } from '../wire.ts';
+import type { HttpCallService, HttpReply } from './call.ts';
+import { answerClientError } from './client-error.ts';
+import {
+  applyConnectionLimits,
+  type ConnectionLimitOptions,
+  checkConnectionLimits,
+} from './connection-limits.ts';
 import { checkReadinessChecks, type ReadinessCheck } from './health.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import { type InstanceOptions, Lifecycle, type ShutdownOptions } from './lifecycle.ts';
-import { problemResponse } from './problem.ts';
-import { encodeResponse } from './respond.ts';
+import { errorResponse, type KitResponse } from './problem.ts';
+import { nodeHttpCall, type ServerRequest, serverRequest } from './request.ts';
+import { requestContext } from './request-context.ts';
+import { encodeResponse, writeResponse } from './respond.ts';
+import { checkServerLayers, type ServerLayer, serverStack } from './server-stack.ts';
+import { discardUpload, uploadPending } from './unread-upload.ts';
 
-/** Size limits on what a client may send. */
-export interface ServerLimits {
+/** A kit handler: the request with its body read, and a context carrying the caller's deadline. */
+export type KitHandler = (req: ServerRequest, ctx: CallContext) => KitResponse | Promise<KitResponse>;
+
+/** Size and time limits on what a client may send. */
+export interface ServerLimits extends ConnectionLimitOptions {
   /** Largest request body, in bytes; more is refused with 413. Defaults to 1 MiB. */
   readonly maxBodyBytes?: number;
   /** Largest header block, in bytes; more is refused with 431. Defaults to 16 KiB. */
   readonly maxHeaderBytes?: number;
-  /** Most headers read per request; the rest are ignored. Defaults to 100. */
-  readonly maxHeadersCount?: number;
-  /** How long a client may take to send a whole request, in ms. Defaults to 30,000. */
-  readonly requestTimeoutMs?: number;
 }
 
 /** Server-side TLS: a certificate and key, and for mutual TLS the CA that client certificates must chain to. */
@@ -45,6 +61,11 @@ export interface HttpServerOptions {
   readonly service: string;
   /** Handles every request except `/healthz` and `/readyz`. */
   readonly handler: KitHandler;
+  /**
+   * Your own layers, run after meshkit's steps (health, drain, deadline, idempotency) and before the
+   * handler, in request order. Defaults to none.
+   */
+  readonly layers?: readonly ServerLayer[];
   /** Registers the instance on listen and deregisters first on shutdown. */
   readonly registry?: Registry;
   readonly instance?: InstanceOptions;
@@ -83,15 +104,19 @@ export interface MeshServer {
 /**
  * A service instance on plain `node:http` (or `node:https`): health and readiness endpoints,
  * registration, graceful shutdown on SIGTERM/SIGINT, incoming deadlines, idempotency keys, limits,
- * and RFC 9457 problem responses.
+ * and RFC 9457 problem responses. Every request goes through the same layers as with
+ * {@link meshkitFastify}: health, drain, deadline, idempotency, then `layers`, around `handler`.
  *
  * @example
  * ```ts
+ * import { embeddedRegistry } from '@meshkit/discovery';
+ * const registry = embeddedRegistry({ path: '.meshkit/registry.db' });
+ * const accounts = httpClient({ service: 'accounts', registry });
  * const server = httpServer({
  *   service: 'users',
  *   registry,
- *   handler: async (req, ctx) => ({ body: await users.get(req.query.get('id'), ctx) }),
- *   checks: { db: () => pool.query('select 1') },
+ *   handler: async (req, ctx) => ({ body: await accounts.get(`/accounts/${req.query.get('id')}`, { ctx }) }),
+ *   checks: { accounts: () => accounts.get('/healthz') },
  *   idempotency: { store: memoryIdempotencyStore() },
  * });
  * await server.listen({ port: 8080, host: '0.0.0.0' });
@@ -108,13 +133,7 @@ export function httpServer(options: HttpServerOptions): MeshServer {
     limits.maxHeaderBytes ?? 16_384,
     1_024,
   );
-  const maxHeadersCount = checkInteger('httpServer.limits.maxHeadersCount', limits.maxHeadersCount ?? 100, 1);
-  const requestTimeout = checkInteger(
-    'httpServer.limits.requestTimeoutMs',
-    limits.requestTimeoutMs ?? 30_000,
-    1,
-  );
-  const methods = options.idempotency?.methods ?? ['POST', 'PATCH'];
+  const connectionLimits = checkConnectionLimits('httpServer.limits', limits);
   if (options.idempotency !== undefined && typeof options.idempotency.store?.claim !== 'function') {
     throw new InvalidArgumentError('httpServer.idempotency.store', 'must be an IdempotencyStore');
   }
@@ -125,23 +144,21 @@ export function httpServer(options: HttpServerOptions): MeshServer {
     options.shutdown ?? {},
     clock,
   );
-  const config: HandleConfig = {
-    handler,
+  const pipeline = serverStack({
     lifecycle,
     clock,
-    maxBodyBytes,
     checks: checkReadinessChecks(options.checks, 'httpServer.checks'),
     checkTimeoutMs: checkInteger('httpServer.checkTimeoutMs', options.checkTimeoutMs ?? 2_000, 1),
-    idempotencyStore: options.idempotency?.store,
-    idempotentMethods: new Set(methods.map((m) => m.toUpperCase())),
-  };
+    idempotency: options.idempotency,
+    layers: checkServerLayers('httpServer.layers', options.layers),
+  }).wrap(handlerService(handler));
 
-  const serverOptions = { maxHeaderSize: maxHeaderBytes, requestTimeout };
-  const listener = (req: Parameters<typeof handle>[1], res: Parameters<typeof handle>[2]): void => {
-    void handle(config, req, res);
+  const exchange: Exchange = { pipeline, lifecycle, clock, maxBodyBytes };
+  const listener = (raw: IncomingMessage, res: ServerResponse): void => {
+    void serve(exchange, raw, res);
   };
   let server: Server;
-  if (options.tls === undefined) server = createHttpServer(serverOptions, listener);
+  if (options.tls === undefined) server = createHttpServer({ maxHeaderSize: maxHeaderBytes }, listener);
   else {
     const { cert, key, ca, requestCert = false } = options.tls;
     if (cert === undefined || key === undefined) {
@@ -149,7 +166,7 @@ export function httpServer(options: HttpServerOptions): MeshServer {
     }
     server = createHttpsServer(
       {
-        ...serverOptions,
+        maxHeaderSize: maxHeaderBytes,
         cert,
         key,
         ...(ca === undefined ? {} : { ca }),
@@ -159,27 +176,8 @@ export function httpServer(options: HttpServerOptions): MeshServer {
       listener,
     ) as unknown as Server;
   }
-  server.maxHeadersCount = maxHeadersCount;
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    // Malformed requests never reach the handler; answer with a problem document instead of a bare 400.
-    if (!socket.writable || (error.code === 'ECONNRESET' && socket.destroyed)) {
-      socket.destroy();
-      return;
-    }
-    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-    const encoded = encodeResponse(
-      problemResponse({
-        status: tooLarge ? 431 : 400,
-        title: tooLarge ? 'request headers too large' : 'malformed request',
-        field: 'headers',
-      }),
-    );
-    socket.end(
-      `HTTP/1.1 ${encoded.status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-        `content-type: application/problem+json\r\ncontent-length: ${encoded.body.length}\r\n` +
-        `connection: close\r\n\r\n${encoded.body.toString('utf8')}`,
-    );
-  });
+  applyConnectionLimits(server, connectionLimits);
+  server.on('clientError', answerClientError);
   lifecycle.attach(
     () => {
       server.close();
@@ -214,4 +212,43 @@ export function httpServer(options: HttpServerOptions): MeshServer {
     },
     shutdown: () => lifecycle.shutdown(),
   };
+}
+
+/** The handler as the innermost service: reads the body, runs it, and turns what it threw into a reply. */
+function handlerService(handler: KitHandler): HttpCallService {
+  return async (call, ctx) => {
+    const req = serverRequest(call.raw, await call.body());
+    try {
+      return encodeResponse(await handler(req, ctx));
+    } catch (error) {
+      return encodeResponse(errorResponse(error));
+    }
+  };
+}
+
+/** One exchange: the request through the layers, the reply (or what a layer threw) on the wire. */
+interface Exchange {
+  readonly pipeline: HttpCallService;
+  readonly lifecycle: Lifecycle;
+  readonly clock: Clock;
+  readonly maxBodyBytes: number;
+}
+
+async function serve(exchange: Exchange, raw: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { lifecycle } = exchange;
+  const abort = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
+  });
+  const { requestId, ctx } = requestContext(raw.headers, exchange.clock, abort.signal);
+  let reply: HttpReply;
+  try {
+    reply = await exchange.pipeline(nodeHttpCall(raw, exchange.maxBodyBytes), ctx);
+  } catch (error) {
+    reply = encodeResponse(errorResponse(error));
+  }
+  const extra: Record<string, string> = { [wireHeaders.requestId]: requestId };
+  if (lifecycle.draining && !uploadPending(raw)) extra.connection = 'close';
+  writeResponse(res, reply, extra);
+  discardUpload(raw);
 }

@@ -28,6 +28,8 @@ export interface ProblemDetails {
  *
  * @example
  * ```ts
+ * const users = new Map<string, { name: string }>();
+ * const user = users.get('42');
  * if (user === undefined) throw new HttpProblem({ status: 404, title: 'user not found', field: 'id' });
  * ```
  */
@@ -63,7 +65,8 @@ export function refusal(problem: ProblemDetails, headers: Record<string, string>
 /**
  * Turns anything a handler threw into a response that never carries a stack trace or an internal
  * message: an {@link HttpProblem} as written, meshkit's invalid input as 400, an expired deadline as
- * 504, everything else as a bare 500.
+ * 504, a server shutting down as 503 (both marked `x-meshkit-rejected` when refused before any work),
+ * everything else as a bare 500.
  */
 export function errorResponse(error: unknown): KitResponse {
   if (error instanceof HttpProblem) return problemResponse(error.problem, { ...error.headers });
@@ -78,11 +81,19 @@ export function errorResponse(error: unknown): KitResponse {
         ...(typeof field === 'string' ? { field } : {}),
       });
     }
-    if (error.code === ErrorCode.DEADLINE_EXCEEDED) {
-      return problemResponse(
-        { status: 504, title: 'deadline exceeded', code: error.code },
-        { [wireHeaders.errorCode]: error.code },
-      );
+    if (error.code === ErrorCode.DEADLINE_EXCEEDED || error.code === ErrorCode.CLOSED) {
+      const problem = {
+        status: error.code === ErrorCode.CLOSED ? 503 : 504,
+        title: error.code === ErrorCode.CLOSED ? 'shutting down' : 'deadline exceeded',
+        code: error.code,
+      };
+      const retryAfterMs = error.details.retryAfterMs;
+      const retryAfter: Record<string, string> =
+        typeof retryAfterMs === 'number' ? { 'retry-after': String(Math.ceil(retryAfterMs / 1_000)) } : {};
+      // Refused before any work: the caller may send it again, elsewhere, whatever the method.
+      return error.rejected
+        ? refusal(problem, retryAfter)
+        : problemResponse(problem, { [wireHeaders.errorCode]: error.code, ...retryAfter });
     }
   }
   return problemResponse({ status: 500, title: 'internal error' });

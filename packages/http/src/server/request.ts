@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { issuePath, type StandardSchema } from '../schema.ts';
+import { readTimeoutMs } from '../wire.ts';
+import type { HttpCall } from './call.ts';
 import { HttpProblem } from './problem.ts';
 
 /** The request a kit handler receives: method, path, query, headers and the already-read body. */
@@ -22,26 +24,73 @@ export interface ServerRequest {
 
 /**
  * Reads `req`'s body, refusing more than `maxBytes` with 413 (at once when `content-length` already
- * says so, without reading).
+ * says so, without reading). A refused upload is left paused, not destroyed, so the 413 can still be
+ * sent on the connection; a client that disconnects first rejects the read.
  */
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw tooLarge(maxBytes);
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  if (declared !== undefined && Number(declared) > maxBytes) return Promise.reject(tooLarge(maxBytes));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      req.removeListener('data', onData);
+      req.removeListener('end', onEnd);
+      req.removeListener('close', onClose);
+      req.removeListener('error', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= maxBytes) chunks.push(chunk);
+      else {
+        done();
+        req.pause();
+        reject(tooLarge(maxBytes));
+      }
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    };
+    const onClose = (): void => {
+      done();
+      reject(new Error('the client closed the connection before sending the whole body'));
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('close', onClose);
+    req.once('error', onClose);
+  });
 }
 
 function tooLarge(maxBytes: number): HttpProblem {
-  return new HttpProblem(
-    { status: 413, title: 'request body too large', detail: `the limit is ${maxBytes} bytes`, field: 'body' },
-    { connection: 'close' },
-  );
+  return new HttpProblem({
+    status: 413,
+    title: 'request body too large',
+    detail: `the limit is ${maxBytes} bytes`,
+    field: 'body',
+  });
+}
+
+/**
+ * The {@link HttpCall} for a `node:http` request: its body is read on first use, up to `maxBodyBytes`.
+ */
+export function nodeHttpCall(raw: IncomingMessage, maxBodyBytes: number): HttpCall {
+  const target = raw.url ?? '/';
+  const q = target.indexOf('?');
+  let body: Promise<Buffer> | undefined;
+  return {
+    method: raw.method ?? 'GET',
+    target,
+    path: q === -1 ? target : target.slice(0, q),
+    metadata: raw.headers,
+    timeoutMs: readTimeoutMs(raw.headers),
+    body: () => {
+      body ??= readBody(raw, maxBodyBytes);
+      return body;
+    },
+    raw,
+  };
 }
 
 /** Builds the {@link ServerRequest} for a read body. */

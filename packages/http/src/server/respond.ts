@@ -29,7 +29,8 @@ export function writeResponse(
   response: StoredResponse,
   extraHeaders: Readonly<Record<string, string>>,
 ): void {
-  if (res.headersSent || res.destroyed) return;
+  // Gone, or already answered on the socket itself (a 408 from the request timeout).
+  if (res.headersSent || res.destroyed || res.socket?.writableEnded === true) return;
   const headers: Record<string, string | number> = { ...response.headers, ...extraHeaders };
   if (response.status !== 204 && response.status !== 304) headers['content-length'] = response.body.length;
   res.writeHead(response.status, headers);

@@ -1,4 +1,14 @@
-import { type AnyLayer, type CallContext, channels, ErrorCode, MeshError, type Service } from '@meshkit/core';
+import {
+  type AnyLayer,
+  type CallContext,
+  channels,
+  ErrorCode,
+  MeshError,
+  readinessOf,
+  type Service,
+  withReadiness,
+} from '@meshkit/core';
+import { afterCompletion } from '../internal/completion.ts';
 import { toAbortError } from '../internal/errors.ts';
 import { type Guard, guarded } from '../internal/pipeline.ts';
 import { type BulkheadConfig, type BulkheadOptions, resolveBulkheadOptions } from './options.ts';
@@ -20,7 +30,10 @@ export interface Bulkhead<Req, Res> extends AnyLayer<Req, Res> {
  *
  * @example
  * ```ts
- * const call = stack(retry(), bulkhead({ maxConcurrent: 32, maxQueue: 64 })).wrap(service);
+ * import { stack } from '@meshkit/core';
+ * import { type HttpRequest, type HttpResponse, httpTransport } from '@meshkit/http';
+ * const service = httpTransport('127.0.0.1:8080');
+ * const call = stack<HttpRequest, HttpResponse>(retry(), bulkhead({ maxConcurrent: 32, maxQueue: 64 })).wrap(service);
  * ```
  */
 export function bulkhead<Req, Res>(options?: BulkheadOptions): Bulkhead<Req, Res> {
@@ -65,7 +78,10 @@ class BulkheadLayer<Req, Res> implements Bulkhead<Req, Res> {
       this.#active++;
       return this.#run(next, req, ctx);
     };
-    return guarded(this.#guard, next, layered);
+    // Full: a call would wait in the queue, so a balancer prefers an endpoint with a free slot.
+    return withReadiness(guarded(this.#guard, next, layered), () =>
+      this.#active >= max ? 'busy' : readinessOf(next),
+    );
   }
 
   /** A free slot as a fusable guard (see internal/pipeline.ts). */
@@ -96,9 +112,11 @@ class BulkheadLayer<Req, Res> implements Bulkhead<Req, Res> {
 
   // Per-bulkhead handlers, not per call: the success path allocates no closure.
   readonly #onValue = (value: Res): Res => {
-    this.#release();
+    afterCompletion(value, this.#releaseSlot, this.#releaseSlot);
     return value;
   };
+
+  readonly #releaseSlot = (): void => this.#release();
 
   readonly #onError = (error: unknown): never => {
     this.#release();

@@ -5,8 +5,11 @@ import {
   ErrorCode,
   isAbortError,
   MeshError,
+  readinessOf,
   type Service,
+  withReadiness,
 } from '@meshkit/core';
+import { afterCompletion } from '../internal/completion.ts';
 import { type Guard, guarded } from '../internal/pipeline.ts';
 import {
   type CircuitBreakerConfig,
@@ -47,8 +50,11 @@ export interface CircuitBreaker<Req, Res> extends AnyLayer<Req, Res> {
  *
  * @example
  * ```ts
- * const breaker = circuitBreaker({ strategy: failureRate({ threshold: 0.5 }), halfOpenAfterMs: 5_000 });
- * const call = stack(retry(), breaker, timeout({ timeoutMs: 500 })).wrap(service);
+ * import { stack } from '@meshkit/core';
+ * import { type HttpRequest, type HttpResponse, httpTransport } from '@meshkit/http';
+ * const service = httpTransport('127.0.0.1:8080');
+ * const breaker = circuitBreaker<HttpRequest, HttpResponse>({ strategy: failureRate({ threshold: 0.5 }), halfOpenAfterMs: 5_000 });
+ * const call = stack<HttpRequest, HttpResponse>(retry(), breaker, timeout({ timeoutMs: 500 })).wrap(service);
  * breaker.describe(); // { state: 'closed', ... }
  * ```
  */
@@ -85,6 +91,14 @@ class Breaker<Req, Res> implements CircuitBreaker<Req, Res> {
   }
 
   wrap(next: Service<Req, Res>): Service<Req, Res> {
+    // An open circuit says so before anything is sent: a balancer skips the endpoint.
+    return withReadiness(this.#wrap(next), () => {
+      const state = this.state;
+      return state === 'open' || state === 'isolated' ? 'closed' : readinessOf(next);
+    });
+  }
+
+  #wrap(next: Service<Req, Res>): Service<Req, Res> {
     const slowCallMs = this.#config.slowCallMs;
     if (slowCallMs !== undefined) {
       const clock = this.#config.clock;
@@ -92,10 +106,16 @@ class Breaker<Req, Res> implements CircuitBreaker<Req, Res> {
         if (this.#state !== CLOSED) return this.#notClosed(next, req, ctx);
         const start = clock.now();
         return next(req, ctx).then((value) => {
-          if (this.#state === CLOSED) {
-            if (clock.now() - start > slowCallMs) this.#failedWhileClosed();
-            else this.#succeededWhileClosed();
-          }
+          afterCompletion(
+            value,
+            () => {
+              if (this.#state === CLOSED) {
+                if (clock.now() - start > slowCallMs) this.#failedWhileClosed();
+                else this.#succeededWhileClosed();
+              }
+            },
+            this.#closedFailure,
+          );
           return value;
         }, this.#onClosedError);
       };
@@ -145,13 +165,21 @@ class Breaker<Req, Res> implements CircuitBreaker<Req, Res> {
 
   // Per-breaker handlers (not per call): the closed-state success path allocates no closure.
   readonly #onClosedValue = (value: Res): Res => {
-    if (this.#state === CLOSED) this.#succeededWhileClosed();
+    afterCompletion(value, this.#closedSuccess, this.#closedFailure);
     return value;
   };
 
   readonly #onClosedError = (error: unknown): never => {
-    if (this.#state === CLOSED && this.#counts(error)) this.#failedWhileClosed();
+    this.#closedFailure(error);
     throw error;
+  };
+
+  readonly #closedSuccess = (): void => {
+    if (this.#state === CLOSED) this.#succeededWhileClosed();
+  };
+
+  readonly #closedFailure = (error: unknown): void => {
+    if (this.#state === CLOSED && this.#counts(error)) this.#failedWhileClosed();
   };
 
   #succeededWhileClosed(): void {
@@ -182,10 +210,16 @@ class Breaker<Req, Res> implements CircuitBreaker<Req, Res> {
     const start = this.#config.clock.now();
     return next(req, ctx).then(
       (value) => {
-        const slow = this.#config.slowCallMs;
-        this.#probeEnded(
-          epoch,
-          slow !== undefined && this.#config.clock.now() - start > slow ? 'failed' : 'ok',
+        afterCompletion(
+          value,
+          () => {
+            const slow = this.#config.slowCallMs;
+            this.#probeEnded(
+              epoch,
+              slow !== undefined && this.#config.clock.now() - start > slow ? 'failed' : 'ok',
+            );
+          },
+          (error) => this.#probeEnded(epoch, this.#counts(error) ? 'failed' : 'void'),
         );
         return value;
       },

@@ -10,7 +10,10 @@ export type { FallbackOptions } from './options.ts';
  *
  * @example
  * ```ts
- * const recommendations = stack(
+ * import { type Service, stack } from '@meshkit/core';
+ * interface Product { readonly id: string; readonly name: string }
+ * declare const recommendationService: Service<{ userId: string }, Product[]>;
+ * const recommendations = stack<{ userId: string }, Product[]>(
  *   fallback({ value: [] as Product[] }),
  *   timeout({ timeoutMs: 200 }),
  * ).wrap(recommendationService);

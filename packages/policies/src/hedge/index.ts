@@ -25,8 +25,11 @@ export type { HedgeOptions } from './options.ts';
  *
  * @example
  * ```ts
+ * import { stack } from '@meshkit/core';
+ * import { type HttpRequest, type HttpResponse, httpTransport } from '@meshkit/http';
+ * const service = httpTransport('127.0.0.1:8080');
  * const budget = new RetryBudget();
- * const call = stack(hedge({ percentile: 0.95, budget }), timeout({ timeoutMs: 1_000 })).wrap(service);
+ * const call = stack<HttpRequest, HttpResponse>(hedge({ percentile: 0.95, budget }), timeout({ timeoutMs: 1_000 })).wrap(service);
  * ```
  */
 export function hedge<Req, Res>(options?: HedgeOptions): AnyLayer<Req, Res> {
@@ -44,7 +47,11 @@ export function hedge<Req, Res>(options?: HedgeOptions): AnyLayer<Req, Res> {
     wrap(next: Service<Req, Res>): Service<Req, Res> {
       return (req, ctx) => {
         budget?.deposit();
-        if (!ctx.idempotent || maxHedges === 0) return next(req, ctx);
+        // A request stream cannot be sent twice at once: such calls pass straight through.
+        const kind = ctx.kind;
+        if (!ctx.idempotent || maxHedges === 0 || kind === 'client-stream' || kind === 'bidi') {
+          return next(req, ctx);
+        }
         return hedged(next, req, ctx, config, currentDelay(), window);
       };
     },

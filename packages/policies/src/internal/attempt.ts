@@ -1,4 +1,4 @@
-import { type CallContext, channels, type Service } from '@meshkit/core';
+import { type CallContext, channels, type Service, whenComplete } from '@meshkit/core';
 
 /** `true` when someone listens to attempt events, so the layer must time and report each attempt. */
 export function attemptsObserved(): boolean {
@@ -18,9 +18,17 @@ export function observedAttempt<Req, Res>(
   const start = clock.now();
   return next(req, ctx).then(
     (value) => {
-      if (channels.attemptEnd.hasSubscribers) {
-        channels.attemptEnd.publish({ layer, attempt, durationMs: clock.now() - start });
-      }
+      // A streamed attempt ends with its stream.
+      whenComplete(value, (error) => {
+        if (channels.attemptEnd.hasSubscribers) {
+          channels.attemptEnd.publish({
+            layer,
+            attempt,
+            durationMs: clock.now() - start,
+            ...(error === undefined ? {} : { error }),
+          });
+        }
+      });
       return value;
     },
     (error: unknown) => {

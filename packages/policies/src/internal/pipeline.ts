@@ -1,4 +1,4 @@
-import { type CallContext, inheritCancelsPromptly, type Service } from '@meshkit/core';
+import { type CallContext, completionOf, inheritCancelsPromptly, type Service } from '@meshkit/core';
 
 /**
  * Fusion of adjacent policy layers on the success path.
@@ -103,6 +103,16 @@ export class GuardChain<Req, Res> implements Pipeline<Req, Res> {
   }
 
   settleOk(value: Res): void {
+    // A streamed result holds its guards (a bulkhead slot, a breaker's outcome) until the stream ends.
+    const completion = completionOf(value);
+    if (completion !== undefined) {
+      completion.onDone((error) => (error === undefined ? this.#settleOkNow(value) : this.settleErr(error)));
+      return;
+    }
+    this.#settleOkNow(value);
+  }
+
+  #settleOkNow(value: Res): void {
     const more = this.#more;
     if (more !== undefined) for (let i = more.length - 1; i >= 0; i--) more[i]!.ok(value);
     this.#second?.ok(value);

@@ -19,7 +19,13 @@ export interface RateLimiter<Req, Res> extends AnyLayer<Req, Res> {
  *
  * @example
  * ```ts
- * const call = stack(rateLimit({ ratePerSec: 50, burst: 10, waitUpToMs: 100 }), timeout({ timeoutMs: 500 })).wrap(api);
+ * import { stack } from '@meshkit/core';
+ * import { type HttpRequest, type HttpResponse, httpTransport } from '@meshkit/http';
+ * const api = httpTransport('127.0.0.1:8080');
+ * const call = stack<HttpRequest, HttpResponse>(
+ *   rateLimit({ ratePerSec: 50, burst: 10, waitUpToMs: 100 }),
+ *   timeout({ timeoutMs: 500 }),
+ * ).wrap(api);
  * ```
  */
 export function rateLimit<Req, Res>(options: RateLimitOptions): RateLimiter<Req, Res> {

@@ -42,8 +42,11 @@ type Outcome<Res> =
  *
  * @example
  * ```ts
+ * import { stack } from '@meshkit/core';
+ * import { type HttpRequest, type HttpResponse, httpTransport } from '@meshkit/http';
+ * const service = httpTransport('127.0.0.1:8080');
  * const budget = new RetryBudget();
- * const call = stack(retry({ maxAttempts: 4, budget }), timeout({ timeoutMs: 300 })).wrap(service);
+ * const call = stack<HttpRequest, HttpResponse>(retry({ maxAttempts: 4, budget }), timeout({ timeoutMs: 300 })).wrap(service);
  * ```
  */
 export function retry<Req, Res>(options?: RetryOptions<Res>): AnyLayer<Req, Res> {

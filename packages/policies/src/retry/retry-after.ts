@@ -11,6 +11,7 @@ const seconds = /^\s*(\d+)\s*$/;
  *
  * @example
  * ```ts
+ * const now = Date.now();
  * parseRetryAfter('3');                                   // 3000
  * parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', now);   // ms until then, or 0 if past
  * ```

@@ -4,6 +4,7 @@ import {
   type Clock,
   cancelsPromptly,
   channels,
+  completionOf,
   ErrorCode,
   inheritCancelsPromptly,
   MeshError,
@@ -144,9 +145,19 @@ class Expiry<Req, Res> extends TimerTask {
   /** The work succeeded: its value, or the expiry's error if that fired first. */
   passOk(value: Res): Res {
     this.fast?.settleOk(value);
-    this.cancel();
+    this.#endWith(value);
     if (this.expired !== undefined) throw this.expired;
     return value;
+  }
+
+  /**
+   * Drops the timer when the call is over: now for a unary result; for a streamed one when the stream
+   * ends, so the timer can still fire and abort the stream through the call's scope.
+   */
+  #endWith(value: Res): void {
+    const completion = completionOf(value);
+    if (completion === undefined) this.cancel();
+    else completion.onDone(() => this.cancel());
   }
 
   /** The work failed: a fused retry below may recover, else the failure (or the expiry's error). */
@@ -158,7 +169,7 @@ class Expiry<Req, Res> extends TimerTask {
     }
     return recovery.then(
       (value) => {
-        this.cancel();
+        this.#endWith(value);
         if (this.expired !== undefined) throw this.expired;
         return value;
       },

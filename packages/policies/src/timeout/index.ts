@@ -15,7 +15,10 @@ export type { DeadlineOptions, TimeoutOptions } from './options.ts';
  *
  * @example
  * ```ts
- * const call = stack(retry({ maxAttempts: 3 }), timeout({ timeoutMs: 500 })).wrap(service);
+ * import { stack } from '@meshkit/core';
+ * import { type HttpRequest, type HttpResponse, httpTransport } from '@meshkit/http';
+ * const service = httpTransport('127.0.0.1:8080');
+ * const call = stack<HttpRequest, HttpResponse>(retry({ maxAttempts: 3 }), timeout({ timeoutMs: 500 })).wrap(service);
  * ```
  */
 export function timeout<Req, Res>(options: TimeoutOptions): AnyLayer<Req, Res> {
@@ -35,7 +38,10 @@ export function timeout<Req, Res>(options: TimeoutOptions): AnyLayer<Req, Res> {
  *
  * @example
  * ```ts
- * const call = stack(deadline({ timeoutMs: 2_000 }), retry(), timeout({ timeoutMs: 500 })).wrap(service);
+ * import { stack } from '@meshkit/core';
+ * import { type HttpRequest, type HttpResponse, httpTransport } from '@meshkit/http';
+ * const service = httpTransport('127.0.0.1:8080');
+ * const call = stack<HttpRequest, HttpResponse>(deadline({ timeoutMs: 2_000 }), retry(), timeout({ timeoutMs: 500 })).wrap(service);
  * ```
  */
 export function deadline<Req, Res>(options: DeadlineOptions): AnyLayer<Req, Res> {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InvalidArgumentError } from '@meshkit/core';
 import fc from 'fast-check';
 import { constantBackoff, exponentialBackoff } from './backoff.ts';
+import { InvalidArgumentError } from './errors.ts';
 
 const params = fc.record({
   base: fc.integer({ min: 0, max: 5_000 }),
@@ -20,6 +20,23 @@ describe('backoff', () => {
         const b = exponentialBackoff({ baseDelayMs: base, maxDelayMs: cap, factor, random: () => rand });
         const d = b.delayMs(retry, 0);
         assert.ok(d >= 0 && d <= Math.min(cap, base * factor ** (retry - 1)), `delay ${d}`);
+      }),
+    );
+  });
+
+  it('equal jitter stays within [d / 2, d] for d = min(cap, base * factor^(retry-1))', () => {
+    fc.assert(
+      fc.property(params, ({ base, cap, factor, retry, rand }) => {
+        const b = exponentialBackoff({
+          baseDelayMs: base,
+          maxDelayMs: cap,
+          factor,
+          jitter: 'equal',
+          random: () => rand,
+        });
+        const d = Math.min(cap, base * factor ** (retry - 1));
+        const delay = b.delayMs(retry, 0);
+        assert.ok(delay >= d / 2 && delay <= d, `delay ${delay} outside [${d / 2}, ${d}]`);
       }),
     );
   });
@@ -69,7 +86,7 @@ describe('backoff', () => {
       [() => exponentialBackoff({ baseDelayMs: -1 }), 'exponentialBackoff.baseDelayMs'],
       [() => exponentialBackoff({ maxDelayMs: Number.NaN }), 'exponentialBackoff.maxDelayMs'],
       [() => exponentialBackoff({ factor: 0.5 }), 'exponentialBackoff.factor'],
-      [() => exponentialBackoff({ jitter: 'equal' as never }), 'exponentialBackoff.jitter'],
+      [() => exponentialBackoff({ jitter: 'half' as never }), 'exponentialBackoff.jitter'],
       [() => exponentialBackoff({ random: 4 as never }), 'exponentialBackoff.random'],
     ];
     for (const [make, field] of cases) {

@@ -1,0 +1,226 @@
+/**
+ * The Kafka adapter (`@meshkit/messaging-kafka`) beside the raw client it is built on
+ * (`@platformatic/kafka`), on a running broker (`scripts/services/up-kafka.sh`, or MESHKIT_KAFKA_BROKER):
+ *
+ *   publish   100,000 records of ~200 B keyed by 1,000 ids onto a 6-partition topic, acknowledged
+ *             (idempotent, acks=all, zstd): batches of 1,000 records, 5 batches in flight, for both; the
+ *             raw loop writes the same records (JSON value, CloudEvents attributes as `ce_*` headers)
+ *   consume   the same backlog read by a fresh group, every record parsed and its offset committed
+ *             (raw: header lookup + JSON.parse, a commit per 1,000 records; meshkit: consume() with a no-op
+ *             handler, concurrency 8: envelope decode, key scheduling, a commit after the handlers)
+ *
+ * Each peer runs twice, alternating; the better run counts. `--json` prints one object per line:
+ * {name, msgPerSec}, with `publish` or `consume` in the name; ratios are meshkit / raw.
+ */
+import { randomUUID } from 'node:crypto';
+import { consume, publisher } from '@meshkit/messaging';
+import { kafkaBroker } from '@meshkit/messaging-kafka';
+import {
+  Admin,
+  Consumer,
+  compatibilityPartitioner,
+  MessagesStreamFallbackModes,
+  MessagesStreamModes,
+  ProduceAcks,
+  Producer,
+  stringDeserializer,
+  stringSerializer,
+} from '@platformatic/kafka';
+
+const bootstrap = process.env.MESHKIT_KAFKA_BROKER ?? '127.0.0.1:9092';
+const total = 100_000;
+const ids = 1_000;
+const batch = 1_000;
+const window = 5;
+const pad = 'x'.repeat(170);
+const value = (i: number) => ({ i, user: `user-${i % ids}`, pad });
+
+async function createTopic(admin: Admin): Promise<string> {
+  const topic = `bench.kafka.${randomUUID().slice(0, 8)}`;
+  await admin.createTopics({ topics: [topic], partitions: 6, replicas: 1 });
+  return topic;
+}
+
+async function rawPublish(topic: string): Promise<number> {
+  const producer = new Producer({
+    clientId: 'bench-raw',
+    bootstrapBrokers: [bootstrap],
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+    compression: 'zstd',
+    serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
+    partitioner: (message, key) => compatibilityPartitioner(message, key as Buffer),
+  });
+  const t0 = performance.now();
+  const inFlight = new Set<Promise<unknown>>();
+  for (let i = 0; i < total; i += batch) {
+    const messages = [];
+    for (let j = i; j < i + batch; j++) {
+      messages.push({
+        topic,
+        key: `user-${j % ids}`,
+        value: Buffer.from(JSON.stringify(value(j))),
+        // The same record as meshkit writes: CloudEvents attributes in headers (Kafka binding).
+        headers: new Map([
+          ['ce_specversion', '1.0'],
+          ['ce_id', randomUUID()],
+          ['ce_source', '/bench'],
+          ['ce_type', topic],
+          ['ce_time', new Date().toISOString()],
+          ['content-type', 'application/json'],
+        ]),
+      });
+    }
+    const p = producer.send({ messages });
+    inFlight.add(p);
+    void p.then(() => inFlight.delete(p));
+    if (inFlight.size >= window) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  const rate = (total / (performance.now() - t0)) * 1_000;
+  await producer.close();
+  return rate;
+}
+
+async function meshkitPublish(topic: string): Promise<number> {
+  const broker = kafkaBroker({ brokers: [bootstrap], clientId: 'bench-meshkit' });
+  const events = publisher(broker, { source: '/bench', windowSize: batch * window, maxBatch: batch });
+  const t0 = performance.now();
+  const chunk = 10_000;
+  for (let i = 0; i < total; i += chunk) {
+    const pending = [];
+    for (let j = i; j < i + chunk; j++)
+      pending.push(events.publish(topic, value(j), { key: `user-${j % ids}` }));
+    await Promise.all(pending);
+  }
+  const rate = (total / (performance.now() - t0)) * 1_000;
+  await broker.close();
+  return rate;
+}
+
+/** Reads the whole topic with a fresh group; the clock starts at the first record (after the join). */
+async function rawConsume(topic: string): Promise<number> {
+  const consumer = new Consumer({
+    clientId: 'bench-raw',
+    groupId: `bench-raw-${randomUUID().slice(0, 8)}`,
+    bootstrapBrokers: [bootstrap],
+    autocommit: false,
+    maxWaitTime: 500,
+    deserializers: {
+      key: stringDeserializer,
+      headerKey: stringDeserializer,
+      headerValue: stringDeserializer,
+    },
+  });
+  const stream = await consumer.consume({
+    topics: [topic],
+    mode: MessagesStreamModes.COMMITTED,
+    fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+  });
+  let count = 0;
+  let t0 = 0;
+  const last = new Map<string, { topic: string; partition: number; offset: bigint; leaderEpoch: number }>();
+  const commit = () => consumer.commit({ offsets: [...last.values()] });
+  const rate = await new Promise<number>((resolve, reject) => {
+    stream.on('data', (m) => {
+      if (count === 0) t0 = performance.now();
+      // What any handler of these records does first: read the id header and parse the JSON value.
+      if (m.headers.get('ce_id') === undefined || JSON.parse(m.value.toString()) === null)
+        throw new Error('bad record');
+      count++;
+      last.set(`${m.partition}`, {
+        topic: m.topic,
+        partition: m.partition,
+        offset: m.offset + 1n,
+        leaderEpoch: m.leaderEpoch,
+      });
+      if (count % batch === 0) {
+        const done = count === total;
+        commit().then(() => {
+          if (done) resolve((total / (performance.now() - t0)) * 1_000);
+        }, reject);
+      }
+    });
+  });
+  await stream.close();
+  await consumer.close(true);
+  return rate;
+}
+
+async function meshkitConsume(topic: string): Promise<number> {
+  const broker = kafkaBroker({ brokers: [bootstrap], clientId: 'bench-meshkit' });
+  const group = `bench-meshkit-${randomUUID().slice(0, 8)}`;
+  // A new meshkit group starts at the end of existing topics: place it at the start first.
+  const admin = new Admin({ clientId: 'bench-admin', bootstrapBrokers: [bootstrap] });
+  await admin.alterConsumerGroupOffsets({
+    groupId: group,
+    topics: [
+      { name: topic, partitionOffsets: Array.from({ length: 6 }, (_, p) => ({ partition: p, offset: 0n })) },
+    ],
+  });
+  await admin.close();
+  let count = 0;
+  let t0 = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => {
+    finish = r;
+  });
+  const consumer = await consume(broker, {
+    group,
+    topics: [topic],
+    concurrency: 8,
+    prefetch: 2_000,
+    handler: async () => {
+      if (count === 0) t0 = performance.now();
+      if (++count === total) finish();
+    },
+  });
+  await finished;
+  await consumer.stop(); // commits what is left
+  const rate = (total / (performance.now() - t0)) * 1_000;
+  await broker.close();
+  return rate;
+}
+
+export async function run({ json }: { json: boolean }): Promise<void> {
+  const admin = new Admin({ clientId: 'bench-admin', bootstrapBrokers: [bootstrap] });
+  const best = new Map<string, number>();
+  const record = (name: string, rate: number) => best.set(name, Math.max(best.get(name) ?? 0, rate));
+  try {
+    for (let round = 0; round < 2; round++) {
+      const rawTopic = await createTopic(admin);
+      const ourTopic = await createTopic(admin);
+      record('raw publish', await rawPublish(rawTopic));
+      record('meshkit publish', await meshkitPublish(ourTopic));
+      record('raw consume', await rawConsume(ourTopic));
+      record('meshkit consume', await meshkitConsume(ourTopic));
+      await admin.deleteTopics({ topics: [rawTopic, ourTopic] });
+    }
+  } finally {
+    await admin.close();
+  }
+  const rows = [
+    {
+      name: 'kafka publish raw @platformatic/kafka (acks=all, idempotent, zstd)',
+      msgPerSec: best.get('raw publish')!,
+    },
+    { name: 'kafka publish meshkit publisher()', msgPerSec: best.get('meshkit publish')! },
+    { name: 'kafka consume raw @platformatic/kafka (commit per 1,000)', msgPerSec: best.get('raw consume')! },
+    {
+      name: 'kafka consume meshkit consume() (commit after handler)',
+      msgPerSec: best.get('meshkit consume')!,
+    },
+  ].map((r) => ({ ...r, msgPerSec: Math.round(r.msgPerSec) }));
+  if (json) {
+    for (const r of rows) console.log(JSON.stringify(r));
+    return;
+  }
+  console.log(
+    `\nkafka: ${total.toLocaleString('en-US')} records of ~200 B, ${ids} keys, 6 partitions, best of 2`,
+  );
+  console.table(rows.map((r) => ({ scenario: r.name, 'msg/s': r.msgPerSec.toLocaleString('en-US') })));
+  const ratio = (a: string, b: string) => (best.get(a)! / best.get(b)!).toFixed(2);
+  console.log(
+    `meshkit / raw: publish ${ratio('meshkit publish', 'raw publish')}x, consume ${ratio('meshkit consume', 'raw consume')}x`,
+  );
+}

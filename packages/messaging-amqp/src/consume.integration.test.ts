@@ -1,0 +1,271 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { constantBackoff } from '@meshkit/core';
+import { consume, type Delivery, headerNames, publisher } from '@meshkit/messaging';
+import amqp from 'amqplib';
+import { type AmqpBroker, type AmqpBrokerOptions, amqpBroker } from './amqp-broker.ts';
+import { eventually } from './test-support/eventually.ts';
+import { outageProxy } from './test-support/outage-proxy.ts';
+import { rabbitmqctl, type TestVhost, testVhost } from './test-support/rabbit.ts';
+
+// Consuming from the real broker: prefetch, ack after success, TTL retry queues, dead-letter queues.
+let vhost: TestVhost;
+let stock: amqp.ChannelModel;
+const brokers: AmqpBroker[] = [];
+const connect = async (options: AmqpBrokerOptions = {}) => {
+  const b = await amqpBroker({ url: vhost.url, ...options });
+  brokers.push(b);
+  return b;
+};
+before(async () => {
+  vhost = await testVhost('consume');
+  stock = await amqp.connect(vhost.url);
+});
+after(async () => {
+  for (const b of brokers) await b.close();
+  await stock.close();
+  await vhost.remove();
+});
+const fresh = () => randomUUID().slice(0, 8);
+
+async function queueCounts(queue: string): Promise<{ ready: number; consumers: number }> {
+  const ch = await stock.createChannel();
+  const { messageCount, consumerCount } = await ch.checkQueue(queue);
+  await ch.close();
+  return { ready: messageCount, consumers: consumerCount };
+}
+
+/** Reads every message of a queue with basic.get (the stock way to inspect a dead-letter queue). */
+async function drain(queue: string): Promise<amqp.GetMessage[]> {
+  const ch = await stock.createChannel();
+  const got: amqp.GetMessage[] = [];
+  for (;;) {
+    const msg = await ch.get(queue, { noAck: true });
+    if (msg === false) break;
+    got.push(msg);
+  }
+  await ch.close();
+  return got;
+}
+
+describe('consuming from RabbitMQ', () => {
+  it('the broker hands out no more unsettled deliveries than the prefetch (basic.qos)', async () => {
+    const broker = await connect();
+    const group = `g-${fresh()}`;
+    const topic = `pf.${fresh()}`;
+    const held: Delivery[] = [];
+    const sub = await broker.subscribe({
+      group,
+      patterns: [topic],
+      prefetch: 3,
+      onDelivery: (d) => held.push(d),
+    });
+    await publisher(broker, { source: '/test' }).publishBatch(
+      Array.from({ length: 10 }, (_, i) => ({ topic, data: i })),
+    );
+    await eventually(
+      async () => held.length === 3 && (await queueCounts(group)).ready === 7,
+      'three held, seven ready',
+    );
+    assert.equal(held.length, 3);
+    await held[0]!.ack();
+    await eventually(() => held.length === 4, 'one more after an ack');
+    await eventually(async () => (await queueCounts(group)).ready === 6, 'six ready');
+    assert.equal(held.length, 4);
+    await sub.close();
+    assert.equal((await queueCounts(group)).ready, 9, 'close gave the three unsettled back');
+  });
+
+  it('consume() with concurrency 4 and prefetch 4 holds four; a message is acked only after its handler succeeded', async () => {
+    const broker = await connect();
+    const group = `g-${fresh()}`;
+    const topic = `ack.${fresh()}`;
+    const release: (() => void)[] = [];
+    let done = 0;
+    const consumer = await consume(broker, {
+      group,
+      topics: [topic],
+      concurrency: 4,
+      prefetch: 4,
+      handler: async () => {
+        await new Promise<void>((resolve) => release.push(resolve));
+        done++;
+      },
+    });
+    await publisher(broker, { source: '/test' }).publishBatch(
+      Array.from({ length: 6 }, (_, i) => ({ topic, data: i })),
+    );
+    await eventually(() => release.length === 4, 'four handlers running');
+    assert.equal((await queueCounts(group)).ready, 2);
+    // The running handlers' messages are unacked: a second connection's view of the queue says so.
+    const listed = await rabbitmqctl(
+      'list_queues',
+      '-p',
+      vhost.name,
+      '-q',
+      'name',
+      'messages_unacknowledged',
+    );
+    assert.match(listed, new RegExp(`^${group}\\t4$`, 'm'));
+    for (const r of release.splice(0)) r();
+    await eventually(() => release.length === 2, 'the last two running');
+    for (const r of release.splice(0)) r();
+    await eventually(() => done === 6, 'all six done');
+    await consumer.stop();
+    assert.equal((await queueCounts(group)).ready, 0);
+  });
+
+  it('retries after a delay through a TTL queue (no plugin), then succeeds', async () => {
+    const broker = await connect();
+    const group = `g-${fresh()}`;
+    const topic = `retry.${fresh()}`;
+    const attempts: number[] = [];
+    const topics: string[] = [];
+    const consumer = await consume(broker, {
+      group,
+      topics: [topic],
+      retry: { maxAttempts: 5, backoff: constantBackoff(200) },
+      handler: async (msg) => {
+        attempts.push(msg.attempt);
+        topics.push(msg.topic);
+        if (msg.attempt < 3) throw new Error(`fails on attempt ${msg.attempt}`);
+      },
+    });
+    const receipt = await publisher(broker, { source: '/test' }).publish(topic, { n: 1 });
+    await eventually(() => attempts.length === 3, 'three attempts');
+    await consumer.stop();
+    assert.deepEqual(attempts, [1, 2, 3]);
+    assert.deepEqual(topics, [topic, topic, topic], 'the original topic, not the retry queue');
+    const queues = await rabbitmqctl('list_queues', '-p', vhost.name, '-q', 'name', 'arguments');
+    const line = queues.split('\n').find((l) => l.startsWith(`${group}.retry.`));
+    assert.ok(line !== undefined, 'a retry queue exists');
+    assert.match(line, /x-message-ttl/);
+    assert.match(line, /x-dead-letter-routing-key/);
+    assert.equal((await drain(`${group}.dlq`)).length, 0);
+    assert.ok(receipt.id.length > 0);
+  });
+
+  it('a failing message ends in <group>.dlq: the original body plus the error, once', async () => {
+    const broker = await connect();
+    const group = `g-${fresh()}`;
+    const topic = `dlq.${fresh()}`;
+    let calls = 0;
+    const consumer = await consume(broker, {
+      group,
+      topics: [topic],
+      retry: { maxAttempts: 2, backoff: constantBackoff(10) },
+      handler: async () => {
+        calls++;
+        throw new Error('the mail server said no');
+      },
+    });
+    const receipt = await publisher(broker, { source: '/test' }).publish(topic, { id: '42' });
+    await eventually(async () => (await queueCounts(`${group}.dlq`)).ready === 1, 'the dead letter');
+    await consumer.stop();
+    assert.equal(calls, 2);
+    const [dead] = await drain(`${group}.dlq`);
+    assert.deepEqual(JSON.parse(dead!.content.toString('utf8')), { id: '42' });
+    const h = dead!.properties.headers!;
+    assert.equal(dead!.properties.messageId, receipt.id);
+    assert.equal(dead!.properties.deliveryMode, 2);
+    assert.equal(h[headerNames.error], 'the mail server said no');
+    assert.equal(h[headerNames.deadLetterReason], 'handler-failed');
+    assert.equal(h[headerNames.originalTopic], topic);
+    assert.equal(h[headerNames.attempt], '2');
+    assert.equal((await queueCounts(group)).ready, 0);
+  });
+
+  it('a stock message that cannot be decoded goes straight to the dead-letter queue, never to the handler', async () => {
+    const broker = await connect();
+    const group = `g-${fresh()}`;
+    const topic = `bad.${fresh()}`;
+    let calls = 0;
+    const consumer = await consume(broker, {
+      group,
+      topics: [topic],
+      handler: async () => {
+        calls++;
+      },
+    });
+    const ch = await stock.createConfirmChannel();
+    ch.publish('events', topic, Buffer.from('{"half'), {
+      persistent: true,
+      messageId: 'm-1',
+      contentType: 'application/json',
+    });
+    ch.publish('events', topic, Buffer.from('{"no":"id"}'), {
+      persistent: true,
+      contentType: 'application/json',
+    });
+    await ch.waitForConfirms();
+    await ch.close();
+    await eventually(async () => (await queueCounts(`${group}.dlq`)).ready === 2, 'two dead letters');
+    await consumer.stop();
+    assert.equal(calls, 0);
+    const dead = await drain(`${group}.dlq`);
+    assert.deepEqual(
+      dead.map((d) => d.properties.headers![headerNames.deadLetterReason]),
+      ['undecodable', 'undecodable'],
+    );
+    assert.equal(dead[0]!.content.toString('utf8'), '{"half');
+    assert.equal((await queueCounts(group)).ready, 0);
+  });
+
+  it('a subscription made during an outage waits for the connection; consumers come back after a cut', async () => {
+    const proxy = await outageProxy();
+    try {
+      const broker = await connect({ url: proxy.via(vhost.url), reconnectMaxDelayMs: 200 });
+      const group = `g-${fresh()}`;
+      const topic = `cut.${fresh()}`;
+      const got: string[] = [];
+      proxy.cut();
+      await eventually(() => broker.describe().connected === false, 'the cut to be noticed');
+      const joining = consume(broker, {
+        group,
+        topics: [topic],
+        handler: async (msg) => {
+          got.push(msg.data as string);
+        },
+      });
+      setTimeout(() => proxy.restore(), 300);
+      const consumer = await joining;
+      const events = publisher(broker, { source: '/test' });
+      await events.publish(topic, 'after the first outage');
+      await eventually(() => got.length === 1, 'the first message');
+      proxy.cut();
+      proxy.restore();
+      await events.publish(topic, 'after the second');
+      await eventually(() => got.length === 2, 'the second message, on the re-subscribed consumer');
+      await consumer.stop();
+      assert.deepEqual(got, ['after the first outage', 'after the second']);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('quorum queues: the broker counts deliveries and dead-letters past x-delivery-limit', async () => {
+    const broker = await connect({ queueType: 'quorum', deliveryLimit: 2 });
+    const group = `g-${fresh()}`;
+    const topic = `quorum.${fresh()}`;
+    const counts: (number | undefined)[] = [];
+    const sub = await broker.subscribe({
+      group,
+      patterns: [topic],
+      prefetch: 1,
+      onDelivery: (d) => {
+        counts.push(d.deliveryCount);
+        void d.release();
+      },
+    });
+    await publisher(broker, { source: '/test' }).publish(topic, 'keeps coming back');
+    await eventually(
+      async () => (await queueCounts(`${group}.dlq`)).ready === 1,
+      'the broker to dead-letter it',
+    );
+    await sub.close();
+    assert.deepEqual(counts, [1, 2, 3]);
+    const queues = await rabbitmqctl('list_queues', '-p', vhost.name, '-q', 'name', 'type');
+    assert.match(queues, new RegExp(`^${group}\\tquorum$`, 'm'));
+  });
+});

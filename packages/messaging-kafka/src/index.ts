@@ -1,0 +1,12 @@
+/**
+ * @meshkit/messaging-kafka: the meshkit {@link Broker} port over Apache Kafka (`@platformatic/kafka`).
+ * @packageDocumentation
+ */
+export {
+  type KafkaAssignedEvent,
+  type KafkaConsumerErrorEvent,
+  type KafkaLagEvent,
+  kafkaChannels,
+} from './channels.ts';
+export { KafkaBroker, kafkaBroker } from './kafka-broker.ts';
+export type { KafkaBrokerOptions, KafkaCompression } from './options.ts';

@@ -1,0 +1,474 @@
+import {
+  type BrokerRecord,
+  compilePatterns,
+  type DeadLetterRequest,
+  type Delivery,
+  type RetryRequest,
+  type SubscribeOptions,
+  type Subscription,
+} from '@meshkit/messaging';
+import {
+  Consumer,
+  type GroupAssignment,
+  type Message,
+  type MessagesStream,
+  MessagesStreamFallbackModes,
+  MessagesStreamModes,
+  stringDeserializer,
+} from '@platformatic/kafka';
+import { kafkaChannels } from './channels.ts';
+import { fromWireName, retryHeaderNames, retryTopicOf, wrapPlainRecord } from './headers.ts';
+import type { KafkaBroker } from './kafka-broker.ts';
+import { PartitionOffsets } from './partition-offsets.ts';
+
+type Record = Message<string, Buffer, string, string>;
+type Stream = MessagesStream<string, Buffer, string, string>;
+
+/** One joined consumer: a Kafka consumer over a fixed topic list and its message stream. */
+interface Session {
+  readonly topics: readonly string[];
+  readonly consumer: Consumer<string, Buffer, string, string>;
+  stream: Stream | undefined;
+  /** `topic:partition` → offsets handed out on this session, for the partitions it owns now. */
+  readonly partitions: Map<string, PartitionOffsets>;
+  /** The partition of the last record received (a cache in front of `partitions`). */
+  last: PartitionOffsets | undefined;
+  lastTopic: string;
+  lastPartition: number;
+  closed: boolean;
+}
+
+/**
+ * A Kafka consumer-group membership behind {@link Subscription}: hands records out in partition order,
+ * at most `prefetch` unsettled at once (the stream is paused above that), commits contiguously, moves
+ * retries through the group's retry topic and dead letters to their topic, and before every rebalance
+ * waits (up to `rebalanceDrainMs`) for what it handed out to settle and commits it.
+ */
+export class KafkaSubscription implements Subscription {
+  readonly #broker: KafkaBroker;
+  readonly #options: SubscribeOptions;
+  readonly #onClosed: () => void;
+  readonly #retryTopic: string;
+  readonly #exact: string[];
+  readonly #wildcards: boolean;
+  readonly #matches: (topic: string) => boolean;
+  #session: Session | undefined;
+  #unsettled = 0;
+  #stopped = false;
+  /** Between a rebalance starting and the new assignment: the stream stays paused. */
+  #draining = false;
+  #closed: Promise<void> | undefined;
+  #refreshTimer: NodeJS.Timeout | undefined;
+  #drainWaiters: (() => void)[] = [];
+  #commitQueued: Promise<void> | undefined;
+  #commitRunning: Promise<void> = Promise.resolve();
+  #flushing: Session | undefined;
+  /** Retried records waiting for their due time, not yet handed out. */
+  #held = new Map<NodeJS.Timeout, KafkaDelivery>();
+
+  constructor(broker: KafkaBroker, options: SubscribeOptions, onClosed: () => void) {
+    this.#broker = broker;
+    this.#options = options;
+    this.#onClosed = onClosed;
+    this.#retryTopic = retryTopicOf(options.group);
+    this.#exact = options.patterns.filter((p) => !p.split('.').some((w) => w === '*' || w === '#'));
+    this.#wildcards = this.#exact.length < options.patterns.length;
+    this.#matches = compilePatterns(options.patterns);
+  }
+
+  /** Creates the exact topics and the retry topic, joins the group, and resolves once partitions are assigned. */
+  async start(): Promise<void> {
+    await this.#broker.ensureTopics([...this.#exact, this.#retryTopic]);
+    const topics = await this.#topics();
+    await this.#broker.anchorGroup(
+      this.#options.group,
+      topics.filter((t) => t !== this.#retryTopic),
+    );
+    await this.#open(topics);
+    if (this.#wildcards) this.#scheduleRefresh();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#session?.stream?.pause();
+    this.#releaseHeld();
+    if (this.#refreshTimer !== undefined) clearTimeout(this.#refreshTimer);
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.stop();
+      const session = this.#session;
+      this.#session = undefined;
+      if (session !== undefined) await this.#closeSession(session);
+      this.#onClosed();
+    })();
+    return this.#closed;
+  }
+
+  /** Gives back the retried records still waiting for their due time (the next owner reads them again). */
+  #releaseHeld(): void {
+    for (const [timer, delivery] of this.#held) {
+      clearTimeout(timer);
+      void delivery.release();
+    }
+    this.#held.clear();
+  }
+
+  /** The topics to consume now: exact ones, those matching a wildcard pattern, and the retry topic. */
+  async #topics(): Promise<string[]> {
+    const topics = new Set([...this.#exact, this.#retryTopic]);
+    if (this.#wildcards) {
+      for (const topic of await this.#broker.listTopics()) {
+        if (this.#matches(topic) && !topic.startsWith('meshkit-retry.')) topics.add(topic);
+      }
+    }
+    return [...topics].sort();
+  }
+
+  #scheduleRefresh(): void {
+    this.#refreshTimer = setTimeout(() => {
+      void this.#refresh().finally(() => {
+        if (!this.#stopped) this.#scheduleRefresh();
+      });
+    }, this.#broker.options.topicRefreshMs);
+    this.#refreshTimer.unref();
+  }
+
+  /** Rejoins with a new topic list when wildcard patterns match topics created since. */
+  async #refresh(): Promise<void> {
+    try {
+      const topics = await this.#topics();
+      const current = this.#session?.topics ?? [];
+      if (this.#stopped || topics.join('\n') === current.join('\n')) return;
+      const old = this.#session;
+      this.#session = undefined;
+      // Handed-out records get the same grace as in a rebalance before the member leaves.
+      if (old !== undefined) await this.#closeSession(old, this.#broker.options.rebalanceDrainMs);
+      if (!this.#stopped) await this.#open(topics);
+    } catch (error) {
+      if (kafkaChannels.consumerError.hasSubscribers) {
+        kafkaChannels.consumerError.publish({ group: this.#options.group, error });
+      }
+    }
+  }
+
+  async #open(topics: string[]): Promise<void> {
+    const o = this.#broker.options;
+    const consumer = new Consumer<string, Buffer, string, string>({
+      clientId: o.clientId,
+      bootstrapBrokers: o.brokers,
+      groupId: this.#options.group,
+      retries: o.retries,
+      retryDelay: o.retryDelayMs,
+      sessionTimeout: o.sessionTimeoutMs,
+      heartbeatInterval: o.heartbeatIntervalMs,
+      rebalanceTimeout: Math.max(o.sessionTimeoutMs, o.rebalanceDrainMs + 5_000),
+      autocommit: false,
+      maxWaitTime: 500,
+      highWaterMark: Math.max(16, this.#options.prefetch),
+      deserializers: {
+        key: stringDeserializer,
+        headerKey: stringDeserializer,
+        headerValue: stringDeserializer,
+      },
+    });
+    const session: Session = {
+      topics,
+      consumer,
+      stream: undefined,
+      partitions: new Map(),
+      last: undefined,
+      lastTopic: '',
+      lastPartition: -1,
+      closed: false,
+    };
+    this.#session = session;
+    consumer.on('consumer:group:join', (payload) => this.#assigned(session, payload.assignments ?? []));
+    const joined = new Promise<void>((resolve) => consumer.once('consumer:group:join', () => resolve()));
+    const stream = await consumer.consume({
+      topics,
+      autocommit: false,
+      mode: MessagesStreamModes.COMMITTED,
+      fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+      // Called before every JoinGroup: the point where this member gives its partitions up.
+      protocolsMetadata: async () => {
+        await this.#drain(session);
+        return Buffer.alloc(0);
+      },
+    });
+    session.stream = stream;
+    stream.on('data', (record: Record) => this.#receive(session, record));
+    stream.on('error', (error) => {
+      if (kafkaChannels.consumerError.hasSubscribers) {
+        kafkaChannels.consumerError.publish({ group: this.#options.group, error });
+      }
+    });
+    if (this.#stopped || this.#unsettled >= this.#options.prefetch) stream.pause();
+    await joined;
+  }
+
+  /** Leaves the group after waiting `drainMs` for handed-out records to settle and committing them. */
+  async #closeSession(session: Session, drainMs = 0): Promise<void> {
+    await this.#drain(session, drainMs);
+    session.closed = true;
+    for (const partition of session.partitions.values()) partition.revoked = true;
+    session.partitions.clear();
+    session.last = undefined;
+    await session.stream?.close().catch(() => {});
+    await session.consumer.close(true).catch(() => {});
+  }
+
+  /** A (re)join finished: forget partitions this member no longer owns, start tracking new ones. */
+  #assigned(session: Session, assignments: readonly GroupAssignment[]): void {
+    const owned = new Set<string>();
+    for (const a of assignments) for (const p of a.partitions) owned.add(`${a.topic}:${p}`);
+    for (const [key, partition] of [...session.partitions]) {
+      if (owned.has(key)) continue;
+      partition.revoked = true;
+      session.partitions.delete(key);
+    }
+    session.last = undefined;
+    if (kafkaChannels.assigned.hasSubscribers) {
+      kafkaChannels.assigned.publish({ group: this.#options.group, partitions: [...owned].sort() });
+    }
+    this.#draining = false;
+    if (!this.#stopped && this.#unsettled < this.#options.prefetch) session.stream?.resume();
+  }
+
+  /**
+   * Before giving partitions up: stop fetching, wait for what was handed out to settle (at most
+   * `rebalanceDrainMs`), then commit what is done. What is still running is redelivered to the next owner.
+   */
+  async #drain(session: Session, waitMs = this.#broker.options.rebalanceDrainMs): Promise<void> {
+    this.#draining = true;
+    session.stream?.pause();
+    this.#releaseHeld();
+    if (this.#unsettled > 0 && waitMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, waitMs);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#drainWaiters.push(done);
+      });
+    }
+    await this.#flush(session).catch(() => {});
+    this.#draining = false;
+  }
+
+  #receive(session: Session, record: Record): void {
+    if (session.closed || session !== this.#session) return;
+    // Records come in runs of one partition: look the partition up only when it changes.
+    let offsets = session.last;
+    if (
+      offsets === undefined ||
+      session.lastTopic !== record.topic ||
+      session.lastPartition !== record.partition
+    ) {
+      const key = `${record.topic}:${record.partition}`;
+      offsets = session.partitions.get(key);
+      if (offsets === undefined) {
+        const owned = session.consumer.assignments?.some(
+          (a) => a.topic === record.topic && a.partitions.includes(record.partition),
+        );
+        if (owned !== true) return;
+        offsets = new PartitionOffsets(record.offset);
+        session.partitions.set(key, offsets);
+      }
+      session.last = offsets;
+      session.lastTopic = record.topic;
+      session.lastPartition = record.partition;
+    }
+    if (this.#stopped || !offsets.take(record.offset)) return;
+    offsets.leaderEpoch = record.leaderEpoch;
+    this.#unsettled++;
+    if (this.#unsettled >= this.#options.prefetch) session.stream?.pause();
+    const headers: { [name: string]: string } = {};
+    for (const [name, value] of record.headers) headers[fromWireName(name)] = value ?? '';
+    let topic = record.topic;
+    let dueAt = 0;
+    if (topic === this.#retryTopic) {
+      topic = headers[retryHeaderNames.topic] ?? topic;
+      dueAt = Number(headers[retryHeaderNames.due] ?? 0);
+      delete headers[retryHeaderNames.topic];
+      delete headers[retryHeaderNames.due];
+    }
+    if (this.#broker.options.plainRecords === 'wrap') {
+      wrapPlainRecord(headers, record.topic, record.partition, record.offset, record.timestamp);
+    }
+    const delivery = new KafkaDelivery(this, session, offsets, record, topic, headers);
+    const wait = dueAt === 0 ? 0 : dueAt - Date.now();
+    if (wait <= 0) {
+      this.#options.onDelivery(delivery);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#held.delete(timer);
+      this.#options.onDelivery(delivery);
+    }, wait);
+    this.#held.set(timer, delivery);
+  }
+
+  /** @internal Marks a delivery settled and commits what became contiguous. */
+  settled(session: Session, offsets: PartitionOffsets, offset: bigint): Promise<void> {
+    this.#unsettled--;
+    if (this.#unsettled === 0) for (const w of this.#drainWaiters.splice(0)) w();
+    this.#resumeIfRoom(session);
+    // A partition given up meanwhile: its next owner redelivers the record.
+    if (session.closed || offsets.revoked) return Promise.resolve();
+    offsets.settle(offset);
+    return this.#flush(session);
+  }
+
+  /** Released (not done): counts as settled for prefetch, commits nothing. */
+  released(session: Session): void {
+    this.#unsettled--;
+    if (this.#unsettled === 0) for (const w of this.#drainWaiters.splice(0)) w();
+    this.#resumeIfRoom(session);
+  }
+
+  /** Resumes a paused stream once half the prefetch is free again (not per record: resume is costly). */
+  #resumeIfRoom(session: Session): void {
+    if (this.#stopped || this.#draining || session !== this.#session) return;
+    const stream = session.stream;
+    if (stream === undefined || !stream.isPaused()) return;
+    if (this.#unsettled <= this.#options.prefetch >> 1) stream.resume();
+  }
+
+  /** Commits, in one request, every partition whose commit point moved; coalesces concurrent callers. */
+  #flush(session: Session): Promise<void> {
+    // The session is passed, not read from #session: a session being closed (stop, topic change) still
+    // commits what settles while it drains.
+    this.#flushing = session;
+    this.#commitQueued ??= this.#commitRunning.then(() => {
+      this.#commitQueued = undefined;
+      const run = this.#commitNow(this.#flushing);
+      this.#commitRunning = run.catch(() => {});
+      return run;
+    });
+    return this.#commitQueued;
+  }
+
+  async #commitNow(session: Session | undefined): Promise<void> {
+    if (session === undefined || session.closed) return;
+    const offsets = [];
+    const moved: [PartitionOffsets, bigint][] = [];
+    for (const [key, partition] of session.partitions) {
+      const point = partition.commitPoint();
+      if (point === undefined) continue;
+      const cut = key.lastIndexOf(':');
+      offsets.push({
+        topic: key.slice(0, cut),
+        partition: Number(key.slice(cut + 1)),
+        offset: point,
+        leaderEpoch: partition.leaderEpoch,
+      });
+      moved.push([partition, point]);
+    }
+    if (offsets.length === 0) return;
+    await session.consumer.commit({ offsets });
+    for (const [partition, point] of moved) partition.committedTo(point);
+  }
+
+  /** @internal Republishes for a retry or dead letter. */
+  move(record: BrokerRecord): Promise<void> {
+    return this.#broker.move([record]);
+  }
+
+  get retryTopic(): string {
+    return this.#retryTopic;
+  }
+}
+
+/** One record handed to the subscriber. */
+class KafkaDelivery implements Delivery {
+  readonly topic: string;
+  readonly key: string | undefined;
+  readonly headers: Readonly<{ [name: string]: string }>;
+  readonly body: Uint8Array;
+  readonly #partition: string;
+  readonly deliveryCount = undefined;
+  readonly #subscription: KafkaSubscription;
+  readonly #session: Session;
+  readonly #offsets: PartitionOffsets;
+  readonly #offset: bigint;
+  #settled = false;
+
+  constructor(
+    subscription: KafkaSubscription,
+    session: Session,
+    offsets: PartitionOffsets,
+    record: Record,
+    topic: string,
+    headers: { [name: string]: string },
+  ) {
+    this.#subscription = subscription;
+    this.#session = session;
+    this.#offsets = offsets;
+    this.#offset = record.offset;
+    this.topic = topic;
+    this.key = record.key === undefined || record.key === null ? undefined : record.key;
+    this.headers = headers;
+    this.body = record.value ?? new Uint8Array(0);
+    this.#partition = `${record.topic}/${record.partition}`;
+  }
+
+  get position(): string {
+    return `${this.#partition}/${this.#offset}`;
+  }
+
+  ack(): Promise<void> {
+    if (!this.#claim()) return Promise.resolve();
+    return this.#subscription.settled(this.#session, this.#offsets, this.#offset);
+  }
+
+  async retryLater(request: RetryRequest): Promise<void> {
+    if (!this.#claim()) return;
+    try {
+      await this.#subscription.move({
+        topic: this.#subscription.retryTopic,
+        key: this.key,
+        headers: {
+          ...this.headers,
+          ...request.headers,
+          [retryHeaderNames.topic]: this.topic,
+          [retryHeaderNames.due]: String(Date.now() + request.delayMs),
+        },
+        body: this.body,
+      });
+    } catch (error) {
+      this.#subscription.released(this.#session);
+      throw error;
+    }
+    await this.#subscription.settled(this.#session, this.#offsets, this.#offset);
+  }
+
+  async deadLetter(request: DeadLetterRequest): Promise<void> {
+    if (!this.#claim()) return;
+    try {
+      await this.#subscription.move({
+        topic: request.topic,
+        key: this.key,
+        headers: { ...this.headers, ...request.headers },
+        body: this.body,
+      });
+    } catch (error) {
+      this.#subscription.released(this.#session);
+      throw error;
+    }
+    await this.#subscription.settled(this.#session, this.#offsets, this.#offset);
+  }
+
+  async release(): Promise<void> {
+    if (!this.#claim()) return;
+    this.#subscription.released(this.#session);
+  }
+
+  #claim(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    return true;
+  }
+}
