@@ -23,6 +23,7 @@ export interface Backoff {
  *
  * @example
  * ```ts
+ * import { retry } from '@meshkit/policies';
  * retry({ backoff: constantBackoff(250) });
  * ```
  */
@@ -58,6 +59,7 @@ export interface ExponentialBackoffOptions {
  *
  * @example
  * ```ts
+ * import { retry } from '@meshkit/policies';
  * retry({ backoff: exponentialBackoff({ baseDelayMs: 50, maxDelayMs: 2_000, jitter: 'decorrelated' }) });
  * ```
  */

@@ -371,6 +371,7 @@ interface ResolvedOptions {
  *
  * @example
  * ```ts
+ * import { publisher } from '@meshkit/messaging';
  * const broker = await amqpBroker({ url: 'amqp://guest:guest@127.0.0.1:5672' });
  * const events = publisher(broker, { source: '/user-service' });
  * await events.publish('user.created', { id: '42' }, { key: '42' });

@@ -319,6 +319,7 @@ export function describeError(error: unknown): string {
  *
  * @example
  * ```ts
+ * import { publisher } from '@meshkit/messaging';
  * const broker = kafkaBroker({ brokers: ['127.0.0.1:9092'] });
  * const events = publisher(broker, { source: '/users' });
  * await events.publish('user-events', { id: 'u1', action: 'created' }, { key: 'u1' });

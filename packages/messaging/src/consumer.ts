@@ -105,6 +105,7 @@ export interface Consumer {
  *
  * @example
  * ```ts
+ * import { exponentialBackoff } from '@meshkit/core';
  * import { sqliteBroker } from '@meshkit/messaging-sqlite';
  * declare function sendWelcomeMail(user: unknown): Promise<void>;
  * const broker = sqliteBroker({ path: 'var/events.db' });

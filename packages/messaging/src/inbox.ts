@@ -35,7 +35,7 @@ export const inboxTransaction = contextKey<unknown>('meshkit.inbox.transaction')
  * import { sqliteInbox } from '@meshkit/messaging-sqlite';
  * declare const broker: Broker;
  * const db = new DatabaseSync('var/mails.db');
- * await consume(broker, {
+ * await consume<{ id: string }>(broker, {
  *   group: 'mails',
  *   topics: ['user.created'],
  *   layers: [inboxLayer(sqliteInbox(db, { consumer: 'mails' }))],

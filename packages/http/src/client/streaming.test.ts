@@ -54,12 +54,13 @@ describe('httpClient: a streamed response is one call until its body is done', (
       assert.ok(completionOf(res), 'a streamed response carries its completion');
       const text = res.body.text();
       // The headers came before the deadline; the body has not ended when it passes.
-      clock.advance(300);
-      await assert.rejects(text, (error: unknown) => {
+      const rejected = assert.rejects(text, (error: unknown) => {
         assert.ok(error instanceof MeshError, `expected a MeshError, got ${String(error)}`);
         assert.equal(error.code, ErrorCode.DEADLINE_EXCEEDED);
         return true;
       });
+      await clock.advance(300);
+      await rejected;
       assert.equal(completionOf(res)?.done, true);
       assert.equal(endpointsOf(client.describe())[0]?.inFlight, 0);
     } finally {

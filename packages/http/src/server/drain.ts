@@ -9,7 +9,13 @@ import type { Lifecycle } from './lifecycle.ts';
  *
  * @example
  * ```ts
- * const service = stack(drainLayer(lifecycle), deadlineLayer({ field: 'header:x-meshkit-timeout-ms' })).wrap(handler);
+ * import { stack } from '@meshkit/core';
+ * declare const lifecycle: Lifecycle;
+ * declare const handler: HttpCallService;
+ * const service = stack<HttpCall, HttpReply>(
+ *   drainLayer(lifecycle),
+ *   deadlineLayer({ field: 'header:x-meshkit-timeout-ms' }),
+ * ).wrap(handler);
  * ```
  */
 export function drainLayer<Req, Res>(lifecycle: Lifecycle): Layer<Req, Res> {

@@ -47,12 +47,20 @@ function asError(why: string | Error): Error {
  *
  * @example
  * ```ts
- * handler: async (msg) => {
- *   if (!knownKinds.has(msg.data.kind)) return settle.deadLetter(`unknown kind ${msg.data.kind}`);
- *   const wait = await quota.take();
- *   if (wait > 0) return settle.retry('over quota', wait);
- *   await apply(msg.data);
- * }
+ * declare const broker: Broker;
+ * declare const knownKinds: ReadonlySet<string>;
+ * declare const quota: { take(): Promise<number> };
+ * declare function apply(order: { kind: string }): Promise<void>;
+ * await consume<{ kind: string }>(broker, {
+ *   group: 'orders',
+ *   topics: ['order.*'],
+ *   handler: async (msg) => {
+ *     if (!knownKinds.has(msg.data.kind)) return settle.deadLetter(`unknown kind ${msg.data.kind}`);
+ *     const wait = await quota.take();
+ *     if (wait > 0) return settle.retry('over quota', wait);
+ *     await apply(msg.data);
+ *   },
+ * });
  * ```
  */
 export const settle = Object.freeze({
