@@ -279,6 +279,27 @@ describe('grpcClient', () => {
     assert.equal(server.inFlight, 0);
   });
 
+  it('holds a server stream in the balancer until it completes, not until its headers', async () => {
+    const { address } = await serve({
+      async *streamUserEvents(request, call) {
+        for (let i = 0n; !call.ctx.aborted; i++) {
+          yield { userId: request.userId, timestamp: i };
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      },
+    });
+    const users = client([address]);
+    const inFlight = (): number =>
+      (users.$describe().balancer as { endpoints: { inFlight: number }[] }).endpoints[0]!.inFlight;
+    const seen: number[] = [];
+    for await (const event of users.streamUserEvents({ userId: 's' })) {
+      seen.push(inFlight());
+      if (event.timestamp === 2n) break;
+    }
+    assert.deepEqual(seen, [1, 1, 1], 'counted while messages flow');
+    assert.equal(inFlight(), 0, 'released once the caller stopped reading');
+  });
+
   it('keeps a slow stream reader from growing server memory: the producer waits for the reader', async () => {
     let produced = 0;
     const { address } = await serve({
