@@ -1,22 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { type Balancer, balance } from '@meshkit/balance';
+import { clientStack } from '@meshkit/client';
 import {
-  type AnyLayer,
   type CallContext,
   checkNumber,
   checkString,
   createContext,
   type EndpointInit,
   InvalidArgumentError,
-  markCancelsPromptly,
   type Service,
-  stack,
   systemClock,
 } from '@meshkit/core';
 import { endpointSets } from '@meshkit/discovery';
-import { circuitBreaker, deadline, RetryBudget, retry, timeout } from '@meshkit/policies';
 import type { StandardSchema } from '../schema.ts';
-import { resolveTransportOptions } from '../transport.ts';
+import { httpTransport, resolveTransportOptions } from '../transport.ts';
 import {
   type HttpMethod,
   type HttpRequest,
@@ -26,7 +22,6 @@ import {
 } from '../types.ts';
 import { wireHeaders } from '../wire.ts';
 import { decodeBody, encodeBody } from './body.ts';
-import { endpointService } from './endpoint.ts';
 import { isEndpointFailure, isRetryableHttpError } from './failures.ts';
 import type { HttpClientOptions } from './options.ts';
 
@@ -109,71 +104,32 @@ export function httpClient(options: HttpClientOptions): HttpClient {
     { ...options.transport, ...(options.tls === undefined ? {} : { tls: options.tls }) },
     'httpClient.transport',
   );
-  const policies = options.policies ?? {};
   const autoKey = options.autoIdempotencyKey ?? false;
   const defaultHeaders = lowerCase(options.headers ?? {});
   // A root context holds no per-call state (no deadline, no signal; it is immutable and every layer
   // derives from it), so calls without a caller's context or signal share one.
   const sharedRoot = createContext({ clock });
 
-  const outer: AnyLayer<HttpRequest, HttpResponse>[] = [];
-  if (policies.deadlineMs !== false) {
-    outer.push(
-      deadline({
-        timeoutMs: checkNumber('httpClient.policies.deadlineMs', policies.deadlineMs ?? 10_000, 1),
-      }),
-    );
-  }
-  let budget: RetryBudget | undefined;
-  if (policies.retry !== false) {
-    budget =
-      policies.budget === false
-        ? undefined
-        : policies.budget instanceof RetryBudget
-          ? policies.budget
-          : new RetryBudget({ clock, ...policies.budget });
-    outer.push(
-      retry<HttpRequest, HttpResponse>({
-        retryOn: isRetryableHttpError,
-        ...policies.retry,
-        ...(budget === undefined ? {} : { budget }),
-      }),
-    );
-  }
-  const attemptTimeout =
-    policies.attemptTimeoutMs === false
-      ? undefined
-      : timeout<HttpRequest, HttpResponse>({
-          timeoutMs: checkNumber(
-            'httpClient.policies.attemptTimeoutMs',
-            policies.attemptTimeoutMs ?? 3_000,
-            1,
-          ),
-        });
-  const breakerOptions = policies.breaker;
-  const makeBreaker =
-    breakerOptions === false
-      ? () => undefined
-      : () =>
-          circuitBreaker<HttpRequest, HttpResponse>({
-            clock,
-            isFailure: isEndpointFailure,
-            ...breakerOptions,
-          });
-
-  const balancer: Balancer<HttpRequest, HttpResponse> = balance<HttpRequest, HttpResponse>({
+  const pipeline = clientStack<HttpRequest, HttpResponse>({
     service,
     endpoints: endpointsFrom(options, service),
-    connect: (endpoint) => endpointService(endpoint, transport, makeBreaker(), attemptTimeout),
-    ...(options.picker === undefined ? {} : { picker: options.picker }),
-    ...options.balance,
+    connect: (endpoint) => httpTransport(endpoint.address, transport),
+    policies: options.policies ?? {},
+    retryOn: isRetryableHttpError,
+    isEndpointFailure,
+    ...(options.layers === undefined ? {} : { layers: options.layers }),
+    ...(options.route === undefined ? {} : { route: options.route }),
+    balance: {
+      ...(options.picker === undefined ? {} : { picker: options.picker }),
+      ...options.balance,
+    },
+    // Every undici transport aborts its request on cancellation, and the pipeline's layers keep that:
+    // the deadline and retry above need no promise of their own.
+    transportCancelsPromptly: true,
     clock,
+    optionsName: 'httpClient',
   });
-  // Every endpoint service it connects cancels promptly (see endpointService), and its wait for the first
-  // endpoints listens for cancellation: so the deadline and retry above need no promise of their own.
-  markCancelsPromptly(balancer);
-  const layers = stack(...outer);
-  const composed = layers.wrap(balancer);
+  const composed = pipeline.service;
 
   const send = (
     method: HttpMethod,
@@ -217,11 +173,11 @@ export function httpClient(options: HttpClientOptions): HttpClient {
         : requested === true || (requested === undefined && autoKey && !idempotentMethods.has(method))
           ? randomUUID()
           : headers[wireHeaders.idempotencyKey];
-    const idempotent = idempotentMethods.has(method) && encoded.replayable;
+    const idempotent = idempotentMethods.has(method);
     if (!encoded.replayable) {
-      // The stream cannot be sent twice: only a refusal before sending may be retried.
-      if (key !== undefined) headers[wireHeaders.idempotencyKey] = key;
-      ctx = ctx.with({ idempotent: false, idempotencyKey: undefined });
+      // A streamed request body: the retry policy's `canReplay` sends it again only after a refusal
+      // before sending, and a hedge passes it straight through.
+      ctx = ctx.with({ idempotent, idempotencyKey: key, kind: 'client-stream' });
     } else if (!idempotent || key !== undefined) {
       ctx = ctx.with({ idempotent, idempotencyKey: key });
     }
@@ -256,13 +212,8 @@ export function httpClient(options: HttpClientOptions): HttpClient {
     patch: (path, body, o) => call('PATCH', path, body, o),
     request: (req, o) => send(req.method, req.path, req.body, o, false) as Promise<StreamingHttpResponse>,
     service: composed,
-    describe: () => ({
-      service,
-      ...layers.describe?.(),
-      ...(budget === undefined ? {} : { budget: budget.describe() }),
-      balancer: balancer.describe(),
-    }),
-    close: () => balancer.close(),
+    describe: () => pipeline.describe(),
+    close: () => pipeline.close(),
   };
 }
 

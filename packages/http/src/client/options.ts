@@ -1,7 +1,7 @@
 import type { BalanceOptions, Picker } from '@meshkit/balance';
-import type { Clock } from '@meshkit/core';
+import type { ClientPolicyOptions } from '@meshkit/client';
+import type { Clock, Layer } from '@meshkit/core';
 import type { Registry } from '@meshkit/discovery';
-import type { CircuitBreakerOptions, RetryBudget, RetryBudgetOptions, RetryOptions } from '@meshkit/policies';
 import type { TlsOptions } from '../tls.ts';
 import type { HttpTransportOptions } from '../transport.ts';
 import type { HttpRequest, HttpResponse } from '../types.ts';
@@ -11,21 +11,7 @@ import type { HttpRequest, HttpResponse } from '../types.ts';
  * overall deadline → retry with budget → balancer → per-endpoint breaker → per-attempt timeout → transport.
  * Each can be turned off with `false`.
  */
-export interface HttpPolicyOptions {
-  /** The whole call, every retry included, must finish within this many ms. Defaults to 10,000. */
-  readonly deadlineMs?: number | false;
-  /** Retries (see `retry()` in `@meshkit/policies`). Defaults to 3 attempts, jittered exponential backoff. */
-  readonly retry?: Omit<RetryOptions<HttpResponse>, 'budget'> | false;
-  /**
-   * The retry budget: a shared `RetryBudget` (share one per downstream service), its options, or `false`.
-   * Defaults to a new budget of 20% plus 10 retries per second.
-   */
-  readonly budget?: RetryBudget | RetryBudgetOptions | false;
-  /** A circuit breaker per endpoint. Defaults to opening after 5 consecutive failures for 10 s. */
-  readonly breaker?: CircuitBreakerOptions | false;
-  /** Each attempt must finish within this many ms. Defaults to 3,000. */
-  readonly attemptTimeoutMs?: number | false;
-}
+export type HttpPolicyOptions = ClientPolicyOptions<HttpResponse>;
 
 /** Options of {@link httpClient}. */
 export interface HttpClientOptions {
@@ -56,6 +42,10 @@ export interface HttpClientOptions {
     | 'discoveryTimeoutMs'
   >;
   readonly policies?: HttpPolicyOptions;
+  /** The routing layer (for instance from `@meshkit/routing`): sees each request first. */
+  readonly route?: Layer<HttpRequest, HttpResponse>;
+  /** Your own layers, after the route and before the overall deadline. */
+  readonly layers?: readonly Layer<HttpRequest, HttpResponse>[];
   /** TLS and mutual TLS for every endpoint (shortcut for `transport.tls`). */
   readonly tls?: TlsOptions;
   /** Connection settings: connect timeout, keep-alive, connections per endpoint, retryable statuses. */

@@ -11,7 +11,13 @@ import {
 import { attemptsObserved, observedAttempt } from '../internal/attempt.ts';
 import { toAbortError } from '../internal/errors.ts';
 import { GuardChain, type Pipeline, pipelineOf, start, withPipeline } from '../internal/pipeline.ts';
-import { isSafeToRepeat, type RetryConfig, type RetryOptions, resolveRetryOptions } from './options.ts';
+import {
+  isSafeToRepeat,
+  neverSent,
+  type RetryConfig,
+  type RetryOptions,
+  resolveRetryOptions,
+} from './options.ts';
 import { pushbackMs } from './retry-after.ts';
 
 export {
@@ -22,7 +28,7 @@ export {
   type Jitter,
 } from './backoff.ts';
 export { RetryBudget, type RetryBudgetOptions } from './budget.ts';
-export { isRetryableError, isSafeToRepeat, type RetryOptions } from './options.ts';
+export { canReplayKind, isRetryableError, isSafeToRepeat, type RetryOptions } from './options.ts';
 export { parseGrpcPushback, parseRetryAfter, pushbackMs } from './retry-after.ts';
 
 /** What the last attempt produced. */
@@ -133,7 +139,7 @@ function retryLoop<Req, Res>(
           outcome = { ok: false, error };
         }
       }
-      const delayMs = nextDelay(config, ctx, attempt, previousMs, outcome);
+      const delayMs = nextDelay(config, req, ctx, attempt, previousMs, outcome);
       if (delayMs === undefined) {
         if (outcome.ok) return outcome.value;
         throw outcome.error;
@@ -166,6 +172,7 @@ function retryLoop<Req, Res>(
  */
 function nextDelay<Res>(
   config: RetryConfig<Res>,
+  req: unknown,
   ctx: CallContext,
   attempt: number,
   previousMs: number,
@@ -179,6 +186,8 @@ function nextDelay<Res>(
   if (attempt >= config.maxAttempts) return undefined;
   if (!outcome.ok && (isAbortError(error) || !config.retryOn(error, ctx))) return undefined;
   if (!config.retryNonIdempotent && !isSafeToRepeat(outcome.ok ? undefined : error, ctx)) return undefined;
+  // Whether the request can be sent again is the policy's question: a consumed stream cannot.
+  if ((outcome.ok || !neverSent(error)) && !config.canReplay(req, ctx)) return undefined;
   const now = ctx.clock.now();
   const pushback = outcome.ok ? undefined : pushbackMs(error, now);
   if (pushback === Infinity) return undefined;

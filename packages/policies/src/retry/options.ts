@@ -30,6 +30,14 @@ export interface RetryOptions<Res = unknown> {
    * error) or when it carries `ctx.idempotencyKey`.
    */
   readonly retryNonIdempotent?: boolean;
+  /**
+   * Whether this request can be sent again (tower's `clone_request`): the policy asks before every
+   * retry, whatever the call's idempotency. A request that cannot be replayed is retried only when the
+   * failure shows it was never sent (`ERR_CONNECT`, or a `rejected` error: nothing of it was consumed).
+   * Defaults to {@link canReplayKind}: a call whose requests stream (`ctx.kind` `'client-stream'` or
+   * `'bidi'`) cannot be replayed.
+   */
+  readonly canReplay?: (request: unknown, ctx: CallContext) => boolean;
   /** A shared budget each retry must take a token from; every call deposits into it. No budget by default. */
   readonly budget?: RetryBudget;
   /** Layer name in events and `describe()`. Defaults to `'retry'`. */
@@ -52,7 +60,18 @@ export function isRetryableError(error: unknown): boolean {
  */
 export function isSafeToRepeat(error: unknown, ctx: CallContext): boolean {
   if (ctx.idempotent || ctx.idempotencyKey !== undefined) return true;
+  return neverSent(error);
+}
+
+/** `true` when `error` shows the request never left: `ERR_CONNECT` or a `rejected` error. */
+export function neverSent(error: unknown): boolean {
   return isMeshError(error) && (error.code === ErrorCode.CONNECT || error.rejected);
+}
+
+/** The default `canReplay`: requests that do not stream can be sent again. */
+export function canReplayKind(_request: unknown, ctx: CallContext): boolean {
+  const kind = ctx.kind;
+  return kind !== 'client-stream' && kind !== 'bidi';
 }
 
 export interface RetryConfig<Res> {
@@ -62,6 +81,7 @@ export interface RetryConfig<Res> {
   readonly retryOn: (error: unknown, ctx: CallContext) => boolean;
   readonly retryOnResult: ((result: Res, ctx: CallContext) => boolean) | undefined;
   readonly retryNonIdempotent: boolean;
+  readonly canReplay: (request: unknown, ctx: CallContext) => boolean;
   readonly budget: RetryBudget | undefined;
   readonly name: string;
 }
@@ -85,6 +105,7 @@ export function resolveRetryOptions<Res>(options: RetryOptions<Res> | undefined)
         ? undefined
         : checkFunction<(result: Res, ctx: CallContext) => boolean>('retry.retryOnResult', o.retryOnResult),
     retryNonIdempotent: o.retryNonIdempotent ?? false,
+    canReplay: checkFunction('retry.canReplay', o.canReplay ?? canReplayKind),
     budget: o.budget,
     name: checkName('retry.name', o.name, 'retry'),
   };

@@ -1,0 +1,227 @@
+import { type BalanceOptions, type Balancer, balance, type EndpointService } from '@meshkit/balance';
+import {
+  type AnyLayer,
+  type CallContext,
+  type Clock,
+  checkNumber,
+  checkString,
+  type Endpoint,
+  type EndpointInit,
+  InvalidArgumentError,
+  type Layer,
+  markCancelsPromptly,
+  readinessOf,
+  type Service,
+  type Stack,
+  stack,
+  systemClock,
+} from '@meshkit/core';
+import {
+  type BulkheadOptions,
+  bulkhead,
+  type CircuitBreakerOptions,
+  circuitBreaker,
+  deadline,
+  RetryBudget,
+  type RetryBudgetOptions,
+  type RetryOptions,
+  retry,
+  timeout,
+} from '@meshkit/policies';
+
+/** The policies of a client pipeline; each can be turned off with `false`. */
+export interface ClientPolicyOptions<Res> {
+  /** The whole call, every retry included, must finish within this many ms. Defaults to 10,000. */
+  readonly deadlineMs?: number | false;
+  /** Retries (see `retry()` in `@meshkit/policies`). Defaults to 3 attempts, jittered exponential backoff. */
+  readonly retry?: Omit<RetryOptions<Res>, 'budget'> | false;
+  /**
+   * The retry budget: a shared `RetryBudget` (share one per downstream service), its options, or `false`.
+   * Defaults to a new budget of 20% plus 10 retries per second.
+   */
+  readonly budget?: RetryBudget | RetryBudgetOptions | false;
+  /** A circuit breaker per endpoint. Defaults to opening after 5 consecutive failures for 10 s. */
+  readonly breaker?: CircuitBreakerOptions | false;
+  /** A bulkhead per endpoint. Defaults to none. */
+  readonly bulkhead?: BulkheadOptions | false;
+  /** Each attempt must finish within this many ms. Defaults to 3,000. */
+  readonly attemptTimeoutMs?: number | false;
+}
+
+/** Options of {@link clientStack}. */
+export interface ClientStackOptions<Req, Res> {
+  /** The downstream service's name, shown in errors and `describe()`. */
+  readonly service: string;
+  /** A fixed list of endpoints, or a stream of whole sets (`endpointSets(registry, name)`). */
+  readonly endpoints: readonly EndpointInit[] | AsyncIterable<readonly EndpointInit[]>;
+  /** The transport for one endpoint: a `Service` with an optional `close()`. */
+  readonly connect: (endpoint: Endpoint) => Service<Req, Res> & { close?(): void | Promise<void> };
+  readonly policies?: ClientPolicyOptions<Res>;
+  /** Which failures of this transport are worth retrying (the retry policy's default `retryOn`). */
+  readonly retryOn?: (error: unknown, ctx: CallContext) => boolean;
+  /** Which failures count against an endpoint's breaker (its default `isFailure`). */
+  readonly isEndpointFailure?: (error: unknown) => boolean;
+  /** The routing layer (for instance from `@meshkit/routing`): sees the request first. */
+  readonly route?: Layer<Req, Res>;
+  /** Your own layers, after the route and before the overall deadline. */
+  readonly layers?: readonly Layer<Req, Res>[];
+  /** Picker, outlier detection, health checks and the rest of `balance()`'s options. */
+  readonly balance?: Omit<BalanceOptions<Req, Res>, 'service' | 'endpoints' | 'connect' | 'clock'>;
+  /** Declares that every transport `connect` returns rejects as soon as its call is cancelled. */
+  readonly transportCancelsPromptly?: boolean;
+  /** The clock for deadlines, backoff, breakers and latency. Defaults to the system clock. */
+  readonly clock?: Clock;
+  /** How option errors name the options object, e.g. `httpClient`. Defaults to `clientStack`. */
+  readonly optionsName?: string;
+}
+
+/** A built client pipeline. */
+export interface ClientStack<Req, Res> {
+  /** The whole pipeline as one service. */
+  readonly service: Service<Req, Res>;
+  /** The retry budget, when there is one. */
+  readonly budget: RetryBudget | undefined;
+  /** Live state: the layers in request order, the budget, and each endpoint with its own layers. */
+  describe(): Record<string, unknown>;
+  /** Stops following discovery and closes every endpoint's transport. */
+  close(): Promise<void>;
+}
+
+/**
+ * The one client pipeline every transport shares, built from data:
+ *
+ * route → your layers → overall deadline → retry with budget → balancer →
+ * per endpoint: circuit breaker → bulkhead → attempt timeout → transport
+ *
+ * Each endpoint gets its own breaker and bulkhead, so one bad instance is isolated alone; their
+ * readiness composes through the endpoint's stack, so the balancer skips an endpoint whose circuit is
+ * open without sending anything. A streamed result holds every layer until its stream is over.
+ *
+ * @example
+ * ```ts
+ * import { httpTransport } from '@meshkit/http';
+ *
+ * const users = clientStack({
+ *   service: 'users',
+ *   endpoints: [{ id: 'a', address: '127.0.0.1:8080' }],
+ *   connect: (endpoint) => httpTransport(endpoint.address),
+ *   policies: { deadlineMs: 2_000, attemptTimeoutMs: 500 },
+ * });
+ * ```
+ */
+export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): ClientStack<Req, Res> {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('clientStack', 'options must be an object', options);
+  }
+  const name = checkString('clientStack.service', options.service);
+  if (typeof options.connect !== 'function') {
+    throw new InvalidArgumentError('clientStack.connect', 'must be a function', options.connect);
+  }
+  const field = options.optionsName ?? 'clientStack';
+  const clock = options.clock ?? systemClock;
+  const policies = options.policies ?? {};
+
+  const outer: Layer<Req, Res>[] = [];
+  if (options.route !== undefined) outer.push(options.route);
+  if (options.layers !== undefined) {
+    if (!Array.isArray(options.layers)) {
+      throw new InvalidArgumentError('clientStack.layers', 'must be an array of layers', options.layers);
+    }
+    outer.push(...options.layers);
+  }
+  if (policies.deadlineMs !== false) {
+    const timeoutMs = checkNumber(`${field}.policies.deadlineMs`, policies.deadlineMs ?? 10_000, 1);
+    outer.push(deadline<Req, Res>({ timeoutMs }));
+  }
+  let budget: RetryBudget | undefined;
+  if (policies.retry !== false) {
+    budget =
+      policies.budget === false
+        ? undefined
+        : policies.budget instanceof RetryBudget
+          ? policies.budget
+          : new RetryBudget({ clock, ...policies.budget });
+    outer.push(
+      retry<Req, Res>({
+        ...(options.retryOn === undefined ? {} : { retryOn: options.retryOn }),
+        ...policies.retry,
+        ...(budget === undefined ? {} : { budget }),
+      }),
+    );
+  }
+
+  const attemptTimeout =
+    policies.attemptTimeoutMs === false
+      ? undefined
+      : timeout<Req, Res>({
+          timeoutMs: checkNumber(`${field}.policies.attemptTimeoutMs`, policies.attemptTimeoutMs ?? 3_000, 1),
+        });
+  const isFailure = options.isEndpointFailure;
+  /** The layers of one endpoint, new per endpoint (its own breaker and bulkhead). */
+  const endpointLayers = (): Stack<Req, Res> => {
+    const layers: AnyLayer<Req, Res>[] = [];
+    if (policies.breaker !== false) {
+      layers.push(
+        circuitBreaker<Req, Res>({
+          clock,
+          ...(isFailure === undefined ? {} : { isFailure }),
+          ...policies.breaker,
+        }),
+      );
+    }
+    if (policies.bulkhead !== undefined && policies.bulkhead !== false) {
+      layers.push(bulkhead<Req, Res>(policies.bulkhead));
+    }
+    if (attemptTimeout !== undefined) layers.push(attemptTimeout);
+    return stack(...layers);
+  };
+
+  const perEndpoint = new Map<string, Stack<Req, Res>>();
+  const connect = (endpoint: Endpoint): EndpointService<Req, Res> => {
+    const transport = options.connect(endpoint);
+    const layers = endpointLayers();
+    const service = layers.wrap(transport);
+    perEndpoint.set(endpoint.id, layers);
+    const endpointCall: EndpointService<Req, Res> = (req, ctx) => service(req, ctx);
+    endpointCall.readiness = () => readinessOf(service);
+    endpointCall.close = () => {
+      if (perEndpoint.get(endpoint.id) === layers) perEndpoint.delete(endpoint.id);
+      return transport.close?.();
+    };
+    return endpointCall;
+  };
+
+  const balancer: Balancer<Req, Res> = balance<Req, Res>({
+    ...options.balance,
+    service: name,
+    endpoints: options.endpoints,
+    connect,
+    clock,
+  });
+  // Every endpoint's service cancels promptly when its transport does (the guards, timeouts and the
+  // balancer's wait for endpoints add no wait that ignores cancellation).
+  if (options.transportCancelsPromptly === true) markCancelsPromptly(balancer);
+  const layers = stack(...outer);
+  const service = layers.wrap(balancer);
+
+  return {
+    service,
+    budget,
+    describe: () => {
+      const state = balancer.describe();
+      return {
+        service: name,
+        ...layers.describe?.(),
+        ...(budget === undefined ? {} : { budget: budget.describe() }),
+        balancer: {
+          ...state,
+          endpoints: state.endpoints.map((e) => ({
+            ...e,
+            ...(perEndpoint.get(e.id)?.describe?.() ?? {}),
+          })),
+        },
+      };
+    },
+    close: () => balancer.close(),
+  };
+}

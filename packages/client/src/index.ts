@@ -1,0 +1,11 @@
+/**
+ * `@meshkit/client`: the one client pipeline every transport shares (`clientStack()`): route, your
+ * layers, overall deadline, retry with budget, balancer, and per endpoint a breaker, a bulkhead and an
+ * attempt timeout over the transport.
+ */
+export {
+  type ClientPolicyOptions,
+  type ClientStack,
+  type ClientStackOptions,
+  clientStack,
+} from './client-stack.ts';
