@@ -104,7 +104,7 @@ export function grpcClient<S extends DescService>(definition: S, options: GrpcCl
   const sharedRoot = createContext({ clock });
 
   const pipeline = grpcPipeline(options, service, clock, transportOptions);
-  const { unary, streaming } = pipeline;
+  const call = pipeline.service;
 
   const contextFor = (method: DescMethod, callOptions: GrpcCallOptions | undefined): CallContext => {
     const signal = callOptions?.signal;
@@ -137,9 +137,7 @@ export function grpcClient<S extends DescService>(definition: S, options: GrpcCl
       methods[method.localName] = (init: unknown, callOptions?: GrpcCallOptions) => {
         try {
           const req = requestFor(method, init, callOptions);
-          return unary(req, contextFor(method, callOptions)).then(
-            (res) => (res as GrpcUnaryResponse).message,
-          );
+          return call(req, contextFor(method, callOptions)).then((res) => (res as GrpcUnaryResponse).message);
         } catch (error) {
           return Promise.reject(error);
         }
@@ -149,15 +147,15 @@ export function grpcClient<S extends DescService>(definition: S, options: GrpcCl
         async *[Symbol.asyncIterator]() {
           const req = requestFor(method, init, callOptions);
           const ctx = contextFor(method, callOptions).with({ kind: 'server-stream' });
-          const res = (await streaming(req, ctx)) as GrpcStreamResponse;
+          const res = (await call(req, ctx)) as GrpcStreamResponse;
           yield* res.messages;
         },
       });
     }
   }
   return Object.assign(methods, {
-    $service: unary,
-    $describe: () => ({ service, ...pipeline.describe() }),
+    $service: call,
+    $describe: () => pipeline.describe(),
     $close: () => pipeline.close(),
   }) as unknown as GrpcClient<S>;
 }

@@ -2,6 +2,7 @@ import type { BalanceOptions, Picker } from '@meshkit/balance';
 import type { Clock, EndpointInit, Metadata } from '@meshkit/core';
 import type { Registry } from '@meshkit/discovery';
 import type {
+  BulkheadOptions,
   CircuitBreakerOptions,
   HedgeOptions,
   RetryBudget,
@@ -13,8 +14,9 @@ import type { GrpcTransportOptions } from './transport.ts';
 import type { GrpcRequest, GrpcResponse } from './types.ts';
 
 /**
- * The policies of a client, in request order: overall deadline → retry with budget → balancer →
- * per-endpoint breaker → per-attempt timeout → transport. Each can be turned off with `false`.
+ * The policies of a client, in request order (`clientStack()` from `@meshkit/client`, as HTTP's):
+ * overall deadline → hedge → retry with budget → balancer → per-endpoint breaker, bulkhead, attempt
+ * timeout → transport. Each can be turned off with `false`.
  */
 export interface GrpcPolicyOptions {
   /**
@@ -37,6 +39,8 @@ export interface GrpcPolicyOptions {
   readonly hedge?: Omit<HedgeOptions, 'budget'> | false;
   /** A circuit breaker per endpoint. Defaults to opening after 5 consecutive failures for 10 s. */
   readonly breaker?: CircuitBreakerOptions | false;
+  /** A bulkhead per endpoint (concurrency limit and queue). Off by default. */
+  readonly bulkhead?: BulkheadOptions | false;
   /** Each unary attempt must finish within this many ms (server streams: their headers). Defaults to 3,000. */
   readonly attemptTimeoutMs?: number | false;
 }

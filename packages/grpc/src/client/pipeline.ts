@@ -1,4 +1,4 @@
-import { type Balancer, balance, type EndpointService } from '@meshkit/balance';
+import { type ClientStack, clientStack } from '@meshkit/client';
 import {
   type AnyLayer,
   type CallContext,
@@ -8,41 +8,25 @@ import {
   type EndpointInit,
   InvalidArgumentError,
   inheritCancelsPromptly,
-  markCancelsPromptly,
-  type Readiness,
   type Service,
-  stack,
 } from '@meshkit/core';
 import { endpointSets } from '@meshkit/discovery';
-import {
-  type CircuitBreaker,
-  circuitBreaker,
-  deadline,
-  hedge,
-  RetryBudget,
-  retry,
-  timeout,
-} from '@meshkit/policies';
+import { deadline, hedge, RetryBudget, timeout } from '@meshkit/policies';
 import { isEndpointFailure, isRetryableGrpcError } from './failures.ts';
 import type { GrpcClientOptions } from './options.ts';
 import { type GrpcTransportOptions, grpcTransport } from './transport.ts';
 import type { GrpcRequest, GrpcResponse } from './types.ts';
 
-/** The composed services a client sends its calls through. */
-export interface GrpcPipeline {
-  /** Unary calls: deadline → retry → hedge → balancer → per-endpoint breaker → attempt timeout → transport. */
-  readonly unary: Service<GrpcRequest, GrpcResponse>;
-  /** Server streams: retry (until the response headers) → balancer → per-endpoint breaker → transport. */
-  readonly streaming: Service<GrpcRequest, GrpcResponse>;
-  /** Live state: layers, budget, endpoints, breakers. */
-  describe(): Record<string, unknown>;
-  /** Stops following discovery and closes every connection. */
-  close(): Promise<void>;
-}
+/** The composed service a client sends its calls through, and its controls. */
+export type GrpcPipeline = ClientStack<GrpcRequest, GrpcResponse>;
 
 /**
- * Builds the transport-neutral client pipeline over gRPC transports, from `balance()` and the policies:
- * the same parts, in the same order, as the HTTP client's.
+ * The client pipeline over gRPC transports: `clientStack()` from `@meshkit/client`, the one HTTP uses —
+ * overall deadline → (hedge) → retry with budget → balancer → per endpoint: breaker, bulkhead, attempt
+ * timeout → transport. A streamed result holds every layer until its stream is over, so the deadline and
+ * the attempt timeout apply to unary calls only (a server stream may be a subscription that lasts for
+ * hours; it keeps the caller's own deadline, which the transport enforces): both are given here as
+ * layers that let other call kinds through, with the stack's own turned off.
  */
 export function grpcPipeline(
   options: GrpcClientOptions,
@@ -51,104 +35,87 @@ export function grpcPipeline(
   transportOptions: GrpcTransportOptions,
 ): GrpcPipeline {
   const policies = options.policies ?? {};
-  const budget: RetryBudget | undefined =
-    (policies.retry === false && (policies.hedge === undefined || policies.hedge === false)) ||
+  // Made here, not by the stack, so hedges spend from the same budget as retries.
+  const budget =
     policies.budget === false
       ? undefined
       : policies.budget instanceof RetryBudget
         ? policies.budget
         : new RetryBudget({ clock, ...policies.budget });
-  const retryLayer =
-    policies.retry === false
-      ? undefined
-      : retry<GrpcRequest, GrpcResponse>({
-          retryOn: isRetryableGrpcError,
-          ...policies.retry,
-          ...(budget === undefined ? {} : { budget }),
-        });
-  const hedgeLayer =
-    policies.hedge === undefined || policies.hedge === false
-      ? undefined
-      : hedge<GrpcRequest, GrpcResponse>({ ...policies.hedge, ...(budget === undefined ? {} : { budget }) });
-  const deadlineLayer =
-    policies.deadlineMs === false
-      ? undefined
-      : deadline<GrpcRequest, GrpcResponse>({
-          timeoutMs: checkNumber('grpcClient.policies.deadlineMs', policies.deadlineMs ?? 10_000, 1),
-        });
+  const outer: AnyLayer<GrpcRequest, GrpcResponse>[] = [];
+  if (policies.deadlineMs !== false) {
+    const timeoutMs = checkNumber('grpcClient.policies.deadlineMs', policies.deadlineMs ?? 10_000, 1);
+    outer.push(unaryOnly(deadline<GrpcRequest, GrpcResponse>({ timeoutMs })));
+  }
+  if (policies.hedge !== undefined && policies.hedge !== false) {
+    outer.push(
+      unaryOnly(
+        hedge<GrpcRequest, GrpcResponse>({ ...policies.hedge, ...(budget === undefined ? {} : { budget }) }),
+      ),
+    );
+  }
   const attemptTimeout =
     policies.attemptTimeoutMs === false
       ? undefined
-      : timeout<GrpcRequest, GrpcResponse>({
-          timeoutMs: checkNumber(
-            'grpcClient.policies.attemptTimeoutMs',
-            policies.attemptTimeoutMs ?? 3_000,
-            1,
-          ),
-        });
-  const breakerOptions = policies.breaker;
-  const makeBreaker = (): CircuitBreaker<GrpcRequest, GrpcResponse> | undefined =>
-    breakerOptions === false
-      ? undefined
-      : circuitBreaker<GrpcRequest, GrpcResponse>({ clock, isFailure: isEndpointFailure, ...breakerOptions });
-
-  const balancer: Balancer<GrpcRequest, GrpcResponse> = balance<GrpcRequest, GrpcResponse>({
+      : unaryOnly(
+          timeout<GrpcRequest, GrpcResponse>({
+            timeoutMs: checkNumber(
+              'grpcClient.policies.attemptTimeoutMs',
+              policies.attemptTimeoutMs ?? 3_000,
+              1,
+            ),
+          }),
+        );
+  return clientStack<GrpcRequest, GrpcResponse>({
     service,
     endpoints: endpointsFrom(options, service),
-    connect: (endpoint) =>
-      endpointService(grpcTransport(endpoint.address, transportOptions), makeBreaker(), attemptTimeout),
-    ...(options.picker === undefined ? {} : { picker: options.picker }),
-    ...options.balance,
+    connect: (endpoint) => {
+      const transport = grpcTransport(endpoint.address, transportOptions);
+      const timed = attemptTimeout === undefined ? transport : attemptTimeout.wrap(transport);
+      return Object.assign(
+        inheritCancelsPromptly(transport, (req: GrpcRequest, ctx: CallContext) => timed(req, ctx)),
+        {
+          close: () => transport.close(),
+        },
+      );
+    },
+    policies: {
+      deadlineMs: false,
+      attemptTimeoutMs: false,
+      ...(policies.retry === undefined ? {} : { retry: policies.retry }),
+      budget: budget ?? false,
+      ...(policies.breaker === undefined ? {} : { breaker: policies.breaker }),
+      ...(policies.bulkhead === undefined ? {} : { bulkhead: policies.bulkhead }),
+    },
+    retryOn: isRetryableGrpcError,
+    isEndpointFailure,
+    layers: outer,
+    ...(options.picker === undefined && options.balance === undefined
+      ? {}
+      : {
+          balance: {
+            ...options.balance,
+            ...(options.picker === undefined ? {} : { picker: options.picker }),
+          },
+        }),
+    transportCancelsPromptly: true,
     clock,
+    optionsName: 'grpcClient',
   });
-  markCancelsPromptly(balancer);
-
-  // Unary calls: deadline → retry → hedge → balancer. Server streams: retry → balancer (no default deadline).
-  const unaryLayers = stack<GrpcRequest, GrpcResponse>(
-    ...[deadlineLayer, retryLayer, hedgeLayer].filter(
-      (l): l is AnyLayer<GrpcRequest, GrpcResponse> => l !== undefined,
-    ),
-  );
-  const streamLayers = stack<GrpcRequest, GrpcResponse>(
-    ...[retryLayer].filter((l): l is AnyLayer<GrpcRequest, GrpcResponse> => l !== undefined),
-  );
-  const unary = unaryLayers.wrap(balancer);
-  const streaming = streamLayers.wrap(balancer);
-
-  return {
-    unary,
-    streaming,
-    describe: () => ({
-      ...unaryLayers.describe?.(),
-      ...(budget === undefined ? {} : { budget: budget.describe() }),
-      balancer: balancer.describe(),
-    }),
-    close: () => balancer.close(),
-  };
 }
 
-/**
- * One endpoint's service: its own breaker (one bad instance opens only its own circuit), the per-attempt
- * timeout for unary calls, then the transport. An open circuit reports the endpoint `closed`, so the
- * balancer skips it before sending anything.
- */
-function endpointService(
-  transport: ReturnType<typeof grpcTransport>,
-  breaker: CircuitBreaker<GrpcRequest, GrpcResponse> | undefined,
-  attemptTimeout: AnyLayer<GrpcRequest, GrpcResponse> | undefined,
-): EndpointService<GrpcRequest, GrpcResponse> {
-  const timed = attemptTimeout === undefined ? transport : attemptTimeout.wrap(transport);
-  const unary = breaker === undefined ? timed : breaker.wrap(timed);
-  const streaming = breaker === undefined ? transport : breaker.wrap(transport);
-  const readiness = (): Readiness => {
-    const state = breaker?.state;
-    return state === 'open' || state === 'isolated' ? 'closed' : 'ready';
+/** `layer` for unary calls; every other call kind goes straight to the service below. */
+function unaryOnly(layer: AnyLayer<GrpcRequest, GrpcResponse>): AnyLayer<GrpcRequest, GrpcResponse> {
+  return {
+    name: layer.name,
+    wrap(next: Service<GrpcRequest, GrpcResponse>) {
+      const wrapped = layer.wrap(next);
+      return inheritCancelsPromptly(next, (req: GrpcRequest, ctx: CallContext) =>
+        ctx.kind === 'unary' ? wrapped(req, ctx) : next(req, ctx),
+      );
+    },
+    ...(layer.describe === undefined ? {} : { describe: () => layer.describe!() }),
   };
-  const call = Object.assign(
-    (req: GrpcRequest, ctx: CallContext) => (req.method.methodKind === 'unary' ? unary : streaming)(req, ctx),
-    { readiness, close: () => transport.close() },
-  );
-  return inheritCancelsPromptly(unary, call);
 }
 
 function endpointsFrom(
