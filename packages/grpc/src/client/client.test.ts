@@ -217,7 +217,9 @@ describe('grpcClient', () => {
     });
     assert.ok(middleDeadline !== undefined);
     assert.equal(farDeadlines.length, 1);
-    assert.ok(farDeadlines[0]! <= middleDeadline + 5, 'the far deadline is no later than the middle one');
+    // The far end's deadline is its arrival time plus what was left when the middle sent: later than the
+    // middle's only by the transit time, and far below what the far end would have without propagation.
+    assert.ok(farDeadlines[0] !== undefined && farDeadlines[0] < middleDeadline + 1_000);
     assert.deepEqual(farTrace, [trace.traceparent, 'r-9'], 'trace context and request id crossed both hops');
   });
 
