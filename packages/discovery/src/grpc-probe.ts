@@ -1,16 +1,27 @@
-import { connect, constants } from 'node:http2';
+import { connect, constants, type SecureClientSessionOptions } from 'node:http2';
 import { ErrorCode, MeshError, type Probe } from '@meshkit/core';
 
 /**
  * The gRPC health check (`grpc.health.v1.Health/Check`) spoken directly over `node:http2`: the request
  * and response are one-field protobuf messages, so a few bytes of hand encoding replace a gRPC stack and
- * keep `@meshkit/discovery` free of dependencies. Plaintext (h2c) only; a TLS endpoint needs `@meshkit/grpc`.
+ * keep `@meshkit/discovery` free of dependencies. Plaintext (h2c) by default; TLS and mutual TLS with `tls`.
  */
 
 /** Options for {@link grpcProbe}. */
 export interface GrpcProbeOptions {
   /** `HealthCheckRequest.service`; `''` (the default) asks about the whole server. */
   readonly service?: string;
+  /**
+   * Probe over TLS: certificate authorities to trust (`ca`, instead of the system's), a client
+   * certificate and key for mutual TLS, the name to verify (`servername`) when the address is an IP.
+   * PEM strings or buffers. Without it the probe speaks cleartext HTTP/2.
+   */
+  readonly tls?: {
+    readonly ca?: string | Buffer | readonly (string | Buffer)[];
+    readonly cert?: string | Buffer;
+    readonly key?: string | Buffer;
+    readonly servername?: string;
+  };
 }
 
 const servingStatusNames = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'];
@@ -75,9 +86,23 @@ function servingStatus(body: Buffer): number {
  */
 export function grpcProbe(options: GrpcProbeOptions = {}): Probe {
   const frame = requestFrame(options.service ?? '');
+  const tls = options.tls;
+  const tlsOptions: SecureClientSessionOptions | undefined =
+    tls === undefined
+      ? undefined
+      : {
+          ALPNProtocols: ['h2'],
+          ...(tls.ca === undefined ? {} : { ca: tls.ca as string | Buffer | (string | Buffer)[] }),
+          ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+          ...(tls.key === undefined ? {} : { key: tls.key }),
+          ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+        };
   return (endpoint, signal) =>
     new Promise<void>((resolve, reject) => {
-      const session = connect(`http://${endpoint.address}`);
+      const session =
+        tlsOptions === undefined
+          ? connect(`http://${endpoint.address}`)
+          : connect(`https://${endpoint.address}`, tlsOptions);
       const fail = (err: unknown): void => {
         session.destroy();
         reject(err);
