@@ -5,6 +5,7 @@ import {
   type Endpoint,
   type EndpointInit,
   InvalidArgumentError,
+  isEndpointFailure,
   type Layer,
   markCancelsPromptly,
   readinessOf,
@@ -26,6 +27,7 @@ import {
   retry,
   timeout,
 } from '@meshkit/policies';
+import { isRetryableCallError } from './failures.ts';
 import { routePicker } from './route-picker.ts';
 import { routePolicies } from './route-policies.ts';
 
@@ -57,9 +59,15 @@ export interface ClientStackOptions<Req, Res> {
   /** The transport for one endpoint: a `Service` with an optional `close()`. */
   readonly connect: (endpoint: Endpoint) => Service<Req, Res> & { close?(): void | Promise<void> };
   readonly policies?: ClientPolicyOptions<Res>;
-  /** Which failures of this transport are worth retrying (the retry policy's default `retryOn`). */
+  /**
+   * Which failures are worth retrying (the retry policy's default `retryOn`). Defaults to
+   * {@link isRetryableCallError}.
+   */
   readonly retryOn?: (error: unknown, ctx: CallContext) => boolean;
-  /** Which failures count against an endpoint's breaker (its default `isFailure`). */
+  /**
+   * Which failures count against an endpoint's breaker (its default `isFailure`). Defaults to core's
+   * `isEndpointFailure`, the rule the balancer's outlier detection uses too.
+   */
   readonly isEndpointFailure?: (error: unknown) => boolean;
   /**
    * The routing layer (`routing()` from `@meshkit/routing`): sees the request first. Its decision steers
@@ -142,7 +150,7 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
   const retryOptions =
     policies.retry === false
       ? false
-      : { ...(options.retryOn === undefined ? {} : { retryOn: options.retryOn }), ...policies.retry };
+      : { retryOn: options.retryOn ?? isRetryableCallError, ...policies.retry };
   const budget =
     retryOptions === false || policies.budget === false
       ? undefined
@@ -165,7 +173,7 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
       : timeout<Req, Res>({
           timeoutMs: checkNumber(`${field}.policies.attemptTimeoutMs`, policies.attemptTimeoutMs ?? 3_000, 1),
         });
-  const isFailure = options.isEndpointFailure;
+  const isFailure = options.isEndpointFailure ?? isEndpointFailure;
   /** The layers of one endpoint, new per endpoint (its own breaker and bulkhead). */
   const endpointLayers = (): Stack<Req, Res> => {
     const layers: Layer<Req, Res>[] = [];
@@ -173,7 +181,7 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
       layers.push(
         circuitBreaker<Req, Res>({
           clock,
-          ...(isFailure === undefined ? {} : { isFailure }),
+          isFailure,
           ...policies.breaker,
         }),
       );

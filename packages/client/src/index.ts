@@ -9,3 +9,4 @@ export {
   type ClientStackOptions,
   clientStack,
 } from './client-stack.ts';
+export { isRetryableCallError } from './failures.ts';

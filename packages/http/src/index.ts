@@ -3,7 +3,6 @@
  */
 
 export { type CallOptions, type ClientRequest, type HttpClient, httpClient } from './client/client.ts';
-export { isRetryableHttpError } from './client/failures.ts';
 export type { HttpClientOptions, HttpPolicyOptions } from './client/options.ts';
 export { httpRouteAdapter } from './client/route-adapter.ts';
 export { defaultRetryableStatuses, type HttpStatusDetails } from './errors.ts';

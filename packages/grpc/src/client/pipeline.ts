@@ -11,7 +11,6 @@ import {
 import { checkNumber, checkString } from '@meshkit/core/internal';
 import { endpointSets } from '@meshkit/discovery';
 import { deadline, hedge, RetryBudget, timeout } from '@meshkit/policies';
-import { isEndpointFailure, isRetryableGrpcError } from './failures.ts';
 import type { GrpcClientOptions } from './options.ts';
 import { type GrpcTransportOptions, grpcTransport } from './transport.ts';
 import type { GrpcRequest, GrpcResponse } from './types.ts';
@@ -86,8 +85,6 @@ export function grpcPipeline(
       ...(policies.breaker === undefined ? {} : { breaker: policies.breaker }),
       ...(policies.bulkhead === undefined ? {} : { bulkhead: policies.bulkhead }),
     },
-    retryOn: isRetryableGrpcError,
-    isEndpointFailure,
     layers: outer,
     ...(options.picker === undefined && options.balance === undefined
       ? {}

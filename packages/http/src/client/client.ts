@@ -5,7 +5,6 @@ import {
   createContext,
   type EndpointInit,
   InvalidArgumentError,
-  isEndpointFailure,
   type Service,
   systemClock,
 } from '@meshkit/core';
@@ -22,7 +21,6 @@ import {
 } from '../types.ts';
 import { wireHeaders } from '../wire.ts';
 import { decodeBody, encodeBody } from './body.ts';
-import { isRetryableHttpError } from './failures.ts';
 import type { HttpClientOptions } from './options.ts';
 
 /** Per-call options of the client's methods. */
@@ -115,8 +113,6 @@ export function httpClient(options: HttpClientOptions): HttpClient {
     endpoints: endpointsFrom(options, service),
     connect: (endpoint) => httpTransport(endpoint.address, transport),
     policies: options.policies ?? {},
-    retryOn: isRetryableHttpError,
-    isEndpointFailure,
     ...(options.layers === undefined ? {} : { layers: options.layers }),
     ...(options.route === undefined ? {} : { route: options.route }),
     balance: {
