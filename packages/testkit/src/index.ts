@@ -1,9 +1,11 @@
 /**
  * `@meshkit/testkit`: what meshkit's own tests use, exported for users' tests: the fake clock,
- * scripted services, and the conformance suites for registry sources and broker adapters.
+ * scripted services, TLS test certificates, and the conformance suites for registry sources and broker
+ * adapters.
  */
 export { FakeClock } from '@meshkit/core';
 export { type BrokerConformanceOptions, brokerConformance } from './broker-conformance.ts';
+export { generateCerts, type TestCerts } from './certs.ts';
 export { type FakeConsul, startFakeConsul } from './fake-consul.ts';
 export type { RegistryChildConfig, RegistryStore } from './registry-child.ts';
 export {

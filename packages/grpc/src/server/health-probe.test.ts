@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { staticEndpoint } from '@meshkit/core';
 import { grpcProbe } from '@meshkit/discovery';
+import { generateCerts, type TestCerts } from '@meshkit/testkit';
 import { UserService } from '../gen/user/user_service_pb.ts';
-import { generateCerts, type TestCerts } from '../test-support/certs.ts';
 import { memoryUsers } from '../test-support/users.ts';
 import { type GrpcServer, grpcServer } from './server.ts';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, MeshError } from '@meshkit/core';
+import { generateCerts, type TestCerts } from '@meshkit/testkit';
 import { httpServer, type MeshServer } from '../server/node-server.ts';
-import { generateCerts, type TestCerts } from '../test-support/certs.ts';
 import { httpClient } from './client.ts';
 
 const noRetry = { policies: { retry: false as const } };
