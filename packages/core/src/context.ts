@@ -603,7 +603,8 @@ export class CallContext {
     const state = this.#stateOf();
     if (state.cancel === undefined) {
       state.cancel = (reason: unknown): void => {
-        if (state.aborted) return;
+        // Already aborted from above: the abort and its reason stand (a signal's reason never changes).
+        if (state.aborted || this.#scopeAborted()) return;
         state.aborted = true;
         state.reason = reason;
         state.controller?.abort(reason);
