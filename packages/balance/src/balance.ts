@@ -356,6 +356,8 @@ class BalancerCore<Req, Res> {
         timer = this.#clock.setTimeout(
           () => resolve(false),
           Math.min(this.#discoveryTimeoutMs, ctx.remainingMs()),
+          // The call waits on this timer (no socket is open yet): it keeps the process alive.
+          { ref: true },
         );
       }),
       new Promise<boolean>((_, reject) => {

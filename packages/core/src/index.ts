@@ -10,7 +10,7 @@ export {
   exponentialBackoff,
   type Jitter,
 } from './backoff.ts';
-export { type Clock, FakeClock, sleep, systemClock, type TimerHandle } from './clock.ts';
+export { type Clock, FakeClock, sleep, systemClock, type TimerHandle, type TimerOptions } from './clock.ts';
 export { Completion, completable, completionOf, whenComplete } from './completion.ts';
 export {
   CallContext,

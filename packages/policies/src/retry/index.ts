@@ -155,7 +155,8 @@ function retryLoop<Req, Res>(
       }
       if (delayMs > 0) {
         try {
-          await sleep(ctx.clock, delayMs, ctx.signal);
+          // The call waits on the backoff (no socket is open meanwhile): its timer keeps the process alive.
+          await sleep(ctx.clock, delayMs, ctx.signal, { ref: true });
         } catch (reason) {
           throw toAbortError(reason);
         }
