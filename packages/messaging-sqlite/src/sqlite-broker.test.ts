@@ -38,6 +38,18 @@ async function settle(): Promise<void> {
 }
 
 describe('sqlite broker', () => {
+  it('creates the folder of its path, and names a path it cannot use', async () => {
+    const broker = sqliteBroker({ path: join(dir, 'var', 'nested', 'events.db') });
+    await publisher(broker, { source: '/t' }).publish('t.a', { n: 1 });
+    await broker.close();
+    assert.throws(
+      () => openBroker({ path: dir }),
+      (error: unknown) =>
+        isMeshError(error) &&
+        error.message.startsWith(`sqliteBroker.path cannot be used as a SQLite file ${dir}: it is a folder`),
+    );
+  });
+
   it('is durable by default: WAL and synchronous=FULL', async () => {
     const path = freshPath();
     const broker = sqliteBroker({ path });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
 import {
   type Clock,
   ErrorCode,
@@ -8,7 +8,7 @@ import {
   systemClock,
   type TimerHandle,
 } from '@meshkit/core';
-import { checkInteger, checkString } from '@meshkit/core/internal';
+import { checkInteger, checkString, openSqliteFile } from '@meshkit/core/internal';
 import {
   type Broker,
   type BrokerRecord,
@@ -125,10 +125,12 @@ export class SqliteBroker implements Broker {
     }
     const busyTimeoutMs = checkInteger('sqliteBroker.busyTimeoutMs', options.busyTimeoutMs ?? 5_000, 0);
     const clock = options.clock ?? systemClock;
-    this.#db = new DatabaseSync(this.path);
+    // Creates a missing folder; a path that cannot be used is reported with the path and the cause.
+    this.#db = openSqliteFile('sqliteBroker.path', this.path, (db) =>
+      prepareDatabase(db, synchronous, busyTimeoutMs),
+    );
     let sql: ReturnType<typeof prepareStatements>;
     try {
-      prepareDatabase(this.#db, synchronous, busyTimeoutMs);
       sql = prepareStatements(this.#db);
     } catch (error) {
       this.#db.close();
