@@ -6,6 +6,7 @@ import {
   createContext,
   type EndpointInit,
   FakeClock,
+  InvalidArgumentError,
   isMeshError,
   MeshError,
   type Readiness,
@@ -362,6 +363,43 @@ describe('balance', () => {
     await none.close();
   });
 
+  it('a fixed endpoint that cannot be connected fails at construction, naming the entry', () => {
+    const connect = (e: { address: string }) => {
+      if (e.address === 'bad') throw new Error('address "bad" is not host:port');
+      return async () => 'ok';
+    };
+    assert.throws(
+      () =>
+        balance({
+          service: 'users',
+          endpoints: [
+            { id: 'a', address: '10.0.0.1:80' },
+            { id: 'b', address: 'bad' },
+          ],
+          connect,
+        }),
+      (error: unknown) =>
+        error instanceof InvalidArgumentError &&
+        error.field === 'balance.endpoints[1]' &&
+        /cannot be used: address "bad" is not host:port/.test(error.message),
+    );
+  });
+
+  it('discovered endpoints that all fail to connect are reported as rejected, not as "none registered"', async () => {
+    const connect = (e: { address: string }) => {
+      if (e.address === 'bad') throw new Error('address "bad" is not host:port');
+      return async () => 'ok';
+    };
+    async function* sets(): AsyncGenerator<readonly EndpointInit[]> {
+      yield [{ id: 'b', address: 'bad' }];
+      await new Promise(() => {});
+    }
+    const svc = balance({ service: 'users', endpoints: sets(), connect });
+    const err = await noEndpoint(() => svc('x', createContext()), 'all-rejected');
+    assert.match(err.message, /none could be used: address "bad" is not host:port/);
+    await svc.close();
+  });
+
   it('fails with no-match when the subset has no endpoint, and describes every endpoint', async () => {
     const c = cluster();
     const svc = balance({
@@ -409,10 +447,14 @@ describe('balance', () => {
     assert.deepEqual(closed.sort(), ['a', 'b']);
   });
 
-  it('leaves out an endpoint whose connect() throws, keeping the others', async () => {
+  it('leaves out a discovered endpoint whose connect() throws, keeping the others', async () => {
+    async function* discovered(): AsyncGenerator<readonly EndpointInit[]> {
+      yield three;
+      await new Promise(() => {});
+    }
     const svc = balance<string, string>({
       service: 'users',
-      endpoints: three,
+      endpoints: discovered(),
       picker: roundRobin(),
       connect: (endpoint) => {
         if (endpoint.id === 'b') throw new Error('bad address');

@@ -99,6 +99,20 @@ describe('httpClient: requests and responses', () => {
     await client.close();
   });
 
+  it('an invalid static endpoint fails at construction, naming the entry', () => {
+    for (const address of ['not a url', 'http://localhost:99999', 'ftp://x:1']) {
+      assert.throws(
+        () => httpClient({ service: 's', endpoints: ['a:1', address] }),
+        (e: unknown) => e instanceof InvalidArgumentError && e.field === 'httpClient.endpoints[1]',
+        address,
+      );
+    }
+    assert.throws(
+      () => httpClient({ service: 's', endpoints: [{ id: 'x', address: 'bad host:1' }] }),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === 'httpClient.endpoints[0]',
+    );
+  });
+
   it('validates options at construction, naming the field', () => {
     assert.throws(
       () => httpClient({ service: '', endpoints: ['a:1'] }),
