@@ -10,11 +10,12 @@ import {
   InvalidArgumentError,
   MeshError,
   type Outcome,
+  previousEndpoints,
   type Service,
   systemClock,
   type TimerHandle,
 } from '@meshkit/core';
-import { checkFunction, checkNumber, checkString } from '@meshkit/core/internal';
+import { checkFunction, checkNumber, checkString, noteFailedEndpoint } from '@meshkit/core/internal';
 import { balanceChannels } from './events.ts';
 import { HealthChecker, type HealthCheckOptions } from './health-check.ts';
 import { type OutlierConfig, type OutlierDetectionOptions, outlierConfig } from './outlier.ts';
@@ -416,6 +417,7 @@ class BalancerCore<Req, Res> {
     try {
       pending = e.service(req, ctx.withEndpoint(e));
     } catch (err) {
+      noteFailedEndpoint(err, e.id);
       this.#complete(e, start, this.#classifyError(err));
       return Promise.reject(err);
     }
@@ -441,6 +443,7 @@ class BalancerCore<Req, Res> {
         return response;
       },
       (err: unknown) => {
+        noteFailedEndpoint(err, e.id);
         this.#complete(e, start, this.#classifyError(err));
         throw err;
       },
@@ -453,7 +456,11 @@ class BalancerCore<Req, Res> {
     // The picker chose among eligible endpoints; what only the transport knows (open circuit, full pool)
     // is checked here, before any bytes are sent. A few more picks find another endpoint for random and
     // rotating pickers; hash pickers keep their affinity and fail rather than spill.
+    // A retry also passes over the endpoints this call already failed on, while another one is picked
+    // (Envoy's previous_hosts retry predicate); when only those are left, it goes back to one of them.
     let busy: TrackedEndpoint<Req, Res> | undefined;
+    let again: TrackedEndpoint<Req, Res> | undefined;
+    const avoid = ctx.attempt > 1 ? ctx.get(previousEndpoints) : undefined;
     const tries = Math.min(eligible.length, 8) + 1;
     for (let i = 0; i < tries; i++) {
       const e = this.#picker.pick(req, ctx) as TrackedEndpoint<Req, Res> | undefined;
@@ -462,10 +469,16 @@ class BalancerCore<Req, Res> {
         break;
       }
       const readiness = e.transportReadiness();
+      if (readiness === 'closed') continue;
+      if (avoid !== undefined && avoid.includes(e.id)) {
+        again ??= e;
+        continue;
+      }
       if (readiness === 'ready') return e;
-      if (readiness === 'busy') busy ??= e;
+      busy ??= e;
     }
-    if (busy !== undefined) return busy;
+    const fallback = busy ?? again;
+    if (fallback !== undefined) return fallback;
     throw this.#noEndpoint('all-closed');
   }
 

@@ -42,6 +42,7 @@ export {
 } from './errors.ts';
 export * from './events.ts';
 export { classifyError, isEndpointFailure, type Outcome } from './outcome.ts';
+export { previousEndpoints } from './previous-endpoints.ts';
 export {
   apply,
   cancelsPromptly,

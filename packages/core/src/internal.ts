@@ -4,6 +4,7 @@
  */
 
 export { NODE_SQLITE_FLOOR, nodeAtLeast, nodeSqlite, nodeTooOldMessage, requireNode } from './node-floor.ts';
+export { failedEndpointOf, noteFailedEndpoint } from './previous-endpoints.ts';
 export { openSqliteFile } from './sqlite-file.ts';
 export { type TimerEntry, TimerQueue, TimerTask, timerQueueFor } from './timer-queue.ts';
 export { checkFunction, checkInteger, checkNumber, checkString } from './validate.ts';
