@@ -530,3 +530,51 @@ describe('balance simulation: one endpoint 10x slower', () => {
     assert.equal(counts.get('e0'), 400);
   });
 });
+
+describe('balance at low traffic: one slow first response', () => {
+  it('two equal endpoints share calls again within a few seconds after one lone slow response', async () => {
+    const clock = new FakeClock();
+    const counts = new Map<string, number>();
+    let first = true;
+    const svc = balance<number, string>({
+      service: 'cold-start',
+      endpoints: [
+        { id: 'a', address: 'a:80' },
+        { id: 'b', address: 'b:80' },
+      ],
+      clock,
+      outlierDetection: false,
+      connect: (endpoint) => async (_req, ctx) => {
+        counts.set(endpoint.id, (counts.get(endpoint.id) ?? 0) + 1);
+        // Both answer in 50 ms, except the very first call, which finds a cold instance (500 ms).
+        await sleep(ctx.clock, first ? 500 : 50);
+        first = false;
+        return endpoint.id;
+      },
+    });
+    const run = async (untilMs: number): Promise<void> => {
+      // One call at a time, 10 ms apart: the traffic of a script or a quiet service.
+      const end = clock.now() + untilMs;
+      while (clock.now() < end) {
+        let settled = false;
+        const call = svc(0, createContext({ clock })).finally(() => {
+          settled = true;
+        });
+        while (!settled) await clock.advance(10);
+        await call;
+        await clock.advance(10);
+      }
+    };
+    await run(600);
+    const slow = [...counts.keys()][0]!;
+    await run(3_000);
+    counts.clear();
+    await run(3_000);
+    const share = (counts.get(slow) ?? 0) / ((counts.get('a') ?? 0) + (counts.get('b') ?? 0));
+    assert.ok(
+      share > 0.3,
+      `the endpoint that answered slowly once got ${(share * 100).toFixed(0)}% from 3 s to 6 s`,
+    );
+    await svc.close();
+  });
+});
