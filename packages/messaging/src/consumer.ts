@@ -193,7 +193,9 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
       [headerNames.errorCode]: errorCode(error),
       [headerNames.originalTopic]: delivery.headers[headerNames.originalTopic] ?? delivery.topic,
       [headerNames.deadLetteredAt]: new Date(clock.now()).toISOString(),
-      [headerNames.attempt]: String(parseAttempt(delivery.headers[headerNames.attempt])),
+      [headerNames.deadLetterAttempts]: String(parseAttempt(delivery.headers[headerNames.attempt])),
+      // The dead-letter topic's consumer starts counting its own attempts from 1.
+      [headerNames.attempt]: '1',
     };
     if (messagingChannels.deadLetter.hasSubscribers) {
       messagingChannels.deadLetter.publish({
