@@ -12,7 +12,10 @@ import { checkInteger, checkString, openSqliteFile } from '@meshkit/core/interna
 import {
   type Broker,
   type BrokerRecord,
+  checkGroupStart,
   checkRecord,
+  compilePatterns,
+  messagingChannels,
   type PublishResult,
   type SubscribeOptions,
   type Subscription,
@@ -225,10 +228,29 @@ export class SqliteBroker implements Broker {
     if (this.#conn.closed) throw new MeshError(ErrorCode.CLOSED, 'broker connection is closed');
     const group = checkString('subscribe.group', options.group);
     checkInteger('subscribe.prefetch', options.prefetch, 1);
+    const from = checkGroupStart(options.from, 'sqlite');
+    const matches = compilePatterns(options.patterns);
+    let skipped = 0;
     await this.#conn.writer.submit(() => {
-      this.#conn.sql.ensureGroup.run(group);
-      for (const p of options.patterns) this.#conn.sql.ensureBinding.run(group, p);
+      const sql = this.#conn.sql;
+      const created = (from === 'earliest' ? sql.ensureGroupEarliest : sql.ensureGroup).run(group);
+      for (const p of options.patterns) sql.ensureBinding.run(group, p);
+      // A new group starting now leaves retained messages behind: count those it would have matched.
+      if (created.changes > 0 && from === 'now' && messagingChannels.groupSkippedRetained.hasSubscribers) {
+        const cursor = (sql.cursorOf.get(group) as { cursor: number }).cursor;
+        for (const row of sql.retainedTopics.all(cursor) as { topic: string; n: number }[]) {
+          if (matches(row.topic)) skipped += row.n;
+        }
+      }
     });
+    if (skipped > 0) {
+      messagingChannels.groupSkippedRetained.publish({
+        broker: this.name,
+        group,
+        patterns: options.patterns,
+        skipped,
+      });
+    }
     const member: Member = {
       id: randomUUID(),
       group,

@@ -10,6 +10,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from './broker.ts';
+import { checkGroupStart } from './broker.ts';
 import { checkTopic, compilePatterns, type TopicMatcher } from './pattern.ts';
 
 /**
@@ -296,6 +297,7 @@ export class MemoryBroker implements Broker {
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     if (this.#closed) throw new MeshError(ErrorCode.CLOSED, 'broker connection is closed');
+    checkGroupStart(options.from, 'memory', ['now']);
     const store = this.#store;
     const g = store.ensureGroup(options.group, options.patterns);
     const member: Member = { connection: this, options, held: new Set(), active: true };

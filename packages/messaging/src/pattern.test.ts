@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '@meshkit/core';
 import fc from 'fast-check';
+import { checkGroupStart } from './broker.ts';
 import { memoryBroker } from './memory-broker.ts';
 import { checkPattern, checkTopic, compilePattern, compilePatterns, matchTopic } from './pattern.ts';
 import { publisher } from './publisher.ts';
@@ -120,5 +121,18 @@ describe('topic patterns', () => {
       InvalidArgumentError,
     );
     await broker.close();
+  });
+
+  it("the memory broker and RabbitMQ cannot start a group at 'earliest' and say why", async () => {
+    const broker = memoryBroker();
+    await assert.rejects(
+      broker.subscribe({ group: 'g', patterns: ['a'], prefetch: 1, from: 'earliest', onDelivery: () => {} }),
+      /subscribe\.from 'earliest' is not supported by the memory broker: it keeps no log/,
+    );
+    await broker.close();
+    assert.throws(
+      () => checkGroupStart('earliest', 'amqp', ['now']),
+      /'earliest' is not supported by the amqp broker: a RabbitMQ queue only receives what is published after it is bound/,
+    );
   });
 });
