@@ -470,7 +470,7 @@ class BalancerCore<Req, Res> {
       }
       const readiness = e.transportReadiness();
       if (readiness === 'closed') continue;
-      if (avoid !== undefined && avoid.includes(e.id)) {
+      if (avoid?.includes(e.id)) {
         again ??= e;
         continue;
       }

@@ -41,11 +41,7 @@ abstract class PowerOfTwo implements Picker {
     // did not (Envoy's previous_hosts retry predicate): a lone slow or failing endpoint is not retried.
     if (ctx !== undefined && ctx.attempt > 1) {
       const avoid = ctx.get(previousEndpoints);
-      if (
-        avoid !== undefined &&
-        avoid.includes(bWins ? b.id : a.id) &&
-        !avoid.includes(bWins ? a.id : b.id)
-      ) {
+      if (avoid?.includes(bWins ? b.id : a.id) && !avoid.includes(bWins ? a.id : b.id)) {
         return bWins ? a : b;
       }
     }
