@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, FakeClock } from '@meshkit/core';
-import { staticRegistry } from '@meshkit/discovery';
+import { advertisedAddress, staticRegistry } from '@meshkit/discovery';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { slowRequest } from '../test-support/faults.ts';
 import { meshkitFastify } from './fastify.ts';
@@ -269,6 +269,27 @@ describe('meshkitFastify with a streamed reply', () => {
 });
 
 describe('meshkitFastify lifecycle', () => {
+  it('listening on 0.0.0.0 registers a routable address, not 0.0.0.0', async () => {
+    const registry = staticRegistry();
+    const app = Fastify();
+    await app.register(meshkitFastify, {
+      service: 'users',
+      registry,
+      shutdown: { signals: false, exit: false, graceMs: 0 },
+    });
+    app.get('/', async () => ({ ok: true }));
+    await app.listen({ port: 0, host: '0.0.0.0' });
+    try {
+      const [instance] = await registry.lookup('users');
+      assert.equal(instance?.address, advertisedAddress('0.0.0.0'));
+      const reply = await call(`http://${instance!.address}:${instance!.port}`, '/');
+      assert.equal(reply.status, 200);
+    } finally {
+      await app.close();
+      await registry.close();
+    }
+  });
+
   it('registers on listen; on SIGTERM deregisters, drains in-flight, closes Fastify and exits 0', async () => {
     const registry = staticRegistry();
     const signals = new EventEmitter();
