@@ -96,6 +96,16 @@ describe('httpClient: requests and responses', () => {
     const missing = meshError(await client.get('/nope').catch((e: unknown) => e), ErrorCode.HTTP_STATUS);
     assert.equal(missing.details.status, 404);
     assert.equal(missing.details.body, '{"error":"missing"}');
+    assert.match(missing.message, /^GET \/nope → http:\/\/127\.0\.0\.1:\d+ answered 404$/);
+    const streamed = meshError(
+      await client.request({ method: 'DELETE', path: '/nope?secret=1' }).catch((e: unknown) => e),
+      ErrorCode.HTTP_STATUS,
+    );
+    assert.match(
+      streamed.message,
+      /^DELETE \/nope → http:\/\/.* answered 404$/,
+      'the query string is left out',
+    );
     await client.close();
   });
 

@@ -99,6 +99,20 @@ describe('meshkitFastify', () => {
     assert.equal(bad.body.field, 'header:x-meshkit-timeout-ms');
   });
 
+  it("answers Fastify's own 404, 405 and malformed-JSON 400 with problem documents", async () => {
+    const missing = await call(base, '/nowhere?x=1');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers.get('content-type'), 'application/problem+json');
+    assert.equal(missing.body.title, 'not found');
+    assert.equal(missing.body.detail, 'no route for GET /nowhere');
+    const wrongMethod = await call(base, '/boom', { method: 'DELETE' });
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.headers.get('content-type'), 'application/problem+json');
+    assert.equal(wrongMethod.headers.get('allow'), 'GET, HEAD');
+    const malformed = await call(base, '/users', { method: 'POST', headers: json, body: '{"email":' });
+    assert.equal(malformed.headers.get('content-type'), 'application/problem+json');
+  });
+
   it('answers validation failures, malformed JSON and oversize bodies with problem documents', async () => {
     const invalid = await call(base, '/users', {
       method: 'POST',
