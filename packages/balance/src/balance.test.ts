@@ -6,6 +6,7 @@ import {
   createContext,
   type EndpointInit,
   FakeClock,
+  InvalidArgumentError,
   isMeshError,
   MeshError,
   type Readiness,
@@ -362,6 +363,43 @@ describe('balance', () => {
     await none.close();
   });
 
+  it('a fixed endpoint that cannot be connected fails at construction, naming the entry', () => {
+    const connect = (e: { address: string }) => {
+      if (e.address === 'bad') throw new Error('address "bad" is not host:port');
+      return async () => 'ok';
+    };
+    assert.throws(
+      () =>
+        balance({
+          service: 'users',
+          endpoints: [
+            { id: 'a', address: '10.0.0.1:80' },
+            { id: 'b', address: 'bad' },
+          ],
+          connect,
+        }),
+      (error: unknown) =>
+        error instanceof InvalidArgumentError &&
+        error.field === 'balance.endpoints[1]' &&
+        /cannot be used: address "bad" is not host:port/.test(error.message),
+    );
+  });
+
+  it('discovered endpoints that all fail to connect are reported as rejected, not as "none registered"', async () => {
+    const connect = (e: { address: string }) => {
+      if (e.address === 'bad') throw new Error('address "bad" is not host:port');
+      return async () => 'ok';
+    };
+    async function* sets(): AsyncGenerator<readonly EndpointInit[]> {
+      yield [{ id: 'b', address: 'bad' }];
+      await new Promise(() => {});
+    }
+    const svc = balance({ service: 'users', endpoints: sets(), connect });
+    const err = await noEndpoint(() => svc('x', createContext()), 'all-rejected');
+    assert.match(err.message, /none could be used: address "bad" is not host:port/);
+    await svc.close();
+  });
+
   it('fails with no-match when the subset has no endpoint, and describes every endpoint', async () => {
     const c = cluster();
     const svc = balance({
@@ -409,10 +447,14 @@ describe('balance', () => {
     assert.deepEqual(closed.sort(), ['a', 'b']);
   });
 
-  it('leaves out an endpoint whose connect() throws, keeping the others', async () => {
+  it('leaves out a discovered endpoint whose connect() throws, keeping the others', async () => {
+    async function* discovered(): AsyncGenerator<readonly EndpointInit[]> {
+      yield three;
+      await new Promise(() => {});
+    }
     const svc = balance<string, string>({
       service: 'users',
-      endpoints: three,
+      endpoints: discovered(),
       picker: roundRobin(),
       connect: (endpoint) => {
         if (endpoint.id === 'b') throw new Error('bad address');
@@ -486,5 +528,53 @@ describe('balance simulation: one endpoint 10x slower', () => {
   it('round robin sends it exactly 1/N', async () => {
     const counts = await simulate('rr');
     assert.equal(counts.get('e0'), 400);
+  });
+});
+
+describe('balance at low traffic: one slow first response', () => {
+  it('two equal endpoints share calls again within a few seconds after one lone slow response', async () => {
+    const clock = new FakeClock();
+    const counts = new Map<string, number>();
+    let first = true;
+    const svc = balance<number, string>({
+      service: 'cold-start',
+      endpoints: [
+        { id: 'a', address: 'a:80' },
+        { id: 'b', address: 'b:80' },
+      ],
+      clock,
+      outlierDetection: false,
+      connect: (endpoint) => async (_req, ctx) => {
+        counts.set(endpoint.id, (counts.get(endpoint.id) ?? 0) + 1);
+        // Both answer in 50 ms, except the very first call, which finds a cold instance (500 ms).
+        await sleep(ctx.clock, first ? 500 : 50);
+        first = false;
+        return endpoint.id;
+      },
+    });
+    const run = async (untilMs: number): Promise<void> => {
+      // One call at a time, 10 ms apart: the traffic of a script or a quiet service.
+      const end = clock.now() + untilMs;
+      while (clock.now() < end) {
+        let settled = false;
+        const call = svc(0, createContext({ clock })).finally(() => {
+          settled = true;
+        });
+        while (!settled) await clock.advance(10);
+        await call;
+        await clock.advance(10);
+      }
+    };
+    await run(600);
+    const slow = [...counts.keys()][0]!;
+    await run(3_000);
+    counts.clear();
+    await run(3_000);
+    const share = (counts.get(slow) ?? 0) / ((counts.get('a') ?? 0) + (counts.get('b') ?? 0));
+    assert.ok(
+      share > 0.3,
+      `the endpoint that answered slowly once got ${(share * 100).toFixed(0)}% from 3 s to 6 s`,
+    );
+    await svc.close();
   });
 });

@@ -10,11 +10,12 @@ import {
   InvalidArgumentError,
   MeshError,
   type Outcome,
+  previousEndpoints,
   type Service,
   systemClock,
   type TimerHandle,
 } from '@meshkit/core';
-import { checkFunction, checkNumber, checkString } from '@meshkit/core/internal';
+import { checkFunction, checkNumber, checkString, noteFailedEndpoint } from '@meshkit/core/internal';
 import { balanceChannels } from './events.ts';
 import { HealthChecker, type HealthCheckOptions } from './health-check.ts';
 import { type OutlierConfig, type OutlierDetectionOptions, outlierConfig } from './outlier.ts';
@@ -94,6 +95,7 @@ export type NoEndpointReason =
   | 'none-registered'
   | 'discovery-pending'
   | 'discovery-failed'
+  | 'all-rejected'
   | 'all-unhealthy'
   | 'all-ejected'
   | 'all-unavailable'
@@ -151,6 +153,8 @@ class BalancerCore<Req, Res> {
   #firstSet: Promise<void>;
   #resolveFirst!: () => void;
   #discoveryError: unknown;
+  /** The last set was not empty, yet none of its entries could be used. */
+  #rejectedAll = false;
   #iterator: AsyncIterator<readonly EndpointInit[]> | undefined;
   #source: unknown;
   #intervalTimer: TimerHandle | undefined;
@@ -217,7 +221,8 @@ class BalancerCore<Req, Res> {
     const source = options.endpoints;
     this.#source = source;
     if (Array.isArray(source)) {
-      this.#apply(source);
+      // A fixed list is the caller's own configuration: an entry that cannot be used fails here.
+      this.#apply(source, true);
     } else if (source !== null && typeof source === 'object' && Symbol.asyncIterator in source) {
       void this.#follow(source as AsyncIterable<readonly EndpointInit[]>);
     } else {
@@ -254,26 +259,45 @@ class BalancerCore<Req, Res> {
     }
   }
 
-  #apply(set: readonly EndpointInit[]): void {
+  /**
+   * Takes a new endpoint set. With `strict` (a fixed list given at construction) an entry that cannot be
+   * used throws, naming it; from discovery it is skipped and remembered (`describe().discoveryError`, and
+   * the reason `all-rejected` when no entry of a non-empty set could be used).
+   */
+  #apply(set: readonly EndpointInit[], strict = false): void {
     if (this.#closed) return;
+    const reject = (index: number, init: EndpointInit | undefined, error: unknown): void => {
+      if (strict) {
+        const message = error instanceof Error ? error.message : String(error);
+        throw new InvalidArgumentError(
+          `balance.endpoints[${index}]`,
+          `cannot be used: ${message}`,
+          init?.address ?? init,
+        );
+      }
+      this.#discoveryError = error;
+    };
+    this.#rejectedAll = false;
     const wanted = new Map<
       string,
       { id: string; address: string; labels: Readonly<Record<string, string>>; weight: number }
     >();
-    for (const init of set) {
+    const indexOf = new Map<string, number>();
+    for (const [index, init] of set.entries()) {
       if (
         typeof init?.id !== 'string' ||
         init.id === '' ||
         typeof init.address !== 'string' ||
         init.address === ''
       ) {
-        this.#discoveryError = new InvalidArgumentError(
-          'balance.endpoints',
-          'entries need a non-empty id and address',
-          init?.id,
+        reject(
+          index,
+          init,
+          new InvalidArgumentError('balance.endpoints', 'entries need a non-empty id and address', init?.id),
         );
         continue;
       }
+      indexOf.set(init.id, index);
       const weight = init.weight ?? 1;
       wanted.set(init.id, {
         id: init.id,
@@ -305,13 +329,14 @@ class BalancerCore<Req, Res> {
         checkFunction('balance.connect(endpoint)', e.service);
       } catch (err) {
         // One endpoint that cannot be connected must not keep the others out of the set.
-        this.#discoveryError = err;
+        reject(indexOf.get(w.id) ?? -1, w, err);
         continue;
       }
       next.push(e);
       this.#checker?.add(e);
     }
     this.#all = next;
+    this.#rejectedAll = next.length === 0 && set.length > 0;
     this.#rebuild();
     if (!this.#hasSet) {
       this.#hasSet = true;
@@ -356,6 +381,8 @@ class BalancerCore<Req, Res> {
         timer = this.#clock.setTimeout(
           () => resolve(false),
           Math.min(this.#discoveryTimeoutMs, ctx.remainingMs()),
+          // The call waits on this timer (no socket is open yet): it keeps the process alive.
+          { ref: true },
         );
       }),
       new Promise<boolean>((_, reject) => {
@@ -390,6 +417,7 @@ class BalancerCore<Req, Res> {
     try {
       pending = e.service(req, ctx.withEndpoint(e));
     } catch (err) {
+      noteFailedEndpoint(err, e.id);
       this.#complete(e, start, this.#classifyError(err));
       return Promise.reject(err);
     }
@@ -415,6 +443,7 @@ class BalancerCore<Req, Res> {
         return response;
       },
       (err: unknown) => {
+        noteFailedEndpoint(err, e.id);
         this.#complete(e, start, this.#classifyError(err));
         throw err;
       },
@@ -427,7 +456,11 @@ class BalancerCore<Req, Res> {
     // The picker chose among eligible endpoints; what only the transport knows (open circuit, full pool)
     // is checked here, before any bytes are sent. A few more picks find another endpoint for random and
     // rotating pickers; hash pickers keep their affinity and fail rather than spill.
+    // A retry also passes over the endpoints this call already failed on, while another one is picked
+    // (Envoy's previous_hosts retry predicate); when only those are left, it goes back to one of them.
     let busy: TrackedEndpoint<Req, Res> | undefined;
+    let again: TrackedEndpoint<Req, Res> | undefined;
+    const avoid = ctx.attempt > 1 ? ctx.get(previousEndpoints) : undefined;
     const tries = Math.min(eligible.length, 8) + 1;
     for (let i = 0; i < tries; i++) {
       const e = this.#picker.pick(req, ctx) as TrackedEndpoint<Req, Res> | undefined;
@@ -436,10 +469,16 @@ class BalancerCore<Req, Res> {
         break;
       }
       const readiness = e.transportReadiness();
+      if (readiness === 'closed') continue;
+      if (avoid?.includes(e.id)) {
+        again ??= e;
+        continue;
+      }
       if (readiness === 'ready') return e;
-      if (readiness === 'busy') busy ??= e;
+      busy ??= e;
     }
-    if (busy !== undefined) return busy;
+    const fallback = busy ?? again;
+    if (fallback !== undefined) return fallback;
     throw this.#noEndpoint('all-closed');
   }
 
@@ -514,7 +553,8 @@ class BalancerCore<Req, Res> {
   #emptyReason(): NoEndpointReason {
     const all = this.#all;
     if (all.length === 0) {
-      if (this.#discoveryError !== undefined && !this.#hasSet) return 'discovery-failed';
+      if (this.#rejectedAll) return 'all-rejected';
+      if (this.#discoveryError !== undefined) return 'discovery-failed';
       return this.#hasSet ? 'none-registered' : 'discovery-pending';
     }
     const unhealthy = all.filter((e) => !e.healthy).length;
@@ -532,6 +572,7 @@ class BalancerCore<Req, Res> {
       'none-registered': 'no endpoint is registered',
       'discovery-pending': `discovery has not delivered endpoints within ${this.#discoveryTimeoutMs} ms`,
       'discovery-failed': `discovery failed: ${String((this.#discoveryError as Error)?.message ?? this.#discoveryError)}`,
+      'all-rejected': `discovery delivered endpoints but none could be used: ${String((this.#discoveryError as Error)?.message ?? this.#discoveryError)}`,
       'all-unhealthy': `all ${all.length} endpoints are unhealthy`,
       'all-ejected': `all ${all.length} endpoints are ejected by outlier detection`,
       'all-unavailable': `none of ${all.length} endpoints is available (${unhealthy} unhealthy, ${ejected} ejected)`,

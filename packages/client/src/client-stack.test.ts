@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { roundRobin } from '@meshkit/balance';
+import { p2cPeakEwma, roundRobin } from '@meshkit/balance';
 import { completable, createContext, ErrorCode, FakeClock, type Layer, MeshError } from '@meshkit/core';
 import { consecutiveFailures, constantBackoff } from '@meshkit/policies';
 import { clientStack } from './client-stack.ts';
@@ -9,6 +9,46 @@ const unavailable = (address: string): MeshError =>
   new MeshError(ErrorCode.CONNECTION_RESET, `reset by ${address}`, { retryable: true, rejected: true });
 
 describe('clientStack', () => {
+  for (const [name, picker] of [
+    ['p2c-ewma', () => p2cPeakEwma({ random: () => 0 })],
+    ['round-robin', () => roundRobin()],
+  ] as const) {
+    it(`a retry goes to an endpoint this call has not failed on yet (${name})`, async () => {
+      const clock = new FakeClock();
+      const seen: string[][] = [];
+      let call: string[] = [];
+      const pipeline = clientStack<string, string>({
+        service: 'users',
+        endpoints: [
+          { id: 'a', address: 'a' },
+          { id: 'b', address: 'b' },
+        ],
+        // The first attempt of every call fails, wherever it goes; the retry answers. A fast failure
+        // leaves the failed endpoint the cheapest for P2C, which without the previous-hosts rule sends
+        // the retry straight back to it.
+        connect: (endpoint) => async (req) => {
+          call.push(endpoint.id);
+          if (call.length < 2) throw unavailable(endpoint.address);
+          return `${req} from ${endpoint.address}`;
+        },
+        policies: { retry: { maxAttempts: 3, backoff: constantBackoff(0) }, breaker: false },
+        balance: { picker: picker() },
+        clock,
+      });
+      try {
+        for (let i = 0; i < 3; i++) {
+          call = [];
+          await pipeline.service('q', createContext({ clock }));
+          seen.push(call);
+        }
+        for (const tried of seen)
+          assert.equal(new Set(tried).size, 2, `attempts went to ${tried.join(', ')}`);
+      } finally {
+        await pipeline.close();
+      }
+    });
+  }
+
   it('route, then your layers, then deadline, retry, balancer and each endpoint’s breaker', async () => {
     const clock = new FakeClock();
     const order: string[] = [];

@@ -57,4 +57,21 @@ describe('sleep', () => {
     assert.equal(handle.hasRef(), false);
     systemClock.clearTimeout(handle);
   });
+
+  it('system clock timers scheduled with { ref: true } keep the process alive, like Node timers', () => {
+    const handle = systemClock.setTimeout(() => {}, 60_000, { ref: true }) as NodeJS.Timeout;
+    assert.equal(handle.hasRef(), true);
+    systemClock.clearTimeout(handle);
+  });
+
+  it('the fake clock counts ref timers, and sleep passes its options on', async () => {
+    const clock = new FakeClock();
+    const waiting = sleep(clock, 100, undefined, { ref: true });
+    clock.setTimeout(() => {}, 50);
+    assert.equal(clock.pendingTimers, 2);
+    assert.equal(clock.refTimers, 1);
+    await clock.advance(100);
+    await waiting;
+    assert.equal(clock.refTimers, 0);
+  });
 });

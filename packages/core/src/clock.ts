@@ -6,20 +6,38 @@
 /** An opaque handle returned by {@link Clock.setTimeout}. */
 export type TimerHandle = object | number;
 
+/**
+ * How a timer relates to the process's life.
+ *
+ * A timer that a pending call waits on (retry backoff, a hedge delay, the wait for the first endpoints,
+ * a rate-limit wait, a publisher's batching) passes `ref: true`: like a plain Node timer it keeps the
+ * process alive, so `await client.get('/x')` at the top level of a script waits for the retry instead of
+ * exiting with "unsettled top-level await". Background work (heartbeats, health checks, watches, sweeps,
+ * breaker clocks, and deadline timers that only guard a call already holding a socket) leaves it unset:
+ * such a timer never keeps a process alive on its own.
+ */
+export interface TimerOptions {
+  /** `true`: the timer keeps the process alive until it fires or is cleared. Default `false`. */
+  readonly ref?: boolean;
+}
+
 /** The source of time and timers. `now()` is milliseconds since the Unix epoch. */
 export interface Clock {
   now(): number;
-  /** Runs `callback` after `delayMs`. Real timers are `unref`'d: they never keep a process alive. */
-  setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  /**
+   * Runs `callback` after `delayMs`. A real timer keeps the process alive only when `options.ref` is
+   * `true` (see {@link TimerOptions}); by default it is background work and `unref`'d.
+   */
+  setTimeout(callback: () => void, delayMs: number, options?: TimerOptions): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }
 
-/** The real clock: `Date.now()` and unref'd Node timers. */
+/** The real clock: `Date.now()` and Node timers, `unref`'d unless scheduled with `{ ref: true }`. */
 export const systemClock: Clock = {
   now: Date.now,
-  setTimeout(callback, delayMs) {
+  setTimeout(callback, delayMs, options) {
     const timer = setTimeout(callback, delayMs);
-    timer.unref();
+    if (options?.ref !== true) timer.unref();
     return timer;
   },
   clearTimeout(handle) {
@@ -30,6 +48,7 @@ export const systemClock: Clock = {
 interface FakeTimer {
   readonly id: number;
   readonly due: number;
+  readonly ref: boolean;
   callback: (() => void) | undefined;
 }
 
@@ -59,8 +78,13 @@ export class FakeClock implements Clock {
     return this.#now;
   }
 
-  setTimeout(callback: () => void, delayMs: number): TimerHandle {
-    const timer: FakeTimer = { id: this.#nextId++, due: this.#now + Math.max(0, delayMs), callback };
+  setTimeout(callback: () => void, delayMs: number, options?: TimerOptions): TimerHandle {
+    const timer: FakeTimer = {
+      id: this.#nextId++,
+      due: this.#now + Math.max(0, delayMs),
+      ref: options?.ref === true,
+      callback,
+    };
     // Keep timers sorted by due time, then by creation, as Node fires them.
     let i = this.#timers.length;
     while (i > 0 && this.#timers[i - 1]!.due > timer.due) i--;
@@ -76,6 +100,14 @@ export class FakeClock implements Clock {
   /** Number of armed timers; `0` after a call settles proves nothing was left behind. */
   get pendingTimers(): number {
     return this.#timers.length;
+  }
+
+  /**
+   * Number of armed timers scheduled with `{ ref: true }`: the ones that would keep a real process
+   * alive. A test of a pending call checks it is above `0` while the call waits.
+   */
+  get refTimers(): number {
+    return this.#timers.reduce((n, t) => n + (t.ref ? 1 : 0), 0);
   }
 
   /** Lets queued promise callbacks (and the work they start) run without moving time. */
@@ -112,9 +144,15 @@ export class FakeClock implements Clock {
 
 /**
  * Resolves after `delayMs` on `clock`, or rejects with `signal`'s reason as soon as it aborts.
- * Cleans up its timer and listener either way.
+ * Cleans up its timer and listener either way. `options` is passed to {@link Clock.setTimeout}: a
+ * pending call's wait passes `{ ref: true }`.
  */
-export function sleep(clock: Clock, delayMs: number, signal?: AbortSignal): Promise<void> {
+export function sleep(
+  clock: Clock,
+  delayMs: number,
+  signal?: AbortSignal,
+  options?: TimerOptions,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
@@ -124,10 +162,14 @@ export function sleep(clock: Clock, delayMs: number, signal?: AbortSignal): Prom
       clock.clearTimeout(handle);
       reject(signal?.reason);
     };
-    const handle = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, delayMs);
+    const handle = clock.setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      delayMs,
+      options,
+    );
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -10,7 +10,7 @@ export {
   exponentialBackoff,
   type Jitter,
 } from './backoff.ts';
-export { type Clock, FakeClock, sleep, systemClock, type TimerHandle } from './clock.ts';
+export { type Clock, FakeClock, sleep, systemClock, type TimerHandle, type TimerOptions } from './clock.ts';
 export { Completion, completable, completionOf, whenComplete } from './completion.ts';
 export {
   CallContext,
@@ -42,6 +42,7 @@ export {
 } from './errors.ts';
 export * from './events.ts';
 export { classifyError, isEndpointFailure, type Outcome } from './outcome.ts';
+export { previousEndpoints } from './previous-endpoints.ts';
 export {
   apply,
   cancelsPromptly,

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from './clock.ts';
+import type { Clock, TimerHandle, TimerOptions } from './clock.ts';
 
 /**
  * A shared structure for many short-lived timeouts.
@@ -94,6 +94,7 @@ class CallbackTask extends TimerTask {
 
 class Lane {
   readonly #clock: Clock;
+  readonly #timerOptions: TimerOptions | undefined;
   /** Called when the lane's timer fired and left it empty, so the queue can forget an idle delay. */
   readonly #onIdle: (lane: Lane) => void;
   /** The time tasks' due offsets are counted from. */
@@ -109,8 +110,14 @@ class Lane {
   #handle: TimerHandle | undefined;
   #armedFor = Infinity;
 
-  constructor(clock: Clock, onIdle: (lane: Lane) => void, origin: number) {
+  constructor(
+    clock: Clock,
+    onIdle: (lane: Lane) => void,
+    origin: number,
+    timerOptions: TimerOptions | undefined,
+  ) {
     this.#clock = clock;
+    this.#timerOptions = timerOptions;
     this.#onIdle = onIdle;
     this.#origin = origin;
   }
@@ -125,7 +132,7 @@ class Lane {
 
   #arm(due: number, now: number): void {
     this.#armedFor = due;
-    this.#handle = this.#clock.setTimeout(this.#fire, Math.max(0, due - now));
+    this.#handle = this.#clock.setTimeout(this.#fire, Math.max(0, due - now), this.#timerOptions);
   }
 
   readonly #fire = (): void => {
@@ -212,8 +219,15 @@ export class TimerQueue {
   #lastDelay = -1;
   #lastLane: Lane | undefined = undefined;
 
-  constructor(clock: Clock) {
+  readonly #timerOptions: TimerOptions | undefined;
+
+  /**
+   * @param options passed to `clock.setTimeout` for every lane's timer: `{ ref: true }` for a queue whose
+   *   entries a pending call waits on (see {@link TimerOptions}); default background (`unref`'d).
+   */
+  constructor(clock: Clock, options?: TimerOptions) {
     this.clock = clock;
+    this.#timerOptions = options;
   }
 
   /** Number of delays with a lane right now (idle ones are dropped when their timer fires). */
@@ -262,6 +276,7 @@ export class TimerQueue {
           }
         },
         nowMs,
+        this.#timerOptions,
       );
       this.#lanes.set(delay, lane);
     }
@@ -279,13 +294,20 @@ export class TimerQueue {
 }
 
 const queues = new WeakMap<Clock, TimerQueue>();
+const refQueues = new WeakMap<Clock, TimerQueue>();
 
-/** The {@link TimerQueue} shared by every layer that uses `clock` (one per clock, created on demand). */
-export function timerQueueFor(clock: Clock): TimerQueue {
-  let queue = queues.get(clock);
+/**
+ * The {@link TimerQueue} shared by every layer that uses `clock` (one per clock, created on demand).
+ * With `{ ref: true }`, the separate shared queue whose timers keep the process alive (for waits a
+ * pending call depends on, such as a hedge delay); by default the background queue (deadlines).
+ */
+export function timerQueueFor(clock: Clock, options?: TimerOptions): TimerQueue {
+  const ref = options?.ref === true;
+  const map = ref ? refQueues : queues;
+  let queue = map.get(clock);
   if (queue === undefined) {
-    queue = new TimerQueue(clock);
-    queues.set(clock, queue);
+    queue = new TimerQueue(clock, ref ? { ref: true } : undefined);
+    map.set(clock, queue);
   }
   return queue;
 }

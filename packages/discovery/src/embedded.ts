@@ -1,6 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import {
   type Clock,
   ErrorCode,
@@ -9,7 +7,7 @@ import {
   systemClock,
   type TimerHandle,
 } from '@meshkit/core';
-import { checkNumber, checkString } from '@meshkit/core/internal';
+import { checkNumber, checkString, openSqliteFile } from '@meshkit/core/internal';
 import {
   duplicateIdError,
   hostPort,
@@ -106,9 +104,11 @@ class EmbeddedRegistry implements Registry {
     );
     this.#pollMs = checkNumber('embeddedRegistry.pollIntervalMs', options.pollIntervalMs ?? 50, 1);
     this.#clock = options.clock ?? systemClock;
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.#db = new DatabaseSync(path, { timeout: 5_000 });
-    this.#db.exec(`
+    this.#db = openSqliteFile(
+      'embeddedRegistry.path',
+      path,
+      (db) =>
+        db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS instances (
@@ -120,7 +120,9 @@ class EmbeddedRegistry implements Registry {
         expires_at INTEGER NOT NULL
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS instances_by_service ON instances (service, expires_at);
-    `);
+    `),
+      { timeout: 5_000 },
+    );
     this.#sql = {
       get: this.#db.prepare('SELECT endpoint, expires_at FROM instances WHERE id = ?'),
       upsert: this.#db.prepare(

@@ -4,6 +4,7 @@
  * health probes (HTTP, TCP).
  */
 
+export { advertisedAddress, isWildcardHost } from './advertised-address.ts';
 export { type ConsulRegistryOptions, consulRegistry } from './consul.ts';
 export { type DnsQuery, type DnsRegistryOptions, dnsRegistry } from './dns.ts';
 export { type EmbeddedRegistryOptions, embeddedRegistry } from './embedded.ts';

@@ -83,6 +83,10 @@ export type HttpStatusDetails = {
   /** The server's `Retry-After`, in milliseconds, when it sent one. */
   readonly retryAfterMs: number | undefined;
   readonly address: string;
+  /** The request's method, when known. */
+  readonly method?: string | undefined;
+  /** The request's path without its query string, when known. */
+  readonly path?: string | undefined;
 };
 
 /** Options of {@link statusError}. */
@@ -92,6 +96,9 @@ export interface StatusErrorOptions {
   readonly maxBodyBytes: number;
   readonly nowMs: number;
   readonly address: string;
+  /** The request, named in the message: `GET /users/42 → http://10.0.0.7:8080 answered 404`. */
+  readonly method?: string | undefined;
+  readonly path?: string | undefined;
 }
 
 /**
@@ -123,10 +130,16 @@ export function statusErrorFrom(
     body: excerpt,
     retryAfterMs,
     address: options.address,
+    method: options.method,
+    path: options.path,
   };
+  const request =
+    options.method === undefined
+      ? options.address
+      : `${options.method} ${options.path ?? ''} → ${options.address}`;
   const rejected = headers[wireHeaders.rejected] !== undefined || status === 429;
   if (headers[wireHeaders.errorCode] === ErrorCode.DEADLINE_EXCEEDED) {
-    return new MeshError(ErrorCode.DEADLINE_EXCEEDED, `${options.address} refused: deadline exceeded`, {
+    return new MeshError(ErrorCode.DEADLINE_EXCEEDED, `${request} refused: deadline exceeded`, {
       rejected,
       details,
     });
@@ -134,7 +147,7 @@ export function statusErrorFrom(
   // A meshkit server that refused before work and named a time to come back (draining, a request
   // with the same idempotency key still running) is worth asking again, whatever the status.
   const comeBack = headers[wireHeaders.rejected] !== undefined && retryAfterMs !== undefined;
-  return new MeshError(ErrorCode.HTTP_STATUS, `${options.address} answered ${status}`, {
+  return new MeshError(ErrorCode.HTTP_STATUS, `${request} answered ${status}`, {
     retryable: options.retryableStatuses.has(status) || comeBack,
     rejected,
     details,

@@ -17,7 +17,7 @@ export function sendBuffered(target: Target, req: HttpRequest, ctx: CallContext)
     return Promise.reject(error);
   }
   const promise = new Promise<HttpResponse>(captureSettlers);
-  const exchange = new BufferedExchange(target, ctx, capturedResolve, capturedReject);
+  const exchange = new BufferedExchange(target, req, ctx, capturedResolve, capturedReject);
   try {
     target.pool.dispatch(options, exchange);
   } catch (error) {
@@ -49,6 +49,7 @@ const noHeaders: HttpHeaders = Object.freeze({});
  */
 class BufferedExchange implements Dispatcher.DispatchHandler {
   readonly #target: Target;
+  readonly #req: HttpRequest;
   readonly #ctx: CallContext;
   readonly #resolve: (value: HttpResponse) => void;
   readonly #reject: (error: unknown) => void;
@@ -66,11 +67,13 @@ class BufferedExchange implements Dispatcher.DispatchHandler {
 
   constructor(
     target: Target,
+    req: HttpRequest,
     ctx: CallContext,
     resolve: (value: HttpResponse) => void,
     reject: (error: unknown) => void,
   ) {
     this.#target = target;
+    this.#req = req;
     this.#ctx = ctx;
     this.#resolve = resolve;
     this.#reject = reject;
@@ -107,7 +110,9 @@ class BufferedExchange implements Dispatcher.DispatchHandler {
       return;
     }
     const target = this.#target;
-    this.#reject(statusErrorFrom(status, this.#headers, text, statusErrorOptions(target, this.#ctx)));
+    this.#reject(
+      statusErrorFrom(status, this.#headers, text, statusErrorOptions(target, this.#ctx, this.#req)),
+    );
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {

@@ -22,7 +22,12 @@ export async function sendStreaming(
   }
   const body = response.body as unknown as HttpResponseBody;
   if (response.statusCode >= 400) {
-    throw await statusError(response.statusCode, response.headers, body, statusErrorOptions(target, ctx));
+    throw await statusError(
+      response.statusCode,
+      response.headers,
+      body,
+      statusErrorOptions(target, ctx, req),
+    );
   }
   const result: HttpResponse = { status: response.statusCode, headers: response.headers, body };
   // The call is over when the body is: read to its end, failed, cancelled or dumped. Until then the

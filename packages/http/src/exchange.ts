@@ -79,12 +79,16 @@ function pushMetadata(headers: string[], name: string, value: MetadataValue): vo
 }
 
 /** How a response with an error status becomes an error, for either kind of exchange. */
-export function statusErrorOptions(target: Target, ctx: CallContext): StatusErrorOptions {
+export function statusErrorOptions(target: Target, ctx: CallContext, req: HttpRequest): StatusErrorOptions {
+  const query = req.path.indexOf('?');
   return {
     retryableStatuses: target.retryableStatuses,
     maxBodyBytes: target.maxErrorBodyBytes,
     nowMs: ctx.clock.now(),
     address: target.origin,
+    method: req.method,
+    // Without the query string, which may carry what does not belong in logs.
+    path: query < 0 ? req.path : req.path.slice(0, query),
   };
 }
 

@@ -2,6 +2,9 @@
  * `@meshkit/http`: a resilient REST client over undici and the service-side kit.
  */
 
+// First: on a too-old Node, one line saying which version is needed, before any dependency loads.
+import './node-floor.ts';
+
 export { type CallOptions, type ClientRequest, type HttpClient, httpClient } from './client/client.ts';
 export type { HttpClientOptions, HttpPolicyOptions } from './client/options.ts';
 export { httpRouteAdapter } from './client/route-adapter.ts';

@@ -36,8 +36,11 @@ export interface HttpTransport extends Service<HttpRequest, HttpResponse> {
   destroy(): Promise<void>;
 }
 
-/** The origin for an endpoint address (`host:port` or a URL); `https` when TLS is configured. */
-export function originOf(address: string, secure: boolean): string {
+/**
+ * The origin for an endpoint address (`host:port` or a URL); `https` when TLS is configured. Throws an
+ * `InvalidArgumentError` naming `field` for an address that is not one (a port outside 1-65535 included).
+ */
+export function originOf(address: string, secure: boolean, field = 'endpoint.address'): string {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(address)
     ? address
     : `${secure ? 'https' : 'http'}://${address}`;
@@ -45,11 +48,12 @@ export function originOf(address: string, secure: boolean): string {
   try {
     url = new URL(withScheme);
   } catch {
-    throw new InvalidArgumentError('endpoint.address', 'must be host:port or an http(s) URL', address);
+    throw new InvalidArgumentError(field, 'must be host:port or an http(s) URL', address);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InvalidArgumentError('endpoint.address', 'must use http or https', address);
+    throw new InvalidArgumentError(field, 'must use http or https', address);
   }
+  if (url.hostname === '') throw new InvalidArgumentError(field, 'must name a host', address);
   return url.origin;
 }
 

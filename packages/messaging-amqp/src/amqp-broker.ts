@@ -3,6 +3,7 @@ import { checkInteger, checkString } from '@meshkit/core/internal';
 import {
   type Broker,
   type BrokerRecord,
+  checkGroupStart,
   checkRecord,
   headerNames,
   type PublishResult,
@@ -270,6 +271,7 @@ export class AmqpBroker implements Broker {
       );
     }
     checkInteger('subscribe.prefetch', options.prefetch, 1, 65_535);
+    checkGroupStart(options.from, 'amqp', ['now']);
     const subscription = new AmqpSubscription(
       {
         exchange: this.#exchange,

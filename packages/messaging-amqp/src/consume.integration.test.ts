@@ -172,7 +172,8 @@ describe('consuming from RabbitMQ', () => {
     assert.equal(h[headerNames.error], 'the mail server said no');
     assert.equal(h[headerNames.deadLetterReason], 'handler-failed');
     assert.equal(h[headerNames.originalTopic], topic);
-    assert.equal(h[headerNames.attempt], '2');
+    assert.equal(h[headerNames.deadLetterAttempts], '2');
+    assert.equal(h[headerNames.attempt], '1', 'a dead-letter consumer starts at attempt 1');
     assert.equal((await queueCounts(group)).ready, 0);
   });
 

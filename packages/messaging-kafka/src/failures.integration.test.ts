@@ -116,7 +116,8 @@ describe('kafka failure paths', () => {
     );
     const h = dead[0]!.headers;
     assert.equal(h[headerNames.error], 'cannot handle poison');
-    assert.equal(h[headerNames.attempt], '3');
+    assert.equal(h[headerNames.deadLetterAttempts], '3');
+    assert.equal(h[headerNames.attempt], '1', 'a dead-letter consumer starts at attempt 1');
     assert.equal(h[headerNames.originalTopic], topic);
     assert.equal(dead[0]!.key, 'user-1');
   });

@@ -2,6 +2,9 @@
  * @meshkit/messaging-kafka: the meshkit {@link Broker} port over Apache Kafka (`@platformatic/kafka`).
  * @packageDocumentation
  */
+// First: on a too-old Node, one line saying which version is needed, before any dependency loads.
+import './node-floor.ts';
+
 export {
   type KafkaAssignedEvent,
   type KafkaConsumerErrorEvent,

@@ -1,5 +1,6 @@
 import {
   type BrokerRecord,
+  checkGroupStart,
   compilePatterns,
   type DeadLetterRequest,
   type Delivery,
@@ -52,6 +53,7 @@ export class KafkaSubscription implements Subscription {
   readonly #exact: string[];
   readonly #wildcards: boolean;
   readonly #matches: (topic: string) => boolean;
+  readonly #from: 'now' | 'earliest';
   #session: Session | undefined;
   #unsettled = 0;
   #stopped = false;
@@ -74,16 +76,21 @@ export class KafkaSubscription implements Subscription {
     this.#exact = options.patterns.filter((p) => !p.split('.').some((w) => w === '*' || w === '#'));
     this.#wildcards = this.#exact.length < options.patterns.length;
     this.#matches = compilePatterns(options.patterns);
+    this.#from = checkGroupStart(options.from, 'kafka');
   }
 
   /** Creates the exact topics and the retry topic, joins the group, and resolves once partitions are assigned. */
   async start(): Promise<void> {
     await this.#broker.ensureTopics([...this.#exact, this.#retryTopic]);
     const topics = await this.#topics();
-    await this.#broker.anchorGroup(
-      this.#options.group,
-      topics.filter((t) => t !== this.#retryTopic),
-    );
+    // A new group starts at the end of the topics ('now', anchored before it joins) or, with 'earliest',
+    // at their start: a group without committed offsets falls back to EARLIEST (auto.offset.reset).
+    if (this.#from === 'now') {
+      await this.#broker.anchorGroup(
+        this.#options.group,
+        topics.filter((t) => t !== this.#retryTopic),
+      );
+    }
     await this.#open(topics);
     if (this.#wildcards) this.#scheduleRefresh();
   }

@@ -37,10 +37,15 @@ describe('CommitWatcher', () => {
     const t0 = performance.now();
     writer.exec('INSERT INTO t VALUES (1)');
     signal.notify();
+    // A referenced guard: the watch is not persistent and the idle timer is unref'd, so without it the
+    // event loop may find nothing left to wait for before the file event arrives (it does on Node 22).
+    let guard: NodeJS.Timeout | undefined;
     await Promise.race([
       checked,
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no check within 5 s')), 5_000).unref()),
-    ]);
+      new Promise((_, reject) => {
+        guard = setTimeout(() => reject(new Error('no check within 5 s')), 5_000);
+      }),
+    ]).finally(() => clearTimeout(guard));
     const waited = performance.now() - t0;
     watcher.stop();
     for (let i = 0; i < 5; i++) signal.notify();

@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
+import diagnostics from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { FakeClock, isMeshError, systemClock } from '@meshkit/core';
-import { type Delivery, publisher } from '@meshkit/messaging';
+import {
+  checkGroupStart,
+  type Delivery,
+  type GroupSkippedRetainedEvent,
+  publisher,
+} from '@meshkit/messaging';
 import { CommitWatcher, wakePath } from './commit-watcher.ts';
 import { sqliteBroker as openBroker, type SqliteBroker, type SqliteBrokerOptions } from './sqlite-broker.ts';
 
@@ -38,6 +44,67 @@ async function settle(): Promise<void> {
 }
 
 describe('sqlite broker', () => {
+  it("a new group starts at 'now' by default, warning of retained events it skips, or at 'earliest'", async () => {
+    const broker = sqliteBroker({ path: freshPath() });
+    const events = publisher(broker, { source: '/t' });
+    await events.publish('t.a', { n: 1 });
+    await events.publish('t.b', { n: 2 });
+    await events.publish('other.c', { n: 3 });
+    const warnings: GroupSkippedRetainedEvent[] = [];
+    const listen = (e: unknown) => warnings.push(e as GroupSkippedRetainedEvent);
+    diagnostics.subscribe('meshkit:messaging:group-skipped-retained', listen);
+    try {
+      const late = await hold(broker, 'late');
+      const early = await broker.subscribe({
+        group: 'early',
+        patterns: ['t.#'],
+        prefetch: 10,
+        from: 'earliest',
+        onDelivery: (d) => void d.ack(),
+      });
+      const earlyGot: string[] = [];
+      const early2 = await broker.subscribe({
+        group: 'early-2',
+        patterns: ['t.#'],
+        prefetch: 10,
+        from: 'earliest',
+        onDelivery: (d) => earlyGot.push(d.topic),
+      });
+      await settle();
+      for (let i = 0; i < 20 && earlyGot.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(earlyGot, ['t.a', 't.b']);
+      assert.equal(late.got.length, 0, "'now' skips what was published before");
+      assert.deepEqual(warnings, [{ broker: 'sqlite', group: 'late', patterns: ['t.#'], skipped: 2 }]);
+      // An existing group resumes where it is, whatever `from` says.
+      await late.sub.close();
+      const again = await broker.subscribe({
+        group: 'late',
+        patterns: ['t.#'],
+        prefetch: 10,
+        from: 'earliest',
+        onDelivery: () => {},
+      });
+      assert.equal(warnings.length, 1);
+      await Promise.all([early.close(), early2.close(), again.close()]);
+      assert.throws(() => checkGroupStart('soon', 'sqlite'), /subscribe\.from must be 'now' or 'earliest'/);
+    } finally {
+      diagnostics.unsubscribe('meshkit:messaging:group-skipped-retained', listen);
+      await broker.close();
+    }
+  });
+
+  it('creates the folder of its path, and names a path it cannot use', async () => {
+    const broker = sqliteBroker({ path: join(dir, 'var', 'nested', 'events.db') });
+    await publisher(broker, { source: '/t' }).publish('t.a', { n: 1 });
+    await broker.close();
+    assert.throws(
+      () => openBroker({ path: dir }),
+      (error: unknown) =>
+        isMeshError(error) &&
+        error.message.startsWith(`sqliteBroker.path cannot be used as a SQLite file ${dir}: it is a folder`),
+    );
+  });
+
   it('is durable by default: WAL and synchronous=FULL', async () => {
     const path = freshPath();
     const broker = sqliteBroker({ path });

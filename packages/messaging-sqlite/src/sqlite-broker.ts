@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
 import {
   type Clock,
   ErrorCode,
@@ -8,11 +8,14 @@ import {
   systemClock,
   type TimerHandle,
 } from '@meshkit/core';
-import { checkInteger, checkString } from '@meshkit/core/internal';
+import { checkInteger, checkString, openSqliteFile } from '@meshkit/core/internal';
 import {
   type Broker,
   type BrokerRecord,
+  checkGroupStart,
   checkRecord,
+  compilePatterns,
+  messagingChannels,
   type PublishResult,
   type SubscribeOptions,
   type Subscription,
@@ -125,10 +128,12 @@ export class SqliteBroker implements Broker {
     }
     const busyTimeoutMs = checkInteger('sqliteBroker.busyTimeoutMs', options.busyTimeoutMs ?? 5_000, 0);
     const clock = options.clock ?? systemClock;
-    this.#db = new DatabaseSync(this.path);
+    // Creates a missing folder; a path that cannot be used is reported with the path and the cause.
+    this.#db = openSqliteFile('sqliteBroker.path', this.path, (db) =>
+      prepareDatabase(db, synchronous, busyTimeoutMs),
+    );
     let sql: ReturnType<typeof prepareStatements>;
     try {
-      prepareDatabase(this.#db, synchronous, busyTimeoutMs);
       sql = prepareStatements(this.#db);
     } catch (error) {
       this.#db.close();
@@ -223,10 +228,29 @@ export class SqliteBroker implements Broker {
     if (this.#conn.closed) throw new MeshError(ErrorCode.CLOSED, 'broker connection is closed');
     const group = checkString('subscribe.group', options.group);
     checkInteger('subscribe.prefetch', options.prefetch, 1);
+    const from = checkGroupStart(options.from, 'sqlite');
+    const matches = compilePatterns(options.patterns);
+    let skipped = 0;
     await this.#conn.writer.submit(() => {
-      this.#conn.sql.ensureGroup.run(group);
-      for (const p of options.patterns) this.#conn.sql.ensureBinding.run(group, p);
+      const sql = this.#conn.sql;
+      const created = (from === 'earliest' ? sql.ensureGroupEarliest : sql.ensureGroup).run(group);
+      for (const p of options.patterns) sql.ensureBinding.run(group, p);
+      // A new group starting now leaves retained messages behind: count those it would have matched.
+      if (created.changes > 0 && from === 'now' && messagingChannels.groupSkippedRetained.hasSubscribers) {
+        const cursor = (sql.cursorOf.get(group) as { cursor: number }).cursor;
+        for (const row of sql.retainedTopics.all(cursor) as { topic: string; n: number }[]) {
+          if (matches(row.topic)) skipped += row.n;
+        }
+      }
     });
+    if (skipped > 0) {
+      messagingChannels.groupSkippedRetained.publish({
+        broker: this.name,
+        group,
+        patterns: options.patterns,
+        skipped,
+      });
+    }
     const member: Member = {
       id: randomUUID(),
       group,

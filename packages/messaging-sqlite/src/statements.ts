@@ -11,6 +11,8 @@ export interface Statements {
   readonly insertMessages: StatementSync;
   readonly ensureGroup: StatementSync;
   readonly ensureGroupAt: StatementSync;
+  readonly ensureGroupEarliest: StatementSync;
+  readonly retainedTopics: StatementSync;
   readonly ensureBinding: StatementSync;
   readonly bindingsOf: StatementSync;
   readonly cursorOf: StatementSync;
@@ -50,6 +52,11 @@ export function prepareStatements(db: DatabaseSync): Statements {
       'INSERT OR IGNORE INTO groups (name, cursor) VALUES (?, (SELECT COALESCE(MAX(seq), 0) FROM messages))',
     ),
     ensureGroupAt: s('INSERT OR IGNORE INTO groups (name, cursor) VALUES (?, ?)'),
+    // A new group started with `from: 'earliest'`: before the oldest message retained.
+    ensureGroupEarliest: s(
+      'INSERT OR IGNORE INTO groups (name, cursor) VALUES (?, (SELECT COALESCE(MIN(seq), 1) - 1 FROM messages))',
+    ),
+    retainedTopics: s('SELECT topic, COUNT(*) AS n FROM messages WHERE seq <= ? GROUP BY topic'),
     ensureBinding: s('INSERT OR IGNORE INTO bindings (grp, pattern) VALUES (?, ?)'),
     bindingsOf: s('SELECT pattern FROM bindings WHERE grp = ? ORDER BY pattern'),
     cursorOf: s('SELECT cursor FROM groups WHERE name = ?'),

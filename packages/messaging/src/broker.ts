@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from '@meshkit/core';
+
 /**
  * The Broker port: the small interface every messaging adapter implements (embedded SQLite, in-memory,
  * RabbitMQ, Kafka). It speaks in raw records (topic, key, headers, bytes); envelopes, codecs, retry
@@ -41,6 +43,45 @@ export interface SubscribeOptions {
   readonly prefetch: number;
   /** Called once per delivery, in the order the broker delivers them. Must not throw. */
   readonly onDelivery: (delivery: Delivery) => void;
+  /**
+   * Where a group that does not exist yet starts (an existing group resumes where it is):
+   * - `'now'` (the default): after the newest message; it receives what is published from now on, as an
+   *   AMQP queue bound now does. The embedded broker publishes `groupSkippedRetained` on
+   *   `messagingChannels` when it leaves retained matching messages behind.
+   * - `'earliest'`: at the oldest message the broker still retains (SQLite: within `retentionMs`; Kafka:
+   *   the topics' start, `auto.offset.reset=earliest`). RabbitMQ cannot: a queue only gets what is
+   *   published after it is bound, so the AMQP adapter refuses it, as does the memory broker (no log).
+   */
+  readonly from?: GroupStart | undefined;
+}
+
+/** Where a new consumer group starts: see {@link SubscribeOptions.from}. */
+export type GroupStart = 'now' | 'earliest';
+
+/** Checks {@link SubscribeOptions.from}; `supported` lists what the adapter can do. */
+export function checkGroupStart(
+  value: unknown,
+  adapter: string,
+  supported: readonly GroupStart[] = ['now', 'earliest'],
+): GroupStart {
+  const from = value ?? 'now';
+  if (from !== 'now' && from !== 'earliest') {
+    throw new InvalidArgumentError('subscribe.from', "must be 'now' or 'earliest'", value);
+  }
+  if (!supported.includes(from)) {
+    throw new InvalidArgumentError(
+      'subscribe.from',
+      `'${from}' is not supported by the ${adapter} broker${
+        adapter === 'amqp'
+          ? ': a RabbitMQ queue only receives what is published after it is bound'
+          : adapter === 'memory'
+            ? ': it keeps no log of past messages'
+            : ''
+      }`,
+      value,
+    );
+  }
+  return from;
 }
 
 /** How to dead-letter a delivery: where to, and the headers to add to the original ones. */

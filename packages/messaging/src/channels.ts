@@ -38,6 +38,18 @@ export interface OutboxRelayFailedEvent {
   readonly error: unknown;
 }
 
+/**
+ * A new consumer group started at `'now'` while the broker still retained messages matching its
+ * patterns: those are never delivered to it. Subscribe with `from: 'earliest'` to receive them.
+ */
+export interface GroupSkippedRetainedEvent {
+  readonly broker: string;
+  readonly group: string;
+  readonly patterns: readonly string[];
+  /** Retained messages matching the group's patterns, published before it started. */
+  readonly skipped: number;
+}
+
 function channel<T>(name: string): TypedChannel<T> {
   return diagnostics.channel(name) as unknown as TypedChannel<T>;
 }
@@ -48,4 +60,5 @@ export const messagingChannels = {
   deadLetter: channel<MessageDeadLetterEvent>('meshkit:messaging:dead-letter'),
   settleFailed: channel<SettleFailedEvent>('meshkit:messaging:settle-failed'),
   outboxRelayFailed: channel<OutboxRelayFailedEvent>('meshkit:messaging:outbox-relay-failed'),
+  groupSkippedRetained: channel<GroupSkippedRetainedEvent>('meshkit:messaging:group-skipped-retained'),
 } as const;

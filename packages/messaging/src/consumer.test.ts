@@ -15,6 +15,36 @@ function setup() {
 }
 
 describe('consume', () => {
+  it('a dead-letter consumer gets its own full attempts, not what is left of the failed ones', async () => {
+    const { clock, broker, events } = setup();
+    const retry = { maxAttempts: 3, backoff: exponentialBackoff({ baseDelayMs: 10, random: () => 1 }) };
+    const first = await consume(broker, {
+      group: 'g',
+      clock,
+      topics: ['orders'],
+      retry,
+      handler: async () => {
+        throw new Error('cannot handle');
+      },
+    });
+    const dlqAttempts: number[] = [];
+    const dlq = await consume(broker, {
+      group: 'dlq',
+      clock,
+      topics: ['dead-letter.g'],
+      retry,
+      handler: async (msg) => {
+        dlqAttempts.push(msg.attempt);
+        throw new Error('still cannot');
+      },
+    });
+    await events.publish('orders', { n: 1 }, { id: 'poison' });
+    await clock.advance(1_000);
+    assert.deepEqual(dlqAttempts, [1, 2, 3]);
+    await first.stop();
+    await dlq.stop();
+  });
+
   it('hands decoded events to the handler and acks only after it succeeded', async () => {
     const { clock, broker, events } = setup();
     let release!: () => void;
@@ -95,7 +125,8 @@ describe('consume', () => {
     assert.equal(h[headerNames.deadLetterReason], 'handler-failed');
     assert.equal(h[headerNames.error], 'boom 3');
     assert.equal(h[headerNames.errorCode], 'Error');
-    assert.equal(h[headerNames.attempt], '3');
+    assert.equal(h[headerNames.deadLetterAttempts], '3');
+    assert.equal(h[headerNames.attempt], '1', 'a dead-letter consumer starts at attempt 1');
     assert.equal(h[headerNames.originalTopic], 'orders');
     assert.equal(h['ce-id'], 'poison');
     assert.equal(h['x-custom'], 'kept');

@@ -13,7 +13,7 @@ import {
   systemClock,
 } from '@meshkit/core';
 import { checkInteger, checkString } from '@meshkit/core/internal';
-import type { Broker, Delivery, Subscription } from './broker.ts';
+import type { Broker, Delivery, GroupStart, Subscription } from './broker.ts';
 import { messagingChannels } from './channels.ts';
 import { type Codec, jsonCodec, type StandardSchemaV1 } from './codec.ts';
 import { deadlineSkipLayer } from './consume/deadline-skip.ts';
@@ -45,6 +45,11 @@ export interface ConsumeOptions<T = unknown> {
   readonly topics?: readonly string[];
   /** AMQP-style patterns: `user.*` one word, `user.#` zero or more. */
   readonly patterns?: readonly string[];
+  /**
+   * Where the group starts when it does not exist yet: `'now'` (default: what is published from now on)
+   * or `'earliest'` (what the broker still retains). See `SubscribeOptions.from` for each adapter.
+   */
+  readonly from?: GroupStart;
   /**
    * The handler; resolve = done (ack), reject = failed (retry, then dead-letter). It may also resolve
    * with a settlement: `settle.deadLetter(why)` sends the message to the dead-letter topic at once,
@@ -193,7 +198,9 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
       [headerNames.errorCode]: errorCode(error),
       [headerNames.originalTopic]: delivery.headers[headerNames.originalTopic] ?? delivery.topic,
       [headerNames.deadLetteredAt]: new Date(clock.now()).toISOString(),
-      [headerNames.attempt]: String(parseAttempt(delivery.headers[headerNames.attempt])),
+      [headerNames.deadLetterAttempts]: String(parseAttempt(delivery.headers[headerNames.attempt])),
+      // The dead-letter topic's consumer starts counting its own attempts from 1.
+      [headerNames.attempt]: '1',
     };
     if (messagingChannels.deadLetter.hasSubscribers) {
       messagingChannels.deadLetter.publish({
@@ -277,6 +284,7 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
     group,
     patterns,
     prefetch,
+    ...(options.from === undefined ? {} : { from: options.from }),
     onDelivery: (delivery) => {
       if (stopping) track(delivery.release(), delivery);
       else scheduler.push(delivery);

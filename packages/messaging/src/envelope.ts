@@ -32,6 +32,11 @@ export const headerNames = {
   originalTopic: 'meshkit-original-topic',
   /** When the message was dead-lettered (RFC 3339). */
   deadLetteredAt: 'meshkit-dead-lettered-at',
+  /**
+   * On a dead letter: how many handling attempts the message had before it was dead-lettered. Its
+   * `meshkit-attempt` starts again at 1, so a consumer of the dead-letter topic gets its own full attempts.
+   */
+  deadLetterAttempts: 'meshkit-dead-letter-attempts',
 } as const;
 
 /** Why a message reached the dead-letter topic. */

@@ -2,17 +2,20 @@
  * `@meshkit/messaging`: the Broker port, the publisher and consumer as Services, the CloudEvents
  * envelope, retry and dead-letter, the transactional outbox and the idempotent inbox.
  */
-export type {
-  Broker,
-  BrokerRecord,
-  DeadLetterRequest,
-  Delivery,
-  PublishResult,
-  RetryRequest,
-  SubscribeOptions,
-  Subscription,
+export {
+  type Broker,
+  type BrokerRecord,
+  checkGroupStart,
+  type DeadLetterRequest,
+  type Delivery,
+  type GroupStart,
+  type PublishResult,
+  type RetryRequest,
+  type SubscribeOptions,
+  type Subscription,
 } from './broker.ts';
 export {
+  type GroupSkippedRetainedEvent,
   type MessageDeadLetterEvent,
   type MessageRetryEvent,
   messagingChannels,

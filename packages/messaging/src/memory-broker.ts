@@ -10,7 +10,8 @@ import type {
   SubscribeOptions,
   Subscription,
 } from './broker.ts';
-import { compilePatterns, type TopicMatcher } from './pattern.ts';
+import { checkGroupStart } from './broker.ts';
+import { checkTopic, compilePatterns, type TopicMatcher } from './pattern.ts';
 
 /**
  * An in-process broker with the full delivery semantics of the port (groups, prefetch, delayed retry,
@@ -296,6 +297,7 @@ export class MemoryBroker implements Broker {
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     if (this.#closed) throw new MeshError(ErrorCode.CLOSED, 'broker connection is closed');
+    checkGroupStart(options.from, 'memory', ['now']);
     const store = this.#store;
     const g = store.ensureGroup(options.group, options.patterns);
     const member: Member = { connection: this, options, held: new Set(), active: true };
@@ -371,8 +373,11 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
 
 /** Checks a record's shape; returns why it is refused, or `undefined`. Shared by adapters. */
 export function checkRecord(record: BrokerRecord, maxMessageBytes: number): string | undefined {
-  if (typeof record.topic !== 'string' || record.topic.length === 0)
-    return 'topic must be a non-empty string';
+  try {
+    checkTopic('topic', record.topic);
+  } catch (error) {
+    return (error as Error).message;
+  }
   if (!(record.body instanceof Uint8Array)) return 'body must be a Uint8Array';
   if (record.body.byteLength > maxMessageBytes) {
     return `message of ${record.body.byteLength} bytes exceeds the broker limit of ${maxMessageBytes} bytes`;

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { InvalidArgumentError } from '@meshkit/core';
 import fc from 'fast-check';
-import { compilePattern, compilePatterns, matchTopic } from './pattern.ts';
+import { checkGroupStart } from './broker.ts';
+import { memoryBroker } from './memory-broker.ts';
+import { checkPattern, checkTopic, compilePattern, compilePatterns, matchTopic } from './pattern.ts';
+import { publisher } from './publisher.ts';
 
 describe('topic patterns', () => {
   it('follows the AMQP examples', () => {
@@ -75,5 +79,60 @@ describe('topic patterns', () => {
     assert.equal(m('order'), true);
     assert.equal(m('billing.paid'), false);
     assert.equal(m('billing.paid'), false);
+  });
+
+  it('topics and patterns follow one grammar: words of letters, digits, _ and -, wildcards as whole words', () => {
+    for (const ok of ['user.created', 'dead-letter.billing_v2', 'a', 'A-1.b_2']) {
+      assert.equal(checkTopic('topic', ok), ok);
+      assert.equal(checkPattern('pattern', ok), ok);
+    }
+    for (const ok of ['user.*', 'user.#', '#', '*.created']) assert.equal(checkPattern('pattern', ok), ok);
+    for (const bad of [
+      'bad topic!',
+      'user..created',
+      '',
+      '.user',
+      'user.',
+      'ü.x',
+      'x'.repeat(250),
+      'user.*',
+    ]) {
+      assert.throws(() => checkTopic('topic', bad), InvalidArgumentError, JSON.stringify(bad));
+    }
+    for (const bad of ['user.**', 'user*', 'us#r.x', 'user.*#', 'a b.*']) {
+      assert.throws(
+        () => checkPattern('consume.patterns[0]', bad),
+        (error: unknown) => error instanceof InvalidArgumentError && error.field === 'consume.patterns[0]',
+        bad,
+      );
+    }
+  });
+
+  it('the publisher and a broker refuse a topic outside the grammar, and a broker a bad pattern', async () => {
+    const broker = memoryBroker();
+    await assert.rejects(
+      publisher(broker, { source: '/t' }).publish('bad topic!', {}),
+      /"bad topic!" is not/,
+    );
+    const [result] = await broker.publish([{ topic: 'bad topic!', headers: {}, body: new Uint8Array() }]);
+    assert.equal(result!.ok, false);
+    await assert.rejects(
+      broker.subscribe({ group: 'g', patterns: ['user.**'], prefetch: 1, onDelivery: () => {} }),
+      InvalidArgumentError,
+    );
+    await broker.close();
+  });
+
+  it("the memory broker and RabbitMQ cannot start a group at 'earliest' and say why", async () => {
+    const broker = memoryBroker();
+    await assert.rejects(
+      broker.subscribe({ group: 'g', patterns: ['a'], prefetch: 1, from: 'earliest', onDelivery: () => {} }),
+      /subscribe\.from 'earliest' is not supported by the memory broker: it keeps no log/,
+    );
+    await broker.close();
+    assert.throws(
+      () => checkGroupStart('earliest', 'amqp', ['now']),
+      /'earliest' is not supported by the amqp broker: a RabbitMQ queue only receives what is published after it is bound/,
+    );
   });
 });

@@ -3,7 +3,22 @@ import { InvalidArgumentError } from '@meshkit/core';
 /**
  * AMQP topic-exchange matching: topics and patterns are dot-separated words; in a pattern `*` matches
  * exactly one word and `#` matches zero or more words. A pattern without wildcards matches only itself.
+ *
+ * The grammar, checked here and only here (docs/messaging.md, "Topic names"):
+ *
+ *   topic   = word *( "." word )            at most 249 characters (Kafka's limit)
+ *   word    = 1*( ALPHA / DIGIT / "_" / "-" )
+ *   pattern = pword *( "." pword )          at most 249 characters
+ *   pword   = word / "*" / "#"
+ *
+ * so every topic is a legal Kafka topic name and AMQP routing key, and a wildcard is a whole word
+ * (`user.**`, `user*` and `bad topic!` are refused).
  */
+
+/** The longest topic or pattern: Kafka's topic-name limit. */
+export const MAX_TOPIC_LENGTH = 249;
+
+const WORD = /^[A-Za-z0-9_-]+$/;
 
 /** A compiled pattern: a predicate over topics. */
 export type TopicMatcher = (topic: string) => boolean;
@@ -45,21 +60,36 @@ export function compilePatterns(patterns: readonly string[]): TopicMatcher {
   };
 }
 
-/** Throws {@link InvalidArgumentError} unless `value` is a valid pattern (non-empty words). */
+/**
+ * Throws {@link InvalidArgumentError} unless `value` is a valid pattern: dot-separated words of letters,
+ * digits, `_` and `-`, or a whole-word wildcard `*` / `#`, at most 249 characters.
+ */
 export function checkPattern(field: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0 || value.split('.').some((w) => w.length === 0)) {
-    throw new InvalidArgumentError(field, 'must be dot-separated non-empty words', value);
-  }
-  return value;
+  return checkName(field, value, true);
 }
 
-/** Throws unless `value` is a concrete topic (no wildcards). */
+/** Throws unless `value` is a concrete topic: the pattern grammar without wildcards. */
 export function checkTopic(field: string, value: unknown): string {
-  checkPattern(field, value);
-  if ((value as string).split('.').some((w) => w === '*' || w === '#')) {
-    throw new InvalidArgumentError(field, 'must not contain the wildcards * or #', value);
+  return checkName(field, value, false);
+}
+
+function checkName(field: string, value: unknown, wildcards: boolean): string {
+  const what = wildcards
+    ? 'must be dot-separated non-empty words of letters, digits, _ and -, or the whole-word wildcards * and #'
+    : 'must be dot-separated non-empty words of letters, digits, _ and - (no wildcards)';
+  if (typeof value !== 'string' || value.length === 0) throw new InvalidArgumentError(field, what, value);
+  if (value.length > MAX_TOPIC_LENGTH) {
+    throw new InvalidArgumentError(field, `must be at most ${MAX_TOPIC_LENGTH} characters`, value);
   }
-  return value as string;
+  for (const word of value.split('.')) {
+    if (WORD.test(word)) continue;
+    if (word === '*' || word === '#') {
+      if (wildcards) continue;
+      throw new InvalidArgumentError(field, 'must not contain the wildcards * or #', value);
+    }
+    throw new InvalidArgumentError(field, `${what}; "${word}" is not`, value);
+  }
+  return value;
 }
 
 /** Iterative matching with `#` backtracking, linear in practice; no regular expressions, so no ReDoS. */

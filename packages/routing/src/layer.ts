@@ -168,7 +168,10 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
         let delayed = false;
         if (fault?.delay !== undefined && random() < fault.delay.fraction) {
           delayed = true;
-          await sleep(clock, fault.delay.fixedDelayMs, ctx.cancellable ? ctx.signal : undefined);
+          // A delay fault is part of the call: like a slow network, it keeps the process alive.
+          await sleep(clock, fault.delay.fixedDelayMs, ctx.cancellable ? ctx.signal : undefined, {
+            ref: true,
+          });
         }
         if (fault?.abort !== undefined && random() < fault.abort.fraction) {
           if (routeChannel.hasSubscribers)

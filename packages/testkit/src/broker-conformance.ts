@@ -260,7 +260,8 @@ export function brokerConformance(
       assert.equal(h[headerNames.id], receipt.id);
       assert.equal(h[headerNames.deadLetterReason], 'handler-failed');
       assert.equal(h[headerNames.error], 'cannot handle poison');
-      assert.equal(h[headerNames.attempt], '3');
+      assert.equal(h[headerNames.deadLetterAttempts], '3');
+      assert.equal(h[headerNames.attempt], '1', 'a dead-letter consumer starts at attempt 1');
       assert.equal(h[headerNames.originalTopic], topic);
       assert.equal(h['x-origin'], 'test', 'original headers kept');
     });

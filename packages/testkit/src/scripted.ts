@@ -47,5 +47,5 @@ export function scripted<Req, Res>(steps: readonly Step<Req, Res>[]): ScriptedSe
 
 /** Waits `ms` on the context's clock; rejects with the abort reason if the call is cancelled. */
 export function delay(ctx: CallContext, ms: number): Promise<void> {
-  return sleep(ctx.clock, ms, ctx.signal);
+  return sleep(ctx.clock, ms, ctx.signal, { ref: true });
 }

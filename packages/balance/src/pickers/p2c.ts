@@ -1,3 +1,4 @@
+import { type CallContext, previousEndpoints } from '@meshkit/core';
 import { checkFunction } from '@meshkit/core/internal';
 import { type BalancedEndpoint, type IndexSource, indexSource, type Picker, type Random } from '../picker.ts';
 import type { RandomOptions } from './basic.ts';
@@ -25,7 +26,7 @@ abstract class PowerOfTwo implements Picker {
   /** Whether `b` is cheaper than `a`. A method per subclass (not a stored function) so it inlines. */
   protected abstract cheaper(b: BalancedEndpoint, a: BalancedEndpoint): boolean;
 
-  pick(): BalancedEndpoint | undefined {
+  pick(_req?: unknown, ctx?: CallContext): BalancedEndpoint | undefined {
     const list = this.#list;
     const n = list.length;
     if (n < 2) return list[0];
@@ -35,7 +36,16 @@ abstract class PowerOfTwo implements Picker {
     if (j >= i) j++;
     const a = list[i]!;
     const b = list[j]!;
-    return this.cheaper(b, a) ? b : a;
+    const bWins = this.cheaper(b, a);
+    // A retry takes the other candidate when the cheaper one already failed this call and the other
+    // did not (Envoy's previous_hosts retry predicate): a lone slow or failing endpoint is not retried.
+    if (ctx !== undefined && ctx.attempt > 1) {
+      const avoid = ctx.get(previousEndpoints);
+      if (avoid?.includes(bWins ? b.id : a.id) && !avoid.includes(bWins ? a.id : b.id)) {
+        return bWins ? a : b;
+      }
+    }
+    return bWins ? b : a;
   }
 }
 

@@ -45,6 +45,21 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
 });
 
+describe('grpcClient endpoints', () => {
+  it('an address that is not host:port fails at construction, naming the entry', () => {
+    for (const address of ['not a url', '127.0.0.1:99999', 'localhost', 'h:1/x']) {
+      assert.throws(
+        () => grpcClient(UserService, { service: 'seed', endpoints: ['127.0.0.1:1', address] }),
+        (error: Error) => error.message.startsWith('grpcClient.endpoints[1] must be host:port'),
+        address,
+      );
+    }
+    for (const address of ['localhost:50051', '[::1]:50051']) {
+      grpcClient(UserService, { service: 'seed', endpoints: [address] });
+    }
+  });
+});
+
 describe('grpcClient', () => {
   it('calls unary methods with typed messages and a typed NOT_FOUND', async () => {
     const { address } = await serve();

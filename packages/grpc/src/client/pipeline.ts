@@ -130,7 +130,30 @@ function endpointsFrom(
       list,
     );
   }
-  return list.map((e, i) =>
-    typeof e === 'string' ? { id: e, address: checkString(`grpcClient.endpoints[${i}]`, e) } : e,
-  );
+  // Each address is checked here, so a typo fails at construction naming the entry rather than every call
+  // failing to connect.
+  return list.map((e, i) => {
+    const field = `grpcClient.endpoints[${i}]`;
+    const init = typeof e === 'string' ? { id: e, address: checkString(field, e) } : e;
+    checkHostPort(field, checkString(`${field}.address`, init?.address));
+    return init;
+  });
+}
+
+/** `host:port` with a port in 1-65535 (`[v6]:port` for IPv6), and nothing else. */
+function checkHostPort(field: string, address: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(`http://${address}`);
+  } catch {
+    url = undefined;
+  }
+  if (
+    url === undefined ||
+    url.hostname === '' ||
+    url.port === '' ||
+    `${url.host}` !== address.toLowerCase()
+  ) {
+    throw new InvalidArgumentError(field, 'must be host:port (a port in 1-65535)', address);
+  }
 }

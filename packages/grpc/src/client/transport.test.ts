@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Http2Server, type ServerHttp2Stream } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { createContext, ErrorCode } from '@meshkit/core';
@@ -22,6 +22,7 @@ const getUser = (id: string) => ({
 describe('grpcTransport against a misbehaving peer', () => {
   let server: Http2Server;
   let address: string;
+  const sockets = new Set<Socket>();
   const behaviours: Record<string, (stream: ServerHttp2Stream) => void> = {
     html: (s) => {
       s.respond({ ':status': 200, 'content-type': 'text/html' });
@@ -52,8 +53,11 @@ describe('grpcTransport against a misbehaving peer', () => {
     reset: (s) => {
       s.respond({ ':status': 200, 'content-type': 'application/grpc' });
       s.write(frame(new Uint8Array()));
-      // The connection drops mid-call.
-      setTimeout(() => s.session?.socket.destroy(), 5);
+      // The connection drops mid-call: the raw socket is destroyed (the session's socket is a proxy that
+      // refuses `destroy()` on Node 22).
+      setTimeout(() => {
+        for (const socket of sockets) socket.destroy();
+      }, 5);
     },
     'odd-status': (s) =>
       s.respond(
@@ -64,6 +68,10 @@ describe('grpcTransport against a misbehaving peer', () => {
 
   before(async () => {
     server = createServer();
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     server.on('stream', (stream) => {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));

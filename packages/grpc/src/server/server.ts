@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { DescService } from '@bufbuild/protobuf';
 import { type Clock, ErrorCode, InvalidArgumentError, MeshError, systemClock } from '@meshkit/core';
 import { checkNumber } from '@meshkit/core/internal';
-import type { Registration, Registry } from '@meshkit/discovery';
+import { advertisedAddress, type Registration, type Registry } from '@meshkit/discovery';
 import { Health } from '../gen/grpc/health/v1/health_pb.ts';
 import { ServerReflection as ServerReflectionV1 } from '../gen/grpc/reflection/v1/reflection_pb.ts';
 import { ServerReflection as ServerReflectionV1Alpha } from '../gen/grpc/reflection/v1alpha/reflection_pb.ts';
@@ -42,7 +42,11 @@ export interface GrpcRegistrationOptions {
   readonly service: string;
   /** The instance id. Defaults to `<service>-<address>-<port>`. */
   readonly id?: string;
-  /** The address clients connect to. Defaults to the host the server listens on. */
+  /**
+   * The address clients connect to. Defaults to the host the server listens on; for `0.0.0.0` / `::`,
+   * the first non-internal IPv4 address of this machine, else `127.0.0.1` (see `advertisedAddress` in
+   * `@meshkit/discovery`).
+   */
   readonly address?: string;
   /** The deployed version, also the `version` label clients route subsets by (`v1`, `v2`). */
   readonly version?: string;
@@ -235,7 +239,8 @@ export function grpcServer(options: GrpcServerOptions = {}): GrpcServer {
       const port = (http2.address() as AddressInfo).port;
       if (registrationOptions !== undefined) {
         const r = registrationOptions;
-        const address = r.address ?? host;
+        // Never `0.0.0.0`: a wildcard listening host registers a routable address (see advertisedAddress).
+        const address = r.address ?? advertisedAddress(host);
         registration = await r.registry.register({
           id: r.id ?? `${r.service}-${address}-${port}`,
           service: r.service,

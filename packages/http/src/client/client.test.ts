@@ -96,7 +96,31 @@ describe('httpClient: requests and responses', () => {
     const missing = meshError(await client.get('/nope').catch((e: unknown) => e), ErrorCode.HTTP_STATUS);
     assert.equal(missing.details.status, 404);
     assert.equal(missing.details.body, '{"error":"missing"}');
+    assert.match(missing.message, /^GET \/nope → http:\/\/127\.0\.0\.1:\d+ answered 404$/);
+    const streamed = meshError(
+      await client.request({ method: 'DELETE', path: '/nope?secret=1' }).catch((e: unknown) => e),
+      ErrorCode.HTTP_STATUS,
+    );
+    assert.match(
+      streamed.message,
+      /^DELETE \/nope → http:\/\/.* answered 404$/,
+      'the query string is left out',
+    );
     await client.close();
+  });
+
+  it('an invalid static endpoint fails at construction, naming the entry', () => {
+    for (const address of ['not a url', 'http://localhost:99999', 'ftp://x:1']) {
+      assert.throws(
+        () => httpClient({ service: 's', endpoints: ['a:1', address] }),
+        (e: unknown) => e instanceof InvalidArgumentError && e.field === 'httpClient.endpoints[1]',
+        address,
+      );
+    }
+    assert.throws(
+      () => httpClient({ service: 's', endpoints: [{ id: 'x', address: 'bad host:1' }] }),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === 'httpClient.endpoints[0]',
+    );
   });
 
   it('validates options at construction, naming the field', () => {

@@ -11,7 +11,7 @@ import {
 import { checkNumber, checkString } from '@meshkit/core/internal';
 import { endpointSets } from '@meshkit/discovery';
 import type { StandardSchema } from '../schema.ts';
-import { httpTransport, resolveTransportOptions } from '../transport.ts';
+import { httpTransport, originOf, resolveTransportOptions } from '../transport.ts';
 import {
   type HttpMethod,
   type HttpRequest,
@@ -233,9 +233,15 @@ function endpointsFrom(
       list,
     );
   }
-  return list.map((e, i) =>
-    typeof e === 'string' ? { id: e, address: checkString(`httpClient.endpoints[${i}]`, e) } : e,
-  );
+  // Each address is checked here, so a typo fails at construction naming the entry rather than every call
+  // failing with "no endpoint".
+  const secure = options.tls !== undefined;
+  return list.map((e, i) => {
+    const field = `httpClient.endpoints[${i}]`;
+    const init = typeof e === 'string' ? { id: e, address: checkString(field, e) } : e;
+    originOf(checkString(`${field}.address`, init?.address), secure, field);
+    return init;
+  });
 }
 
 function withQuery(path: string, query: CallOptions['query']): string {

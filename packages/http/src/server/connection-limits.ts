@@ -1,6 +1,8 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { InvalidArgumentError } from '@meshkit/core';
 import { checkInteger } from '@meshkit/core/internal';
+import { problemResponse } from './problem.ts';
+import { encodeResponse } from './respond.ts';
 
 /** Limits on how a client sends its request, the same for the node kit and the Fastify plugin. */
 export interface ConnectionLimitOptions {
@@ -60,5 +62,25 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits):
     500,
     Math.max(10, Math.floor(limits.headersTimeoutMs / 2)),
   );
-  server.maxHeadersCount = limits.maxHeadersCount;
+  // One more than the limit reaches the parser's cap: Node 24 refuses a request beyond its cap, but Node 22
+  // silently drops the extra headers. Keeping one extra lets the check below see the request went over,
+  // so both answer 431 alike, before any 'request' listener (the kit's or Fastify's) runs.
+  server.maxHeadersCount = limits.maxHeadersCount + 1;
+  const emit = server.emit;
+  const limit = limits.maxHeadersCount;
+  server.emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'request' && (args[0] as IncomingMessage).rawHeaders.length / 2 > limit) {
+      refuseTooManyHeaders(args[1] as ServerResponse);
+      return true;
+    }
+    return Reflect.apply(emit, this, [event, ...args]) as boolean;
+  } as Server['emit'];
+}
+
+function refuseTooManyHeaders(res: ServerResponse): void {
+  const encoded = encodeResponse(
+    problemResponse({ status: 431, title: 'request headers too large', field: 'headers' }),
+  );
+  res.writeHead(431, { ...encoded.headers, connection: 'close' });
+  res.end(encoded.body);
 }

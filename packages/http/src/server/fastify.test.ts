@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, FakeClock } from '@meshkit/core';
-import { staticRegistry } from '@meshkit/discovery';
+import { advertisedAddress, staticRegistry } from '@meshkit/discovery';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { slowRequest } from '../test-support/faults.ts';
 import { meshkitFastify } from './fastify.ts';
@@ -97,6 +97,20 @@ describe('meshkitFastify', () => {
     const bad = await call(base, '/deadline', { headers: { 'x-meshkit-timeout-ms': '-5' } });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.field, 'header:x-meshkit-timeout-ms');
+  });
+
+  it("answers Fastify's own 404, 405 and malformed-JSON 400 with problem documents", async () => {
+    const missing = await call(base, '/nowhere?x=1');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers.get('content-type'), 'application/problem+json');
+    assert.equal(missing.body.title, 'not found');
+    assert.equal(missing.body.detail, 'no route for GET /nowhere');
+    const wrongMethod = await call(base, '/boom', { method: 'DELETE' });
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.headers.get('content-type'), 'application/problem+json');
+    assert.equal(wrongMethod.headers.get('allow'), 'GET, HEAD');
+    const malformed = await call(base, '/users', { method: 'POST', headers: json, body: '{"email":' });
+    assert.equal(malformed.headers.get('content-type'), 'application/problem+json');
   });
 
   it('answers validation failures, malformed JSON and oversize bodies with problem documents', async () => {
@@ -269,6 +283,27 @@ describe('meshkitFastify with a streamed reply', () => {
 });
 
 describe('meshkitFastify lifecycle', () => {
+  it('listening on 0.0.0.0 registers a routable address, not 0.0.0.0', async () => {
+    const registry = staticRegistry();
+    const app = Fastify();
+    await app.register(meshkitFastify, {
+      service: 'users',
+      registry,
+      shutdown: { signals: false, exit: false, graceMs: 0 },
+    });
+    app.get('/', async () => ({ ok: true }));
+    await app.listen({ port: 0, host: '0.0.0.0' });
+    try {
+      const [instance] = await registry.lookup('users');
+      assert.equal(instance?.address, advertisedAddress('0.0.0.0'));
+      const reply = await call(`http://${instance!.address}:${instance!.port}`, '/');
+      assert.equal(reply.status, 200);
+    } finally {
+      await app.close();
+      await registry.close();
+    }
+  });
+
   it('registers on listen; on SIGTERM deregisters, drains in-flight, closes Fastify and exits 0', async () => {
     const registry = staticRegistry();
     const signals = new EventEmitter();

@@ -210,6 +210,27 @@ export async function meshkitFastify(
   });
 
   fastify.setErrorHandler((error: FastifyError, _request, reply) => send(reply, fastifyProblem(error)));
+  // Fastify's own 404 is plain JSON, and a path served under other methods is a 404 too: both become
+  // problem documents, the second a 405 with `Allow`.
+  fastify.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? request.url;
+    const allow = routeMethods.filter((method) => fastify.findRoute({ method, url: path }) !== null);
+    if (allow.length > 0) {
+      reply.header('allow', allow.join(', '));
+      return send(
+        reply,
+        problemResponse({
+          status: 405,
+          title: 'method not allowed',
+          detail: `${request.method} is not allowed on ${path}; allowed: ${allow.join(', ')}`,
+        }),
+      );
+    }
+    return send(
+      reply,
+      problemResponse({ status: 404, title: 'not found', detail: `no route for ${request.method} ${path}` }),
+    );
+  });
 
   fastify.addHook('onListen', async () => {
     const address = fastify.server.address() as AddressInfo | null;
@@ -224,6 +245,9 @@ export async function meshkitFastify(
 // Registered on the root instance, not encapsulated (what fastify-plugin does).
 Object.defineProperty(meshkitFastify, Symbol.for('skip-override'), { value: true });
 Object.defineProperty(meshkitFastify, Symbol.for('fastify.display-name'), { value: 'meshkit' });
+
+/** The methods a 405's `Allow` header may list. */
+const routeMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 /** Maps Fastify's own errors (schema validation, body parsing, limits) to problem documents. */
 function fastifyProblem(error: FastifyError): KitResponse {

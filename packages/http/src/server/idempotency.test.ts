@@ -68,6 +68,17 @@ contract('memory', (options) => memoryIdempotencyStore(options));
 contract('sqlite', (options) => sqliteIdempotencyStore({ path: ':memory:', ...options }));
 
 describe('sqlite idempotency store', () => {
+  it('creates the folder of its path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshkit-idem-'));
+    try {
+      const store = sqliteIdempotencyStore({ path: join(dir, 'var', 'idem.db') });
+      assert.deepEqual(await store.claim('k', 'f'), { kind: 'new' });
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('is shared by two handles on one file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'meshkit-idem-'));
     try {

@@ -1,6 +1,6 @@
 import { type Clock, sleep } from '@meshkit/core';
 import { checkInteger } from '@meshkit/core/internal';
-import type { InstanceInit, Registration, Registry } from '@meshkit/discovery';
+import { advertisedAddress, type InstanceInit, type Registration, type Registry } from '@meshkit/discovery';
 
 /** Where termination signals come from; `process` by default, an `EventEmitter` in tests. */
 export interface SignalSource {
@@ -30,7 +30,11 @@ export interface ShutdownOptions {
 export interface InstanceOptions {
   /** Defaults to `<service>-<host>-<port>`. */
   readonly id?: string;
-  /** The address callers should use; defaults to the listening host (required when that is 0.0.0.0). */
+  /**
+   * The address callers should use. Defaults to the listening host; for `0.0.0.0` / `::`, the first
+   * non-internal IPv4 address of this machine, else `127.0.0.1` (see `advertisedAddress` in
+   * `@meshkit/discovery`).
+   */
   readonly address?: string;
   readonly version?: string;
   readonly labels?: Readonly<Record<string, string>>;
@@ -94,7 +98,8 @@ export class Lifecycle {
   /** Registers the instance (if there is a registry) and installs the signal handlers. */
   async started(host: string, port: number): Promise<void> {
     if (this.#registry !== undefined) {
-      const address = this.#instance.address ?? host;
+      // Never `0.0.0.0`: a wildcard listening host registers a routable address (see advertisedAddress).
+      const address = this.#instance.address ?? advertisedAddress(host);
       const init: InstanceInit = {
         id: this.#instance.id ?? `${this.#service}-${address}-${port}`,
         service: this.#service,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, FakeClock, InvalidArgumentError, metadataText } from '@meshkit/core';
-import { staticRegistry } from '@meshkit/discovery';
+import { advertisedAddress, staticRegistry } from '@meshkit/discovery';
 import { rawExchange } from '../test-support/raw.ts';
 import { memoryIdempotencyStore } from './idempotency.ts';
 import { httpServer, type MeshServer } from './node-server.ts';
@@ -246,6 +246,24 @@ describe('httpServer idempotency keys', () => {
 });
 
 describe('httpServer lifecycle', () => {
+  it('listening on 0.0.0.0 registers a routable address that a client reaches', async () => {
+    const registry = staticRegistry();
+    const server = httpServer({
+      service: 'users',
+      registry,
+      shutdown: { signals: false, exit: false, graceMs: 0 },
+      handler: () => ({ body: { ok: true } }),
+    });
+    const { port } = await server.listen({ port: 0, host: '0.0.0.0' });
+    const [instance] = await registry.lookup('users');
+    assert.equal(instance?.address, advertisedAddress('0.0.0.0'));
+    assert.notEqual(instance?.address, '0.0.0.0');
+    const reply = await call(`http://${instance!.address}:${port}`, '/');
+    assert.equal(reply.status, 200);
+    await server.shutdown();
+    await registry.close();
+  });
+
   it('registers on listen; on SIGTERM deregisters first, refuses new work, drains in-flight, then exits 0', async () => {
     const registry = staticRegistry();
     const signals = new EventEmitter();

@@ -1,5 +1,4 @@
-import { DatabaseSync } from 'node:sqlite';
-import { checkString } from '@meshkit/core/internal';
+import { checkString, openSqliteFile } from '@meshkit/core/internal';
 import {
   type IdempotencyClaim,
   type IdempotencyStore,
@@ -34,8 +33,8 @@ interface Row {
 export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): IdempotencyStore {
   const path = checkString('sqliteIdempotencyStore.path', options.path);
   const { ttlMs, inProgressTtlMs, clock } = resolveStoreOptions(options, 'sqliteIdempotencyStore');
-  const db = new DatabaseSync(path);
-  db.exec(`
+  const db = openSqliteFile('sqliteIdempotencyStore.path', path, (db) =>
+    db.exec(`
     PRAGMA journal_mode = WAL;
     PRAGMA busy_timeout = 5000;
     CREATE TABLE IF NOT EXISTS meshkit_idempotency (
@@ -47,7 +46,8 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
       body BLOB
     );
     CREATE INDEX IF NOT EXISTS meshkit_idempotency_expiry ON meshkit_idempotency (expires_at);
-  `);
+  `),
+  );
   const purge = db.prepare('DELETE FROM meshkit_idempotency WHERE expires_at <= ?');
   const insert = db.prepare(
     'INSERT INTO meshkit_idempotency (key, fingerprint, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING',

@@ -34,6 +34,16 @@ function controlled() {
 const unavailable = () => new MeshError(ErrorCode.HTTP_STATUS, '503', { retryable: true });
 
 describe('hedge', () => {
+  it('waits for its hedge delay on a timer that keeps the process alive', async () => {
+    const clock = new FakeClock();
+    const { service, attempts } = controlled();
+    const result = hedge<string, string>({ delayMs: 50 }).wrap(service)('x', createContext({ clock }));
+    await clock.flush();
+    assert.equal(clock.refTimers, 1);
+    attempts[0]!.resolve('fast');
+    assert.equal(await result, 'fast');
+  });
+
   it('sends nothing extra when the first attempt answers in time, and leaves no timer', async () => {
     const clock = new FakeClock();
     const { service, attempts } = controlled();

@@ -73,7 +73,8 @@ function hedged<Req, Res>(
 ): Promise<Res> {
   const { maxHedges, budget, name } = config;
   const clock = ctx.clock;
-  const timers = timerQueueFor(clock);
+  // The hedge delay is a wait the call depends on: its timer keeps the process alive.
+  const timers = timerQueueFor(clock, { ref: true });
   return new Promise<Res>((resolve, reject) => {
     const scopes: CancelHandle[] = [];
     let inFlight = 0;

@@ -66,7 +66,8 @@ class Bucket<Req, Res> implements RateLimiter<Req, Res> {
       const fitsDeadline = ctx.deadline === undefined || now + waitMs < ctx.deadline;
       if (waitMs > this.#config.waitUpToMs || !fitsDeadline) return Promise.reject(this.#refusal(waitMs));
       this.#tokens -= 1;
-      return sleep(this.#config.clock, waitMs, ctx.signal).then(
+      // The call waits for its token: the timer keeps the process alive.
+      return sleep(this.#config.clock, waitMs, ctx.signal, { ref: true }).then(
         () => next(req, ctx),
         (reason: unknown) => {
           this.#tokens += 1;

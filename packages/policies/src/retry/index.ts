@@ -6,9 +6,11 @@ import {
   isAbortError,
   type Layer,
   MeshError,
+  previousEndpoints,
   type Service,
   sleep,
 } from '@meshkit/core';
+import { failedEndpointOf } from '@meshkit/core/internal';
 import { attemptsObserved, observedAttempt } from '../internal/attempt.ts';
 import { toAbortError } from '../internal/errors.ts';
 import { GuardChain, type Pipeline, pipelineOf, start, withPipeline } from '../internal/pipeline.ts';
@@ -122,16 +124,24 @@ function retryLoop<Req, Res>(
   config: RetryConfig<Res>,
 ): (req: Req, ctx: CallContext, attempt: number, outcome: Outcome<Res> | undefined) => Promise<Res> {
   const { name, maxAttempts, retryOnResult } = config;
-  const runAttempt = (req: Req, ctx: CallContext, attempt: number): Promise<Res> => {
-    const actx = attempt === 1 ? ctx : ctx.with({ attempt });
+  const runAttempt = (
+    req: Req,
+    ctx: CallContext,
+    attempt: number,
+    tried: readonly string[] | undefined,
+  ): Promise<Res> => {
+    let actx = attempt === 1 ? ctx : ctx.with({ attempt });
+    // The balancer prefers an endpoint this call has not failed on yet (Envoy's previous_hosts).
+    if (tried !== undefined) actx = actx.set(previousEndpoints, tried);
     return attemptsObserved() ? observedAttempt(next, req, actx, name) : next(req, actx);
   };
   return async (req, ctx, attempt, outcome) => {
     let previousMs = 0;
+    let tried: readonly string[] | undefined;
     for (;;) {
       if (outcome === undefined) {
         try {
-          const value = await runAttempt(req, ctx, attempt);
+          const value = await runAttempt(req, ctx, attempt, tried);
           if (retryOnResult === undefined || attempt >= maxAttempts || !retryOnResult(value, ctx)) {
             return value;
           }
@@ -155,11 +165,14 @@ function retryLoop<Req, Res>(
       }
       if (delayMs > 0) {
         try {
-          await sleep(ctx.clock, delayMs, ctx.signal);
+          // The call waits on the backoff (no socket is open meanwhile): its timer keeps the process alive.
+          await sleep(ctx.clock, delayMs, ctx.signal, { ref: true });
         } catch (reason) {
           throw toAbortError(reason);
         }
       }
+      const failedOn = outcome.ok ? undefined : failedEndpointOf(outcome.error);
+      if (failedOn !== undefined && tried?.includes(failedOn) !== true) tried = [...(tried ?? []), failedOn];
       previousMs = delayMs;
       attempt++;
       outcome = undefined;

@@ -47,6 +47,20 @@ function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown }>
 }
 
 describe('retry', () => {
+  it('waits out its backoff on a timer that keeps the process alive', async () => {
+    const clock = new FakeClock();
+    const svc = script(clock, [unavailable(), 'ok']);
+    const result = retry<string, string>({ backoff: constantBackoff(100) }).wrap(svc)(
+      'x',
+      createContext({ clock }),
+    );
+    await clock.flush();
+    assert.equal(clock.refTimers, 1, 'the backoff timer is ref');
+    await clock.advance(100);
+    assert.equal(await result, 'ok');
+    assert.equal(clock.pendingTimers, 0);
+  });
+
   it('makes one attempt on success and arms no timer', async () => {
     const clock = new FakeClock();
     const svc = script(clock, ['ok']);
