@@ -10,7 +10,7 @@ function drain(budget: RetryBudget): number {
 }
 
 describe('RetryBudget', () => {
-  it('starts with one second of the allowance, not the window\'s, and accrues the rest over time', async () => {
+  it('starts with one second of the allowance, not a whole window of it, and accrues the rest over time', async () => {
     const clock = new FakeClock();
     const budget = new RetryBudget({ clock });
     assert.equal(budget.balance, 10, 'one second of 10 retries/s, not 10 s of it');
