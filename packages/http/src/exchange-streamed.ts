@@ -1,4 +1,11 @@
-import { type CallContext, completable, ErrorCode, isAbortError, isMeshError } from '@meshkit/core';
+import {
+  type CallContext,
+  completable,
+  ErrorCode,
+  isAbortError,
+  isMeshError,
+  MeshError,
+} from '@meshkit/core';
 import type { Dispatcher } from 'undici';
 import { statusError } from './errors.ts';
 import { dispatchOptions, failure, statusErrorOptions, type Target } from './exchange.ts';
@@ -27,9 +34,32 @@ export async function sendStreaming(
   const result: HttpResponse = { status: response.statusCode, headers: response.headers, body };
   // The call is over when the body is: read to its end, failed, cancelled or dumped. Until then the
   // deadline above can still fire and abort it, and the layers that hold something for it keep it.
+  // With nothing above to cancel it (the transport used on its own), the body keeps its own timer for
+  // the deadline: undici's headers timeout ended at the headers.
+  const stopTimer = ctx.cancellable ? undefined : bodyDeadline(ctx, target.origin, body);
   const completion = completable(result);
-  body.once('close', () => completion.complete(body.errored ?? undefined));
+  body.once('close', () => {
+    stopTimer?.();
+    completion.complete(body.errored ?? undefined);
+  });
   return result;
+}
+
+/** Destroys `body` with `ERR_DEADLINE_EXCEEDED` when the context's deadline passes; returns the stop. */
+function bodyDeadline(ctx: CallContext, origin: string, body: HttpResponseBody): (() => void) | undefined {
+  if (ctx.deadline === undefined) return undefined;
+  const clock = ctx.clock;
+  const timer = clock.setTimeout(
+    () => {
+      body.destroy(
+        new MeshError(ErrorCode.DEADLINE_EXCEEDED, `deadline passed reading the body from ${origin}`, {
+          details: { address: origin },
+        }),
+      );
+    },
+    Math.max(0, ctx.remainingMs()),
+  );
+  return () => clock.clearTimeout(timer);
 }
 
 /**
