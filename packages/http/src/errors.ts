@@ -18,6 +18,24 @@ const resetCodes = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CL
 /** TLS handshake failures: nothing was sent, but retrying the same endpoint will fail the same way. */
 const tlsCodes = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|HOSTNAME_MISMATCH)/;
 
+/**
+ * A response body over `maxResponseBytes`: declared by its `content-length` or counted while reading.
+ * Not retryable (the endpoint would send the same again) and not the endpoint's fault for its breaker.
+ */
+export function responseTooLarge(address: string, limit: number, declared?: number): MeshError {
+  const size = declared === undefined ? 'more than' : `${declared} bytes, over`;
+  return new MeshError(
+    ErrorCode.INVALID_PAYLOAD,
+    `response from ${address} is ${size} maxResponseBytes (${limit} bytes); raise transport.maxResponseBytes or stream it with request()`,
+    {
+      details: { address, field: 'maxResponseBytes', limit, ...(declared === undefined ? {} : { declared }) },
+    },
+  );
+}
+
+/** undici's error when a body passes its `maxResponseSize`. */
+const tooLargeCode = 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
+
 /** The statuses retried by default: throttling and the transient server-side failures. */
 export const defaultRetryableStatuses: readonly number[] = [429, 500, 502, 503, 504];
 
@@ -31,7 +49,12 @@ function codeOf(error: unknown): string {
  * cancelled (a policy's `MeshError` as is, anything else as the platform `AbortError`), or a
  * `MeshError` with a code telling whether the request could have reached the server.
  */
-export function mapTransportError(error: unknown, ctx: CallContext, address: string): unknown {
+export function mapTransportError(
+  error: unknown,
+  ctx: CallContext,
+  address: string,
+  maxResponseBytes?: number,
+): unknown {
   if (ctx.aborted) {
     const reason = ctx.abortReason;
     return isMeshError(reason) ? reason : abortError(reason);
@@ -39,6 +62,8 @@ export function mapTransportError(error: unknown, ctx: CallContext, address: str
   if (isMeshError(error)) return error;
   const code = codeOf(error);
   const details = { address, cause: code };
+  if (code === tooLargeCode && maxResponseBytes !== undefined)
+    return responseTooLarge(address, maxResponseBytes);
   if (connectCodes.has(code)) {
     return new MeshError(ErrorCode.CONNECT, `cannot connect to ${address} (${code})`, {
       cause: error,

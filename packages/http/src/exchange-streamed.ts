@@ -7,8 +7,8 @@ import {
   MeshError,
 } from '@meshkit/core';
 import type { Dispatcher } from 'undici';
-import { statusError } from './errors.ts';
-import { dispatchOptions, failure, statusErrorOptions, type Target } from './exchange.ts';
+import { responseTooLarge, statusError } from './errors.ts';
+import { declaredOverLimit, dispatchOptions, failure, statusErrorOptions, type Target } from './exchange.ts';
 import type { HttpRequest, HttpResponse, HttpResponseBody } from './types.ts';
 
 /** An exchange whose response body stays a stream (`request()`). */
@@ -25,12 +25,20 @@ export async function sendStreaming(
       signal: ctx.cancellable ? (new ContextAbort(ctx) as unknown as AbortSignal) : undefined,
     });
   } catch (error) {
-    throw failure(error, ctx, target.origin);
+    throw failure(error, ctx, target);
   }
   const body = response.body as unknown as HttpResponseBody;
   if (response.statusCode >= 400) {
     throw await statusError(response.statusCode, response.headers, body, statusErrorOptions(target, ctx));
   }
+  const declared = declaredOverLimit(target, response.headers);
+  if (declared !== undefined) {
+    // Destroying the body closes the connection: the rest of it is never transferred.
+    const error = responseTooLarge(target.origin, target.maxResponseBytes!, declared);
+    body.destroy(error);
+    throw error;
+  }
+  if (target.maxResponseBytes !== undefined) reportOversize(body, target.origin, target.maxResponseBytes);
   const result: HttpResponse = { status: response.statusCode, headers: response.headers, body };
   // The call is over when the body is: read to its end, failed, cancelled or dumped. Until then the
   // deadline above can still fire and abort it, and the layers that hold something for it keep it.
@@ -43,6 +51,21 @@ export async function sendStreaming(
     completion.complete(body.errored ?? undefined);
   });
   return result;
+}
+
+/**
+ * undici counts the body against `maxResponseSize` and, past it, destroys the socket and then the body
+ * with its own error; the body's reader gets meshkit's error naming the limit instead.
+ */
+function reportOversize(body: HttpResponseBody, origin: string, limit: number): void {
+  const destroy = body.destroy;
+  body.destroy = function (this: HttpResponseBody, error?: Error) {
+    const code = (error as { code?: unknown } | undefined)?.code;
+    return destroy.call(
+      this,
+      code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE' ? responseTooLarge(origin, limit) : error,
+    ) as HttpResponseBody;
+  } as HttpResponseBody['destroy'];
 }
 
 /** Destroys `body` with `ERR_DEADLINE_EXCEEDED` when the context's deadline passes; returns the stop. */

@@ -24,6 +24,13 @@ export interface HttpTransportOptions {
   readonly retryableStatuses?: readonly number[];
   /** How much of an error response's body `ERR_HTTP_STATUS` keeps, in bytes. Defaults to 4,096. */
   readonly maxErrorBodyBytes?: number;
+  /**
+   * The largest response body read, in bytes, or `false` for no limit. A body over it fails the call
+   * with `ERR_INVALID_PAYLOAD` naming the limit (not retried, not counted by the breaker): at once when
+   * its `content-length` says so, else as soon as the bytes read pass it, for streamed `request()`
+   * bodies too. The connection is closed, so the rest is never transferred. Defaults to 16 MiB.
+   */
+  readonly maxResponseBytes?: number | false;
 }
 
 /** A per-endpoint HTTP service over one undici keep-alive `Pool`. */
@@ -59,7 +66,11 @@ export interface ResolvedTransportOptions {
   readonly secure: boolean;
   readonly retryableStatuses: ReadonlySet<number>;
   readonly maxErrorBodyBytes: number;
+  readonly maxResponseBytes: number | undefined;
 }
+
+/** The default of {@link HttpTransportOptions.maxResponseBytes}: 16 MiB. */
+export const defaultMaxResponseBytes = 16 * 1024 * 1024;
 
 /** Checks {@link HttpTransportOptions} once, so every endpoint's transport shares the result. */
 export function resolveTransportOptions(
@@ -81,17 +92,23 @@ export function resolveTransportOptions(
   }
   for (const s of statuses) checkInteger(`${field}.retryableStatuses[]`, s, 100, 599);
   const maxErrorBodyBytes = checkInteger(`${field}.maxErrorBodyBytes`, options.maxErrorBodyBytes ?? 4_096, 0);
+  const maxResponseBytes =
+    options.maxResponseBytes === false
+      ? undefined
+      : checkInteger(`${field}.maxResponseBytes`, options.maxResponseBytes ?? defaultMaxResponseBytes, 1);
   const tls = options.tls === undefined ? undefined : tlsConnectOptions(options.tls, `${field}.tls`);
   return {
     pool: {
       connections,
       pipelining,
       keepAliveTimeout: keepAliveTimeoutMs,
+      maxResponseSize: maxResponseBytes ?? -1,
       connect: { timeout: connectTimeoutMs, ...tls },
     },
     secure: tls !== undefined,
     retryableStatuses: new Set(statuses),
     maxErrorBodyBytes,
+    maxResponseBytes,
   };
 }
 
@@ -124,9 +141,9 @@ export function httpTransport(
   const resolved = 'pool' in options ? options : resolveTransportOptions(options);
   const origin = originOf(address, resolved.secure);
   const pool = new Pool(origin, resolved.pool);
-  const { retryableStatuses, maxErrorBodyBytes } = resolved;
+  const { retryableStatuses, maxErrorBodyBytes, maxResponseBytes } = resolved;
 
-  const target: Target = { pool, origin, retryableStatuses, maxErrorBodyBytes };
+  const target: Target = { pool, origin, retryableStatuses, maxErrorBodyBytes, maxResponseBytes };
   const service = ((req: HttpRequest, ctx: CallContext): Promise<HttpResponse> =>
     req.buffer === true ? sendBuffered(target, req, ctx) : sendStreaming(target, req, ctx)) as HttpTransport;
 
