@@ -1,5 +1,6 @@
 import { abortError, type CallContext, ErrorCode, isMeshError, MeshError } from '@meshkit/core';
 import { parseRetryAfter } from '@meshkit/policies';
+import { tlsAlertOf } from './tls.ts';
 import type { HttpHeaders, HttpResponseBody } from './types.ts';
 import { wireHeaders } from './wire.ts';
 
@@ -35,6 +36,34 @@ export function responseTooLarge(address: string, limit: number, declared?: numb
 
 /** undici's error when a body passes its `maxResponseSize`. */
 const tooLargeCode = 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
+
+/** What to change, for a failed TLS handshake: the server's alert, or what the client could not verify. */
+function tlsFix(code: string, alert: string | undefined): string {
+  switch (alert) {
+    case 'certificate_required':
+      return 'the server requires a client certificate; set tls.cert and tls.key';
+    case 'unknown_ca':
+      return "the server does not trust the client certificate's issuer; use a certificate signed by a CA it trusts";
+    case 'certificate_expired':
+      return 'the server refused the client certificate as expired; renew it';
+    case 'certificate_revoked':
+      return 'the server refused the client certificate as revoked';
+    case 'bad_certificate':
+    case 'unsupported_certificate':
+    case 'certificate_unknown':
+    case 'access_denied':
+      return 'the server refused the client certificate; check tls.cert and tls.key';
+    case undefined:
+      break;
+    default:
+      return `the server sent the TLS alert ${alert}`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return "the server's certificate is not for this name; set tls.servername to a name it has";
+  }
+  if (code === 'CERT_HAS_EXPIRED') return "the server's certificate has expired";
+  return "the server's certificate could not be verified; set tls.ca to the CA that signed it";
+}
 
 /** The statuses retried by default: throttling and the transient server-side failures. */
 export const defaultRetryableStatuses: readonly number[] = [429, 500, 502, 503, 504];
@@ -73,11 +102,16 @@ export function mapTransportError(
     });
   }
   if (tlsCodes.test(code)) {
-    return new MeshError(ErrorCode.CONNECT, `TLS handshake with ${address} failed (${code})`, {
-      cause: error,
-      rejected: true,
-      details,
-    });
+    const alert = tlsAlertOf(code);
+    return new MeshError(
+      ErrorCode.CONNECT,
+      `TLS handshake with ${address} failed (${code}): ${tlsFix(code, alert)}`,
+      {
+        cause: error,
+        rejected: true,
+        details: { ...details, tlsHandshake: true, ...(alert === undefined ? {} : { tlsAlert: alert }) },
+      },
+    );
   }
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new MeshError(ErrorCode.TIMEOUT, `${address} did not answer in time (${code})`, {

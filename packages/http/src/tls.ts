@@ -1,4 +1,6 @@
+import type { Socket } from 'node:net';
 import { InvalidArgumentError } from '@meshkit/core';
+import { buildConnector } from 'undici';
 
 /**
  * TLS settings for the client's connections. Giving any of them switches endpoints without a scheme to
@@ -49,4 +51,34 @@ export function tlsConnectOptions(tls: TlsOptions, field: string): Record<string
   if (tls.key !== undefined) out.key = tls.key;
   if (tls.servername !== undefined) out.servername = tls.servername;
   return out;
+}
+
+/** OpenSSL's codes for a TLS alert the server sent, e.g. `ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED`. */
+const alertCode = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/;
+
+/** The TLS alert named by an error code (`certificate_required`, `unknown_ca`, ...), if it names one. */
+export function tlsAlertOf(code: string): string | undefined {
+  const match = alertCode.exec(code);
+  return match === null ? undefined : match[1]!.toLowerCase();
+}
+
+/**
+ * undici's TLS connector, keeping the server's alert. Under TLS 1.3 the client finishes its handshake
+ * before the server has checked the client certificate, so a refusal arrives as an alert on the first
+ * read; undici then reports the end of the connection ("other side closed") in its place. Ending the
+ * socket at the alert makes the alert the error undici fails the request with.
+ */
+export function alertKeepingConnector(options: buildConnector.BuildOptions): buildConnector.connector {
+  const connect = buildConnector(options);
+  return (opts, callback) =>
+    connect(opts, (error, socket) => {
+      if (socket !== null && socket !== undefined) {
+        const onError = (e: NodeJS.ErrnoException): void => {
+          if (tlsAlertOf(e.code ?? '') !== undefined) (socket as Socket).destroy();
+        };
+        socket.on('error', onError);
+        socket.once('close', () => socket.off('error', onError));
+      }
+      (callback as (error: Error | null, socket: unknown) => void)(error, socket);
+    });
 }

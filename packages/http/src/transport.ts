@@ -1,11 +1,11 @@
 import { type CallContext, InvalidArgumentError, markCancelsPromptly, type Service } from '@meshkit/core';
 import { checkInteger } from '@meshkit/core/internal';
-import { Pool } from 'undici';
+import { type buildConnector, Pool } from 'undici';
 import { defaultRetryableStatuses } from './errors.ts';
 import type { Target } from './exchange.ts';
 import { sendBuffered } from './exchange-buffered.ts';
 import { sendStreaming } from './exchange-streamed.ts';
-import { type TlsOptions, tlsConnectOptions } from './tls.ts';
+import { alertKeepingConnector, type TlsOptions, tlsConnectOptions } from './tls.ts';
 import type { HttpRequest, HttpResponse } from './types.ts';
 
 /** Options of {@link httpTransport}, shared by every endpoint of a client. */
@@ -103,7 +103,10 @@ export function resolveTransportOptions(
       pipelining,
       keepAliveTimeout: keepAliveTimeoutMs,
       maxResponseSize: maxResponseBytes ?? -1,
-      connect: { timeout: connectTimeoutMs, ...tls },
+      connect:
+        tls === undefined
+          ? { timeout: connectTimeoutMs }
+          : alertKeepingConnector({ timeout: connectTimeoutMs, ...tls } as buildConnector.BuildOptions),
     },
     secure: tls !== undefined,
     retryableStatuses: new Set(statuses),
