@@ -1,6 +1,6 @@
 import { abortError, type CallContext, ErrorCode, isMeshError, MeshError } from '@meshkit/core';
+import { tlsFailure } from '@meshkit/core/internal';
 import { parseRetryAfter } from '@meshkit/policies';
-import { tlsAlertOf } from './tls.ts';
 import type { HttpHeaders, HttpResponseBody } from './types.ts';
 import { wireHeaders } from './wire.ts';
 
@@ -16,8 +16,6 @@ const connectCodes = new Set([
 ]);
 /** The connection broke after the request may have been written, before a complete response. */
 const resetCodes = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNABORTED']);
-/** TLS handshake failures: nothing was sent, but retrying the same endpoint will fail the same way. */
-const tlsCodes = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|HOSTNAME_MISMATCH)/;
 
 /**
  * A response body over `maxResponseBytes`: declared by its `content-length` or counted while reading.
@@ -36,34 +34,6 @@ export function responseTooLarge(address: string, limit: number, declared?: numb
 
 /** undici's error when a body passes its `maxResponseSize`. */
 const tooLargeCode = 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
-
-/** What to change, for a failed TLS handshake: the server's alert, or what the client could not verify. */
-function tlsFix(code: string, alert: string | undefined): string {
-  switch (alert) {
-    case 'certificate_required':
-      return 'the server requires a client certificate; set tls.cert and tls.key';
-    case 'unknown_ca':
-      return "the server does not trust the client certificate's issuer; use a certificate signed by a CA it trusts";
-    case 'certificate_expired':
-      return 'the server refused the client certificate as expired; renew it';
-    case 'certificate_revoked':
-      return 'the server refused the client certificate as revoked';
-    case 'bad_certificate':
-    case 'unsupported_certificate':
-    case 'certificate_unknown':
-    case 'access_denied':
-      return 'the server refused the client certificate; check tls.cert and tls.key';
-    case undefined:
-      break;
-    default:
-      return `the server sent the TLS alert ${alert}`;
-  }
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return "the server's certificate is not for this name; set tls.servername to a name it has";
-  }
-  if (code === 'CERT_HAS_EXPIRED') return "the server's certificate has expired";
-  return "the server's certificate could not be verified; set tls.ca to the CA that signed it";
-}
 
 /** The statuses retried by default: throttling and the transient server-side failures. */
 export const defaultRetryableStatuses: readonly number[] = [429, 500, 502, 503, 504];
@@ -101,18 +71,8 @@ export function mapTransportError(
       details,
     });
   }
-  if (tlsCodes.test(code)) {
-    const alert = tlsAlertOf(code);
-    return new MeshError(
-      ErrorCode.CONNECT,
-      `TLS handshake with ${address} failed (${code}): ${tlsFix(code, alert)}`,
-      {
-        cause: error,
-        rejected: true,
-        details: { ...details, tlsHandshake: true, ...(alert === undefined ? {} : { tlsAlert: alert }) },
-      },
-    );
-  }
+  const tls = tlsFailure(code, address, error);
+  if (tls !== undefined) return tls;
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new MeshError(ErrorCode.TIMEOUT, `${address} did not answer in time (${code})`, {
       cause: error,

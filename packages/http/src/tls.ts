@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { InvalidArgumentError } from '@meshkit/core';
+import { tlsAlertOf } from '@meshkit/core/internal';
 import { buildConnector } from 'undici';
 
 /**
@@ -51,15 +52,6 @@ export function tlsConnectOptions(tls: TlsOptions, field: string): Record<string
   if (tls.key !== undefined) out.key = tls.key;
   if (tls.servername !== undefined) out.servername = tls.servername;
   return out;
-}
-
-/** OpenSSL's codes for a TLS alert the server sent, e.g. `ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED`. */
-const alertCode = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/;
-
-/** The TLS alert named by an error code (`certificate_required`, `unknown_ca`, ...), if it names one. */
-export function tlsAlertOf(code: string): string | undefined {
-  const match = alertCode.exec(code);
-  return match === null ? undefined : match[1]!.toLowerCase();
 }
 
 /**
