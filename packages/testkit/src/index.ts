@@ -1,7 +1,7 @@
 /**
  * `@meshkit/testkit`: what meshkit's own tests use, exported for users' tests: the fake clock,
- * scripted services, TLS test certificates, faulty HTTP servers and clients, and the conformance suites for registry sources and broker
- * adapters.
+ * scripted services, TLS test certificates, faulty HTTP servers and clients, and the conformance suites
+ * for registry sources and broker adapters.
  */
 export { FakeClock } from '@meshkit/core';
 export { type BrokerConformanceOptions, brokerConformance } from './broker-conformance.ts';
