@@ -122,6 +122,17 @@ class BufferedExchange implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: unknown): void {
     this.#status = statusCode;
     this.#headers = headers as HttpHeaders;
+    const ctx = this.#ctx;
+    if (!ctx.cancellable && ctx.deadline !== undefined) {
+      // Nothing above can cancel the call and undici's headers timeout ended here: the body keeps a
+      // timer of its own for the deadline (the failure is reported as ERR_DEADLINE_EXCEEDED).
+      const clock = ctx.clock;
+      const timer = clock.setTimeout(
+        () => this.#cancel(new Error('deadline passed reading the body')),
+        Math.max(0, ctx.remainingMs()),
+      );
+      this.#unregister = () => clock.clearTimeout(timer);
+    }
     // A success declaring a body over the limit fails before any of it is read; the abort closes the
     // connection, so the rest is never transferred. (An error status keeps only its excerpt anyway.)
     const declared = statusCode < 400 ? declaredOverLimit(this.#target, headers) : undefined;

@@ -121,9 +121,9 @@ export function resolveTransportOptions(
  * - Context metadata (`traceparent`, `x-request-id`, ...) goes out as headers; the deadline as
  *   `x-meshkit-timeout-ms` (time left); the context's idempotency key as `Idempotency-Key`.
  * - Cancellation reaches undici through `ctx.onAbort`, never `ctx.signal` (whose `AbortSignal.any`
- *   chain costs more than the request itself), and only when the context is cancellable. A deadline is
- *   enforced as undici's headers timeout when nothing else can cancel the call, so the transport
- *   honours it on its own.
+ *   chain costs more than the request itself), and only when the context is cancellable. When nothing
+ *   else can cancel the call, the transport honours a deadline on its own: undici's headers timeout
+ *   until the headers, then a timer that ends the body, buffered or streamed.
  * - Failures become `MeshError`s: `ERR_CONNECT` (never sent), `ERR_CONNECTION_RESET`, `ERR_TIMEOUT`,
  *   `ERR_DEADLINE_EXCEEDED`, and `ERR_HTTP_STATUS` for status >= 400 (with status, headers, a body
  *   excerpt and `retryAfterMs`).
