@@ -107,7 +107,7 @@ export async function faultServer(fault: HttpFault, options: FaultServerOptions 
     refusedHandshakes: () => refused,
     close: () =>
       new Promise<void>((resolve) => {
-        for (const timer of timers) clearInterval(timer);
+        for (const timer of timers) clearTimeout(timer);
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
@@ -115,13 +115,11 @@ export async function faultServer(fault: HttpFault, options: FaultServerOptions 
 }
 
 function answer(socket: Socket, fault: HttpFault, timers: Set<NodeJS.Timeout>): void {
-  const later = (ms: number, run: () => void, repeat = false): void => {
-    const timer = (repeat ? setInterval : setTimeout)(() => {
-      if (!repeat) timers.delete(timer);
-      if (socket.destroyed) {
-        clearInterval(timer);
-        timers.delete(timer);
-      } else run();
+  /** Runs `run` after `ms` unless the connection is gone by then; `close()` clears what is pending. */
+  const later = (ms: number, run: () => void): void => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (!socket.destroyed) run();
     }, ms);
     timers.add(timer);
   };
@@ -142,13 +140,11 @@ function answer(socket: Socket, fault: HttpFault, timers: Set<NodeJS.Timeout>): 
       );
       const bytes = Buffer.from(fault.body);
       let i = 0;
-      later(
-        fault.intervalMs,
-        () => {
-          if (i < bytes.length) socket.write(bytes.subarray(i, ++i));
-        },
-        true,
-      );
+      const trickle = (): void => {
+        socket.write(bytes.subarray(i, ++i));
+        if (i < bytes.length) later(fault.intervalMs, trickle);
+      };
+      later(fault.intervalMs, trickle);
       return;
     }
     case 'stalled-body': {
