@@ -98,6 +98,10 @@ describe('classifyError', () => {
       new MeshError('ERR_HTTP_STATUS', String(status), { details: { status } });
     const grpc = (grpcStatus: number) => new MeshError('ERR_GRPC_STATUS', 'x', { details: { grpcStatus } });
     assert.equal(classifyError(new MeshError('ERR_CONNECT', 'refused')), 'local');
+    const refusedCertificate = new MeshError('ERR_CONNECT', 'certificate required', {
+      details: { tlsHandshake: true, tlsAlert: 'certificate_required' },
+    });
+    assert.equal(classifyError(refusedCertificate), 'ignore', "the client's configuration, not the endpoint");
     assert.equal(classifyError(new MeshError('ERR_TIMEOUT', 't')), 'local');
     assert.equal(classifyError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })), 'local');
     assert.equal(classifyError(http(503)), 'gateway');

@@ -10,7 +10,7 @@ import { ErrorCode, isAbortError, isMeshError } from './errors.ts';
  * | `local`   | `ERR_CONNECT`, `ERR_CONNECTION_RESET`, `ERR_TIMEOUT`; Node socket errors (`ECONNREFUSED`, `ECONNRESET`, `ETIMEDOUT`, `EHOSTUNREACH`, `ENETUNREACH`, `EPIPE`) |
  * | `gateway` | `ERR_HTTP_STATUS` with `details.status` 502, 503 or 504; `ERR_GRPC_STATUS` with `details.grpcStatus` 14 (UNAVAILABLE) |
  * | `error`   | any other `ERR_HTTP_STATUS` with status >= 500; `ERR_GRPC_STATUS` 2, 13, 15 (UNKNOWN, INTERNAL, DATA_LOSS); any error that is not a `MeshError` |
- * | `ignore`  | cancellation, 4xx, other gRPC codes, and meshkit's own refusals (`ERR_CIRCUIT_OPEN`, `ERR_BULKHEAD_FULL`, `ERR_DEADLINE_EXCEEDED`, ...): they say nothing about the endpoint |
+ * | `ignore`  | `ERR_CONNECT` with `details.tlsAlert` (the server refused the client's certificate: the client's configuration, not the endpoint), cancellation, 4xx, other gRPC codes, and meshkit's own refusals (`ERR_CIRCUIT_OPEN`, `ERR_BULKHEAD_FULL`, `ERR_DEADLINE_EXCEEDED`, ...): they say nothing about the endpoint |
  * | `success` | a resolved call |
  */
 export type Outcome = 'success' | 'error' | 'gateway' | 'local' | 'ignore';
@@ -38,6 +38,7 @@ export function classifyError(error: unknown): Outcome {
   if (isMeshError(error)) {
     switch (error.code) {
       case ErrorCode.CONNECT:
+        return typeof error.details.tlsAlert === 'string' ? 'ignore' : 'local';
       case ErrorCode.CONNECTION_RESET:
       case ErrorCode.TIMEOUT:
         return 'local';

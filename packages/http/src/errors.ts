@@ -1,4 +1,5 @@
 import { abortError, type CallContext, ErrorCode, isMeshError, MeshError } from '@meshkit/core';
+import { tlsFailure } from '@meshkit/core/internal';
 import { parseRetryAfter } from '@meshkit/policies';
 import type { HttpHeaders, HttpResponseBody } from './types.ts';
 import { wireHeaders } from './wire.ts';
@@ -15,8 +16,24 @@ const connectCodes = new Set([
 ]);
 /** The connection broke after the request may have been written, before a complete response. */
 const resetCodes = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNABORTED']);
-/** TLS handshake failures: nothing was sent, but retrying the same endpoint will fail the same way. */
-const tlsCodes = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|HOSTNAME_MISMATCH)/;
+
+/**
+ * A response body over `maxResponseBytes`: declared by its `content-length` or counted while reading.
+ * Not retryable (the endpoint would send the same again) and not the endpoint's fault for its breaker.
+ */
+export function responseTooLarge(address: string, limit: number, declared?: number): MeshError {
+  const size = declared === undefined ? 'more than' : `${declared} bytes, over`;
+  return new MeshError(
+    ErrorCode.INVALID_PAYLOAD,
+    `response from ${address} is ${size} maxResponseBytes (${limit} bytes); raise transport.maxResponseBytes or stream it with request()`,
+    {
+      details: { address, field: 'maxResponseBytes', limit, ...(declared === undefined ? {} : { declared }) },
+    },
+  );
+}
+
+/** undici's error when a body passes its `maxResponseSize`. */
+const tooLargeCode = 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
 
 /** The statuses retried by default: throttling and the transient server-side failures. */
 export const defaultRetryableStatuses: readonly number[] = [429, 500, 502, 503, 504];
@@ -31,7 +48,12 @@ function codeOf(error: unknown): string {
  * cancelled (a policy's `MeshError` as is, anything else as the platform `AbortError`), or a
  * `MeshError` with a code telling whether the request could have reached the server.
  */
-export function mapTransportError(error: unknown, ctx: CallContext, address: string): unknown {
+export function mapTransportError(
+  error: unknown,
+  ctx: CallContext,
+  address: string,
+  maxResponseBytes?: number,
+): unknown {
   if (ctx.aborted) {
     const reason = ctx.abortReason;
     return isMeshError(reason) ? reason : abortError(reason);
@@ -39,6 +61,8 @@ export function mapTransportError(error: unknown, ctx: CallContext, address: str
   if (isMeshError(error)) return error;
   const code = codeOf(error);
   const details = { address, cause: code };
+  if (code === tooLargeCode && maxResponseBytes !== undefined)
+    return responseTooLarge(address, maxResponseBytes);
   if (connectCodes.has(code)) {
     return new MeshError(ErrorCode.CONNECT, `cannot connect to ${address} (${code})`, {
       cause: error,
@@ -47,13 +71,8 @@ export function mapTransportError(error: unknown, ctx: CallContext, address: str
       details,
     });
   }
-  if (tlsCodes.test(code)) {
-    return new MeshError(ErrorCode.CONNECT, `TLS handshake with ${address} failed (${code})`, {
-      cause: error,
-      rejected: true,
-      details,
-    });
-  }
+  const tls = tlsFailure(code, address, error);
+  if (tls !== undefined) return tls;
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new MeshError(ErrorCode.TIMEOUT, `${address} did not answer in time (${code})`, {
       cause: error,

@@ -1,7 +1,7 @@
 import type { CallContext } from '@meshkit/core';
 import type { Dispatcher } from 'undici';
-import { drainLimitBytes, statusErrorFrom } from './errors.ts';
-import { dispatchOptions, failure, statusErrorOptions, type Target } from './exchange.ts';
+import { drainLimitBytes, responseTooLarge, statusErrorFrom } from './errors.ts';
+import { declaredOverLimit, dispatchOptions, failure, statusErrorOptions, type Target } from './exchange.ts';
 import type { HttpHeaders, HttpRequest, HttpResponse } from './types.ts';
 
 /**
@@ -89,7 +89,7 @@ class BufferedExchange implements Dispatcher.DispatchHandler {
     if (this.#settled) return;
     this.#settled = true;
     this.#unregister?.();
-    this.#reject(failure(error, this.#ctx, this.#target.origin));
+    this.#reject(failure(error, this.#ctx, this.#target));
   }
 
   #finish(): void {
@@ -124,9 +124,33 @@ class BufferedExchange implements Dispatcher.DispatchHandler {
     if (this.#settled) controller.abort(new Error('cancelled before sending'));
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: unknown): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: unknown): void {
     this.#status = statusCode;
     this.#headers = headers as HttpHeaders;
+    const ctx = this.#ctx;
+    if (!ctx.cancellable && ctx.deadline !== undefined) {
+      // Nothing above can cancel the call and undici's headers timeout ended here: the body keeps a
+      // timer of its own for the deadline (the failure is reported as ERR_DEADLINE_EXCEEDED).
+      const clock = ctx.clock;
+      const timer = clock.setTimeout(
+        () => this.#cancel(new Error('deadline passed reading the body')),
+        Math.max(0, ctx.remainingMs()),
+      );
+      this.#unregister = () => clock.clearTimeout(timer);
+    }
+    // A success declaring a body over the limit fails before any of it is read; the abort closes the
+    // connection, so the rest is never transferred. (An error status keeps only its excerpt anyway.)
+    const declared = statusCode < 400 ? declaredOverLimit(this.#target, headers) : undefined;
+    if (declared !== undefined) {
+      const target = this.#target;
+      const error = responseTooLarge(target.origin, target.maxResponseBytes!, declared);
+      if (!this.#settled) {
+        this.#settled = true;
+        this.#unregister?.();
+        this.#reject(error);
+      }
+      controller.abort(error);
+    }
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -22,6 +22,8 @@ export interface Target {
   readonly origin: string;
   readonly retryableStatuses: ReadonlySet<number>;
   readonly maxErrorBodyBytes: number;
+  /** The largest response body read, in bytes; `undefined` for no limit. */
+  readonly maxResponseBytes: number | undefined;
 }
 
 /**
@@ -93,9 +95,19 @@ export function statusErrorOptions(target: Target, ctx: CallContext, req: HttpRe
 }
 
 /** A failed exchange as the caller sees it: an expired deadline, or the mapped transport error. */
-export function failure(error: unknown, ctx: CallContext, origin: string): unknown {
+export function failure(error: unknown, ctx: CallContext, target: Target): unknown {
   if (ctx.deadline !== undefined && ctx.remainingMs() <= 0 && !ctx.aborted) {
-    return deadlineExceeded(origin, false, error);
+    return deadlineExceeded(target.origin, false, error);
   }
-  return mapTransportError(error, ctx, origin);
+  return mapTransportError(error, ctx, target.origin, target.maxResponseBytes);
+}
+
+/** The body's declared size when it is over the target's limit, else `undefined`. */
+export function declaredOverLimit(target: Target, headers: unknown): number | undefined {
+  const limit = target.maxResponseBytes;
+  if (limit === undefined) return undefined;
+  const value = (headers as Record<string, string | string[] | undefined>)['content-length'];
+  if (typeof value !== 'string') return undefined;
+  const declared = Number(value);
+  return declared > limit ? declared : undefined;
 }

@@ -1,4 +1,7 @@
+import type { Socket } from 'node:net';
 import { InvalidArgumentError } from '@meshkit/core';
+import { tlsAlertOf } from '@meshkit/core/internal';
+import { buildConnector } from 'undici';
 
 /**
  * TLS settings for the client's connections. Giving any of them switches endpoints without a scheme to
@@ -49,4 +52,25 @@ export function tlsConnectOptions(tls: TlsOptions, field: string): Record<string
   if (tls.key !== undefined) out.key = tls.key;
   if (tls.servername !== undefined) out.servername = tls.servername;
   return out;
+}
+
+/**
+ * undici's TLS connector, keeping the server's alert. Under TLS 1.3 the client finishes its handshake
+ * before the server has checked the client certificate, so a refusal arrives as an alert on the first
+ * read; undici then reports the end of the connection ("other side closed") in its place. Ending the
+ * socket at the alert makes the alert the error undici fails the request with.
+ */
+export function alertKeepingConnector(options: buildConnector.BuildOptions): buildConnector.connector {
+  const connect = buildConnector(options);
+  return (opts, callback) =>
+    connect(opts, (error, socket) => {
+      if (socket !== null && socket !== undefined) {
+        const onError = (e: NodeJS.ErrnoException): void => {
+          if (tlsAlertOf(e.code ?? '') !== undefined) (socket as Socket).destroy();
+        };
+        socket.on('error', onError);
+        socket.once('close', () => socket.off('error', onError));
+      }
+      (callback as (error: Error | null, socket: unknown) => void)(error, socket);
+    });
 }

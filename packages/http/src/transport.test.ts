@@ -8,6 +8,7 @@ import {
   isAbortError,
   MeshError,
 } from '@meshkit/core';
+import { faultServer } from '@meshkit/testkit';
 import { deadPort, type Loopback, loopback, readText } from './test-support/loopback.ts';
 import { httpTransport } from './transport.ts';
 import type { HttpResponse, HttpResponseBody } from './types.ts';
@@ -210,6 +211,38 @@ describe('httpTransport', () => {
     const error = await t({ method: 'GET', path: '/hang' }, ctx).catch((e: unknown) => e);
     assertMeshError(error, ErrorCode.DEADLINE_EXCEEDED);
     await t.destroy();
+  });
+
+  it('ends a buffered body that stalls after the headers at the deadline, on its own', async () => {
+    const stalled = await faultServer({ kind: 'stalled-body' });
+    const t = httpTransport(stalled.address);
+    try {
+      const clock = new FakeClock();
+      const ctx = createContext({ clock, timeoutMs: 1_000 });
+      assert.equal(ctx.cancellable, false);
+      let settled: unknown = 'pending';
+      const outcome = t({ method: 'GET', path: '/', buffer: true }, ctx).then(
+        () => 'answered',
+        (e: unknown) => e,
+      );
+      void outcome.then((value) => {
+        settled = value;
+      });
+      while (stalled.requests() === 0) await new Promise((resolve) => setImmediate(resolve));
+      await clock.advance(999);
+      // The deadline has not passed; the headers reach undici in a few turns of the event loop.
+      for (let i = 0; i < 50 && settled === 'pending'; i++)
+        await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(settled, 'pending', 'still inside the deadline');
+      await clock.advance(1);
+      for (let i = 0; i < 50 && settled === 'pending'; i++)
+        await new Promise((resolve) => setImmediate(resolve));
+      assert.notEqual(settled, 'pending', 'ended at the deadline');
+      assertMeshError(await outcome, ErrorCode.DEADLINE_EXCEEDED);
+    } finally {
+      await t.destroy();
+      await stalled.close();
+    }
   });
 
   it('aborts the request when the context is cancelled, surfacing an AbortError', async () => {

@@ -1,11 +1,11 @@
 import { type CallContext, InvalidArgumentError, markCancelsPromptly, type Service } from '@meshkit/core';
 import { checkInteger } from '@meshkit/core/internal';
-import { Pool } from 'undici';
+import { type buildConnector, Pool } from 'undici';
 import { defaultRetryableStatuses } from './errors.ts';
 import type { Target } from './exchange.ts';
 import { sendBuffered } from './exchange-buffered.ts';
 import { sendStreaming } from './exchange-streamed.ts';
-import { type TlsOptions, tlsConnectOptions } from './tls.ts';
+import { alertKeepingConnector, type TlsOptions, tlsConnectOptions } from './tls.ts';
 import type { HttpRequest, HttpResponse } from './types.ts';
 
 /** Options of {@link httpTransport}, shared by every endpoint of a client. */
@@ -24,6 +24,13 @@ export interface HttpTransportOptions {
   readonly retryableStatuses?: readonly number[];
   /** How much of an error response's body `ERR_HTTP_STATUS` keeps, in bytes. Defaults to 4,096. */
   readonly maxErrorBodyBytes?: number;
+  /**
+   * The largest response body read, in bytes, or `false` for no limit. A body over it fails the call
+   * with `ERR_INVALID_PAYLOAD` naming the limit (not retried, not counted by the breaker): at once when
+   * its `content-length` says so, else as soon as the bytes read pass it, for streamed `request()`
+   * bodies too. The connection is closed, so the rest is never transferred. Defaults to 16 MiB.
+   */
+  readonly maxResponseBytes?: number | false;
 }
 
 /** A per-endpoint HTTP service over one undici keep-alive `Pool`. */
@@ -63,7 +70,11 @@ export interface ResolvedTransportOptions {
   readonly secure: boolean;
   readonly retryableStatuses: ReadonlySet<number>;
   readonly maxErrorBodyBytes: number;
+  readonly maxResponseBytes: number | undefined;
 }
+
+/** The default of {@link HttpTransportOptions.maxResponseBytes}: 16 MiB. */
+export const defaultMaxResponseBytes = 16 * 1024 * 1024;
 
 /** Checks {@link HttpTransportOptions} once, so every endpoint's transport shares the result. */
 export function resolveTransportOptions(
@@ -85,17 +96,26 @@ export function resolveTransportOptions(
   }
   for (const s of statuses) checkInteger(`${field}.retryableStatuses[]`, s, 100, 599);
   const maxErrorBodyBytes = checkInteger(`${field}.maxErrorBodyBytes`, options.maxErrorBodyBytes ?? 4_096, 0);
+  const maxResponseBytes =
+    options.maxResponseBytes === false
+      ? undefined
+      : checkInteger(`${field}.maxResponseBytes`, options.maxResponseBytes ?? defaultMaxResponseBytes, 1);
   const tls = options.tls === undefined ? undefined : tlsConnectOptions(options.tls, `${field}.tls`);
   return {
     pool: {
       connections,
       pipelining,
       keepAliveTimeout: keepAliveTimeoutMs,
-      connect: { timeout: connectTimeoutMs, ...tls },
+      maxResponseSize: maxResponseBytes ?? -1,
+      connect:
+        tls === undefined
+          ? { timeout: connectTimeoutMs }
+          : alertKeepingConnector({ timeout: connectTimeoutMs, ...tls } as buildConnector.BuildOptions),
     },
     secure: tls !== undefined,
     retryableStatuses: new Set(statuses),
     maxErrorBodyBytes,
+    maxResponseBytes,
   };
 }
 
@@ -105,9 +125,9 @@ export function resolveTransportOptions(
  * - Context metadata (`traceparent`, `x-request-id`, ...) goes out as headers; the deadline as
  *   `x-meshkit-timeout-ms` (time left); the context's idempotency key as `Idempotency-Key`.
  * - Cancellation reaches undici through `ctx.onAbort`, never `ctx.signal` (whose `AbortSignal.any`
- *   chain costs more than the request itself), and only when the context is cancellable. A deadline is
- *   enforced as undici's headers timeout when nothing else can cancel the call, so the transport
- *   honours it on its own.
+ *   chain costs more than the request itself), and only when the context is cancellable. When nothing
+ *   else can cancel the call, the transport honours a deadline on its own: undici's headers timeout
+ *   until the headers, then a timer that ends the body, buffered or streamed.
  * - Failures become `MeshError`s: `ERR_CONNECT` (never sent), `ERR_CONNECTION_RESET`, `ERR_TIMEOUT`,
  *   `ERR_DEADLINE_EXCEEDED`, and `ERR_HTTP_STATUS` for status >= 400 (with status, headers, a body
  *   excerpt and `retryAfterMs`).
@@ -128,9 +148,9 @@ export function httpTransport(
   const resolved = 'pool' in options ? options : resolveTransportOptions(options);
   const origin = originOf(address, resolved.secure);
   const pool = new Pool(origin, resolved.pool);
-  const { retryableStatuses, maxErrorBodyBytes } = resolved;
+  const { retryableStatuses, maxErrorBodyBytes, maxResponseBytes } = resolved;
 
-  const target: Target = { pool, origin, retryableStatuses, maxErrorBodyBytes };
+  const target: Target = { pool, origin, retryableStatuses, maxErrorBodyBytes, maxResponseBytes };
   const service = ((req: HttpRequest, ctx: CallContext): Promise<HttpResponse> =>
     req.buffer === true ? sendBuffered(target, req, ctx) : sendStreaming(target, req, ctx)) as HttpTransport;
 

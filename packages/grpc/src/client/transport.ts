@@ -17,7 +17,7 @@ import {
   type Service,
   type TimerHandle,
 } from '@meshkit/core';
-import { checkNumber } from '@meshkit/core/internal';
+import { checkNumber, tlsFailure } from '@meshkit/core/internal';
 import { GrpcStatusError } from '../errors.ts';
 import { FrameDecoder, frame } from '../wire/framing.ts';
 import {
@@ -393,6 +393,9 @@ class ClientCall {
     if (this.#ctx.aborted) return cancelled(this.#ctx);
     if (isMeshError(error)) return error;
     const code = (error as { code?: string }).code ?? '';
+    // A refused client certificate arrives as a TLS alert after the connection counted as made.
+    const tls = tlsFailure(code, this.#connection.authority, error);
+    if (tls !== undefined) return tls;
     if (!this.#connection.connected(this.#session)) {
       return new MeshError(ErrorCode.CONNECT, `cannot connect to ${this.#connection.authority} (${code})`, {
         cause: error,

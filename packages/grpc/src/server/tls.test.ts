@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { ErrorCode } from '@meshkit/core';
+import { isRetryableCallError } from '@meshkit/client';
+import { ErrorCode, MeshError } from '@meshkit/core';
 import { generateCerts, type TestCerts } from '@meshkit/testkit';
 import { grpcClient } from '../client/client.ts';
 import { UserService } from '../gen/user/user_service_pb.ts';
@@ -60,6 +61,30 @@ describe('TLS and mutual TLS', () => {
   it('serves mutual TLS to a client with a certificate signed by the CA', async () => {
     const users = client(mtlsAddress, { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey });
     assert.equal((await users.createUser({ email: 'm@tls' })).email, 'm@tls');
+  });
+
+  it('reports a refused client certificate as the TLS alert, ERR_CONNECT, as the HTTP client does', async () => {
+    // Retries and the breaker on: the alert is neither retried nor counted against the endpoint.
+    const users = grpcClient(UserService, {
+      service: 'users',
+      endpoints: [mtlsAddress],
+      tls: { ca: certs.ca },
+    });
+    closers.push(() => users.$close());
+    for (let i = 0; i < 6; i++) {
+      const error = await users.createUser({ email: 'a@b' }).catch((e: unknown) => e);
+      assert.ok(error instanceof MeshError, String(error));
+      assert.equal(error.code, ErrorCode.CONNECT);
+      assert.equal(error.retryable, false);
+      assert.equal(error.details.tlsAlert, 'certificate_required');
+      assert.match(error.message, /requires a client certificate; set tls\.cert and tls\.key/);
+    }
+    assert.equal(
+      isRetryableCallError(
+        new MeshError(ErrorCode.CONNECT, 'x', { rejected: true, details: { tlsHandshake: true } }),
+      ),
+      false,
+    );
   });
 
   it('refuses a client without a certificate, and one with a foreign certificate', async () => {

@@ -5,6 +5,7 @@ import { createContext, ErrorCode, MeshError, metadataText } from '@meshkit/core
 import { staticRegistry } from '@meshkit/discovery';
 import { constantBackoff } from '@meshkit/policies';
 import { httpServer } from '../server/node-server.ts';
+import { loopback } from '../test-support/loopback.ts';
 import { httpClient } from './client.ts';
 
 const noWait = { backoff: constantBackoff(0) };
@@ -112,6 +113,36 @@ describe('deadline propagation', () => {
     assert.equal(calls, 0);
     await client.close();
     await s.shutdown();
+  });
+});
+
+describe('the retry budget under an outage', () => {
+  it('adds at most 20% requests on top of the calls, plus the per-second allowance as it accrues', async () => {
+    // Every request fails with a retryable 503; nothing but the budget stops retries (3 attempts each).
+    const upstream = await loopback((_req, res) => {
+      res.writeHead(503).end();
+    });
+    const client = httpClient({
+      service: 'down',
+      endpoints: [upstream.address],
+      policies: { retry: { ...noWait, maxAttempts: 3 }, breaker: false },
+      balance: { outlierDetection: false },
+    });
+    try {
+      const started = performance.now();
+      const calls = 2_000;
+      const result = await load(calls, 16, () => client.get('/'));
+      const seconds = (performance.now() - started) / 1000;
+      assert.equal(result.ok, 0);
+      const requests = upstream.requests.length;
+      // docs/policies.md: retries <= 20% of calls + max(1, 10) saved + 10 per second elapsed.
+      const bound = calls * 1.2 + 10 + 10 * seconds;
+      assert.ok(requests <= bound, `${requests} requests for ${calls} calls (bound ${bound.toFixed(0)})`);
+      assert.ok(requests >= calls * 1.2 - 1, `the budget was spent: ${requests} requests`);
+    } finally {
+      await client.close();
+      await upstream.close();
+    }
   });
 });
 

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { completionOf, ErrorCode, FakeClock, MeshError } from '@meshkit/core';
+import { completionOf, createContext, ErrorCode, FakeClock, MeshError } from '@meshkit/core';
+import { httpTransport } from '../transport.ts';
+import type { HttpResponseBody } from '../types.ts';
 import { httpClient } from './client.ts';
 
 /** A server that sends its headers and a first chunk at once, then holds the body open until told. */
@@ -65,6 +67,34 @@ describe('httpClient: a streamed response is one call until its body is done', (
       assert.equal(endpointsOf(client.describe())[0]?.inFlight, 0);
     } finally {
       await client.close();
+    }
+  });
+
+  it('aborts a stalled body at a 1 s deadline when the transport is used on its own', async () => {
+    // No layer above can cancel this context: only its deadline bounds the call.
+    const clock = new FakeClock();
+    const transport = httpTransport(peer.address);
+    let body: HttpResponseBody | undefined;
+    try {
+      const ctx = createContext({ clock, timeoutMs: 1_000 });
+      assert.equal(ctx.cancellable, false);
+      const res = await transport({ method: 'GET', path: '/stream', buffer: false }, ctx);
+      body = res.body!;
+      const outcome = body.text().then(
+        () => 'ended',
+        (error: unknown) => error,
+      );
+      await clock.advance(999);
+      assert.equal(body.destroyed, false, 'still inside the deadline');
+      await clock.advance(1);
+      assert.equal(body.destroyed, true, 'aborted at the deadline');
+      const error = await outcome;
+      assert.ok(error instanceof MeshError, `expected a MeshError, got ${String(error)}`);
+      assert.equal(error.code, ErrorCode.DEADLINE_EXCEEDED);
+      assert.equal(completionOf(res)?.done, true);
+    } finally {
+      body?.destroy();
+      await transport.close();
     }
   });
 

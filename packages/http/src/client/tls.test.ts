@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, MeshError } from '@meshkit/core';
-import { generateCerts, type TestCerts } from '@meshkit/testkit';
+import { constantBackoff } from '@meshkit/policies';
+import { faultServer, generateCerts, type TestCerts } from '@meshkit/testkit';
 import { httpServer, type MeshServer } from '../server/node-server.ts';
 import { httpClient } from './client.ts';
 
@@ -81,6 +82,54 @@ describe('TLS and mutual TLS', () => {
     });
     assert.deepEqual(await client.get('/'), { secure: true });
     await client.close();
+  });
+
+  it('reports a refused client certificate as the TLS alert, ERR_CONNECT, not retried', async () => {
+    const before = handled;
+    const client = httpClient({
+      service: 'mtls',
+      endpoints: [mtlsAddress],
+      tls: { ca: certs.ca },
+      policies: { retry: { maxAttempts: 3, backoff: constantBackoff(0) } },
+    });
+    try {
+      const error = await client.get('/').catch((e: unknown) => e);
+      assert.ok(error instanceof MeshError, String(error));
+      assert.equal(error.code, ErrorCode.CONNECT);
+      assert.equal(error.retryable, false);
+      assert.equal(error.details.tlsAlert, 'certificate_required');
+      assert.match(error.message, /requires a client certificate; set tls\.cert and tls\.key/);
+      // Not the endpoint's failure: past the breaker's 5 consecutive failures it still says what to fix.
+      for (let i = 0; i < 6; i++) {
+        const again = await client.get('/').catch((e: unknown) => e);
+        assert.ok(again instanceof MeshError && again.code === ErrorCode.CONNECT, String(again));
+      }
+    } finally {
+      await client.close();
+    }
+    assert.equal(handled, before, 'no request reached the handler');
+  });
+
+  it("tries a refused handshake once: no retries against testkit's refusing TLS server", async () => {
+    const server = await faultServer(
+      { kind: 'ok' },
+      { tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca } },
+    );
+    const client = httpClient({
+      service: 'mtls',
+      endpoints: [server.address],
+      tls: { ca: certs.ca },
+      policies: { retry: { maxAttempts: 3, backoff: constantBackoff(0) } },
+    });
+    try {
+      const error = await client.get('/').catch((e: unknown) => e);
+      assert.ok(error instanceof MeshError && error.code === ErrorCode.CONNECT, String(error));
+      assert.equal(server.refusedHandshakes(), 1);
+      assert.equal(server.requests(), 0);
+    } finally {
+      await client.close();
+      await server.close();
+    }
   });
 
   it('is refused by the mTLS server without a client certificate or with one from another CA', async () => {

@@ -4,10 +4,10 @@ import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { type CallContext, ErrorCode, isMeshError } from '@meshkit/core';
 import { constantBackoff } from '@meshkit/policies';
+import { oversizeUpload, resetMidRequest, slowRequest } from '@meshkit/testkit';
 import Fastify from 'fastify';
 import { request as undiciRequest } from 'undici';
 import { httpClient } from '../client/client.ts';
-import { oversizeUpload, slowRequest } from '../test-support/faults.ts';
 import type { ConnectionLimitOptions } from './connection-limits.ts';
 import { meshkitFastify } from './fastify.ts';
 import { type IdempotencyStore, memoryIdempotencyStore } from './idempotency.ts';
@@ -245,6 +245,48 @@ for (const [kit, start] of Object.entries(kits)) {
         assert.match(outcome.text, /^HTTP\/1.1 408 /);
         assert.match(outcome.text, /application\/problem\+json/i);
         assert.equal(handled, 0);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('answers a stalled body (headers, then nothing) with a 408 problem and closes the connection', {
+      timeout: 30_000,
+    }, async () => {
+      let handled = 0;
+      const server = await start({
+        limits: { requestTimeoutMs: 600 },
+        handler: async () => {
+          handled++;
+          return { status: 200, body: {} };
+        },
+      });
+      try {
+        // One byte would come after the client's bound: nothing after the head reaches the server.
+        const outcome = await slowRequest(server.address, {
+          head: 'POST /orders HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n',
+          trickle: ' ',
+          intervalMs: 20_000,
+          boundMs: 15_000,
+        });
+        assert.equal(outcome.serverClosed, true, 'the server cut the stalled client off');
+        assert.match(outcome.text, /^HTTP\/1.1 408 /);
+        assert.equal(handled, 0);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('keeps serving after clients reset their connections mid-upload', { timeout: 30_000 }, async () => {
+      const server = await start({ handler: ok });
+      try {
+        for (let i = 0; i < 5; i++) {
+          const outcome = await resetMidRequest(server.address, { bytes: 2_000, path: '/orders' });
+          assert.equal(outcome.text, '', 'nothing was answered to a request cut off mid-body');
+        }
+        const res = await undiciRequest(`${server.base}/after`);
+        assert.equal(res.statusCode, 200);
+        assert.deepEqual(await res.body.json(), { ok: true });
       } finally {
         await server.close();
       }

@@ -6,7 +6,11 @@ import { checkName, checkOptions, checkPositive } from '../internal/validate.ts'
 export interface RetryBudgetOptions {
   /** Retries may add at most this fraction on top of first attempts (0..10). Defaults to 0.2 (20%). */
   readonly percentCanRetry?: number;
-  /** A floor of retries per second allowed even with little traffic (>= 0). Defaults to 10. */
+  /**
+   * Retries per second allowed on top of the percentage, so a client with little traffic can still retry
+   * (>= 0). The allowance accrues over time and saves up at most one second's worth (`max(1,
+   * minRetriesPerSec)` retries), which is also what a new budget starts with. Defaults to 10.
+   */
   readonly minRetriesPerSec?: number;
   /** How long deposits and withdrawals count, in milliseconds (> 0). Defaults to 10,000. */
   readonly windowMs?: number;
@@ -21,15 +25,21 @@ const slices = 10;
 const scale = 1000;
 
 /**
- * A retry budget, as Finagle and Linkerd keep one: every call deposits `percentCanRetry` of a token,
- * every retry or hedge withdraws a whole one, and a reserve of `minRetriesPerSec * windowSec` tokens is
- * always there. Deposits and withdrawals expire after `windowMs`, so the reserve refills at
- * `minRetriesPerSec`. Share one budget between every layer and client that talks to the same
- * downstream: under an outage retries then add at most 20% load, instead of multiplying it.
+ * A retry budget: every call deposits `percentCanRetry` of a token, every retry or hedge withdraws a whole
+ * one; deposits and withdrawals expire after `windowMs`. On top of that, an allowance accrues at
+ * `minRetriesPerSec`, saving at most one second's worth (a new budget starts with that), and a retry takes from it only
+ * when the percentage has nothing left. Unlike Finagle's reserve (`minRetriesPerSec * ttl`, spendable at
+ * once) the allowance is never a burst, so over any span of up to 9/10 of `windowMs`:
+ *
+ *   retries <= percentCanRetry * calls in the `windowMs` ending with the span
+ *              + max(1, minRetriesPerSec) + minRetriesPerSec * the span in seconds
+ *
+ * Share one budget between every layer and client that talks to the same downstream: under an outage
+ * retries then add at most 20% load (plus the allowance), instead of multiplying it.
  *
  * @example
  * ```ts
- * const budget = new RetryBudget();            // 20% + 10 retries/s over 10 s
+ * const budget = new RetryBudget();            // 20% over 10 s, plus 10 retries/s
  * const a = retry({ budget }), b = hedge({ delayMs: 50, budget });
  * ```
  */
@@ -40,7 +50,11 @@ export class RetryBudget {
   readonly windowMs: number;
   readonly #clock: Clock;
   readonly #deposit: number;
-  readonly #reserve: number;
+  /** The allowance accrued, in milli-retries, as of `#allowanceAt`. */
+  #allowance = 0;
+  #allowanceAt: number;
+  readonly #allowanceCap: number;
+  readonly #allowancePerMs: number;
   readonly #sliceMs: number;
   readonly #slots = new Float64Array(slices);
   #index = 0;
@@ -55,9 +69,13 @@ export class RetryBudget {
     this.name = checkName('retryBudget.name', o.name, 'retry-budget');
     this.#clock = o.clock ?? systemClock;
     this.#deposit = Math.round(this.percentCanRetry * scale);
-    this.#reserve = Math.floor(this.minRetriesPerSec * (this.windowMs / 1000)) * scale;
+    this.#allowanceCap = this.minRetriesPerSec === 0 ? 0 : Math.max(1, this.minRetriesPerSec) * scale;
+    this.#allowancePerMs = this.minRetriesPerSec; // milli-retries per millisecond = retries per second
     this.#sliceMs = this.windowMs / slices;
     this.#sliceStart = this.#clock.now();
+    this.#allowanceAt = this.#sliceStart;
+    // As if idle for a second before: a new client can retry its first calls, within the same bound.
+    this.#allowance = this.#allowanceCap;
   }
 
   /** Records one first attempt (called by the layers for every call they see). */
@@ -68,15 +86,21 @@ export class RetryBudget {
   /** Takes one retry token; `false` (and nothing taken) when the budget is exhausted. */
   tryWithdraw(): boolean {
     this.#roll();
-    if (this.#reserve + this.#sum < scale) return false;
-    this.#add(-scale);
+    if (this.#sum >= scale) {
+      this.#add(-scale);
+      return true;
+    }
+    this.#accrue();
+    if (this.#allowance < scale) return false;
+    this.#allowance -= scale;
     return true;
   }
 
-  /** Whole retries available right now. */
+  /** Whole retries available right now: the percentage's and the allowance's. */
   get balance(): number {
     this.#roll();
-    return Math.floor((this.#reserve + this.#sum) / scale);
+    this.#accrue();
+    return Math.floor(Math.max(0, this.#sum) / scale) + Math.floor(this.#allowance / scale);
   }
 
   /** Live state for the CLI and the dashboard. */
@@ -94,6 +118,17 @@ export class RetryBudget {
     this.#roll();
     this.#slots[this.#index]! += amount;
     this.#sum += amount;
+  }
+
+  /** Adds the allowance earned since it was last looked at, up to one second's worth. */
+  #accrue(): void {
+    const now = this.#clock.now();
+    if (now <= this.#allowanceAt) return;
+    this.#allowance = Math.min(
+      this.#allowanceCap,
+      this.#allowance + (now - this.#allowanceAt) * this.#allowancePerMs,
+    );
+    this.#allowanceAt = now;
   }
 
   /** Expires the slices that have left the window. */

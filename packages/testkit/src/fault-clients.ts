@@ -39,6 +39,34 @@ export function slowRequest(address: string, options: SlowRequestOptions): Promi
   });
 }
 
+/** Options of {@link resetMidRequest}. */
+export interface ResetMidRequestOptions {
+  /** Body bytes declared in `content-length`; half of them are sent before the reset. Defaults to 1,000. */
+  readonly bytes?: number;
+  /** Defaults to `/`. */
+  readonly path?: string;
+  /** The client gives up after this long, in ms. Defaults to 10,000. */
+  readonly boundMs?: number;
+}
+
+/**
+ * A client that resets its connection in the middle of a request body (a crash or a cut network): sends
+ * the head and half the declared body, then an RST. Reports what the server sent before the reset.
+ */
+export function resetMidRequest(
+  address: string,
+  options: ResetMidRequestOptions = {},
+): Promise<FaultOutcome> {
+  const { bytes = 1_000, path = '/', boundMs = 10_000 } = options;
+  return exchange(address, boundMs, (socket) => {
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${bytes}\r\n\r\n`,
+    );
+    socket.write(Buffer.alloc(Math.floor(bytes / 2), 0x20), () => socket.resetAndDestroy());
+    return () => {};
+  });
+}
+
 /** Options of {@link oversizeUpload}. */
 export interface OversizeUploadOptions {
   /** Bytes declared in `content-length` and sent, as fast as the connection takes them. */
