@@ -10,3 +10,4 @@ export {
   clientStack,
 } from './client-stack.ts';
 export { isRetryableCallError } from './failures.ts';
+export { type CallDescription, type CallObservation } from './observe.ts';

@@ -182,7 +182,7 @@ describe('fused and layered policy paths', () => {
               clock,
               scripts.map((_, i) => call(`r${i}`, createContext({ clock }))),
             );
-            const allowed = new Set([
+            const allowed = new Set<string>([
               ErrorCode.HTTP_STATUS,
               ErrorCode.INVALID_ARGUMENT,
               ErrorCode.TIMEOUT,
