@@ -10,4 +10,4 @@ export {
   clientStack,
 } from './client-stack.ts';
 export { isRetryableCallError } from './failures.ts';
-export { type CallDescription, type CallObservation } from './observe.ts';
+export type { CallDescription, CallObservation } from './observe.ts';

@@ -125,7 +125,10 @@ export function observedAttempts<Req, Res>(
     finish(event, clientAttemptEnd, ctx.clock, start, result);
     return result;
   };
-  return inheritCancelsPromptly(next, withReadiness(observed, () => readinessOf(next)));
+  return inheritCancelsPromptly(
+    next,
+    withReadiness(observed, () => readinessOf(next)),
+  );
 }
 
 function hasKeys(record: Record<string, string>): boolean {

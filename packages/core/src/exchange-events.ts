@@ -1,5 +1,5 @@
 import type { CallContext } from './context.ts';
-import { contextKey, type ContextKey } from './context.ts';
+import { type ContextKey, contextKey } from './context.ts';
 import type { Endpoint } from './endpoint.ts';
 import { type TypedChannel, typedChannel } from './events.ts';
 
@@ -119,5 +119,7 @@ export const exchangeChannels: {
 
 /** `true` when anyone observes server requests. */
 export function serverRequestsObserved(): boolean {
-  return exchangeChannels.serverRequestStart.hasSubscribers || exchangeChannels.serverRequestEnd.hasSubscribers;
+  return (
+    exchangeChannels.serverRequestStart.hasSubscribers || exchangeChannels.serverRequestEnd.hasSubscribers
+  );
 }

@@ -12,11 +12,11 @@ import {
 } from '@meshkit/core';
 import { checkInteger, checkString } from '@meshkit/core/internal';
 import type { Broker, BrokerRecord, PublishResult } from './broker.ts';
+import { messagingChannels, type PublishEvent } from './channels.ts';
 import { type Codec, jsonCodec, type StandardSchemaV1, validate } from './codec.ts';
 import { encodeAttributes, headerNames, newEventId } from './envelope.ts';
 import { Fifo } from './fifo.ts';
 import { checkTopic } from './pattern.ts';
-import { messagingChannels, type PublishEvent } from './channels.ts';
 
 /** One event to publish. */
 export interface Outgoing<T = unknown> {
@@ -277,7 +277,10 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
         events.map(async (event): Promise<PublishOutcome> => {
           let id = event.id ?? '';
           try {
-            if (messagingChannels.publishStart.hasSubscribers || messagingChannels.publishEnd.hasSubscribers) {
+            if (
+              messagingChannels.publishStart.hasSubscribers ||
+              messagingChannels.publishEnd.hasSubscribers
+            ) {
               const receipt = await observedPublish(event, root);
               return { ok: true, id: receipt.id, receipt };
             }

@@ -106,7 +106,8 @@ export class ServerCallState implements ServerCall {
         metadata: { ...propagated },
         durationMs: Number.NaN,
       };
-      if (exchangeChannels.serverRequestStart.hasSubscribers) exchangeChannels.serverRequestStart.publish(event);
+      if (exchangeChannels.serverRequestStart.hasSubscribers)
+        exchangeChannels.serverRequestStart.publish(event);
       propagated = event.metadata;
       this.#observed = { event, start: clock.now() };
     }

@@ -1,7 +1,7 @@
 import { type CallContext, ErrorCode, type Layer, MeshError } from '@meshkit/core';
 import type { Delivery } from '../broker.ts';
-import { type Codec, type StandardSchemaV1, validate } from '../codec.ts';
 import { messagingChannels, type ProcessEvent } from '../channels.ts';
+import { type Codec, type StandardSchemaV1, validate } from '../codec.ts';
 import { decodeAttributes, headerNames } from '../envelope.ts';
 import { type Message, parseAttempt } from './message.ts';
 import { deadLetterFor, type Settlement } from './settlement.ts';

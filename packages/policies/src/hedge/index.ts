@@ -97,7 +97,10 @@ function hedged<Req, Res>(
       const start = clock.now();
       let work: Promise<Res>;
       try {
-        work = next(req, attempt === 1 ? scope.ctx : scope.ctx.with({ attempt }).set(attemptKindKey, 'hedge'));
+        work = next(
+          req,
+          attempt === 1 ? scope.ctx : scope.ctx.with({ attempt }).set(attemptKindKey, 'hedge'),
+        );
       } catch (error) {
         work = Promise.reject(error);
       }
