@@ -75,9 +75,14 @@ export function metrics(options: MetricsOptions = {}): Metrics {
     throw new InvalidArgumentError('metrics.registry', 'must be a prom-client Registry', registry);
   }
   const maxValues = options.maxLabelValues ?? 100;
+  if (!Number.isInteger(maxValues) || maxValues < 1) {
+    throw new InvalidArgumentError('metrics.maxLabelValues', 'must be an integer >= 1', maxValues);
+  }
   const caps = new Map<string, LabelCap>();
   /** `value` bounded by the cap of the label `name`. */
   const cap = (name: string, value: string): string => {
+    // An empty value means "not known" (no route template): one value, outside the cap.
+    if (value === '') return value;
     let c = caps.get(name);
     if (c === undefined) {
       c = new LabelCap('metrics.maxLabelValues', maxValues);
