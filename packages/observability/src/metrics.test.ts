@@ -9,8 +9,8 @@ import { consume, publisher, settle } from '@meshkit/messaging';
 import { sqliteBroker } from '@meshkit/messaging-sqlite';
 import { circuitBreaker, constantBackoff } from '@meshkit/policies';
 import { Registry, register } from 'prom-client';
-import { metricsResponse } from './metrics-handler.ts';
 import { metrics } from './metrics.ts';
+import { metricsResponse } from './metrics-handler.ts';
 import { channelsWithSubscribers } from './test-support/channels.ts';
 import { samples, total } from './test-support/samples.ts';
 import { countdown, startServer } from './test-support/servers.ts';
@@ -22,7 +22,9 @@ describe('metrics()', () => {
     const observed = metrics();
     t.after(() => observed.close());
     let calls = 0;
-    const server = await startServer('users', () => (++calls === 1 ? { status: 503, body: 'busy' } : { body: { id: 42 } }));
+    const server = await startServer('users', () =>
+      ++calls === 1 ? { status: 503, body: 'busy' } : { body: { id: 42 } },
+    );
     t.after(() => server.stop());
     const users = httpClient({ service: 'users', endpoints: [server.address], policies: { retry: noWait } });
     t.after(() => users.close());
@@ -30,9 +32,30 @@ describe('metrics()', () => {
     assert.deepEqual(await users.get('/users/42', { route: '/users/:id' }), { id: 42 });
 
     const { registry } = observed;
-    assert.equal(await total(registry, 'meshkit_client_calls_total', { service: 'users', outcome: 'success', route: '/users/:id' }), 1);
-    assert.equal(await total(registry, 'meshkit_client_attempts_total', { service: 'users', attempt_kind: 'first', outcome: 'error' }), 1);
-    assert.equal(await total(registry, 'meshkit_client_attempts_total', { service: 'users', attempt_kind: 'retry', outcome: 'success' }), 1);
+    assert.equal(
+      await total(registry, 'meshkit_client_calls_total', {
+        service: 'users',
+        outcome: 'success',
+        route: '/users/:id',
+      }),
+      1,
+    );
+    assert.equal(
+      await total(registry, 'meshkit_client_attempts_total', {
+        service: 'users',
+        attempt_kind: 'first',
+        outcome: 'error',
+      }),
+      1,
+    );
+    assert.equal(
+      await total(registry, 'meshkit_client_attempts_total', {
+        service: 'users',
+        attempt_kind: 'retry',
+        outcome: 'success',
+      }),
+      1,
+    );
     assert.equal(await total(registry, 'meshkit_client_retry_amplification_ratio', { service: 'users' }), 2);
     const request = {
       service: 'users',
@@ -42,19 +65,38 @@ describe('metrics()', () => {
       http_route: '/users/:id',
     };
     assert.equal(
-      await total(registry, 'http_client_request_duration_seconds_count', { ...request, http_response_status_code: '503', attempt_kind: 'first' }),
+      await total(registry, 'http_client_request_duration_seconds_count', {
+        ...request,
+        http_response_status_code: '503',
+        attempt_kind: 'first',
+      }),
       1,
     );
     assert.equal(
-      await total(registry, 'http_client_request_duration_seconds_count', { ...request, http_response_status_code: '200', attempt_kind: 'retry' }),
+      await total(registry, 'http_client_request_duration_seconds_count', {
+        ...request,
+        http_response_status_code: '200',
+        attempt_kind: 'retry',
+      }),
       1,
     );
-    assert.equal(await total(registry, 'meshkit_balancer_picks_total', { service: 'users', endpoint: server.address }), 2);
+    assert.equal(
+      await total(registry, 'meshkit_balancer_picks_total', { service: 'users', endpoint: server.address }),
+      2,
+    );
     assert.equal(await total(registry, 'meshkit_client_attempts_in_flight', { service: 'users' }), 0);
     // The server's side: the node kit has no route templates, so no raw path ever becomes a label.
     const served = await samples(registry, 'http_server_request_duration_seconds_count');
     assert.deepEqual(
-      served.map((s) => [s.labels.service, s.labels.http_request_method, s.labels.http_route, s.labels.http_response_status_code, s.value]).sort(),
+      served
+        .map((s) => [
+          s.labels.service,
+          s.labels.http_request_method,
+          s.labels.http_route,
+          s.labels.http_response_status_code,
+          s.value,
+        ])
+        .sort(),
       [
         ['users', 'GET', '', '200', 1],
         ['users', 'GET', '', '503', 1],
@@ -75,7 +117,9 @@ describe('metrics()', () => {
 
     for (let i = 0; i < 6; i++) await items.get(`/items/${i}`, { route: `/items/${i}` });
 
-    const routes = (await samples(observed.registry, 'meshkit_client_calls_total')).map((s) => s.labels.route);
+    const routes = (await samples(observed.registry, 'meshkit_client_calls_total')).map(
+      (s) => s.labels.route,
+    );
     assert.deepEqual(new Set(routes), new Set(['/items/0', '/items/1', '/items/2', 'other']));
     assert.equal(await total(observed.registry, 'meshkit_client_calls_total', { route: 'other' }), 3);
   });
@@ -98,7 +142,14 @@ describe('metrics()', () => {
     for (let i = 0; i < 5; i++) await call('x', ctx).catch(() => undefined);
     const { registry } = observed;
     const labels = { service: 'users', endpoint: 'a' };
-    assert.equal(await total(registry, 'meshkit_circuit_breaker_transitions_total', { ...labels, from: 'closed', to: 'open' }), 1);
+    assert.equal(
+      await total(registry, 'meshkit_circuit_breaker_transitions_total', {
+        ...labels,
+        from: 'closed',
+        to: 'open',
+      }),
+      1,
+    );
     assert.equal(await total(registry, 'meshkit_circuit_breaker_state', { ...labels, state: 'open' }), 1);
     assert.equal(await total(registry, 'meshkit_circuit_breaker_state', { ...labels, state: 'closed' }), 0);
 
@@ -107,7 +158,10 @@ describe('metrics()', () => {
     assert.equal(await call('x', ctx), 'ok');
     assert.equal(await total(registry, 'meshkit_circuit_breaker_state', { ...labels, state: 'closed' }), 1);
     assert.equal(await total(registry, 'meshkit_circuit_breaker_state', { ...labels, state: 'open' }), 0);
-    assert.equal(await total(registry, 'meshkit_circuit_breaker_transitions_total', { ...labels, to: 'closed' }), 1);
+    assert.equal(
+      await total(registry, 'meshkit_circuit_breaker_transitions_total', { ...labels, to: 'closed' }),
+      1,
+    );
   });
 
   it('counts publishes, consumed messages by settlement and dead letters on the embedded broker', async (t) => {
@@ -125,7 +179,11 @@ describe('metrics()', () => {
     });
     t.after(() => consumer.stop());
     const deadLetters = countdown(1);
-    const dlq = await consume(broker, { group: 'dlq', topics: ['dead-letter.mails'], handler: async (m) => deadLetters.listener(m) });
+    const dlq = await consume(broker, {
+      group: 'dlq',
+      topics: ['dead-letter.mails'],
+      handler: async (m) => deadLetters.listener(m),
+    });
     t.after(() => dlq.stop());
 
     for (const n of [1, 2, 3]) await events.publish('user.created', { n });
@@ -133,14 +191,39 @@ describe('metrics()', () => {
 
     const { registry } = observed;
     const labels = { messaging_destination_name: 'user.created', messaging_consumer_group_name: 'mails' };
-    assert.equal(await total(registry, 'messaging_client_sent_messages_total', { messaging_destination_name: 'user.created', outcome: 'success' }), 3);
     assert.equal(
-      await total(registry, 'messaging_client_operation_duration_seconds_count', { messaging_operation_name: 'publish', messaging_destination_name: 'user.created' }),
+      await total(registry, 'messaging_client_sent_messages_total', {
+        messaging_destination_name: 'user.created',
+        outcome: 'success',
+      }),
       3,
     );
-    assert.equal(await total(registry, 'meshkit_messaging_dead_letters_total', { ...labels, reason: 'handler-rejected' }), 1);
-    assert.equal(await total(registry, 'messaging_client_consumed_messages_total', { ...labels, settlement: 'dead-letter' }), 1);
-    assert.equal(await total(registry, 'messaging_process_duration_seconds_count', { ...labels, settlement: 'ack' }) >= 1, true);
+    assert.equal(
+      await total(registry, 'messaging_client_operation_duration_seconds_count', {
+        messaging_operation_name: 'publish',
+        messaging_destination_name: 'user.created',
+      }),
+      3,
+    );
+    assert.equal(
+      await total(registry, 'meshkit_messaging_dead_letters_total', {
+        ...labels,
+        reason: 'handler-rejected',
+      }),
+      1,
+    );
+    assert.equal(
+      await total(registry, 'messaging_client_consumed_messages_total', {
+        ...labels,
+        settlement: 'dead-letter',
+      }),
+      1,
+    );
+    assert.equal(
+      (await total(registry, 'messaging_process_duration_seconds_count', { ...labels, settlement: 'ack' })) >=
+        1,
+      true,
+    );
   });
 
   it('registers on the registry it is given, never on the global default one', (t) => {
@@ -152,12 +235,15 @@ describe('metrics()', () => {
     assert.equal(register.getSingleMetric('http_client_request_duration_seconds'), undefined);
   });
 
-  it('refuses bad options, naming them', (t) => {
-    assert.throws(() => metrics({ maxLabelValues: 0 }), (e: unknown) => e instanceof InvalidArgumentError && /maxLabelValues/.test(e.message));
+  it('refuses bad options, naming them', (_t) => {
+    assert.throws(
+      () => metrics({ maxLabelValues: 0 }),
+      (e: unknown) => e instanceof InvalidArgumentError && /maxLabelValues/.test(e.message),
+    );
     assert.throws(() => metrics({ registry: {} as Registry }), /metrics\.registry/);
   });
 
-  it('leaves no subscriber behind after close()', (t) => {
+  it('leaves no subscriber behind after close()', (_t) => {
     assert.deepEqual(channelsWithSubscribers(), [], 'nothing subscribed before');
     const observed = metrics();
     assert.ok(channelsWithSubscribers().length > 10);

@@ -68,13 +68,26 @@ describe('tracing()', () => {
     assert.equal(new Set(spans.map((s) => s.spanContext().traceId)).size, 1, 'one trace');
     const [call] = byName(spans, 'GET /checkout', SpanKind.INTERNAL);
     const [attempt] = byName(spans, 'GET /checkout', SpanKind.CLIENT);
-    const [gatewayServer] = spans.filter((s) => s.kind === SpanKind.SERVER && s.attributes['meshkit.service'] === 'gateway');
+    const [gatewayServer] = spans.filter(
+      (s) => s.kind === SpanKind.SERVER && s.attributes['meshkit.service'] === 'gateway',
+    );
     const [ordersCall] = byName(spans, 'POST /orders', SpanKind.INTERNAL);
     const [ordersAttempt] = byName(spans, 'POST /orders', SpanKind.CLIENT);
-    const [ordersServer] = spans.filter((s) => s.kind === SpanKind.SERVER && s.attributes['meshkit.service'] === 'orders');
+    const [ordersServer] = spans.filter(
+      (s) => s.kind === SpanKind.SERVER && s.attributes['meshkit.service'] === 'orders',
+    );
     const [publish] = byName(spans, 'publish order.placed', SpanKind.PRODUCER);
     const [process] = byName(spans, 'process order.placed', SpanKind.CONSUMER);
-    for (const span of [call, attempt, gatewayServer, ordersCall, ordersAttempt, ordersServer, publish, process]) {
+    for (const span of [
+      call,
+      attempt,
+      gatewayServer,
+      ordersCall,
+      ordersAttempt,
+      ordersServer,
+      publish,
+      process,
+    ]) {
       assert.ok(span, `every hop has its span (${spans.map((s) => s.name).join(', ')})`);
     }
     assert.equal(parentOf(call!), undefined, 'the first call is the root');
@@ -95,7 +108,9 @@ describe('tracing()', () => {
     const traces = tracing({ exporter, export: 'simple' });
     t.after(() => traces.close());
     let calls = 0;
-    const server = await startServer('flaky', () => (++calls < 3 ? { status: 503, body: 'busy' } : { body: 'ok' }));
+    const server = await startServer('flaky', () =>
+      ++calls < 3 ? { status: 503, body: 'busy' } : { body: 'ok' },
+    );
     t.after(() => server.stop());
     const flaky = httpClient({
       service: 'flaky',
@@ -111,7 +126,11 @@ describe('tracing()', () => {
     const attempts = byName(spans, 'GET /x', SpanKind.CLIENT);
     assert.ok(call);
     assert.deepEqual(
-      attempts.map((a) => [a.attributes['meshkit.attempt_kind'], a.attributes['http.response.status_code'], parentOf(a)]),
+      attempts.map((a) => [
+        a.attributes['meshkit.attempt_kind'],
+        a.attributes['http.response.status_code'],
+        parentOf(a),
+      ]),
       [
         ['first', 503, call.spanContext().spanId],
         ['retry', 503, call.spanContext().spanId],

@@ -11,7 +11,11 @@ export interface Sample {
 export async function samples(registry: Registry, name: string): Promise<Sample[]> {
   const out: Sample[] = [];
   for (const family of await registry.getMetricsAsJSON()) {
-    for (const v of family.values as { metricName?: string; labels: Record<string, string | number>; value: number }[]) {
+    for (const v of family.values as {
+      metricName?: string;
+      labels: Record<string, string | number>;
+      value: number;
+    }[]) {
       const sampleName = v.metricName ?? family.name;
       if (sampleName === name) out.push({ name: sampleName, labels: v.labels, value: v.value });
     }

@@ -1,4 +1,4 @@
-import { type KitHandler, type MeshServer, httpServer } from '@meshkit/http';
+import { httpServer, type KitHandler, type MeshServer } from '@meshkit/http';
 
 /** An HTTP kit server on 127.0.0.1, port 0; returns its address and a stop function. */
 export async function startServer(
