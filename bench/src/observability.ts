@@ -1,0 +1,139 @@
+/**
+ * What observing costs the HTTP client: one `httpClient` against the `http` scenario's server (its own
+ * process), measured side by side in one run with
+ *
+ *   off               no subscriber: the publishers read `hasSubscribers` and nothing else
+ *   metrics           `metrics()` on (prom-client histograms and counters per call and attempt)
+ *   metrics+tracing   `metrics()` and `tracing()` on, every call sampled, spans batched to an exporter
+ *                     that drops them (the cost of making spans, not of shipping them)
+ *
+ * Subscribers are process-wide, so the cases take turns: each slice subscribes its case, runs, and
+ * closes it again, in the balanced order of the `http` scenario. Reported: requests per second at 16 and
+ * 64 in flight, and each case's throughput relative to `off`.
+ */
+import { staticRegistry } from '@meshkit/discovery';
+import { httpClient } from '@meshkit/http';
+import { metrics, tracing } from '@meshkit/observability';
+import { AlwaysOnSampler, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { percentile, roundOrder, slice } from './http.ts';
+import { startServer } from './http-server.ts';
+
+/** An exporter that accepts every span and keeps none. */
+const discard: SpanExporter = {
+  export: (_spans: ReadableSpan[], done) => done({ code: 0 }),
+  shutdown: async () => {},
+};
+
+interface Mode {
+  readonly name: string;
+  /** Subscribes the case's observers; returns what stops them. */
+  readonly start: () => () => Promise<void>;
+}
+
+const modes: readonly Mode[] = [
+  { name: 'off', start: () => async () => {} },
+  {
+    name: 'metrics',
+    start: () => {
+      const m = metrics();
+      return async () => m.close();
+    },
+  },
+  {
+    name: 'metrics+tracing',
+    start: () => {
+      const m = metrics();
+      const t = tracing({ exporter: discard, sampler: new AlwaysOnSampler() });
+      return async () => {
+        m.close();
+        await t.close();
+      };
+    },
+  },
+];
+
+const concurrencies = [16, 64];
+const sliceMs = 300;
+const warmupRounds = 3;
+const measuredSquares = 4;
+
+interface Row {
+  name: string;
+  concurrency: number;
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  ratioToOff: number;
+}
+
+export async function run({ json }: { json: boolean }): Promise<void> {
+  const server = await startServer();
+  const registry = staticRegistry({
+    instances: [{ id: 'bench-1', service: 'bench', address: '127.0.0.1', port: server.port }],
+  });
+  const client = httpClient({
+    service: 'bench',
+    registry,
+    policies: { deadlineMs: 5_000, attemptTimeoutMs: 2_000 },
+  });
+  const path = '/users/42';
+  const call = () => client.get(path, { route: '/users/:id' });
+  await call();
+  const rows: Row[] = [];
+  try {
+    for (const concurrency of concurrencies) {
+      const timeMs = new Map(modes.map((m) => [m.name, 0]));
+      const latencies = new Map<string, number[]>(modes.map((m) => [m.name, []]));
+      for (let r = 0; r < warmupRounds + measuredSquares * modes.length; r++) {
+        for (const mode of roundOrder(modes, r)) {
+          const stop = mode.start();
+          const sink: number[] = [];
+          await new Promise((resolve) => setImmediate(resolve));
+          const ms = await slice({ call }, concurrency, sliceMs, sink);
+          await stop();
+          if (r < warmupRounds) continue;
+          timeMs.set(mode.name, timeMs.get(mode.name)! + ms);
+          latencies.get(mode.name)!.push(...sink);
+        }
+      }
+      const perSec = (name: string): number => (latencies.get(name)!.length / timeMs.get(name)!) * 1000;
+      const base = perSec('off');
+      for (const mode of modes) {
+        const sorted = Float64Array.from(latencies.get(mode.name)!).sort();
+        rows.push({
+          name: mode.name,
+          concurrency,
+          reqPerSec: Math.round(perSec(mode.name)),
+          p50Ms: Math.round(percentile(sorted, 50) * 1000) / 1000,
+          p99Ms: Math.round(percentile(sorted, 99) * 1000) / 1000,
+          ratioToOff: Math.round((perSec(mode.name) / base) * 1000) / 1000,
+        });
+      }
+    }
+  } finally {
+    await client.close();
+    await registry.close();
+    server.stop();
+  }
+  if (json) {
+    for (const row of rows) console.log(JSON.stringify(row));
+    return;
+  }
+  console.log(
+    `observability: httpClient GET of a small JSON body, Node ${process.version}; ` +
+      `${measuredSquares * modes.length} interleaved slices of ${sliceMs} ms per case`,
+  );
+  for (const concurrency of concurrencies) {
+    console.log('');
+    console.log(`${concurrency} in flight`);
+    console.log(
+      `${'observers'.padEnd(20)}${'req/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'x off'.padStart(10)}`,
+    );
+    for (const row of rows.filter((r) => r.concurrency === concurrency)) {
+      console.log(
+        `${row.name.padEnd(20)}${String(row.reqPerSec).padStart(10)}${row.p50Ms.toFixed(3).padStart(10)}` +
+          `${row.p99Ms.toFixed(3).padStart(10)}${row.ratioToOff.toFixed(3).padStart(10)}`,
+      );
+    }
+  }
+}
