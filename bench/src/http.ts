@@ -139,7 +139,12 @@ async function cases(port: number): Promise<Case[]> {
 }
 
 /** Runs calls with `concurrency` in flight for about `ms`; returns the wall time in ms and each latency. */
-export async function slice(c: Pick<Case, 'call'>, concurrency: number, ms: number, latencies: number[]): Promise<number> {
+export async function slice(
+  c: Pick<Case, 'call'>,
+  concurrency: number,
+  ms: number,
+  latencies: number[],
+): Promise<number> {
   const t0 = performance.now();
   const end = t0 + ms;
   const worker = async (): Promise<void> => {

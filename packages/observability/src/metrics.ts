@@ -43,6 +43,37 @@ interface LagReport {
 
 const seconds = (ms: number): number => ms / 1_000;
 
+/** Most series a lookup cache keeps; past it, series are still counted, only looked up the slow way. */
+const maxCachedSeries = 10_000;
+
+/** One endpoint's series. */
+interface EndpointSeries {
+  readonly service: string;
+  readonly picks: { inc(): void };
+  readonly inFlight: { inc(): void; dec(): void };
+  readonly attempts: Map<
+    string,
+    {
+      readonly count: { inc(): void };
+      readonly duration: { observe(value: number): void };
+      readonly totals: { attempts: number };
+    }
+  >;
+}
+
+/** Series (label-bound metric children) by a key of the raw values they were made from. */
+class SeriesCache {
+  readonly #byKey = new Map<string, unknown>();
+
+  get<T>(key: string, make: () => T): T {
+    const found = this.#byKey.get(key);
+    if (found !== undefined) return found as T;
+    const made = make();
+    if (this.#byKey.size < maxCachedSeries) this.#byKey.set(key, made);
+    return made;
+  }
+}
+
 /** The subset an endpoint belongs to: its `subset` label, else its `version` label (DestinationRule's). */
 function subsetOf(endpoint: Endpoint): string {
   return endpoint.labels.subset ?? endpoint.labels.version ?? '';
@@ -279,95 +310,123 @@ export function metrics(options: MetricsOptions = {}): Metrics {
   );
 
   const subs = new Subscriptions();
-  const inFlightKey = (e: ClientAttemptEvent) => ({
-    service: cap('service', e.service),
-    endpoint: cap('endpoint', e.endpoint.id),
-  });
+  // The hot paths (one call, its attempts) look their series up by the event's raw values, so a
+  // repeated call costs one map lookup per metric instead of prom-client's label hashing.
+  const series = new SeriesCache();
 
   subs.on(exchangeChannels.clientCallEnd, (e: ClientCallEvent) => {
-    const labels = {
-      service: cap('service', e.service),
-      rpc_system: e.protocol,
-      method: cap('method', e.method),
-      route: cap('route', e.route ?? ''),
-      outcome: outcomeOf(e.error),
-    };
-    calls.inc(labels);
-    callDuration.observe(labels, seconds(e.durationMs));
-    totalsOf(labels.service).calls++;
-  });
-  subs.on(exchangeChannels.clientAttemptStart, (e: ClientAttemptEvent) => {
-    const service = cap('service', e.service);
-    picks.inc({
-      service,
-      subset: cap('subset', subsetOf(e.endpoint)),
-      endpoint: cap('endpoint', e.endpoint.id),
+    const outcome = outcomeOf(e.error);
+    const key = `${e.protocol}\u0001${e.service}\u0001${e.method}\u0001${e.route ?? ''}\u0001${outcome}`;
+    const s = series.get(key, () => {
+      const labels = {
+        service: cap('service', e.service),
+        rpc_system: e.protocol,
+        method: cap('method', e.method),
+        route: cap('route', e.route ?? ''),
+        outcome,
+      };
+      return {
+        calls: calls.labels(labels),
+        duration: callDuration.labels(labels),
+        totals: totalsOf(labels.service),
+      };
     });
-    inFlight.inc(inFlightKey(e));
+    s.calls.inc();
+    s.duration.observe(seconds(e.durationMs));
+    s.totals.calls++;
+  });
+  /** Per endpoint: its picks and in-flight series, and its attempt series by method, route, status, kind and outcome. */
+  const endpoints = new WeakMap<Endpoint, EndpointSeries>();
+  const endpointSeries = (e: ClientAttemptEvent): EndpointSeries => {
+    let s = endpoints.get(e.endpoint);
+    if (s === undefined || s.service !== e.service) {
+      const service = cap('service', e.service);
+      const endpoint = cap('endpoint', e.endpoint.id);
+      s = {
+        service: e.service,
+        picks: picks.labels({ service, subset: cap('subset', subsetOf(e.endpoint)), endpoint }),
+        inFlight: inFlight.labels({ service, endpoint }),
+        attempts: new Map(),
+      };
+      endpoints.set(e.endpoint, s);
+    }
+    return s;
+  };
+  subs.on(exchangeChannels.clientAttemptStart, (e: ClientAttemptEvent) => {
+    const s = endpointSeries(e);
+    s.picks.inc();
+    s.inFlight.inc();
   });
   subs.on(exchangeChannels.clientAttemptEnd, (e: ClientAttemptEvent) => {
-    inFlight.dec(inFlightKey(e));
-    const service = cap('service', e.service);
+    const s = endpointSeries(e);
+    s.inFlight.dec();
     const outcome = outcomeOf(e.error);
-    attempts.inc({ service, rpc_system: e.protocol, attempt_kind: e.kind, outcome });
-    totalsOf(service).attempts++;
-    const common = {
-      service,
-      subset: cap('subset', subsetOf(e.endpoint)),
-      endpoint: cap('endpoint', e.endpoint.id),
-      server_address: cap('server_address', e.endpoint.address),
-      attempt_kind: e.kind,
-      outcome,
-    };
-    if (e.protocol === 'grpc') {
-      const [rpcService = '', rpcMethod = ''] = e.method.split('/');
-      rpcClient.observe(
-        {
+    const grpc = e.protocol === 'grpc';
+    const status = grpc ? grpcStatusOf(e.error) : httpStatusOf(e.result, e.error);
+    const key = `${e.protocol}\u0001${e.method}\u0001${e.route ?? ''}\u0001${status}\u0001${e.kind}\u0001${outcome}`;
+    let attempt = s.attempts.get(key);
+    if (attempt === undefined) {
+      const service = cap('service', e.service);
+      const common = {
+        service,
+        subset: cap('subset', subsetOf(e.endpoint)),
+        endpoint: cap('endpoint', e.endpoint.id),
+        server_address: cap('server_address', e.endpoint.address),
+        attempt_kind: e.kind,
+        outcome,
+      };
+      let duration: { observe(value: number): void };
+      if (grpc) {
+        const [rpcService = '', rpcMethod = ''] = e.method.split('/');
+        duration = rpcClient.labels({
           ...common,
           rpc_system: 'grpc',
           rpc_service: cap('rpc_service', rpcService),
           rpc_method: cap('rpc_method', rpcMethod),
-          rpc_grpc_status_code: String(grpcStatusOf(e.error)),
-        },
-        seconds(e.durationMs),
-      );
-    } else {
-      httpClient.observe(
-        {
+          rpc_grpc_status_code: String(status),
+        });
+      } else {
+        duration = httpClient.labels({
           ...common,
           http_request_method: cap('method', e.method),
           http_route: cap('route', e.route ?? ''),
-          http_response_status_code: String(httpStatusOf(e.result, e.error) ?? ''),
-        },
-        seconds(e.durationMs),
-      );
+          http_response_status_code: String(status ?? ''),
+        });
+      }
+      attempt = {
+        count: attempts.labels({ service, rpc_system: e.protocol, attempt_kind: e.kind, outcome }),
+        duration,
+        totals: totalsOf(service),
+      };
+      // Bounded like every series: past the cap, new keys are built each time instead of kept.
+      if (s.attempts.size < maxCachedSeries) s.attempts.set(key, attempt);
     }
+    attempt.count.inc();
+    attempt.duration.observe(seconds(e.durationMs));
+    attempt.totals.attempts++;
   });
   subs.on(exchangeChannels.serverRequestEnd, (e: ServerRequestEvent) => {
-    const service = cap('service', e.service);
-    if (e.protocol === 'grpc') {
-      const [rpcService = '', rpcMethod = ''] = e.method.split('/');
-      rpcServer.observe(
-        {
+    const key = `${e.protocol}\u0001${e.service}\u0001${e.method}\u0001${e.route ?? ''}\u0001${e.status ?? ''}`;
+    const duration = series.get(key, () => {
+      const service = cap('service', e.service);
+      if (e.protocol === 'grpc') {
+        const [rpcService = '', rpcMethod = ''] = e.method.split('/');
+        return rpcServer.labels({
           service,
           rpc_system: 'grpc',
           rpc_service: cap('rpc_service', rpcService),
           rpc_method: cap('rpc_method', rpcMethod),
           rpc_grpc_status_code: String(e.status ?? ''),
-        },
-        seconds(e.durationMs),
-      );
-    } else {
-      httpServer.observe(
-        {
-          service,
-          http_request_method: cap('method', e.method),
-          http_route: cap('route', e.route ?? ''),
-          http_response_status_code: String(e.status ?? ''),
-        },
-        seconds(e.durationMs),
-      );
-    }
+        });
+      }
+      return httpServer.labels({
+        service,
+        http_request_method: cap('method', e.method),
+        http_route: cap('route', e.route ?? ''),
+        http_response_status_code: String(e.status ?? ''),
+      });
+    });
+    duration.observe(seconds(e.durationMs));
   });
 
   subs.on(channels.budgetExhausted, (e) => {
