@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { CounterFamily, HistogramFamily, UpDownGaugeFamily } from './series.ts';
 
 /** Latency buckets in seconds: OpenTelemetry's advisory buckets for HTTP and RPC durations. */
 export const durationBuckets: readonly number[] = [
@@ -11,8 +12,18 @@ export function counter<L extends string>(
   name: string,
   help: string,
   labelNames: readonly L[],
-): Counter<L> {
-  return new Counter<L>({ name, help, labelNames, registers: [registry] });
+): CounterFamily<L> {
+  return new CounterFamily<L>(registry, name, help, labelNames);
+}
+
+/** A gauge of things in progress (up and down on the hot path) on `registry`. */
+export function upDownGauge<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+): UpDownGaugeFamily<L> {
+  return new UpDownGaugeFamily<L>(registry, name, help, labelNames);
 }
 
 /** A latency histogram in seconds on `registry`. */
@@ -21,8 +32,8 @@ export function histogram<L extends string>(
   name: string,
   help: string,
   labelNames: readonly L[],
-): Histogram<L> {
-  return new Histogram<L>({ name, help, labelNames, buckets: [...durationBuckets], registers: [registry] });
+): HistogramFamily<L> {
+  return new HistogramFamily<L>(registry, name, help, labelNames, durationBuckets);
 }
 
 /** A gauge on `registry`, optionally computed on collection. */

@@ -104,6 +104,16 @@ describe('metrics()', () => {
     );
     const text = (await metricsResponse(registry)).body;
     assert.match(text, /# TYPE http_client_request_duration_seconds histogram/);
+    assert.match(text, /# TYPE meshkit_client_attempts_in_flight gauge/);
+    assert.equal(
+      await total(registry, 'http_client_request_duration_seconds_bucket', {
+        ...request,
+        http_response_status_code: '200',
+        le: '+Inf',
+      }),
+      1,
+      'the +Inf bucket holds every observation',
+    );
     assert.doesNotMatch(text, /\/users\/42/, 'no raw path in any label');
   });
 

@@ -12,7 +12,7 @@ import {
 import { messagingChannels } from '@meshkit/messaging';
 import { Registry } from 'prom-client';
 import { LabelCap } from './cardinality.ts';
-import { counter, gauge, histogram } from './metric-families.ts';
+import { counter, gauge, histogram, upDownGauge } from './metric-families.ts';
 import { grpcStatusOf, httpStatusOf, outcomeOf } from './outcome.ts';
 import { Subscriptions } from './subscriptions.ts';
 
@@ -175,7 +175,7 @@ export function metrics(options: MetricsOptions = {}): Metrics {
     'Endpoints the balancer chose, one per attempt.',
     ['service', 'subset', 'endpoint'],
   );
-  const inFlight = gauge(
+  const inFlight = upDownGauge(
     registry,
     'meshkit_client_attempts_in_flight',
     'Attempts in flight per endpoint (what its bulkhead holds).',
