@@ -6,7 +6,16 @@ import {
   type ServerRequestEvent,
 } from '@meshkit/core';
 import { messagingChannels, type ProcessEvent, type PublishEvent } from '@meshkit/messaging';
-import { type Attributes, type Span, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type Context,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -101,14 +110,36 @@ export function tracing(options: TracingOptions = {}): Tracing {
 
 function subscribe(subs: Subscriptions, tracer: Tracer): void {
   const spans = new WeakMap<object, Span>();
+  /**
+   * The contexts of this process's open spans by the `traceparent` they were sent with: the next hop
+   * in the same process (an attempt under its call, a handler's calls under its request) finds its
+   * parent here instead of parsing the header again.
+   */
+  const open = new Map<string, Context>();
+  const parentOf = (metadata: Readonly<Record<string, unknown>> | undefined): Context => {
+    const traceparent = metadata?.traceparent;
+    if (typeof traceparent === 'string') {
+      const known = open.get(traceparent);
+      if (known !== undefined && metadata?.tracestate === undefined) return known;
+    }
+    return contextFrom(metadata);
+  };
   const start = (event: object, span: Span, metadata: Record<string, string>): void => {
     spans.set(event, span);
     injectInto(metadata, span);
+    const traceparent = metadata.traceparent;
+    if (traceparent !== undefined && metadata.tracestate === undefined) {
+      open.set(traceparent, trace.setSpan(ROOT_CONTEXT, span));
+      openBySpan.set(span, traceparent);
+    }
   };
+  const openBySpan = new WeakMap<Span, string>();
   const end = (event: object, error: unknown, attributes: Attributes, failed: boolean): void => {
     const span = spans.get(event);
     if (span === undefined) return;
     spans.delete(event);
+    const traceparent = openBySpan.get(span);
+    if (traceparent !== undefined) open.delete(traceparent);
     span.setAttributes(attributes);
     if (failed) {
       const type = errorType(error);
@@ -122,23 +153,27 @@ function subscribe(subs: Subscriptions, tracer: Tracer): void {
     const span = tracer.startSpan(
       spanName(e.method, e.route),
       { kind: SpanKind.INTERNAL, attributes: { 'meshkit.service': e.service, 'rpc.system': e.protocol } },
-      contextFrom(e.ctx.metadata),
+      parentOf(e.ctx.metadata),
     );
     start(e, span, e.metadata);
   });
   subs.on(exchangeChannels.clientCallEnd, (e: ClientCallEvent) => {
     end(e, e.error, { 'meshkit.outcome': outcomeOf(e.error) }, e.error !== undefined);
   });
+  const endpointAttributes = new WeakMap<object, Attributes>();
   subs.on(exchangeChannels.clientAttemptStart, (e: ClientAttemptEvent) => {
-    const [host, port] = splitAddress(e.endpoint.address);
-    const attributes: Attributes = {
-      'server.address': host,
-      'meshkit.service': e.service,
-      'meshkit.endpoint': e.endpoint.id,
-      'meshkit.attempt': e.attempt,
-      'meshkit.attempt_kind': e.kind,
-      ...(port === undefined ? {} : { 'server.port': port }),
-    };
+    let where = endpointAttributes.get(e.endpoint);
+    if (where === undefined) {
+      const [host, port] = splitAddress(e.endpoint.address);
+      where = {
+        'server.address': host,
+        'meshkit.service': e.service,
+        'meshkit.endpoint': e.endpoint.id,
+        ...(port === undefined ? {} : { 'server.port': port }),
+      };
+      endpointAttributes.set(e.endpoint, where);
+    }
+    const attributes: Attributes = { ...where, 'meshkit.attempt': e.attempt, 'meshkit.attempt_kind': e.kind };
     if (e.protocol === 'grpc') {
       const [service = '', method = ''] = e.method.split('/');
       Object.assign(attributes, { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method });
@@ -150,7 +185,7 @@ function subscribe(subs: Subscriptions, tracer: Tracer): void {
     const span = tracer.startSpan(
       spanName(e.method, e.route),
       { kind: SpanKind.CLIENT, attributes },
-      contextFrom(e.ctx.metadata),
+      parentOf(e.ctx.metadata),
     );
     start(e, span, e.metadata);
   });
@@ -180,7 +215,7 @@ function subscribe(subs: Subscriptions, tracer: Tracer): void {
     const span = tracer.startSpan(
       spanName(e.method, e.route),
       { kind: SpanKind.SERVER, attributes },
-      contextFrom(e.metadata),
+      parentOf(e.metadata),
     );
     start(e, span, e.metadata);
   });
@@ -196,7 +231,7 @@ function subscribe(subs: Subscriptions, tracer: Tracer): void {
         kind: SpanKind.PRODUCER,
         attributes: { 'messaging.operation.type': 'send', 'messaging.destination.name': e.topic },
       },
-      contextFrom(e.ctx?.metadata),
+      parentOf(e.ctx?.metadata),
     );
     start(e, span, e.metadata);
   });
@@ -217,7 +252,7 @@ function subscribe(subs: Subscriptions, tracer: Tracer): void {
           ...(e.deliveryCount === undefined ? {} : { 'messaging.message.delivery_count': e.deliveryCount }),
         },
       },
-      contextFrom(e.metadata),
+      parentOf(e.metadata),
     );
     start(e, span, e.metadata);
   });
