@@ -1,8 +1,11 @@
 /**
- * What observing costs the HTTP client: one `httpClient` against the `http` scenario's server (its own
- * process), measured side by side in one run with
+ * What observing costs the HTTP client: the HTTP client's pipeline (`clientStack` over `httpTransport`,
+ * deadline, retry with budget, P2C balancer, breaker, attempt timeout; buffered GET) against the `http`
+ * scenario's server (its own process), measured side by side in one run with
  *
- *   off               no subscriber: the publishers read `hasSubscribers` and nothing else
+ *   no-hook           the same pipeline built without an observation: no event code on the path at all
+ *   off               the pipeline as `httpClient` builds it, no subscriber: the publishers read
+ *                     `hasSubscribers` and nothing else
  *   metrics           `metrics()` on (prom-client histograms and counters per call and attempt)
  *   metrics+tracing   `metrics()` and `tracing()` on, every call sampled, spans batched to an exporter
  *                     that drops them (the cost of making spans, not of shipping them)
@@ -11,8 +14,9 @@
  * closes it again, in the balanced order of the `http` scenario. Reported: requests per second at 16 and
  * 64 in flight, and each case's throughput relative to `off`.
  */
-import { staticRegistry } from '@meshkit/discovery';
-import { httpClient } from '@meshkit/http';
+import { type CallObservation, clientStack } from '@meshkit/client';
+import { createContext } from '@meshkit/core';
+import { type HttpRequest, type HttpResponse, httpTransport } from '@meshkit/http';
 import { metrics, tracing } from '@meshkit/observability';
 import { AlwaysOnSampler, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { percentile, roundOrder, slice } from './http.ts';
@@ -24,16 +28,26 @@ const discard: SpanExporter = {
   shutdown: async () => {},
 };
 
+/** What `httpClient` tells observers of a request. */
+const observation: CallObservation<HttpRequest> = {
+  protocol: 'http',
+  describe: (req) => ({ method: req.method, route: req.route }),
+};
+
 interface Mode {
   readonly name: string;
+  /** Whether the pipeline is built with the observation (`httpClient`'s), or without any. */
+  readonly hooked: boolean;
   /** Subscribes the case's observers; returns what stops them. */
   readonly start: () => () => Promise<void>;
 }
 
 const modes: readonly Mode[] = [
-  { name: 'off', start: () => async () => {} },
+  { name: 'no-hook', hooked: false, start: () => async () => {} },
+  { name: 'off', hooked: true, start: () => async () => {} },
   {
     name: 'metrics',
+    hooked: true,
     start: () => {
       const m = metrics();
       return async () => m.close();
@@ -41,6 +55,7 @@ const modes: readonly Mode[] = [
   },
   {
     name: 'metrics+tracing',
+    hooked: true,
     start: () => {
       const m = metrics();
       const t = tracing({ exporter: discard, sampler: new AlwaysOnSampler() });
@@ -68,17 +83,23 @@ interface Row {
 
 export async function run({ json }: { json: boolean }): Promise<void> {
   const server = await startServer();
-  const registry = staticRegistry({
-    instances: [{ id: 'bench-1', service: 'bench', address: '127.0.0.1', port: server.port }],
-  });
-  const client = httpClient({
-    service: 'bench',
-    registry,
-    policies: { deadlineMs: 5_000, attemptTimeoutMs: 2_000 },
-  });
-  const path = '/users/42';
-  const call = () => client.get(path, { route: '/users/:id' });
-  await call();
+  const pipeline = (hooked: boolean) =>
+    clientStack<HttpRequest, HttpResponse>({
+      service: 'bench',
+      endpoints: [{ id: 'bench-1', address: `127.0.0.1:${server.port}` }],
+      connect: (endpoint) => httpTransport(endpoint.address),
+      policies: { deadlineMs: 5_000, attemptTimeoutMs: 2_000 },
+      ...(hooked ? { observation } : {}),
+    });
+  const hooked = pipeline(true);
+  const bare = pipeline(false);
+  const root = createContext();
+  const request: HttpRequest = { method: 'GET', path: '/users/42', route: '/users/:id', buffer: true };
+  const callOf = (stack: typeof hooked) => async () =>
+    JSON.parse((await stack.service(request, root)).text ?? '');
+  const calls = { hooked: callOf(hooked), bare: callOf(bare) };
+  await calls.hooked();
+  await calls.bare();
   const rows: Row[] = [];
   try {
     for (const concurrency of concurrencies) {
@@ -89,7 +110,12 @@ export async function run({ json }: { json: boolean }): Promise<void> {
           const stop = mode.start();
           const sink: number[] = [];
           await new Promise((resolve) => setImmediate(resolve));
-          const ms = await slice({ call }, concurrency, sliceMs, sink);
+          const ms = await slice(
+            { call: mode.hooked ? calls.hooked : calls.bare },
+            concurrency,
+            sliceMs,
+            sink,
+          );
           await stop();
           if (r < warmupRounds) continue;
           timeMs.set(mode.name, timeMs.get(mode.name)! + ms);
@@ -111,8 +137,8 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       }
     }
   } finally {
-    await client.close();
-    await registry.close();
+    await hooked.close();
+    await bare.close();
     server.stop();
   }
   if (json) {
@@ -120,7 +146,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     return;
   }
   console.log(
-    `observability: httpClient GET of a small JSON body, Node ${process.version}; ` +
+    `observability: the HTTP client pipeline, GET of a small JSON body, Node ${process.version}; ` +
       `${measuredSquares * modes.length} interleaved slices of ${sliceMs} ms per case`,
   );
   for (const concurrency of concurrencies) {
