@@ -46,7 +46,12 @@ const allowed: Record<string, readonly string[] | '*'> = {
  * tested against the real publishers (HTTP servers, the embedded broker, the policies).
  */
 const testsMayUse: Record<string, readonly string[]> = {
-  '@meshkit/observability': ['@meshkit/http', '@meshkit/messaging-sqlite', '@meshkit/policies'],
+  '@meshkit/observability': [
+    '@meshkit/http',
+    '@meshkit/grpc',
+    '@meshkit/messaging-sqlite',
+    '@meshkit/policies',
+  ],
 };
 
 interface Manifest {
