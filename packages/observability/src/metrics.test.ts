@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { createContext, FakeClock, InvalidArgumentError } from '@meshkit/core';
 import { httpClient } from '@meshkit/http';
-import { consume, publisher, settle } from '@meshkit/messaging';
-import { sqliteBroker } from '@meshkit/messaging-sqlite';
+import { consume, outboxRelay, publisher, settle } from '@meshkit/messaging';
+import { sqliteBroker, sqliteOutbox } from '@meshkit/messaging-sqlite';
 import { circuitBreaker, constantBackoff } from '@meshkit/policies';
 import { Registry, register } from 'prom-client';
 import { metrics } from './metrics.ts';
@@ -234,6 +235,47 @@ describe('metrics()', () => {
         1,
       true,
     );
+  });
+
+  it('reports the outbox backlog and the age of its oldest row from each relay round', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshkit-obs-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const observed = metrics();
+    t.after(() => observed.close());
+    const clock = new FakeClock();
+    const file = join(dir, 'svc.db');
+    const db = new DatabaseSync(file);
+    t.after(() => db.close());
+    db.exec('PRAGMA journal_mode = WAL');
+    const outbox = sqliteOutbox(db, { clock });
+    const broker = sqliteBroker({ path: join(dir, 'broker.db'), clock });
+    t.after(() => broker.close());
+    const relayDb = new DatabaseSync(file);
+    t.after(() => relayDb.close());
+    const relay = outboxRelay(sqliteOutbox(relayDb), publisher(broker, { source: '/users', clock }), {
+      owner: 'relay-1',
+      clock,
+      batchSize: 2,
+    });
+
+    outbox.transaction((tx) => tx.add({ topic: 'user.created', data: { id: 1 } }));
+    await clock.advance(1_500);
+    outbox.transaction((tx) => tx.add({ topic: 'user.created', data: { id: 2 } }));
+    outbox.transaction((tx) => tx.add({ topic: 'user.created', data: { id: 3 } }));
+    await clock.advance(500);
+
+    assert.equal(await relay.runOnce(), 2);
+    const { registry } = observed;
+    assert.equal(
+      await total(registry, 'meshkit_outbox_backlog', { owner: 'relay-1' }),
+      2,
+      'capped at the batch size',
+    );
+    assert.equal(await total(registry, 'meshkit_outbox_oldest_age_seconds', { owner: 'relay-1' }), 2);
+    assert.equal(await relay.runOnce(), 1);
+    assert.equal(await relay.runOnce(), 0);
+    assert.equal(await total(registry, 'meshkit_outbox_backlog', { owner: 'relay-1' }), 0);
+    assert.equal(await total(registry, 'meshkit_outbox_oldest_age_seconds', { owner: 'relay-1' }), 0);
   });
 
   it('registers on the registry it is given, never on the global default one', (t) => {
