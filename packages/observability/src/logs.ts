@@ -122,7 +122,9 @@ export function logs(options: LogsOptions = {}): Logs {
     if (e.error === undefined) return;
     const outcome = outcomeOf(e.error);
     if (outcome === 'cancelled') return;
-    logger.warn(
+    // Refused locally (open circuit, full bulkhead): the breaker's own line said why, once.
+    const level = outcome === 'rejected' ? 'debug' : 'warn';
+    logger[level](
       {
         event: 'call-failed',
         service: e.service,
