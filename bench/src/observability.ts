@@ -13,6 +13,10 @@
  * Subscribers are process-wide, so the cases take turns: each slice subscribes its case, runs, and
  * closes it again, in the balanced order of the `http` scenario. Reported: requests per second at 16 and
  * 64 in flight, and each case's throughput relative to `off`.
+ *
+ * A second part runs the same pipeline over an in-process transport that answers at once, one call at
+ * a time: no sockets, so the figure is the CPU time observation adds to a call (µs per call), steadier
+ * on a shared machine than throughput over loopback.
  */
 import { type CallObservation, clientStack } from '@meshkit/client';
 import { createContext } from '@meshkit/core';
@@ -71,6 +75,43 @@ const concurrencies = [16, 64];
 const sliceMs = 300;
 const warmupRounds = 3;
 const measuredSquares = 4;
+
+/** Calls per in-process measurement; each case runs a warm-up of the same size first. */
+const inProcessCalls = 100_000;
+
+/** µs per call of the pipeline over a transport that answers at once, per mode. */
+async function inProcess(): Promise<{ name: string; usPerCall: number }[]> {
+  const stackOf = (hooked: boolean) =>
+    clientStack<HttpRequest, HttpResponse>({
+      service: 'bench',
+      endpoints: [{ id: 'bench-1', address: '127.0.0.1:1' }],
+      connect: () => async () => ({ status: 200, headers: {}, text: '{}' }),
+      policies: { deadlineMs: 5_000, attemptTimeoutMs: 2_000 },
+      ...(hooked ? { observation } : {}),
+    });
+  const stacks = { hooked: stackOf(true), bare: stackOf(false) };
+  const root = createContext();
+  const request: HttpRequest = { method: 'GET', path: '/users/42', route: '/users/:id', buffer: true };
+  const out: { name: string; usPerCall: number }[] = [];
+  try {
+    for (const mode of modes) {
+      const stack = mode.hooked ? stacks.hooked : stacks.bare;
+      const stop = mode.start();
+      let us = 0;
+      for (let round = 0; round < 2; round++) {
+        const t0 = performance.now();
+        for (let i = 0; i < inProcessCalls; i++) await stack.service(request, root);
+        us = ((performance.now() - t0) * 1_000) / inProcessCalls;
+      }
+      await stop();
+      out.push({ name: mode.name, usPerCall: Math.round(us * 100) / 100 });
+    }
+  } finally {
+    await stacks.hooked.close();
+    await stacks.bare.close();
+  }
+  return out;
+}
 
 interface Row {
   name: string;
@@ -141,8 +182,18 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     await bare.close();
     server.stop();
   }
+  const costs = await inProcess();
   if (json) {
     for (const row of rows) console.log(JSON.stringify(row));
+    for (const c of costs) {
+      console.log(
+        JSON.stringify({
+          name: `in-process ${c.name}`,
+          reqPerSec: Math.round(1e6 / c.usPerCall),
+          usPerCall: c.usPerCall,
+        }),
+      );
+    }
     return;
   }
   console.log(
@@ -161,5 +212,14 @@ export async function run({ json }: { json: boolean }): Promise<void> {
           `${row.p99Ms.toFixed(3).padStart(10)}${row.ratioToOff.toFixed(3).padStart(10)}`,
       );
     }
+  }
+  console.log('');
+  console.log(`in process, one call at a time (${inProcessCalls} calls per case)`);
+  console.log(`${'observers'.padEnd(20)}${'µs/call'.padStart(10)}${'added µs'.padStart(10)}`);
+  const bare = costs.find((c) => c.name === 'no-hook')!.usPerCall;
+  for (const c of costs) {
+    console.log(
+      `${c.name.padEnd(20)}${c.usPerCall.toFixed(2).padStart(10)}${(c.usPerCall - bare).toFixed(2).padStart(10)}`,
+    );
   }
 }

@@ -109,7 +109,8 @@ export function tracing(options: TracingOptions = {}): Tracing {
 }
 
 function subscribe(subs: Subscriptions, tracer: Tracer): void {
-  const spans = new WeakMap<object, Span>();
+  /** Each open exchange's span and the `traceparent` it was sent with. */
+  const spans = new WeakMap<object, { readonly span: Span; readonly traceparent: string | undefined }>();
   /**
    * The contexts of this process's open spans by the `traceparent` they were sent with: the next hop
    * in the same process (an attempt under its call, a handler's calls under its request) finds its
@@ -118,27 +119,26 @@ function subscribe(subs: Subscriptions, tracer: Tracer): void {
   const open = new Map<string, Context>();
   const parentOf = (metadata: Readonly<Record<string, unknown>> | undefined): Context => {
     const traceparent = metadata?.traceparent;
-    if (typeof traceparent === 'string') {
+    if (typeof traceparent === 'string' && metadata?.tracestate === undefined) {
       const known = open.get(traceparent);
-      if (known !== undefined && metadata?.tracestate === undefined) return known;
+      if (known !== undefined) return known;
     }
     return contextFrom(metadata);
   };
   const start = (event: object, span: Span, metadata: Record<string, string>): void => {
-    spans.set(event, span);
-    injectInto(metadata, span);
-    const traceparent = metadata.traceparent;
-    if (traceparent !== undefined && metadata.tracestate === undefined) {
+    const traceparent = injectInto(metadata, span);
+    if (metadata.tracestate === undefined) {
       open.set(traceparent, trace.setSpan(ROOT_CONTEXT, span));
-      openBySpan.set(span, traceparent);
+      spans.set(event, { span, traceparent });
+    } else {
+      spans.set(event, { span, traceparent: undefined });
     }
   };
-  const openBySpan = new WeakMap<Span, string>();
   const end = (event: object, error: unknown, attributes: Attributes, failed: boolean): void => {
-    const span = spans.get(event);
-    if (span === undefined) return;
+    const entry = spans.get(event);
+    if (entry === undefined) return;
     spans.delete(event);
-    const traceparent = openBySpan.get(span);
+    const { span, traceparent } = entry;
     if (traceparent !== undefined) open.delete(traceparent);
     span.setAttributes(attributes);
     if (failed) {
@@ -152,7 +152,7 @@ function subscribe(subs: Subscriptions, tracer: Tracer): void {
   subs.on(exchangeChannels.clientCallStart, (e: ClientCallEvent) => {
     const span = tracer.startSpan(
       spanName(e.method, e.route),
-      { kind: SpanKind.INTERNAL, attributes: { 'meshkit.service': e.service, 'rpc.system': e.protocol } },
+      { kind: SpanKind.INTERNAL, attributes: { 'meshkit.service': e.service } },
       parentOf(e.ctx.metadata),
     );
     start(e, span, e.metadata);
@@ -167,20 +167,22 @@ function subscribe(subs: Subscriptions, tracer: Tracer): void {
       const [host, port] = splitAddress(e.endpoint.address);
       where = {
         'server.address': host,
-        'meshkit.service': e.service,
         'meshkit.endpoint': e.endpoint.id,
         ...(port === undefined ? {} : { 'server.port': port }),
       };
       endpointAttributes.set(e.endpoint, where);
     }
-    const attributes: Attributes = { ...where, 'meshkit.attempt': e.attempt, 'meshkit.attempt_kind': e.kind };
+    const attributes: Attributes = { ...where, 'meshkit.attempt_kind': e.kind };
     if (e.protocol === 'grpc') {
       const [service = '', method = ''] = e.method.split('/');
       Object.assign(attributes, { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method });
     } else {
       attributes['http.request.method'] = e.method;
       if (e.route !== undefined) attributes['url.template'] = e.route;
-      if (e.attempt > 1) attributes['http.request.resend_count'] = e.attempt - 1;
+    }
+    if (e.attempt > 1) {
+      if (e.protocol === 'grpc') attributes['meshkit.attempt'] = e.attempt;
+      else attributes['http.request.resend_count'] = e.attempt - 1;
     }
     const span = tracer.startSpan(
       spanName(e.method, e.route),
