@@ -216,10 +216,10 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   console.log('');
   console.log(`in process, one call at a time (${inProcessCalls} calls per case)`);
   console.log(`${'observers'.padEnd(20)}${'µs/call'.padStart(10)}${'added µs'.padStart(10)}`);
-  const bare = costs.find((c) => c.name === 'no-hook')!.usPerCall;
+  const floor = costs.find((c) => c.name === 'no-hook')!.usPerCall;
   for (const c of costs) {
     console.log(
-      `${c.name.padEnd(20)}${c.usPerCall.toFixed(2).padStart(10)}${(c.usPerCall - bare).toFixed(2).padStart(10)}`,
+      `${c.name.padEnd(20)}${c.usPerCall.toFixed(2).padStart(10)}${(c.usPerCall - floor).toFixed(2).padStart(10)}`,
     );
   }
 }
