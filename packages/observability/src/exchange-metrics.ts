@@ -55,19 +55,19 @@ export function exchangeMetrics({ registry, subs, cap }: MetricContext): void {
     registry,
     'meshkit_client_calls_total',
     'Logical client calls (retries and hedges included in one), by outcome.',
-    ['service', 'rpc_system', 'method', 'route', 'outcome'],
+    ['service', 'protocol', 'method', 'route', 'outcome'],
   );
   const callDuration = histogram(
     registry,
     'meshkit_client_call_duration_seconds',
     'Logical client call duration, every attempt and backoff included.',
-    ['service', 'rpc_system', 'method', 'route', 'outcome'],
+    ['service', 'protocol', 'method', 'route', 'outcome'],
   );
   const attempts = counter(
     registry,
     'meshkit_client_attempts_total',
     'Attempts sent to endpoints, by kind: first, retry or hedge.',
-    ['service', 'rpc_system', 'attempt_kind', 'outcome'],
+    ['service', 'protocol', 'attempt_kind', 'outcome'],
   );
   const httpClient = histogram(
     registry,
@@ -155,7 +155,7 @@ export function exchangeMetrics({ registry, subs, cap }: MetricContext): void {
     const s = series.get(key, () => {
       const labels = {
         service: cap('service', e.service),
-        rpc_system: e.protocol,
+        protocol: e.protocol,
         method: cap('method', e.method),
         route: cap('route', e.route ?? ''),
         outcome,
@@ -229,7 +229,7 @@ export function exchangeMetrics({ registry, subs, cap }: MetricContext): void {
         });
       }
       attempt = {
-        count: attempts.labels({ service, rpc_system: e.protocol, attempt_kind: e.kind, outcome }),
+        count: attempts.labels({ service, protocol: e.protocol, attempt_kind: e.kind, outcome }),
         duration,
         totals: totalsOf(service),
       };
