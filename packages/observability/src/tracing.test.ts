@@ -10,6 +10,7 @@ import { sqliteBroker } from '@meshkit/messaging-sqlite';
 import { constantBackoff } from '@meshkit/policies';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { samplerFromEnv } from './sampler-from-env.ts';
 import { channelsWithSubscribers } from './test-support/channels.ts';
 import { countdown, startServer } from './test-support/servers.ts';
 import { tracing } from './tracing.ts';
@@ -145,5 +146,25 @@ describe('tracing()', () => {
     assert.ok(channelsWithSubscribers().length > 0);
     await traces.close();
     assert.deepEqual(channelsWithSubscribers(), []);
+  });
+
+  it('subscribes nothing when OTEL_SDK_DISABLED is true', async (t) => {
+    process.env.OTEL_SDK_DISABLED = 'true';
+    t.after(() => {
+      delete process.env.OTEL_SDK_DISABLED;
+    });
+    const traces = tracing({ exporter: new InMemorySpanExporter(), export: 'simple' });
+    assert.deepEqual(channelsWithSubscribers(), []);
+    await traces.close();
+  });
+
+  it('picks the sampler OTEL_TRACES_SAMPLER names, parent-based always-on by default', () => {
+    assert.match(samplerFromEnv({}).toString(), /ParentBased\{root=AlwaysOnSampler/);
+    assert.equal(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'always_off' }).toString(), 'AlwaysOffSampler');
+    assert.equal(
+      samplerFromEnv({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }).toString(),
+      'TraceIdRatioBased{0.25}',
+    );
+    assert.throws(() => tracing({ export: 'sometimes' as never }), /tracing\.export/);
   });
 });
