@@ -38,7 +38,7 @@ import CircuitBreaker from 'opossum';
 import { Pool, RetryAgent } from 'undici';
 import { startServer } from './http-server.ts';
 
-interface Case {
+export interface Case {
   readonly name: string;
   readonly call: () => Promise<unknown>;
   readonly close: () => Promise<unknown>;
@@ -139,7 +139,12 @@ async function cases(port: number): Promise<Case[]> {
 }
 
 /** Runs calls with `concurrency` in flight for about `ms`; returns the wall time in ms and each latency. */
-async function slice(c: Case, concurrency: number, ms: number, latencies: number[]): Promise<number> {
+export async function slice(
+  c: Pick<Case, 'call'>,
+  concurrency: number,
+  ms: number,
+  latencies: number[],
+): Promise<number> {
   const t0 = performance.now();
   const end = t0 + ms;
   const worker = async (): Promise<void> => {
@@ -162,7 +167,7 @@ async function slice(c: Case, concurrency: number, ms: number, latencies: number
  * made the same case always follow the same one (meshkit ran after axios, the heaviest allocator, in
  * every round, and Pool after meshkit).
  */
-function roundOrder<T>(items: readonly T[], r: number): T[] {
+export function roundOrder<T>(items: readonly T[], r: number): T[] {
   const n = items.length;
   const first: number[] = [];
   for (let i = 0, lo = 0, hi = n - 1; i < n; i++) first.push(i % 2 === 0 ? lo++ : hi--);
@@ -171,7 +176,7 @@ function roundOrder<T>(items: readonly T[], r: number): T[] {
   return n % 2 === 1 && Math.floor(r / n) % 2 === 1 ? row.reverse() : row;
 }
 
-function percentile(sorted: Float64Array, p: number): number {
+export function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 

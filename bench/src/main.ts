@@ -10,6 +10,7 @@ const scenarios: Record<string, () => Promise<{ run(opts: { json: boolean }): Pr
   messaging: () => import('./messaging.ts'),
   amqp: () => import('./amqp.ts'),
   http: () => import('./http.ts'),
+  observability: () => import('./observability.ts'),
   grpc: () => import('./grpc.ts'),
   kafka: () => import('./kafka.ts'),
 

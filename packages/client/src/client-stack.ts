@@ -28,6 +28,7 @@ import {
   timeout,
 } from '@meshkit/policies';
 import { isRetryableCallError } from './failures.ts';
+import { type CallObservation, observedAttempts, observedCalls } from './observe.ts';
 import { routePicker } from './route-picker.ts';
 import { routePolicies } from './route-policies.ts';
 
@@ -84,6 +85,12 @@ export interface ClientStackOptions<Req, Res> {
   readonly transportCancelsPromptly?: boolean;
   /** The clock for deadlines, backoff, breakers and latency. Defaults to the system clock. */
   readonly clock?: Clock;
+  /**
+   * How the transport describes calls to observers: each logical call and each attempt is then published
+   * on core's `exchangeChannels` (`meshkit:client:call:*`, `meshkit:client:attempt:*`) while anyone
+   * listens. Defaults to none (nothing published).
+   */
+  readonly observation?: CallObservation<Req>;
   /** How option errors name the options object, e.g. `httpClient`. Defaults to `clientStack`. */
   readonly optionsName?: string;
 }
@@ -175,29 +182,34 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
         });
   const isFailure = options.isEndpointFailure ?? isEndpointFailure;
   /** The layers of one endpoint, new per endpoint (its own breaker and bulkhead). */
-  const endpointLayers = (): Stack<Req, Res> => {
+  const endpointLayers = (endpoint: Endpoint): Stack<Req, Res> => {
     const layers: Layer<Req, Res>[] = [];
+    const target = { service: name, endpoint: endpoint.id };
     if (policies.breaker !== false) {
       layers.push(
         circuitBreaker<Req, Res>({
           clock,
           isFailure,
+          target,
           ...policies.breaker,
         }),
       );
     }
     if (policies.bulkhead !== undefined && policies.bulkhead !== false) {
-      layers.push(bulkhead<Req, Res>(policies.bulkhead));
+      layers.push(bulkhead<Req, Res>({ target, ...policies.bulkhead }));
     }
     if (attemptTimeout !== undefined) layers.push(attemptTimeout);
     return stack(...layers);
   };
 
+  const observation = options.observation;
   const perEndpoint = new Map<string, Stack<Req, Res>>();
   const connect = (endpoint: Endpoint): EndpointService<Req, Res> => {
     const transport = options.connect(endpoint);
-    const layers = endpointLayers();
-    const service = layers.wrap(transport);
+    const layers = endpointLayers(endpoint);
+    const observed =
+      observation === undefined ? transport : observedAttempts(transport, name, endpoint, observation);
+    const service = layers.wrap(observed);
     perEndpoint.set(endpoint.id, layers);
     const endpointCall: EndpointService<Req, Res> = (req, ctx) => service(req, ctx);
     endpointCall.readiness = () => readinessOf(service);
@@ -223,7 +235,8 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
   // balancer's wait for endpoints add no wait that ignores cancellation).
   if (options.transportCancelsPromptly === true) markCancelsPromptly(balancer);
   const layers = stack(...outer);
-  const service = layers.wrap(balancer);
+  const layered = layers.wrap(balancer);
+  const service = observation === undefined ? layered : observedCalls(layered, name, observation);
 
   return {
     service,

@@ -10,3 +10,4 @@ export {
   clientStack,
 } from './client-stack.ts';
 export { isRetryableCallError } from './failures.ts';
+export type { CallDescription, CallObservation } from './observe.ts';

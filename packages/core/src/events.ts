@@ -22,13 +22,24 @@ export interface TypedChannel<T> {
   unsubscribe(listener: (message: T, name: string | symbol) => void): boolean;
 }
 
-function channel<T>(name: string): TypedChannel<T> {
+/** The typed channel named `name` (one per name process-wide). */
+export function typedChannel<T>(name: string): TypedChannel<T> {
   return diagnostics.channel(name) as unknown as TypedChannel<T>;
 }
 
 /** Common fields: which layer instance published, by its name. */
 interface LayerEvent {
   readonly layer: string;
+  /** The downstream service a per-endpoint layer guards, when its owner said (`clientStack` does). */
+  readonly service?: string;
+  /** The endpoint id a per-endpoint layer guards, when its owner said. */
+  readonly endpoint?: string;
+}
+
+/** Which service and endpoint a per-endpoint layer guards, reported in its events. */
+export interface LayerTarget {
+  readonly service: string;
+  readonly endpoint: string;
 }
 
 /** A policy is about to run attempt `attempt` (1 = first try). */
@@ -98,14 +109,14 @@ export const channelNames = {
 
 /** The typed channels. `diagnostics_channel` returns one channel per name process-wide. */
 export const channels = {
-  attemptStart: channel<AttemptStartEvent>(channelNames.attemptStart),
-  attemptEnd: channel<AttemptEndEvent>(channelNames.attemptEnd),
-  retryScheduled: channel<RetryScheduledEvent>(channelNames.retryScheduled),
-  budgetExhausted: channel<BudgetExhaustedEvent>(channelNames.budgetExhausted),
-  breakerState: channel<BreakerStateEvent>(channelNames.breakerState),
-  bulkheadRejected: channel<BulkheadRejectedEvent>(channelNames.bulkheadRejected),
-  hedgeFired: channel<HedgeFiredEvent>(channelNames.hedgeFired),
-  timeout: channel<TimeoutEvent>(channelNames.timeout),
-  rateLimited: channel<RateLimitedEvent>(channelNames.rateLimited),
-  fallback: channel<FallbackEvent>(channelNames.fallback),
+  attemptStart: typedChannel<AttemptStartEvent>(channelNames.attemptStart),
+  attemptEnd: typedChannel<AttemptEndEvent>(channelNames.attemptEnd),
+  retryScheduled: typedChannel<RetryScheduledEvent>(channelNames.retryScheduled),
+  budgetExhausted: typedChannel<BudgetExhaustedEvent>(channelNames.budgetExhausted),
+  breakerState: typedChannel<BreakerStateEvent>(channelNames.breakerState),
+  bulkheadRejected: typedChannel<BulkheadRejectedEvent>(channelNames.bulkheadRejected),
+  hedgeFired: typedChannel<HedgeFiredEvent>(channelNames.hedgeFired),
+  timeout: typedChannel<TimeoutEvent>(channelNames.timeout),
+  rateLimited: typedChannel<RateLimitedEvent>(channelNames.rateLimited),
+  fallback: typedChannel<FallbackEvent>(channelNames.fallback),
 } as const;

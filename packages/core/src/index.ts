@@ -41,6 +41,7 @@ export {
   type MeshErrorOptions,
 } from './errors.ts';
 export * from './events.ts';
+export * from './exchange-events.ts';
 export { classifyError, isEndpointFailure, type Outcome } from './outcome.ts';
 export { previousEndpoints } from './previous-endpoints.ts';
 export {

@@ -24,6 +24,11 @@ export interface HttpRequest {
   readonly method: HttpMethod;
   /** Path and query, starting with `/`. */
   readonly path: string;
+  /**
+   * The route template the path was made from (`/users/:id`), for metrics and traces, which never see
+   * the raw path. Optional.
+   */
+  readonly route?: string;
   /** Lower-case header names. */
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: HttpBody | undefined;

@@ -149,7 +149,7 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
   const userLayers = checkLayers(options.layers);
 
   const limit = deliveryLimitLayer(maxDeliveries);
-  const decode = decodeLayer<T>({ codec, schema: options.schema });
+  const decode = decodeLayer<T>({ group, codec, schema: options.schema });
   const deadline = deadlineSkipLayer<T>();
   const retryOrDeadLetter = retryDeadLetterLayer<T>(retry);
   const around = stack(...userLayers);

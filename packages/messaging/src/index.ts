@@ -19,7 +19,10 @@ export {
   type MessageDeadLetterEvent,
   type MessageRetryEvent,
   messagingChannels,
+  type OutboxBacklogEvent,
   type OutboxRelayFailedEvent,
+  type ProcessEvent,
+  type PublishEvent,
   type SettleFailedEvent,
 } from './channels.ts';
 export {

@@ -155,6 +155,14 @@ export function outboxRelay(
     active = await store.acquireLease(owner, now, now + leaseMs);
     if (!active) return 0;
     const rows = await store.pending(batchSize);
+    if (messagingChannels.outboxBacklog.hasSubscribers) {
+      const oldest = rows[0] === undefined ? Number.NaN : Date.parse(rows[0].time);
+      messagingChannels.outboxBacklog.publish({
+        owner,
+        pending: rows.length,
+        oldestAgeMs: Number.isNaN(oldest) ? 0 : Math.max(0, clock.now() - oldest),
+      });
+    }
     if (rows.length === 0) return 0;
     const outgoing: Outgoing[] = rows.map((r) => ({
       topic: r.topic,

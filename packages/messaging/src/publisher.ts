@@ -12,6 +12,7 @@ import {
 } from '@meshkit/core';
 import { checkInteger, checkString } from '@meshkit/core/internal';
 import type { Broker, BrokerRecord, PublishResult } from './broker.ts';
+import { messagingChannels, type PublishEvent } from './channels.ts';
 import { type Codec, jsonCodec, type StandardSchemaV1, validate } from './codec.ts';
 import { encodeAttributes, headerNames, newEventId } from './envelope.ts';
 import { Fifo } from './fifo.ts';
@@ -232,7 +233,35 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
 
   const publishOne = async (event: Outgoing<T>, ctx: CallContext | undefined): Promise<Receipt> => {
     if (ctx?.aborted) throw abortError(ctx.abortReason);
+    if (messagingChannels.publishStart.hasSubscribers || messagingChannels.publishEnd.hasSubscribers) {
+      return observedPublish(event, ctx);
+    }
     return enqueue(await encode(event, ctx), ctx);
+  };
+
+  /** {@link publishOne} published on `meshkit:messaging:publish-*`. */
+  const observedPublish = async (event: Outgoing<T>, ctx: CallContext | undefined): Promise<Receipt> => {
+    const observed: PublishEvent = { topic: event.topic, ctx, metadata: {}, durationMs: Number.NaN };
+    const start = clock.now();
+    if (messagingChannels.publishStart.hasSubscribers) messagingChannels.publishStart.publish(observed);
+    let sendCtx = ctx;
+    for (const _ in observed.metadata) {
+      sendCtx = (ctx ?? createContext({ clock })).with({ metadata: observed.metadata });
+      break;
+    }
+    try {
+      const record = await encode(event, sendCtx);
+      observed.id = record.headers[headerNames.id];
+      const receipt = await enqueue(record, sendCtx);
+      observed.durationMs = clock.now() - start;
+      return receipt;
+    } catch (error) {
+      observed.durationMs = clock.now() - start;
+      observed.error = error;
+      throw error;
+    } finally {
+      if (messagingChannels.publishEnd.hasSubscribers) messagingChannels.publishEnd.publish(observed);
+    }
   };
 
   const service: Service<Outgoing<T>, Receipt> = (event, ctx) => publishOne(event, ctx);
@@ -248,6 +277,13 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
         events.map(async (event): Promise<PublishOutcome> => {
           let id = event.id ?? '';
           try {
+            if (
+              messagingChannels.publishStart.hasSubscribers ||
+              messagingChannels.publishEnd.hasSubscribers
+            ) {
+              const receipt = await observedPublish(event, root);
+              return { ok: true, id: receipt.id, receipt };
+            }
             const record = await encode(event, root);
             id = record.headers[headerNames.id]!;
             return { ok: true, id, receipt: await enqueue(record, root) };

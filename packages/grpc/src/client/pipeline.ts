@@ -1,4 +1,4 @@
-import { type ClientStack, clientStack } from '@meshkit/client';
+import { type CallObservation, type ClientStack, clientStack } from '@meshkit/client';
 import {
   type CallContext,
   type Clock,
@@ -67,6 +67,7 @@ export function grpcPipeline(
   return clientStack<GrpcRequest, GrpcResponse>({
     service,
     endpoints: endpointsFrom(options, service),
+    observation: grpcObservation,
     connect: (endpoint) => {
       const transport = grpcTransport(endpoint.address, transportOptions);
       const timed = attemptTimeout === undefined ? transport : attemptTimeout.wrap(transport);
@@ -157,3 +158,12 @@ function checkHostPort(field: string, address: string): void {
     throw new InvalidArgumentError(field, 'must be host:port (a port in 1-65535)', address);
   }
 }
+
+/** How the gRPC client describes its calls to observers: `package.Service/Method`, also its route. */
+const grpcObservation: CallObservation<GrpcRequest> = {
+  protocol: 'grpc',
+  describe: (req) => {
+    const name = `${req.method.parent.typeName}/${req.method.name}`;
+    return { method: name, route: `/${name}` };
+  },
+};

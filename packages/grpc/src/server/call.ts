@@ -13,9 +13,12 @@ import {
   type Clock,
   createContext,
   ErrorCode,
+  exchangeChannels,
   InvalidArgumentError,
   MeshError,
   type Metadata,
+  type ServerRequestEvent,
+  serverRequestsObserved,
   type TimerHandle,
 } from '@meshkit/core';
 import { badRequest } from '../details.ts';
@@ -37,6 +40,8 @@ export interface CallSettings {
   readonly maxReceiveMessageBytes: number;
   readonly maxSendMessageBytes: number;
   readonly clock: Clock;
+  /** The serving service's name, for observers. */
+  readonly service: string;
   /** Called once when a call's stream closed, whatever the outcome (the server's in-flight set). */
   readonly onDone: (call: ServerCallState) => void;
 }
@@ -77,6 +82,9 @@ export class ServerCallState implements ServerCall {
   #timer: TimerHandle | undefined;
   #drain: (() => void) | undefined;
   #wakeReader: (() => void) | undefined;
+  /** The observed request, when anyone listened as it arrived. */
+  readonly #observed: { readonly event: ServerRequestEvent; readonly start: number } | undefined;
+  #reported = false;
 
   constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, settings: CallSettings) {
     this.#stream = stream;
@@ -87,7 +95,22 @@ export class ServerCallState implements ServerCall {
     this.peer = `${socket?.remoteAddress ?? ''}:${socket?.remotePort ?? ''}`;
     const timeoutMs = parseGrpcTimeout(headers['grpc-timeout'] as string | undefined);
     const clock = settings.clock;
-    const propagated = propagatedMetadata(headers);
+    let propagated = propagatedMetadata(headers);
+    if (serverRequestsObserved()) {
+      const event: ServerRequestEvent = {
+        protocol: 'grpc',
+        service: settings.service,
+        method: this.method.startsWith('/') ? this.method.slice(1) : this.method,
+        route: this.method,
+        requestId: propagated?.['x-request-id'],
+        metadata: { ...propagated },
+        durationMs: Number.NaN,
+      };
+      if (exchangeChannels.serverRequestStart.hasSubscribers)
+        exchangeChannels.serverRequestStart.publish(event);
+      propagated = event.metadata;
+      this.#observed = { event, start: clock.now() };
+    }
     this.ctx = createContext({
       clock,
       signal: this.#controller.signal,
@@ -129,7 +152,7 @@ export class ServerCallState implements ServerCall {
     if (typeof contentType !== 'string' || !grpcContentType.test(contentType)) {
       this.#done = true;
       this.#stream.respond({ ':status': 415 }, { endStream: true });
-      this.#end(undefined);
+      this.#end(undefined, Status.UNKNOWN);
       return;
     }
     if (route === undefined) {
@@ -176,7 +199,7 @@ export class ServerCallState implements ServerCall {
         stream.end();
       }
     }
-    this.#end(status === Status.OK ? undefined : new GrpcStatusError(status, message));
+    this.#end(status === Status.OK ? undefined : new GrpcStatusError(status, message), status);
   }
 
   /** Ends the call with `UNAVAILABLE` and cancels its handler: the server's shutdown grace ran out. */
@@ -187,7 +210,17 @@ export class ServerCallState implements ServerCall {
     }
   }
 
-  #end(reason: unknown): void {
+  #end(reason: unknown, status?: Status): void {
+    const observed = this.#observed;
+    if (observed !== undefined && !this.#reported && exchangeChannels.serverRequestEnd.hasSubscribers) {
+      this.#reported = true;
+      const { event, start } = observed;
+      event.durationMs = this.#settings.clock.now() - start;
+      // A call that ended without a status was cancelled by its client.
+      event.status = status ?? Status.CANCELLED;
+      if (reason !== undefined) event.error = reason;
+      exchangeChannels.serverRequestEnd.publish(event);
+    }
     this.#done = true;
     if (this.#timer !== undefined) this.#settings.clock.clearTimeout(this.#timer);
     this.#timer = undefined;

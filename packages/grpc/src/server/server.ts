@@ -143,6 +143,7 @@ export function grpcServer(options: GrpcServerOptions = {}): GrpcServer {
   const health = new HealthStatus();
   let idle: (() => void) | undefined;
   const settings: CallSettings = {
+    service: options.registration?.service ?? '',
     clock,
     maxReceiveMessageBytes: checkNumber(
       'grpcServer.maxReceiveMessageBytes',

@@ -21,6 +21,7 @@ import {
 } from '../types.ts';
 import { wireHeaders } from '../wire.ts';
 import { decodeBody, encodeBody } from './body.ts';
+import { httpObservation } from './observation.ts';
 import type { HttpClientOptions } from './options.ts';
 
 /** Per-call options of the client's methods. */
@@ -36,6 +37,11 @@ export interface CallOptions<T = unknown> {
    * headers carry over to this call.
    */
   readonly ctx?: CallContext;
+  /**
+   * The route template `path` was made from (`/users/:id`): metrics and traces label the call with it,
+   * never with the raw path. Defaults to none.
+   */
+  readonly route?: string;
   /** Cancels the call (used when no `ctx` is given). */
   readonly signal?: AbortSignal;
   /** A deadline for this call, in ms; can only shorten the context's and the policy's. */
@@ -112,6 +118,7 @@ export function httpClient(options: HttpClientOptions): HttpClient {
     service,
     endpoints: endpointsFrom(options, service),
     connect: (endpoint) => httpTransport(endpoint.address, transport),
+    observation: httpObservation,
     policies: options.policies ?? {},
     ...(options.layers === undefined ? {} : { layers: options.layers }),
     ...(options.route === undefined ? {} : { route: options.route }),
@@ -183,6 +190,7 @@ export function httpClient(options: HttpClientOptions): HttpClient {
       headers,
       body: encoded.body,
       buffer,
+      ...(callOptions?.route === undefined ? {} : { route: callOptions.route }),
     };
     return composed(req, ctx);
   };

@@ -164,7 +164,12 @@ export async function meshkitFastify(
           streamed: true,
         });
     });
-    const { requestId, ctx } = requestContext(request.headers, clock, abort.signal);
+    const { requestId, ctx } = requestContext(request.headers, clock, abort.signal, {
+      service,
+      method: request.method,
+      route: request.routeOptions.url,
+      res: reply.raw,
+    });
     reply.header(wireHeaders.requestId, requestId);
     const exchange = new FastifyExchange(request, pipeline, ctx);
     await exchange.untilBodyOrHandler();

@@ -146,7 +146,7 @@ export function httpServer(options: HttpServerOptions): MeshServer {
     layers: checkServerLayers('httpServer.layers', options.layers),
   }).wrap(handlerService(handler));
 
-  const exchange: Exchange = { pipeline, lifecycle, clock, maxBodyBytes };
+  const exchange: Exchange = { service, pipeline, lifecycle, clock, maxBodyBytes };
   const listener = (raw: IncomingMessage, res: ServerResponse): void => {
     void serve(exchange, raw, res);
   };
@@ -221,6 +221,7 @@ function handlerService(handler: KitHandler): HttpCallService {
 
 /** One exchange: the request through the layers, the reply (or what a layer threw) on the wire. */
 interface Exchange {
+  readonly service: string;
   readonly pipeline: HttpCallService;
   readonly lifecycle: Lifecycle;
   readonly clock: Clock;
@@ -233,7 +234,12 @@ async function serve(exchange: Exchange, raw: IncomingMessage, res: ServerRespon
   res.once('close', () => {
     if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
   });
-  const { requestId, ctx } = requestContext(raw.headers, exchange.clock, abort.signal);
+  const { requestId, ctx } = requestContext(raw.headers, exchange.clock, abort.signal, {
+    service: exchange.service,
+    method: raw.method ?? 'GET',
+    route: undefined,
+    res,
+  });
   let reply: HttpReply;
   try {
     reply = await exchange.pipeline(nodeHttpCall(raw, exchange.maxBodyBytes), ctx);

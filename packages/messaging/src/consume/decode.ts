@@ -1,5 +1,6 @@
 import { type CallContext, ErrorCode, type Layer, MeshError } from '@meshkit/core';
 import type { Delivery } from '../broker.ts';
+import { messagingChannels, type ProcessEvent } from '../channels.ts';
 import { type Codec, type StandardSchemaV1, validate } from '../codec.ts';
 import { decodeAttributes, headerNames } from '../envelope.ts';
 import { type Message, parseAttempt } from './message.ts';
@@ -7,6 +8,8 @@ import { deadLetterFor, type Settlement } from './settlement.ts';
 
 /** Options of {@link decodeLayer}. */
 export interface DecodeOptions<T> {
+  /** The consumer group, for observers. */
+  readonly group: string;
   readonly codec: Codec;
   readonly schema: StandardSchemaV1<unknown, T> | undefined;
 }
@@ -20,7 +23,7 @@ export interface DecodeOptions<T> {
 export function decodeLayer<T>(
   options: DecodeOptions<T>,
 ): Layer<Delivery, Settlement, Message<T>, Settlement> {
-  const { codec, schema } = options;
+  const { codec, schema, group } = options;
   return {
     name: 'decode',
     wrap: (next) => (delivery, ctx) => {
@@ -38,7 +41,12 @@ export function decodeLayer<T>(
         return Promise.resolve(deadLetterFor('undecodable', error));
       }
       const attempt = parseAttempt(delivery.headers[headerNames.attempt]);
-      const handlerCtx = contextFor(delivery, attempt, ctx);
+      let handlerCtx = contextFor(delivery, attempt, ctx);
+      const observed =
+        messagingChannels.processStart.hasSubscribers || messagingChannels.processEnd.hasSubscribers
+          ? observeProcess(group, delivery, attrs.id, attempt, handlerCtx)
+          : undefined;
+      if (observed !== undefined) handlerCtx = observed.ctx;
       const message = (value: unknown): Message<T> => ({
         id: attrs.id,
         topic: delivery.topic,
@@ -52,11 +60,14 @@ export function decodeLayer<T>(
         attempt,
         deliveryCount: delivery.deliveryCount,
       });
-      if (schema === undefined) return next(message(data), handlerCtx);
-      return validate(schema, data).then(
-        (valid) => next(message(valid), handlerCtx),
-        (error: unknown) => deadLetterFor('invalid-payload', error),
-      );
+      const settled =
+        schema === undefined
+          ? next(message(data), handlerCtx)
+          : validate(schema, data).then(
+              (valid) => next(message(valid), handlerCtx),
+              (error: unknown) => deadLetterFor('invalid-payload', error),
+            );
+      return observed === undefined ? settled : observed.end(settled);
     },
     describe: () => ({ contentType: codec.contentType, schema: schema !== undefined }),
   };
@@ -77,4 +88,52 @@ function contextFor(delivery: Delivery, attempt: number, ctx: CallContext): Call
     metadata,
     deadline: deadline !== undefined && Number.isFinite(deadline) ? deadline : undefined,
   });
+}
+
+/** Publishes a delivery's handling on `meshkit:messaging:process-*`; the start may rewrite trace metadata. */
+function observeProcess(
+  group: string,
+  delivery: Delivery,
+  id: string,
+  attempt: number,
+  ctx: CallContext,
+): { readonly ctx: CallContext; end(settled: Promise<Settlement>): Promise<Settlement> } {
+  const metadata: Record<string, string> = {};
+  for (const key of ['traceparent', 'tracestate'] as const) {
+    const value = delivery.headers[headerNames[key]];
+    if (value !== undefined) metadata[key] = value;
+  }
+  const event: ProcessEvent = {
+    group,
+    topic: delivery.topic,
+    id,
+    attempt,
+    deliveryCount: delivery.deliveryCount,
+    metadata,
+    durationMs: Number.NaN,
+  };
+  const clock = ctx.clock;
+  const start = clock.now();
+  if (messagingChannels.processStart.hasSubscribers) messagingChannels.processStart.publish(event);
+  const report = (): void => {
+    event.durationMs = clock.now() - start;
+    if (messagingChannels.processEnd.hasSubscribers) messagingChannels.processEnd.publish(event);
+  };
+  return {
+    ctx: ctx.with({ metadata: event.metadata }),
+    end: (settled) =>
+      settled.then(
+        (settlement) => {
+          event.settlement = settlement.kind;
+          if ('error' in settlement) event.error = settlement.error;
+          report();
+          return settlement;
+        },
+        (error: unknown) => {
+          event.error = error;
+          report();
+          throw error;
+        },
+      ),
+  };
 }

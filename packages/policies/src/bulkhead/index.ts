@@ -148,7 +148,13 @@ class BulkheadLayer<Req, Res> implements Bulkhead<Req, Res> {
     if (this.#queued >= this.#config.maxQueue) {
       this.#rejected++;
       if (channels.bulkheadRejected.hasSubscribers) {
-        channels.bulkheadRejected.publish({ layer: this.name, active: this.#active, queued: this.#queued });
+        const target = this.#config.target;
+        channels.bulkheadRejected.publish({
+          layer: this.name,
+          ...(target === undefined ? {} : { service: target.service, endpoint: target.endpoint }),
+          active: this.#active,
+          queued: this.#queued,
+        });
       }
       return Promise.reject(
         new MeshError(ErrorCode.BULKHEAD_FULL, `bulkhead full (${this.name})`, {

@@ -1,3 +1,4 @@
+import type { LayerTarget } from '@meshkit/core';
 import { checkInteger } from '@meshkit/core/internal';
 import { checkName, checkOptions } from '../internal/validate.ts';
 
@@ -9,12 +10,15 @@ export interface BulkheadOptions {
   readonly maxQueue?: number;
   /** Layer name in events and `describe()`. Defaults to `'bulkhead'`. */
   readonly name?: string;
+  /** The service and endpoint this bulkhead guards, named in its events. Defaults to none. */
+  readonly target?: LayerTarget;
 }
 
 export interface BulkheadConfig {
   readonly maxConcurrent: number;
   readonly maxQueue: number;
   readonly name: string;
+  readonly target: LayerTarget | undefined;
 }
 
 export function resolveBulkheadOptions(options: BulkheadOptions | undefined): BulkheadConfig {
@@ -23,5 +27,6 @@ export function resolveBulkheadOptions(options: BulkheadOptions | undefined): Bu
     maxConcurrent: checkInteger('bulkhead.maxConcurrent', o.maxConcurrent ?? 10, 1),
     maxQueue: checkInteger('bulkhead.maxQueue', o.maxQueue ?? 0, 0),
     name: checkName('bulkhead.name', o.name, 'bulkhead'),
+    target: o.target,
   };
 }

@@ -263,7 +263,13 @@ class Breaker<Req, Res> implements CircuitBreaker<Req, Res> {
     }
     this.#state = to;
     if (from !== to && channels.breakerState.hasSubscribers) {
-      channels.breakerState.publish({ layer: this.name, from: stateNames[from]!, to: stateNames[to]! });
+      const target = this.#config.target;
+      channels.breakerState.publish({
+        layer: this.name,
+        ...(target === undefined ? {} : { service: target.service, endpoint: target.endpoint }),
+        from: stateNames[from]!,
+        to: stateNames[to]!,
+      });
     }
   }
 }

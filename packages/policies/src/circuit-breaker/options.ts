@@ -1,4 +1,4 @@
-import { type Clock, InvalidArgumentError, isAbortError, systemClock } from '@meshkit/core';
+import { type Clock, InvalidArgumentError, isAbortError, type LayerTarget, systemClock } from '@meshkit/core';
 import { checkFunction, checkInteger } from '@meshkit/core/internal';
 import { isLocalRefusal } from '../internal/errors.ts';
 import { checkName, checkOptions, checkPositive } from '../internal/validate.ts';
@@ -26,6 +26,8 @@ export interface CircuitBreakerOptions {
   readonly clock?: Clock;
   /** Layer name in events and `describe()`. Defaults to `'circuit-breaker'`. */
   readonly name?: string;
+  /** The service and endpoint this breaker guards, named in its events. Defaults to none. */
+  readonly target?: LayerTarget;
 }
 
 /**
@@ -44,6 +46,7 @@ export interface CircuitBreakerConfig {
   readonly isFailure: (error: unknown) => boolean;
   readonly clock: Clock;
   readonly name: string;
+  readonly target: LayerTarget | undefined;
 }
 
 export function resolveCircuitBreakerOptions(
@@ -69,5 +72,6 @@ export function resolveCircuitBreakerOptions(
     isFailure: checkFunction('circuitBreaker.isFailure', o.isFailure ?? countsAsFailure),
     clock: o.clock ?? systemClock,
     name: checkName('circuitBreaker.name', o.name, 'circuit-breaker'),
+    target: o.target,
   };
 }

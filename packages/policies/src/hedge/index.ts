@@ -1,5 +1,6 @@
 import {
   abortError,
+  attemptKindKey,
   type CallContext,
   type CancelHandle,
   channels,
@@ -97,7 +98,10 @@ function hedged<Req, Res>(
       const start = clock.now();
       let work: Promise<Res>;
       try {
-        work = next(req, attempt === 1 ? scope.ctx : scope.ctx.with({ attempt }));
+        work = next(
+          req,
+          attempt === 1 ? scope.ctx : scope.ctx.with({ attempt }).set(attemptKindKey, 'hedge'),
+        );
       } catch (error) {
         work = Promise.reject(error);
       }
