@@ -1,4 +1,11 @@
-import { type BalanceOptions, type Balancer, balance, type EndpointService, subset } from '@meshkit/balance';
+import {
+  type BalanceOptions,
+  type Balancer,
+  balance,
+  type EndpointService,
+  p2cPeakEwma,
+  subset,
+} from '@meshkit/balance';
 import {
   type CallContext,
   type Clock,
@@ -21,6 +28,8 @@ import {
   type CircuitBreakerOptions,
   circuitBreaker,
   deadline,
+  type HedgeOptions,
+  hedge,
   RetryBudget,
   type RetryBudgetOptions,
   type RetryOptions,
@@ -28,6 +37,7 @@ import {
   timeout,
 } from '@meshkit/policies';
 import { isRetryableCallError } from './failures.ts';
+import { hedgeAttempts, hedgeSlot, spreadHedges } from './hedge-slot.ts';
 import { routePicker } from './route-picker.ts';
 import { routePolicies } from './route-policies.ts';
 
@@ -38,8 +48,16 @@ export interface ClientPolicyOptions<Res> {
   /** Retries (see `retry()` in `@meshkit/policies`). Defaults to 3 attempts, jittered exponential backoff. */
   readonly retry?: Omit<RetryOptions<Res>, 'budget'> | false;
   /**
-   * The retry budget: a shared `RetryBudget` (share one per downstream service), its options, or `false`.
-   * Defaults to a new budget of 20% plus 10 retries per second.
+   * Hedged requests (see `hedge()` in `@meshkit/policies`), after the overall deadline and before retry:
+   * when an idempotent unary call has not answered after `delayMs` (or a latency percentile), another
+   * attempt goes out, to an endpoint where the call has no attempt running when the picker offers one;
+   * the first answer wins and the others are cancelled. Each hedge takes a token from the retry budget.
+   * Non-idempotent and streaming calls are never hedged. Off by default.
+   */
+  readonly hedge?: Omit<HedgeOptions, 'budget' | 'deposit'> | false;
+  /**
+   * The retry budget, shared by retries and hedges: a shared `RetryBudget` (share one per downstream
+   * service), its options, or `false`. Defaults to a new budget of 20% plus 10 retries per second.
    */
   readonly budget?: RetryBudget | RetryBudgetOptions | false;
   /** A circuit breaker per endpoint. Defaults to opening after 5 consecutive failures for 10 s. */
@@ -103,7 +121,7 @@ export interface ClientStack<Req, Res> {
 /**
  * The one client pipeline every transport shares, built from data:
  *
- * route → your layers → overall deadline → retry with budget → balancer →
+ * route → your layers → overall deadline → hedge → retry with budget → balancer →
  * per endpoint: circuit breaker → bulkhead → attempt timeout → transport
  *
  * Each endpoint gets its own breaker and bulkhead, so one bad instance is isolated alone; their
@@ -151,17 +169,37 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
     policies.retry === false
       ? false
       : { retryOn: options.retryOn ?? isRetryableCallError, ...policies.retry };
+  const hedgeOn = policies.hedge !== undefined && policies.hedge !== false;
   const budget =
-    retryOptions === false || policies.budget === false
+    (retryOptions === false && !hedgeOn) || policies.budget === false
       ? undefined
       : policies.budget instanceof RetryBudget
         ? policies.budget
         : new RetryBudget({ clock, ...policies.budget });
+  // Hedges share the budget with retries; the retry layer below deposits for every attempt it is given.
+  const hedgeLayer = hedgeOn
+    ? hedgeSlot(
+        hedge<Req, Res>({
+          ...(policies.hedge as HedgeOptions),
+          ...(budget === undefined ? {} : { budget, deposit: retryOptions === false }),
+        }),
+      )
+    : undefined;
   if (route !== undefined) {
     // The route's decision picks the deadline and retries per call; these are the defaults.
-    outer.push(routePolicies<Req, Res>({ deadlineMs, retry: retryOptions, budget, clock, service: name }));
+    outer.push(
+      routePolicies<Req, Res>({
+        deadlineMs,
+        retry: retryOptions,
+        budget,
+        clock,
+        service: name,
+        ...(hedgeLayer === undefined ? {} : { hedge: hedgeLayer }),
+      }),
+    );
   } else {
     if (deadlineMs !== false) outer.push(deadline<Req, Res>({ timeoutMs: deadlineMs }));
+    if (hedgeLayer !== undefined) outer.push(hedgeLayer);
     if (retryOptions !== false) {
       outer.push(retry<Req, Res>({ ...retryOptions, ...(budget === undefined ? {} : { budget }) }));
     }
@@ -199,7 +237,18 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
     const layers = endpointLayers();
     const service = layers.wrap(transport);
     perEndpoint.set(endpoint.id, layers);
-    const endpointCall: EndpointService<Req, Res> = (req, ctx) => service(req, ctx);
+    const endpointCall: EndpointService<Req, Res> = hedgeOn
+      ? (req, ctx) => {
+          // A hedged call's attempt: noted while it runs, so the next hedge is sent elsewhere.
+          const attempts = ctx.get(hedgeAttempts);
+          if (attempts === undefined) return service(req, ctx);
+          attempts.enter(endpoint.id);
+          const leave = (): void => attempts.leave(endpoint.id);
+          const pending = service(req, ctx);
+          pending.then(leave, leave);
+          return pending;
+        }
+      : (req, ctx) => service(req, ctx);
     endpointCall.readiness = () => readinessOf(service);
     endpointCall.close = () => {
       if (perEndpoint.get(endpoint.id) === layers) perEndpoint.delete(endpoint.id);
@@ -209,8 +258,9 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
   };
 
   // A routed client sends each call to its route's subset, balanced as the subset's DestinationRule asks.
-  const picker =
+  const chosen =
     options.balance?.picker ?? (route === undefined ? undefined : subset<Req>({ picker: routePicker }));
+  const picker = hedgeOn ? spreadHedges<Req>(chosen ?? p2cPeakEwma()) : chosen;
   const balancer: Balancer<Req, Res> = balance<Req, Res>({
     ...options.balance,
     ...(picker === undefined ? {} : { picker }),
@@ -233,6 +283,7 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
       return {
         service: name,
         ...layers.describe?.(),
+        ...(hedgeLayer === undefined ? {} : { hedge: hedgeLayer.describe?.() ?? {} }),
         ...(budget === undefined ? {} : { budget: budget.describe() }),
         balancer: {
           ...state,

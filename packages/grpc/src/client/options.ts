@@ -32,11 +32,12 @@ export interface GrpcPolicyOptions {
    */
   readonly budget?: RetryBudget | RetryBudgetOptions | false;
   /**
-   * Hedged unary calls of idempotent methods (see `hedge()` in `@meshkit/policies`): when the first
-   * attempt has not answered after a delay, send another; the first answer wins and the rest are
-   * cancelled on their servers. Hedges spend from the retry budget. Off by default.
+   * Hedged unary calls of idempotent methods (the client stack's hedge slot, `hedge()` in
+   * `@meshkit/policies`): when the first attempt has not answered after a delay, send another, to another
+   * endpoint when there is one; the first answer wins and the rest are cancelled on their servers.
+   * Hedges spend from the retry budget. Off by default.
    */
-  readonly hedge?: Omit<HedgeOptions, 'budget'> | false;
+  readonly hedge?: Omit<HedgeOptions, 'budget' | 'deposit'> | false;
   /** A circuit breaker per endpoint. Defaults to opening after 5 consecutive failures for 10 s. */
   readonly breaker?: CircuitBreakerOptions | false;
   /** A bulkhead per endpoint (concurrency limit and queue). Off by default. */
