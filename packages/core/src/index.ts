@@ -41,6 +41,7 @@ export {
   type MeshErrorOptions,
 } from './errors.ts';
 export * from './events.ts';
+export { GrpcStatus, grpcStatusCode, grpcStatusName } from './grpc-status.ts';
 export { classifyError, isEndpointFailure, type Outcome } from './outcome.ts';
 export {
   apply,

@@ -4,6 +4,8 @@ import {
   contextKey,
   createContext,
   ErrorCode,
+  GrpcStatus,
+  grpcStatusCode,
   InvalidArgumentError,
   type Layer,
   MeshError,
@@ -280,38 +282,19 @@ function noRoute(host: string, view: RouteRequest): MeshError {
   });
 }
 
-const grpcCodes: Readonly<Record<string, number>> = {
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-};
-
 /** The error an injected abort fails with: what the transport would raise for that status. */
 function faultError(
   rule: CompiledRule,
   abort: NonNullable<NonNullable<CompiledRule['fault']>['abort']>,
 ): MeshError {
   if (abort.grpcStatus !== undefined) {
-    const grpcStatus = grpcCodes[abort.grpcStatus.toUpperCase()] ?? Number(abort.grpcStatus);
+    const grpcStatus = grpcStatusCode(abort.grpcStatus) ?? Number(abort.grpcStatus);
     return new MeshError(
       ErrorCode.GRPC_STATUS,
       `fault injected by route "${rule.name}": gRPC ${abort.grpcStatus}`,
       {
         details: { grpcStatus, fault: true },
-        retryable: grpcStatus === 14,
+        retryable: grpcStatus === GrpcStatus.UNAVAILABLE || grpcStatus === GrpcStatus.RESOURCE_EXHAUSTED,
       },
     );
   }

@@ -1,5 +1,5 @@
 import type { BalanceOptions, Picker } from '@meshkit/balance';
-import type { Clock, EndpointInit, Metadata } from '@meshkit/core';
+import type { Clock, EndpointInit, Layer, Metadata } from '@meshkit/core';
 import type { Registry } from '@meshkit/discovery';
 import type {
   BulkheadOptions,
@@ -54,6 +54,15 @@ export interface GrpcClientOptions {
   readonly registry?: Registry;
   /** A fixed list of `host:port` addresses or endpoint records. Give this or `registry`. */
   readonly endpoints?: readonly (string | EndpointInit)[];
+  /**
+   * The routing layer: `routing({ routes, host, adapter: grpcRouteAdapter })` from `@meshkit/routing`,
+   * in the client pipeline's route slot as `httpClient`'s. Istio `VirtualService` rules then match the
+   * call's `/package.Service/Method` path and metadata; the route's `timeout` and `retries` (with gRPC
+   * `retryOn` conditions such as `unavailable`) replace `deadlineMs` and `retry` for its calls, and each
+   * call goes to its route's subset (instances registered with that `version` label), balanced as the
+   * subset's `DestinationRule` says.
+   */
+  readonly route?: Layer<GrpcRequest, GrpcResponse>;
   /** How to choose an endpoint per call. Defaults to P2C over peak-EWMA latency. */
   readonly picker?: Picker<GrpcRequest>;
   /** Outlier detection, health checks and panic threshold, passed to `balance()`. */

@@ -74,6 +74,7 @@ export function grpcPipeline(
       ...(policies.bulkhead === undefined ? {} : { bulkhead: policies.bulkhead }),
     },
     layers: outer,
+    ...(options.route === undefined ? {} : { route: options.route }),
     ...(options.picker === undefined && options.balance === undefined
       ? {}
       : {
