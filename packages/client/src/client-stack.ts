@@ -36,6 +36,7 @@ import {
   retry,
   timeout,
 } from '@meshkit/policies';
+import { type ConnectHints, connectHintsOf, endpointPolicyOf, outlierOptionsOf } from './endpoint-policy.ts';
 import { isRetryableCallError } from './failures.ts';
 import { hedgeAttempts, hedgeSlot, spreadHedges } from './hedge-slot.ts';
 import { routePicker } from './route-picker.ts';
@@ -74,8 +75,14 @@ export interface ClientStackOptions<Req, Res> {
   readonly service: string;
   /** A fixed list of endpoints, or a stream of whole sets (`endpointSets(registry, name)`). */
   readonly endpoints: readonly EndpointInit[] | AsyncIterable<readonly EndpointInit[]>;
-  /** The transport for one endpoint: a `Service` with an optional `close()`. */
-  readonly connect: (endpoint: Endpoint) => Service<Req, Res> & { close?(): void | Promise<void> };
+  /**
+   * The transport for one endpoint: a `Service` with an optional `close()`. `hints` carry what the
+   * endpoint's DestinationRule asks of its connections (a routed client), for transports that can apply it.
+   */
+  readonly connect: (
+    endpoint: Endpoint,
+    hints: ConnectHints,
+  ) => Service<Req, Res> & { close?(): void | Promise<void> };
   readonly policies?: ClientPolicyOptions<Res>;
   /**
    * Which failures are worth retrying (the retry policy's default `retryOn`). Defaults to
@@ -91,7 +98,9 @@ export interface ClientStackOptions<Req, Res> {
    * The routing layer (`routing()` from `@meshkit/routing`): sees the request first. Its decision steers
    * the rest: the route's `timeout` and `retries` replace `deadlineMs` and `retry` for its calls (still
    * drawing on the budget), and the default picker sends each call to its route's subset, balanced as the
-   * subset's DestinationRule says.
+   * subset's DestinationRule says. Each endpoint is also judged by its subset's `outlierDetection`
+   * (mapped onto the balancer's), and its transport opened with the subset's `connectionPool.tcp`
+   * `connectTimeout` (see {@link ConnectHints}).
    */
   readonly route?: Layer<Req, Res>;
   /** Your own layers, after the route and before the overall deadline. */
@@ -231,9 +240,11 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
     return stack(...layers);
   };
 
+  // A routing layer knows each endpoint's DestinationRule policy (its subset's, by labels).
+  const endpointPolicy = endpointPolicyOf(route as Layer<unknown, unknown> | undefined);
   const perEndpoint = new Map<string, Stack<Req, Res>>();
   const connect = (endpoint: Endpoint): EndpointService<Req, Res> => {
-    const transport = options.connect(endpoint);
+    const transport = options.connect(endpoint, connectHintsOf(endpointPolicy?.(endpoint.labels)));
     const layers = endpointLayers();
     const service = layers.wrap(transport);
     perEndpoint.set(endpoint.id, layers);
@@ -264,6 +275,14 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
   const balancer: Balancer<Req, Res> = balance<Req, Res>({
     ...options.balance,
     ...(picker === undefined ? {} : { picker }),
+    ...(endpointPolicy === undefined || options.balance?.outlierDetectionFor !== undefined
+      ? {}
+      : {
+          outlierDetectionFor: (endpoint: Endpoint) => {
+            const spec = endpointPolicy(endpoint.labels)?.outlierDetection;
+            return spec === undefined ? undefined : outlierOptionsOf(spec);
+          },
+        }),
     service: name,
     endpoints: options.endpoints,
     connect,

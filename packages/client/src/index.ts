@@ -9,5 +9,6 @@ export {
   type ClientStackOptions,
   clientStack,
 } from './client-stack.ts';
+export type { ConnectHints } from './endpoint-policy.ts';
 export { isRetryableCallError } from './failures.ts';
 export { HedgeAttempts, hedgeAttempts, spreadHedges } from './hedge-slot.ts';

@@ -15,7 +15,7 @@ import {
 } from '@meshkit/core';
 import { routeChannel } from './events.ts';
 import { type RouteRequest, SplitRequest } from './match.ts';
-import type { HeaderOpsSpec } from './model.ts';
+import type { HeaderOpsSpec, TrafficPolicySpec } from './model.ts';
 import { type CompiledRule, type RouteDecision, RouteTable } from './table.ts';
 
 /**
@@ -75,6 +75,12 @@ export interface RoutingOptions<Req, Res> {
 export interface RoutingLayer<Req, Res> extends Layer<Req, Res> {
   /** Chooses the rule and destination for a request without sending it (for tools and tests). */
   decide(req: Req, ctx: CallContext): RouteDecision | undefined;
+  /**
+   * The DestinationRule traffic policy of an endpoint of the layer's host with these labels, from the
+   * table in use now (see `RouteTable.endpointPolicy`): what the client applies per endpoint (outlier
+   * detection, connect timeout).
+   */
+  endpointPolicy(labels: Readonly<Record<string, string>>): TrafficPolicySpec | undefined;
 }
 
 /**
@@ -155,6 +161,7 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
   return {
     name,
     describe: () => ({ host, ...source.table.describe() }),
+    endpointPolicy: (labels) => source.table.endpointPolicy(host, labels),
     decide(req, ctx) {
       const rule = select(req, ctx);
       return rule === undefined || rule === pass ? undefined : pick(rule);

@@ -53,8 +53,13 @@ export function grpcPipeline(
   return clientStack<GrpcRequest, GrpcResponse>({
     service,
     endpoints: endpointsFrom(options, service),
-    connect: (endpoint) => {
-      const transport = grpcTransport(endpoint.address, transportOptions);
+    connect: (endpoint, hints) => {
+      const transport = grpcTransport(
+        endpoint.address,
+        hints.connectTimeoutMs === undefined
+          ? transportOptions
+          : { ...transportOptions, connectTimeoutMs: hints.connectTimeoutMs },
+      );
       const timed = attemptTimeout === undefined ? transport : attemptTimeout.wrap(transport);
       return Object.assign(
         inheritCancelsPromptly(transport, (req: GrpcRequest, ctx: CallContext) => timed(req, ctx)),
