@@ -97,6 +97,31 @@ describe('DestinationRule traffic policy applied per endpoint', () => {
     }
   });
 
+  it('sweeps the subset at its own interval: a healthy interval after an ejection forgives it', async () => {
+    const clock = new FakeClock();
+    const failing = new Set(['v2a']);
+    const c = routedClient(clock, failing);
+    const ejections = (): number =>
+      (c.pipeline.describe().balancer as { endpoints: { id: string; ejections: number }[] }).endpoints.find(
+        (e) => e.id === 'v2a',
+      )!.ejections;
+    try {
+      for (let i = 0; i < 4; i++) await c.call('/v2');
+      assert.deepEqual(c.ejected(), ['v2a']);
+      await clock.advance(5_000);
+      failing.delete('v2a');
+      // One healthy 1 s interval of the subset (the client's own interval is 10 s): the count decays.
+      await clock.advance(1_000);
+      assert.equal(ejections(), 0);
+      failing.add('v2a');
+      for (let i = 0; i < 6 && c.ejected().length === 0; i++) await c.call('/v2');
+      assert.deepEqual(c.ejected(), ['v2a']);
+      assert.equal(ejections(), 1, 'a first ejection again, lasting baseEjectionTime');
+    } finally {
+      await c.pipeline.close();
+    }
+  });
+
   it("caps ejections at the subset's maxEjectionPercent, counted within the subset", async () => {
     const clock = new FakeClock();
     const c = routedClient(clock, new Set(['v2a', 'v2c']));
