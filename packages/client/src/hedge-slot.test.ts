@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BalancedEndpoint, Picker } from '@meshkit/balance';
+import { type BalancedEndpoint, type Picker, subset } from '@meshkit/balance';
 import { abortError, createContext, ErrorCode, FakeClock, MeshError } from '@meshkit/core';
 import { constantBackoff, RetryBudget } from '@meshkit/policies';
+import { compileRoutes, parseRoutes, routing } from '@meshkit/routing';
 import { clientStack } from './client-stack.ts';
 
 /** A picker that returns the endpoints named by `script`, in order, then the last one again. */
@@ -146,6 +147,47 @@ describe('clientStack hedge slot', () => {
     };
     assert.deepEqual(await run(false), ['slow', 'fast'], 'with the token left, the call is hedged');
     assert.deepEqual(await run(true), ['slow'], 'the retry spent it: no hedge');
+  });
+
+  it("hedges routed calls too: between the route's deadline and its retries, within the route's subset", async () => {
+    const clock = new FakeClock();
+    const { calls, cancelled, connect } = twoEndpoints(clock);
+    const { config } = parseRoutes(
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: users }
+spec:
+  hosts: [users]
+  http:
+    - timeout: 2s
+      retries: { attempts: 1, retryOn: reset }
+      route: [{ destination: { host: users, subset: v1 } }]
+`,
+      'users.yaml',
+    );
+    const pipeline = clientStack<string, string>({
+      service: 'users',
+      endpoints: endpoints.map((e) => ({ ...e, labels: { version: e.id === 'flaky' ? 'v2' : 'v1' } })),
+      connect,
+      route: routing({
+        routes: compileRoutes(config),
+        host: 'users',
+        adapter: { view: (path: string) => ({ method: 'GET', path, headers: {} }) },
+      }),
+      policies: { hedge: { delayMs: 50 } },
+      balance: { picker: subset({ picker: () => scripted(['slow', 'slow', 'fast']) }) },
+      clock,
+    });
+    try {
+      const result = pipeline.service('/q', createContext({ clock }));
+      await clock.advance(50);
+      assert.equal(await result, '/q from fast');
+      assert.deepEqual(calls, ['slow', 'fast']);
+      assert.deepEqual(cancelled, ['slow']);
+      assert.equal((pipeline.describe() as { hedge: { delayMs: number } }).hedge.delayMs, 50);
+    } finally {
+      await pipeline.close();
+    }
   });
 
   it('rejects bad hedge options at construction, naming them', () => {
