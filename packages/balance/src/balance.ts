@@ -38,6 +38,14 @@ export interface BalanceOptions<Req, Res> {
   readonly picker?: Picker<Req>;
   /** Passive outlier detection; `false` turns it off. Defaults to Envoy's rules (see {@link OutlierDetectionOptions}). */
   readonly outlierDetection?: OutlierDetectionOptions | false;
+  /**
+   * Outlier detection of its own for some endpoints (e.g. a DestinationRule subset's
+   * `outlierDetection`), over `outlierDetection`'s settings; `undefined` leaves an endpoint to those.
+   * Return the same object for every endpoint of a group: the endpoints sharing one are judged together
+   * (`maxEjectionPercent` counts within the group, `intervalMs` is the group's sweep). Asked on every
+   * call's outcome, so it may follow a configuration that changes.
+   */
+  readonly outlierDetectionFor?: (endpoint: Endpoint) => OutlierDetectionOptions | undefined;
   /** Active health checks; off unless given. */
   readonly healthCheck?: HealthCheckOptions;
   /**
@@ -139,6 +147,14 @@ class BalancerCore<Req, Res> {
   readonly #picker: Picker<Req>;
   readonly #clock: Clock;
   readonly #outlier: OutlierConfig | undefined;
+  readonly #outlierOptions: OutlierDetectionOptions;
+  readonly #outlierFor: ((endpoint: Endpoint) => OutlierDetectionOptions | undefined) | undefined;
+  /** Validated per-group settings, by the options object `outlierDetectionFor` returned. */
+  readonly #outlierGroups = new WeakMap<OutlierDetectionOptions, OutlierConfig>();
+  /** When each group's interval work last ran. */
+  readonly #sweptAt = new Map<OutlierConfig, number>();
+  #intervalMs = Infinity;
+  readonly #createdAt: number;
   readonly #checker: HealthChecker | undefined;
   readonly #panicPercent: number;
   readonly #initialRttMs: number;
@@ -169,6 +185,7 @@ class BalancerCore<Req, Res> {
     this.#name = checkString('balance.service', options.service);
     this.#connect = checkFunction('balance.connect', options.connect);
     this.#clock = options.clock ?? systemClock;
+    this.#createdAt = this.#clock.now();
     this.#time.now = this.#clock.now();
     const picker = options.picker ?? (p2cPeakEwma() as Picker<Req>);
     if (
@@ -179,10 +196,18 @@ class BalancerCore<Req, Res> {
       throw new InvalidArgumentError('balance.picker', 'must be a Picker (name, update, pick)', picker);
     }
     this.#picker = picker;
+    this.#outlierOptions = options.outlierDetection === false ? {} : (options.outlierDetection ?? {});
     this.#outlier =
       options.outlierDetection === false
         ? undefined
         : outlierConfig(options.outlierDetection ?? {}, 'balance.outlierDetection');
+    this.#outlierFor =
+      options.outlierDetectionFor === undefined
+        ? undefined
+        : checkFunction<(endpoint: Endpoint) => OutlierDetectionOptions | undefined>(
+            'balance.outlierDetectionFor',
+            options.outlierDetectionFor,
+          );
     this.#panicPercent = checkNumber(
       'balance.panicThresholdPercent',
       options.panicThresholdPercent ?? 50,
@@ -232,7 +257,7 @@ class BalancerCore<Req, Res> {
         source,
       );
     }
-    if (this.#outlier !== undefined) this.#armInterval(this.#outlier);
+    if (this.#outlier !== undefined) this.#armInterval(this.#outlier.intervalMs);
 
     const call = (req: Req, ctx: CallContext): Promise<Res> =>
       this.#hasSet ? this.#send(req, ctx) : this.#sendAfterDiscovery(req, ctx);
@@ -487,15 +512,43 @@ class BalancerCore<Req, Res> {
     const now = this.#clock.now();
     // Connect failures are fast: counting their latency would make a dead endpoint look like the best.
     if (outcome !== 'ignore' && outcome !== 'local') e.observe(now - start, now);
-    const config = this.#outlier;
+    const config = this.#outlierOf(e);
     if (config === undefined || e.removed || e.outlier.ejected) return;
     const rule = e.outlier.record(outcome, config);
     if (rule !== undefined) this.#eject(e, rule, config);
   }
 
+  /** The outlier settings `e` is judged by: its group's, else the balancer's; `undefined` for none. */
+  #outlierOf(e: TrackedEndpoint<Req, Res>): OutlierConfig | undefined {
+    const own = this.#outlierFor?.(e);
+    if (own === undefined) return this.#outlier;
+    let config = this.#outlierGroups.get(own);
+    if (config === undefined) {
+      try {
+        config = outlierConfig({ ...this.#outlierOptions, ...own }, 'balance.outlierDetectionFor');
+      } catch {
+        // Settings that do not validate leave the endpoint to the balancer's own.
+        return this.#outlier;
+      }
+      this.#outlierGroups.set(own, config);
+      if (config.intervalMs < this.#intervalMs) {
+        if (this.#intervalTimer !== undefined) this.#clock.clearTimeout(this.#intervalTimer);
+        this.#armInterval(config.intervalMs);
+      }
+    }
+    return config;
+  }
+
+  /** The endpoints judged by `config` (one outlier group). */
+  #groupOf(config: OutlierConfig): TrackedEndpoint<Req, Res>[] {
+    if (this.#outlierFor === undefined) return this.#all;
+    return this.#all.filter((x) => this.#outlierOf(x) === config);
+  }
+
   #eject(e: TrackedEndpoint<Req, Res>, reason: string, config: OutlierConfig): void {
-    const ejected = this.#all.reduce((n, x) => n + (x.outlier.ejected ? 1 : 0), 0);
-    if ((ejected + 1) * 100 > config.maxEjectionPercent * this.#all.length) return;
+    const group = this.#groupOf(config);
+    const ejected = group.reduce((n, x) => n + (x.outlier.ejected ? 1 : 0), 0);
+    if ((ejected + 1) * 100 > config.maxEjectionPercent * group.length) return;
     const until = e.outlier.eject(this.#clock.now(), config);
     this.#ejectionTimers.set(
       e,
@@ -520,17 +573,41 @@ class BalancerCore<Req, Res> {
     this.#rebuild();
   }
 
-  #armInterval(config: OutlierConfig): void {
+  /** Runs the interval work every `periodMs` (the shortest interval of any group). */
+  #armInterval(periodMs: number): void {
+    this.#intervalMs = periodMs;
     this.#intervalTimer = this.#clock.setTimeout(() => {
       if (this.#closed) return;
-      this.#evaluateInterval(config);
-      this.#armInterval(config);
-    }, config.intervalMs);
+      this.#sweep();
+      this.#armInterval(periodMs);
+    }, periodMs);
+  }
+
+  /** The interval work of every group whose own interval has passed since it last ran. */
+  #sweep(): void {
+    const now = this.#clock.now();
+    if (this.#outlierFor === undefined) {
+      if (this.#outlier !== undefined) this.#evaluateInterval(this.#outlier, this.#all);
+      return;
+    }
+    const groups = new Map<OutlierConfig, TrackedEndpoint<Req, Res>[]>();
+    for (const e of this.#all) {
+      const config = this.#outlierOf(e);
+      if (config === undefined) continue;
+      const members = groups.get(config);
+      if (members === undefined) groups.set(config, [e]);
+      else members.push(e);
+    }
+    for (const [config, members] of groups) {
+      const last = this.#sweptAt.get(config) ?? this.#createdAt;
+      if (now - last < config.intervalMs) continue;
+      this.#sweptAt.set(config, now);
+      this.#evaluateInterval(config, members);
+    }
   }
 
   /** Envoy's interval work: the failure-percentage rule, then ejection counts decay for endpoints in service. */
-  #evaluateInterval(config: OutlierConfig): void {
-    const all = this.#all;
+  #evaluateInterval(config: OutlierConfig, all: readonly TrackedEndpoint<Req, Res>[]): void {
     if (config.failurePercentageThreshold > 0) {
       const judged = all.filter(
         (e) => !e.outlier.ejected && e.outlier.requests >= config.failurePercentageRequestVolume,

@@ -1,4 +1,11 @@
-import { type BalanceOptions, type Balancer, balance, type EndpointService, subset } from '@meshkit/balance';
+import {
+  type BalanceOptions,
+  type Balancer,
+  balance,
+  type EndpointService,
+  p2cPeakEwma,
+  subset,
+} from '@meshkit/balance';
 import {
   type CallContext,
   type Clock,
@@ -21,13 +28,17 @@ import {
   type CircuitBreakerOptions,
   circuitBreaker,
   deadline,
+  type HedgeOptions,
+  hedge,
   RetryBudget,
   type RetryBudgetOptions,
   type RetryOptions,
   retry,
   timeout,
 } from '@meshkit/policies';
+import { type ConnectHints, connectHintsOf, endpointPolicyOf, outlierOptionsOf } from './endpoint-policy.ts';
 import { isRetryableCallError } from './failures.ts';
+import { hedgeAttempts, hedgeSlot, spreadHedges } from './hedge-slot.ts';
 import { type CallObservation, observedAttempts, observedCalls } from './observe.ts';
 import { routePicker } from './route-picker.ts';
 import { routePolicies } from './route-policies.ts';
@@ -39,8 +50,16 @@ export interface ClientPolicyOptions<Res> {
   /** Retries (see `retry()` in `@meshkit/policies`). Defaults to 3 attempts, jittered exponential backoff. */
   readonly retry?: Omit<RetryOptions<Res>, 'budget'> | false;
   /**
-   * The retry budget: a shared `RetryBudget` (share one per downstream service), its options, or `false`.
-   * Defaults to a new budget of 20% plus 10 retries per second.
+   * Hedged requests (see `hedge()` in `@meshkit/policies`), after the overall deadline and before retry:
+   * when an idempotent unary call has not answered after `delayMs` (or a latency percentile), another
+   * attempt goes out, to an endpoint where the call has no attempt running when the picker offers one;
+   * the first answer wins and the others are cancelled. Each hedge takes a token from the retry budget.
+   * Non-idempotent and streaming calls are never hedged. Off by default.
+   */
+  readonly hedge?: Omit<HedgeOptions, 'budget' | 'deposit'> | false;
+  /**
+   * The retry budget, shared by retries and hedges: a shared `RetryBudget` (share one per downstream
+   * service), its options, or `false`. Defaults to a new budget of 20% plus 10 retries per second.
    */
   readonly budget?: RetryBudget | RetryBudgetOptions | false;
   /** A circuit breaker per endpoint. Defaults to opening after 5 consecutive failures for 10 s. */
@@ -57,8 +76,14 @@ export interface ClientStackOptions<Req, Res> {
   readonly service: string;
   /** A fixed list of endpoints, or a stream of whole sets (`endpointSets(registry, name)`). */
   readonly endpoints: readonly EndpointInit[] | AsyncIterable<readonly EndpointInit[]>;
-  /** The transport for one endpoint: a `Service` with an optional `close()`. */
-  readonly connect: (endpoint: Endpoint) => Service<Req, Res> & { close?(): void | Promise<void> };
+  /**
+   * The transport for one endpoint: a `Service` with an optional `close()`. `hints` carry what the
+   * endpoint's DestinationRule asks of its connections (a routed client), for transports that can apply it.
+   */
+  readonly connect: (
+    endpoint: Endpoint,
+    hints: ConnectHints,
+  ) => Service<Req, Res> & { close?(): void | Promise<void> };
   readonly policies?: ClientPolicyOptions<Res>;
   /**
    * Which failures are worth retrying (the retry policy's default `retryOn`). Defaults to
@@ -74,7 +99,9 @@ export interface ClientStackOptions<Req, Res> {
    * The routing layer (`routing()` from `@meshkit/routing`): sees the request first. Its decision steers
    * the rest: the route's `timeout` and `retries` replace `deadlineMs` and `retry` for its calls (still
    * drawing on the budget), and the default picker sends each call to its route's subset, balanced as the
-   * subset's DestinationRule says.
+   * subset's DestinationRule says. Each endpoint is also judged by its subset's `outlierDetection`
+   * (mapped onto the balancer's), and its transport opened with the subset's `connectionPool.tcp`
+   * `connectTimeout` (see {@link ConnectHints}).
    */
   readonly route?: Layer<Req, Res>;
   /** Your own layers, after the route and before the overall deadline. */
@@ -110,7 +137,7 @@ export interface ClientStack<Req, Res> {
 /**
  * The one client pipeline every transport shares, built from data:
  *
- * route → your layers → overall deadline → retry with budget → balancer →
+ * route → your layers → overall deadline → hedge → retry with budget → balancer →
  * per endpoint: circuit breaker → bulkhead → attempt timeout → transport
  *
  * Each endpoint gets its own breaker and bulkhead, so one bad instance is isolated alone; their
@@ -158,17 +185,37 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
     policies.retry === false
       ? false
       : { retryOn: options.retryOn ?? isRetryableCallError, ...policies.retry };
+  const hedgeOn = policies.hedge !== undefined && policies.hedge !== false;
   const budget =
-    retryOptions === false || policies.budget === false
+    (retryOptions === false && !hedgeOn) || policies.budget === false
       ? undefined
       : policies.budget instanceof RetryBudget
         ? policies.budget
         : new RetryBudget({ clock, ...policies.budget });
+  // Hedges share the budget with retries; the retry layer below deposits for every attempt it is given.
+  const hedgeLayer = hedgeOn
+    ? hedgeSlot(
+        hedge<Req, Res>({
+          ...(policies.hedge as HedgeOptions),
+          ...(budget === undefined ? {} : { budget, deposit: retryOptions === false }),
+        }),
+      )
+    : undefined;
   if (route !== undefined) {
     // The route's decision picks the deadline and retries per call; these are the defaults.
-    outer.push(routePolicies<Req, Res>({ deadlineMs, retry: retryOptions, budget, clock, service: name }));
+    outer.push(
+      routePolicies<Req, Res>({
+        deadlineMs,
+        retry: retryOptions,
+        budget,
+        clock,
+        service: name,
+        ...(hedgeLayer === undefined ? {} : { hedge: hedgeLayer }),
+      }),
+    );
   } else {
     if (deadlineMs !== false) outer.push(deadline<Req, Res>({ timeoutMs: deadlineMs }));
+    if (hedgeLayer !== undefined) outer.push(hedgeLayer);
     if (retryOptions !== false) {
       outer.push(retry<Req, Res>({ ...retryOptions, ...(budget === undefined ? {} : { budget }) }));
     }
@@ -203,15 +250,28 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
   };
 
   const observation = options.observation;
+  // A routing layer knows each endpoint's DestinationRule policy (its subset's, by labels).
+  const endpointPolicy = endpointPolicyOf(route as Layer<unknown, unknown> | undefined);
   const perEndpoint = new Map<string, Stack<Req, Res>>();
   const connect = (endpoint: Endpoint): EndpointService<Req, Res> => {
-    const transport = options.connect(endpoint);
+    const transport = options.connect(endpoint, connectHintsOf(endpointPolicy?.(endpoint.labels)));
     const layers = endpointLayers(endpoint);
     const observed =
       observation === undefined ? transport : observedAttempts(transport, name, endpoint, observation);
     const service = layers.wrap(observed);
     perEndpoint.set(endpoint.id, layers);
-    const endpointCall: EndpointService<Req, Res> = (req, ctx) => service(req, ctx);
+    const endpointCall: EndpointService<Req, Res> = hedgeOn
+      ? (req, ctx) => {
+          // A hedged call's attempt: noted while it runs, so the next hedge is sent elsewhere.
+          const attempts = ctx.get(hedgeAttempts);
+          if (attempts === undefined) return service(req, ctx);
+          attempts.enter(endpoint.id);
+          const leave = (): void => attempts.leave(endpoint.id);
+          const pending = service(req, ctx);
+          pending.then(leave, leave);
+          return pending;
+        }
+      : (req, ctx) => service(req, ctx);
     endpointCall.readiness = () => readinessOf(service);
     endpointCall.close = () => {
       if (perEndpoint.get(endpoint.id) === layers) perEndpoint.delete(endpoint.id);
@@ -221,11 +281,20 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
   };
 
   // A routed client sends each call to its route's subset, balanced as the subset's DestinationRule asks.
-  const picker =
+  const chosen =
     options.balance?.picker ?? (route === undefined ? undefined : subset<Req>({ picker: routePicker }));
+  const picker = hedgeOn ? spreadHedges<Req>(chosen ?? p2cPeakEwma()) : chosen;
   const balancer: Balancer<Req, Res> = balance<Req, Res>({
     ...options.balance,
     ...(picker === undefined ? {} : { picker }),
+    ...(endpointPolicy === undefined || options.balance?.outlierDetectionFor !== undefined
+      ? {}
+      : {
+          outlierDetectionFor: (endpoint: Endpoint) => {
+            const spec = endpointPolicy(endpoint.labels)?.outlierDetection;
+            return spec === undefined ? undefined : outlierOptionsOf(spec);
+          },
+        }),
     service: name,
     endpoints: options.endpoints,
     connect,
@@ -246,6 +315,7 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
       return {
         service: name,
         ...layers.describe?.(),
+        ...(hedgeLayer === undefined ? {} : { hedge: hedgeLayer.describe?.() ?? {} }),
         ...(budget === undefined ? {} : { budget: budget.describe() }),
         balancer: {
           ...state,

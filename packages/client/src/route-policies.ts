@@ -13,11 +13,13 @@ import {
 import { type RouteDecision, routeDecision, routeHashKey } from '@meshkit/routing';
 
 /** What the client uses where a route says nothing: its own deadline and retry policy. */
-export interface RoutePolicyDefaults<Res> {
+export interface RoutePolicyDefaults<Res, Req = unknown> {
   /** The client's overall deadline in ms, or `false` for none. */
   readonly deadlineMs: number | false;
   /** The client's retry options, or `false` for none. */
   readonly retry: Omit<RetryOptions<Res>, 'budget'> | false;
+  /** The client's hedge slot (after the deadline, before retry), for every route; none when absent. */
+  readonly hedge?: Layer<Req, Res>;
   /** The shared retry budget every route's retries draw on. */
   readonly budget: RetryBudget | undefined;
   readonly clock: Clock;
@@ -32,6 +34,7 @@ export interface RoutePolicyDefaults<Res> {
  * Applies the routing layer's decision (`ctx.get(routeDecision)`) below it: the route's `timeout`
  * replaces the client's deadline, its `retries` replace the client's retry policy (still drawing on
  * the shared budget; Envoy's backoff, 25 ms base and 250 ms cap), its `perTryTimeout` bounds each try,
+ * the client's hedge slot (when configured) sits between the deadline and the retries,
  * and the subset's labels go to the balancer (`subsetLabels`), with the consistent-hash key when the
  * DestinationRule asks for one (`hashKey`). A subset whose DestinationRule sets `connectionPool`
  * `http2MaxRequests` (or, without it, `tcp.maxConnections`) gets one bulkhead of that many calls in
@@ -40,7 +43,7 @@ export interface RoutePolicyDefaults<Res> {
  * client's defaults. The layers for a decision are built on its first call and kept while the table
  * that made it is in use.
  */
-export function routePolicies<Req, Res>(defaults: RoutePolicyDefaults<Res>): Layer<Req, Res> {
+export function routePolicies<Req, Res>(defaults: RoutePolicyDefaults<Res, Req>): Layer<Req, Res> {
   const retryLayer = (options: Omit<RetryOptions<Res>, 'budget'>): Layer<Req, Res> =>
     retry<Req, Res>({ ...options, ...(defaults.budget === undefined ? {} : { budget: defaults.budget }) });
   // One bulkhead per destination subset, shared by every route that sends there (Envoy's circuit
@@ -67,6 +70,7 @@ export function routePolicies<Req, Res>(defaults: RoutePolicyDefaults<Res>): Lay
     const layers: Layer<Req, Res>[] = [];
     const deadlineMs = d?.timeoutMs ?? defaults.deadlineMs;
     if (deadlineMs !== false) layers.push(deadline({ timeoutMs: deadlineMs }));
+    if (defaults.hedge !== undefined) layers.push(defaults.hedge);
     const pool = poolLimit(d);
     const policy = d?.retry;
     if (policy !== undefined) {

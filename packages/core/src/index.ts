@@ -42,6 +42,7 @@ export {
 } from './errors.ts';
 export * from './events.ts';
 export * from './exchange-events.ts';
+export { GrpcStatus, grpcStatusCode, grpcStatusName } from './grpc-status.ts';
 export { classifyError, isEndpointFailure, type Outcome } from './outcome.ts';
 export { previousEndpoints } from './previous-endpoints.ts';
 export {

@@ -1,4 +1,5 @@
 import { ErrorCode, isAbortError, isMeshError } from './errors.ts';
+import { GrpcStatus } from './grpc-status.ts';
 
 /**
  * What a failed call says about the endpoint that served it: the one rule the balancer's outlier
@@ -49,8 +50,10 @@ export function classifyError(error: unknown): Outcome {
       }
       case ErrorCode.GRPC_STATUS: {
         const code = error.details.grpcStatus;
-        if (code === 14) return 'gateway';
-        return code === 2 || code === 13 || code === 15 ? 'error' : 'ignore';
+        if (code === GrpcStatus.UNAVAILABLE) return 'gateway';
+        return code === GrpcStatus.UNKNOWN || code === GrpcStatus.INTERNAL || code === GrpcStatus.DATA_LOSS
+          ? 'error'
+          : 'ignore';
       }
       default:
         return 'ignore';

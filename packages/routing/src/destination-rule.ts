@@ -114,6 +114,18 @@ function readTrafficPolicy(reader: Reader, path: string, value: unknown): Traffi
       maxConcurrentStreams: 'not supported',
     },
   );
+  // Read and validated, but with nothing in-process to apply them to: said at load, not silently kept.
+  const notApplied: readonly (readonly [string, string])[] = [
+    [
+      'maxRequestsPerConnection',
+      'not applied: each endpoint keeps its connection (HTTP/2) or pool (HTTP/1.1) for as long as it lives',
+    ],
+    ['maxRetries', "not applied: retries are bounded by the route's retries and the client's retry budget"],
+    ['idleTimeout', "not applied: idle connections follow the transport's own keep-alive settings"],
+  ];
+  for (const [key, note] of notApplied) {
+    if (http?.[key] !== undefined) reader.warn(join(join(join(path, 'connectionPool'), 'http'), key), note);
+  }
   const odPath = join(path, 'outlierDetection');
   const od = reader.object(
     odPath,

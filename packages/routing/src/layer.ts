@@ -4,6 +4,8 @@ import {
   contextKey,
   createContext,
   ErrorCode,
+  GrpcStatus,
+  grpcStatusCode,
   InvalidArgumentError,
   type Layer,
   MeshError,
@@ -13,7 +15,7 @@ import {
 } from '@meshkit/core';
 import { routeChannel } from './events.ts';
 import { type RouteRequest, SplitRequest } from './match.ts';
-import type { HeaderOpsSpec } from './model.ts';
+import type { HeaderOpsSpec, TrafficPolicySpec } from './model.ts';
 import { type CompiledRule, type RouteDecision, RouteTable } from './table.ts';
 
 /**
@@ -73,6 +75,12 @@ export interface RoutingOptions<Req, Res> {
 export interface RoutingLayer<Req, Res> extends Layer<Req, Res> {
   /** Chooses the rule and destination for a request without sending it (for tools and tests). */
   decide(req: Req, ctx: CallContext): RouteDecision | undefined;
+  /**
+   * The DestinationRule traffic policy of an endpoint of the layer's host with these labels, from the
+   * table in use now (see `RouteTable.endpointPolicy`): what the client applies per endpoint (outlier
+   * detection, connect timeout).
+   */
+  endpointPolicy(labels: Readonly<Record<string, string>>): TrafficPolicySpec | undefined;
 }
 
 /**
@@ -153,6 +161,7 @@ export function routing<Req, Res>(options: RoutingOptions<Req, Res>): RoutingLay
   return {
     name,
     describe: () => ({ host, ...source.table.describe() }),
+    endpointPolicy: (labels) => source.table.endpointPolicy(host, labels),
     decide(req, ctx) {
       const rule = select(req, ctx);
       return rule === undefined || rule === pass ? undefined : pick(rule);
@@ -283,38 +292,19 @@ function noRoute(host: string, view: RouteRequest): MeshError {
   });
 }
 
-const grpcCodes: Readonly<Record<string, number>> = {
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-};
-
 /** The error an injected abort fails with: what the transport would raise for that status. */
 function faultError(
   rule: CompiledRule,
   abort: NonNullable<NonNullable<CompiledRule['fault']>['abort']>,
 ): MeshError {
   if (abort.grpcStatus !== undefined) {
-    const grpcStatus = grpcCodes[abort.grpcStatus.toUpperCase()] ?? Number(abort.grpcStatus);
+    const grpcStatus = grpcStatusCode(abort.grpcStatus) ?? Number(abort.grpcStatus);
     return new MeshError(
       ErrorCode.GRPC_STATUS,
       `fault injected by route "${rule.name}": gRPC ${abort.grpcStatus}`,
       {
         details: { grpcStatus, fault: true },
-        retryable: grpcStatus === 14,
+        retryable: grpcStatus === GrpcStatus.UNAVAILABLE || grpcStatus === GrpcStatus.RESOURCE_EXHAUSTED,
       },
     );
   }

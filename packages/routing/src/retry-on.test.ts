@@ -61,6 +61,13 @@ describe('retryOn', () => {
     assert.equal(retryPredicate(['unavailable'], [])(grpc(13)), false);
   });
 
+  it('deadline-exceeded matches a DEADLINE_EXCEEDED status (ERR_DEADLINE_EXCEEDED), not a local deadline without one', () => {
+    const status = new MeshError(ErrorCode.DEADLINE_EXCEEDED, 'x', { details: { grpcStatus: 4 } });
+    assert.equal(retryPredicate(['deadline-exceeded'], [])(status), true);
+    assert.equal(retryPredicate(['unavailable'], [])(status), false);
+    assert.equal(retryPredicate(['deadline-exceeded'], [])(err(ErrorCode.DEADLINE_EXCEEDED)), false);
+  });
+
   it('never retries a cancellation, an expired deadline or a foreign error', () => {
     const p = retryPredicate(['5xx', 'reset', 'connect-failure', 'refused-stream'], []);
     assert.equal(p(abortError()), false);

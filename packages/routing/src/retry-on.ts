@@ -1,4 +1,4 @@
-import { ErrorCode, isAbortError, isMeshError } from '@meshkit/core';
+import { ErrorCode, GrpcStatus, grpcStatusCode, isAbortError, isMeshError } from '@meshkit/core';
 
 /** The `retryOn` conditions meshkit maps onto failures (Envoy's names, as Istio passes them on). */
 export const retryConditions = [
@@ -26,13 +26,14 @@ export const ignoredRetryConditions: Readonly<Record<string, string>> = {
   'http3-post-connect-failure': 'meshkit has no HTTP/3 transport',
 };
 
-const grpcStatus: Readonly<Record<string, number>> = {
-  cancelled: 1,
-  'deadline-exceeded': 4,
-  'resource-exhausted': 8,
-  internal: 13,
-  unavailable: 14,
-};
+/** The conditions that name a gRPC status (`deadline-exceeded` is `DEADLINE_EXCEEDED`), in core's table. */
+const grpcConditions: ReadonlySet<string> = new Set([
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable',
+]);
 
 /**
  * Builds the predicate a retry layer asks about each failure, from the route's conditions:
@@ -58,7 +59,7 @@ export function retryPredicate(
   const on = new Set(conditions);
   const statuses = new Set(on.has('retriable-status-codes') ? retriableStatuses : []);
   const grpc = new Set<number>();
-  for (const c of conditions) if (grpcStatus[c] !== undefined) grpc.add(grpcStatus[c]);
+  for (const c of conditions) if (grpcConditions.has(c)) grpc.add(grpcStatusCode(c)!);
   const any5xx = on.has('5xx');
   const gateway = on.has('gateway-error');
   const reset = on.has('reset');
@@ -80,6 +81,12 @@ export function retryPredicate(
         if (error.rejected && refused) return true;
         return grpc.has(error.details.grpcStatus as number);
       }
+      case ErrorCode.DEADLINE_EXCEEDED:
+        // A server's DEADLINE_EXCEEDED status (its own downstream ran out of time) under
+        // `deadline-exceeded`; the retry layer still never retries past the call's own deadline.
+        return (
+          grpc.has(GrpcStatus.DEADLINE_EXCEEDED) && error.details.grpcStatus === GrpcStatus.DEADLINE_EXCEEDED
+        );
       case ErrorCode.CONNECT:
         return connect || reset || any5xx || (refused && error.rejected);
       case ErrorCode.CONNECTION_RESET:

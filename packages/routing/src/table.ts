@@ -97,11 +97,34 @@ export class RouteTable {
   readonly #byHost: ReadonlyMap<string, HostRoutes>;
   readonly #wildcards: readonly (readonly [string, HostRoutes])[];
   readonly #config: RouteConfig;
+  /** Per host: each subset's labels and merged traffic policy, then the host's own policy. */
+  readonly #endpointPolicies: ReadonlyMap<
+    string,
+    {
+      readonly subsets: readonly {
+        readonly labels: Readonly<Record<string, string>>;
+        readonly policy: TrafficPolicySpec | undefined;
+      }[];
+      readonly policy: TrafficPolicySpec | undefined;
+    }
+  >;
 
   constructor(config: RouteConfig) {
     this.#config = config;
     const rulesOf = new Map<string, DestinationRuleSpec>();
     for (const dr of config.destinationRules) rulesOf.set(shortHost(dr.host), dr);
+    this.#endpointPolicies = new Map(
+      [...rulesOf].map(([host, dr]) => [
+        host,
+        {
+          subsets: dr.subsets.map((s) => ({
+            labels: s.labels,
+            policy: mergePolicy(dr.trafficPolicy, s.trafficPolicy),
+          })),
+          policy: dr.trafficPolicy,
+        },
+      ]),
+    );
     const byHost = new Map<string, HostRoutes>();
     const wildcards: [string, HostRoutes][] = [];
     for (const vs of config.virtualServices) {
@@ -123,6 +146,27 @@ export class RouteTable {
   /** The configuration this table was compiled from. */
   get config(): RouteConfig {
     return this.#config;
+  }
+
+  /**
+   * The traffic policy of an endpoint of `host` with `labels`: that of the first DestinationRule subset
+   * whose labels it carries (merged over the rule's own), else the rule's own; `undefined` without one.
+   * The same object for every endpoint of a subset, for as long as this table lives.
+   */
+  endpointPolicy(host: string, labels: Readonly<Record<string, string>>): TrafficPolicySpec | undefined {
+    const entry = this.#endpointPolicies.get(shortHost(host));
+    if (entry === undefined) return undefined;
+    for (const s of entry.subsets) {
+      let match = true;
+      for (const key in s.labels) {
+        if (labels[key] !== s.labels[key]) {
+          match = false;
+          break;
+        }
+      }
+      if (match) return s.policy;
+    }
+    return entry.policy;
   }
 
   /** The rules for `host` in order, or `undefined` when no VirtualService names it. */

@@ -100,6 +100,27 @@ spec:
     ]);
   });
 
+  it('warns at load, by name, about connectionPool and outlierDetection fields it does not apply', () => {
+    assert.deepEqual(
+      findings(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: svc }
+spec:
+  host: svc
+  trafficPolicy:
+    connectionPool:
+      tcp: { connectTimeout: 1s }
+      http: { http2MaxRequests: 10, maxRequestsPerConnection: 1, maxRetries: 3, idleTimeout: 30s }
+    outlierDetection: { consecutive5xxErrors: 2, consecutiveLocalOriginFailures: 3 }`),
+      [
+        'warning: routes/user-service.yaml #1 spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection: not applied: each endpoint keeps its connection (HTTP/2) or pool (HTTP/1.1) for as long as it lives',
+        "warning: routes/user-service.yaml #1 spec.trafficPolicy.connectionPool.http.maxRetries: not applied: retries are bounded by the route's retries and the client's retry budget",
+        "warning: routes/user-service.yaml #1 spec.trafficPolicy.connectionPool.http.idleTimeout: not applied: idle connections follow the transport's own keep-alive settings",
+        'warning: routes/user-service.yaml #1 spec.trafficPolicy.outlierDetection.consecutiveLocalOriginFailures: ignored: not supported',
+      ],
+    );
+  });
+
   it("loads the seed's retriable-status-500 with a warning, treating 500 as retriable", () => {
     const parsed = parseRoutes(
       virtualService(

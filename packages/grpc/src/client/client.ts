@@ -1,7 +1,10 @@
+import type { Message } from '@bufbuild/protobuf';
 import {
   create,
   type DescMessage,
   type DescMethod,
+  type DescMethodBiDiStreaming,
+  type DescMethodClientStreaming,
   type DescMethodServerStreaming,
   type DescMethodUnary,
   type DescService,
@@ -12,6 +15,7 @@ import { MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
 import type { Metadata } from '@meshkit/core';
 import {
   type CallContext,
+  type CallKind,
   createContext,
   InvalidArgumentError,
   type Service,
@@ -43,13 +47,21 @@ export type GrpcClientMethod<M> =
     ? (request: MessageInitShape<I>, options?: GrpcCallOptions) => Promise<MessageShape<O>>
     : M extends DescMethodServerStreaming<infer I, infer O>
       ? (request: MessageInitShape<I>, options?: GrpcCallOptions) => AsyncIterable<MessageShape<O>>
-      : never;
+      : M extends DescMethodClientStreaming<infer I, infer O>
+        ? (
+            requests: AsyncIterable<MessageInitShape<I>>,
+            options?: GrpcCallOptions,
+          ) => Promise<MessageShape<O>>
+        : M extends DescMethodBiDiStreaming<infer I, infer O>
+          ? (
+              requests: AsyncIterable<MessageInitShape<I>>,
+              options?: GrpcCallOptions,
+            ) => AsyncIterable<MessageShape<O>>
+          : never;
 
-/** The typed client of a generated service: one method per unary or server-streaming rpc, plus controls. */
+/** The typed client of a generated service: one method per rpc, of any of the four kinds, plus controls. */
 export type GrpcClient<S extends DescService> = {
-  readonly [K in keyof S['method'] as S['method'][K] extends DescMethodUnary | DescMethodServerStreaming
-    ? K
-    : never]: GrpcClientMethod<S['method'][K]>;
+  readonly [K in keyof S['method']]: GrpcClientMethod<S['method'][K]>;
 } & {
   /** The composed unary pipeline (policies, balancer, transports), for wrapping in more layers. */
   readonly $service: Service<GrpcRequest, GrpcResponse>;
@@ -58,6 +70,29 @@ export type GrpcClient<S extends DescService> = {
   /** Stops following discovery and closes every connection. */
   $close(): Promise<void>;
 };
+
+/**
+ * The caller's request messages (init shapes) as messages of `schema`, read one at a time as the
+ * transport asks. Each iteration starts a new pass over `requests`.
+ */
+function messagesOf(schema: DescMessage, requests: AsyncIterable<unknown>): AsyncIterable<Message> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<Message> {
+      const source = requests[Symbol.asyncIterator]();
+      return {
+        next: async () => {
+          const next = await source.next();
+          if (next.done === true) return { done: true, value: undefined };
+          return { done: false, value: create(schema, next.value as MessageInitShape<DescMessage>) };
+        },
+        return: async () => {
+          await source.return?.();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+}
 
 /**
  * A resilient gRPC client for one downstream service, on the same policy model as the HTTP client:
@@ -115,20 +150,50 @@ export function grpcClient<S extends DescService>(definition: S, options: GrpcCl
       idempotentNames.has(method.localName);
     return ctx.idempotent === idempotent ? ctx : ctx.with({ idempotent });
   };
-  const requestFor = (
-    method: DescMethod,
-    init: unknown,
-    callOptions: GrpcCallOptions | undefined,
-  ): GrpcRequest => {
-    const message = create(method.input as DescMessage, init as MessageInitShape<DescMessage>);
+  const metadataFor = (callOptions: GrpcCallOptions | undefined): { metadata?: Metadata } => {
     const metadata =
       callOptions?.metadata === undefined
         ? defaultMetadata
         : defaultMetadata === undefined
           ? callOptions.metadata
           : { ...defaultMetadata, ...callOptions.metadata };
-    return metadata === undefined ? { method, message } : { method, message, metadata };
+    return metadata === undefined ? {} : { metadata };
   };
+  const requestFor = (
+    method: DescMethod,
+    init: unknown,
+    callOptions: GrpcCallOptions | undefined,
+  ): GrpcRequest => {
+    const message = create(method.input as DescMessage, init as MessageInitShape<DescMessage>);
+    return { method, message, ...metadataFor(callOptions) };
+  };
+  const streamRequestFor = (
+    method: DescMethod,
+    requests: unknown,
+    callOptions: GrpcCallOptions | undefined,
+  ): GrpcRequest => {
+    if (
+      typeof requests !== 'object' ||
+      requests === null ||
+      typeof (requests as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function'
+    ) {
+      throw new InvalidArgumentError(
+        `${method.localName}(requests)`,
+        'must be an async iterable of request messages',
+        requests,
+      );
+    }
+    return {
+      method,
+      messages: messagesOf(method.input, requests as AsyncIterable<unknown>),
+      ...metadataFor(callOptions),
+    };
+  };
+  const streamingContext = (
+    method: DescMethod,
+    callOptions: GrpcCallOptions | undefined,
+    kind: CallKind,
+  ): CallContext => contextFor(method, callOptions).with({ kind });
 
   const methods: Record<string, unknown> = {};
   for (const method of definition.methods) {
@@ -150,6 +215,33 @@ export function grpcClient<S extends DescService>(definition: S, options: GrpcCl
           yield* res.messages;
         },
       });
+    } else if (method.methodKind === 'client_streaming') {
+      methods[method.localName] = (requests: unknown, callOptions?: GrpcCallOptions) => {
+        try {
+          const req = streamRequestFor(method, requests, callOptions);
+          const ctx = streamingContext(method, callOptions, 'client-stream');
+          return call(req, ctx).then((res) => (res as GrpcUnaryResponse).message);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      };
+    } else {
+      methods[method.localName] = (
+        requests: unknown,
+        callOptions?: GrpcCallOptions,
+      ): AsyncIterable<unknown> => {
+        // Checked at once, as nice-grpc does; the call starts when iteration does.
+        const req = streamRequestFor(method, requests, callOptions);
+        return {
+          async *[Symbol.asyncIterator]() {
+            const res = (await call(
+              req,
+              streamingContext(method, callOptions, 'bidi'),
+            )) as GrpcStreamResponse;
+            yield* res.messages;
+          },
+        };
+      };
     }
   }
   return Object.assign(methods, {

@@ -1,5 +1,5 @@
 import type { BalanceOptions, Picker } from '@meshkit/balance';
-import type { Clock, EndpointInit, Metadata } from '@meshkit/core';
+import type { Clock, EndpointInit, Layer, Metadata } from '@meshkit/core';
 import type { Registry } from '@meshkit/discovery';
 import type {
   BulkheadOptions,
@@ -32,11 +32,12 @@ export interface GrpcPolicyOptions {
    */
   readonly budget?: RetryBudget | RetryBudgetOptions | false;
   /**
-   * Hedged unary calls of idempotent methods (see `hedge()` in `@meshkit/policies`): when the first
-   * attempt has not answered after a delay, send another; the first answer wins and the rest are
-   * cancelled on their servers. Hedges spend from the retry budget. Off by default.
+   * Hedged unary calls of idempotent methods (the client stack's hedge slot, `hedge()` in
+   * `@meshkit/policies`): when the first attempt has not answered after a delay, send another, to another
+   * endpoint when there is one; the first answer wins and the rest are cancelled on their servers.
+   * Hedges spend from the retry budget. Off by default.
    */
-  readonly hedge?: Omit<HedgeOptions, 'budget'> | false;
+  readonly hedge?: Omit<HedgeOptions, 'budget' | 'deposit'> | false;
   /** A circuit breaker per endpoint. Defaults to opening after 5 consecutive failures for 10 s. */
   readonly breaker?: CircuitBreakerOptions | false;
   /** A bulkhead per endpoint (concurrency limit and queue). Off by default. */
@@ -53,6 +54,15 @@ export interface GrpcClientOptions {
   readonly registry?: Registry;
   /** A fixed list of `host:port` addresses or endpoint records. Give this or `registry`. */
   readonly endpoints?: readonly (string | EndpointInit)[];
+  /**
+   * The routing layer: `routing({ routes, host, adapter: grpcRouteAdapter })` from `@meshkit/routing`,
+   * in the client pipeline's route slot as `httpClient`'s. Istio `VirtualService` rules then match the
+   * call's `/package.Service/Method` path and metadata; the route's `timeout` and `retries` (with gRPC
+   * `retryOn` conditions such as `unavailable`) replace `deadlineMs` and `retry` for its calls, and each
+   * call goes to its route's subset (instances registered with that `version` label), balanced as the
+   * subset's `DestinationRule` says.
+   */
+  readonly route?: Layer<GrpcRequest, GrpcResponse>;
   /** How to choose an endpoint per call. Defaults to P2C over peak-EWMA latency. */
   readonly picker?: Picker<GrpcRequest>;
   /** Outlier detection, health checks and panic threshold, passed to `balance()`. */

@@ -10,7 +10,7 @@ import {
 } from '@meshkit/core';
 import { checkNumber, checkString } from '@meshkit/core/internal';
 import { endpointSets } from '@meshkit/discovery';
-import { deadline, hedge, RetryBudget, timeout } from '@meshkit/policies';
+import { deadline, timeout } from '@meshkit/policies';
 import type { GrpcClientOptions } from './options.ts';
 import { type GrpcTransportOptions, grpcTransport } from './transport.ts';
 import type { GrpcRequest, GrpcResponse } from './types.ts';
@@ -33,24 +33,10 @@ export function grpcPipeline(
   transportOptions: GrpcTransportOptions,
 ): GrpcPipeline {
   const policies = options.policies ?? {};
-  // Made here, not by the stack, so hedges spend from the same budget as retries.
-  const budget =
-    policies.budget === false
-      ? undefined
-      : policies.budget instanceof RetryBudget
-        ? policies.budget
-        : new RetryBudget({ clock, ...policies.budget });
   const outer: Layer<GrpcRequest, GrpcResponse>[] = [];
   if (policies.deadlineMs !== false) {
     const timeoutMs = checkNumber('grpcClient.policies.deadlineMs', policies.deadlineMs ?? 10_000, 1);
     outer.push(unaryOnly(deadline<GrpcRequest, GrpcResponse>({ timeoutMs })));
-  }
-  if (policies.hedge !== undefined && policies.hedge !== false) {
-    outer.push(
-      unaryOnly(
-        hedge<GrpcRequest, GrpcResponse>({ ...policies.hedge, ...(budget === undefined ? {} : { budget }) }),
-      ),
-    );
   }
   const attemptTimeout =
     policies.attemptTimeoutMs === false
@@ -68,8 +54,13 @@ export function grpcPipeline(
     service,
     endpoints: endpointsFrom(options, service),
     observation: grpcObservation,
-    connect: (endpoint) => {
-      const transport = grpcTransport(endpoint.address, transportOptions);
+    connect: (endpoint, hints) => {
+      const transport = grpcTransport(
+        endpoint.address,
+        hints.connectTimeoutMs === undefined
+          ? transportOptions
+          : { ...transportOptions, connectTimeoutMs: hints.connectTimeoutMs },
+      );
       const timed = attemptTimeout === undefined ? transport : attemptTimeout.wrap(transport);
       return Object.assign(
         inheritCancelsPromptly(transport, (req: GrpcRequest, ctx: CallContext) => timed(req, ctx)),
@@ -82,11 +73,14 @@ export function grpcPipeline(
       deadlineMs: false,
       attemptTimeoutMs: false,
       ...(policies.retry === undefined ? {} : { retry: policies.retry }),
-      budget: budget ?? false,
+      // The stack's hedge slot: idempotent unary calls only, spending from the same budget as retries.
+      ...(policies.hedge === undefined ? {} : { hedge: policies.hedge }),
+      ...(policies.budget === undefined ? {} : { budget: policies.budget }),
       ...(policies.breaker === undefined ? {} : { breaker: policies.breaker }),
       ...(policies.bulkhead === undefined ? {} : { bulkhead: policies.bulkhead }),
     },
     layers: outer,
+    ...(options.route === undefined ? {} : { route: options.route }),
     ...(options.picker === undefined && options.balance === undefined
       ? {}
       : {

@@ -11,6 +11,7 @@ import {
   type CallContext,
   completable,
   ErrorCode,
+  InvalidArgumentError,
   isMeshError,
   MeshError,
   markCancelsPromptly,
@@ -146,6 +147,12 @@ class ClientCall {
   #unregister: (() => void) | undefined;
   #complete: ((error?: unknown) => void) | undefined;
   #trailerSettle: TrailerSettle | undefined;
+  /** Whether responses stream (server and bidi streaming). */
+  readonly #responseStreaming: boolean;
+  /** The request messages' iterator, once sending them started (client and bidi streaming). */
+  #source: AsyncIterator<Message> | undefined;
+  /** Request messages read from the caller's iterable so far. */
+  #pulled = 0;
 
   constructor(connection: Connection, limits: Limits, req: GrpcRequest, ctx: CallContext) {
     this.#connection = connection;
@@ -161,6 +168,24 @@ class ClientCall {
       throw new MeshError(ErrorCode.CLOSED, `the transport to ${connection.authority} was closed`);
     if (ctx.aborted) throw cancelled(ctx);
     const method = req.method;
+    const kind = method.methodKind;
+    const requestStreaming = kind === 'client_streaming' || kind === 'bidi_streaming';
+    this.#responseStreaming = kind === 'server_streaming' || kind === 'bidi_streaming';
+    let body: Uint8Array | undefined;
+    if (requestStreaming) {
+      if (req.messages === undefined || typeof req.messages[Symbol.asyncIterator] !== 'function') {
+        throw new InvalidArgumentError(
+          'GrpcRequest.messages',
+          `must be an async iterable for ${kind} method ${method.name}`,
+          req.messages,
+        );
+      }
+    } else {
+      if (req.message === undefined) {
+        throw new InvalidArgumentError('GrpcRequest.message', `is required for method ${method.name}`);
+      }
+      body = frame(toBinary(method.input, req.message));
+    }
     const headers: OutgoingHttpHeaders = {
       ':method': 'POST',
       ':path': `/${method.parent.typeName}/${method.name}`,
@@ -180,7 +205,6 @@ class ClientCall {
       }
       headers['grpc-timeout'] = encodeGrpcTimeout(remaining);
     }
-    const body = frame(toBinary(method.input, req.message));
     const session = connection.session();
     this.#session = session;
     let stream: ClientHttp2Stream;
@@ -200,7 +224,11 @@ class ClientCall {
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
     stream.on('error', (error) => this.#fail(this.#streamError(error)));
     stream.on('close', () => this.#onClose());
-    stream.end(body);
+    if (body !== undefined) stream.end(body);
+    // Request messages are read only once the stream is open: a call refused before that read nothing,
+    // so it can be retried with the same iterable.
+    else if (stream.pending) stream.once('ready', () => void this.#send(req.messages!));
+    else void this.#send(req.messages!);
     if (remaining !== Infinity) {
       this.#timer = ctx.clock.setTimeout(() => {
         this.#cancel(new GrpcStatusError(Status.DEADLINE_EXCEEDED, 'deadline exceeded'));
@@ -228,7 +256,41 @@ class ClientCall {
       return;
     }
     this.#header = readMetadata(headers);
-    if (this.#req.method.methodKind === 'server_streaming') this.#resolveStream();
+    if (this.#responseStreaming) this.#resolveStream();
+  }
+
+  /**
+   * Sends the request messages as fast as the stream takes them: the next one is read from the caller's
+   * iterable only after the previous one was accepted (once HTTP/2 flow control and the stream's buffer
+   * are full, `write()` says so and we wait for `drain`). Half-closes when the iterable ends; stops
+   * reading, and lets the iterable clean up, when the call ends first.
+   */
+  async #send(messages: AsyncIterable<Message>): Promise<void> {
+    if (this.#ended) return;
+    const stream = this.#stream;
+    const input = this.#req.method.input;
+    let source: AsyncIterator<Message>;
+    try {
+      source = messages[Symbol.asyncIterator]();
+      this.#source = source;
+      for (;;) {
+        const next = await source.next();
+        if (this.#ended) return;
+        if (next.done === true) {
+          stream.end();
+          return;
+        }
+        this.#pulled++;
+        if (!stream.write(frame(toBinary(input, next.value)))) {
+          await drained(stream);
+          if (this.#ended) return;
+        }
+      }
+    } catch (error) {
+      // The caller's iterable failed (or yielded something that is not the message): cancel the call.
+      this.#source = undefined;
+      this.#cancel(error);
+    }
   }
 
   #onData(chunk: Buffer): void {
@@ -254,7 +316,7 @@ class ClientCall {
         return;
       }
     }
-    if (this.#req.method.methodKind === 'server_streaming') {
+    if (this.#responseStreaming) {
       if (this.#messages.length >= this.#limits.streamBufferMessages) this.#stream.pause();
       this.#wake?.();
     } else if (this.#messages.length > 1) {
@@ -274,7 +336,7 @@ class ClientCall {
       );
       return;
     }
-    if (this.#req.method.methodKind === 'unary') {
+    if (!this.#responseStreaming) {
       const message = this.#messages[0];
       if (message === undefined || this.#decoder.pendingBytes > 0) {
         this.#end(new GrpcStatusError(Status.INTERNAL, 'OK status without a response message'));
@@ -317,7 +379,7 @@ class ClientCall {
     trailer.catch(() => {});
     this.#trailerSettle = trailerSettle;
     const response: GrpcStreamResponse = {
-      kind: 'server-stream',
+      kind: this.#req.method.methodKind === 'bidi_streaming' ? 'bidi' : 'server-stream',
       header: this.#header,
       trailer,
       messages: { [Symbol.asyncIterator]: () => this.#iterator() },
@@ -375,6 +437,17 @@ class ClientCall {
   #end(error: unknown, surface = true): void {
     if (this.#ended) return;
     this.#ended = true;
+    if (this.#pulled > 0) error = consumed(error);
+    const source = this.#source;
+    if (source !== undefined) {
+      this.#source = undefined;
+      // Still sending when the call ended (a status before half-close, a cancel): stop, and let the
+      // caller's iterable run its cleanup. Errors it throws there belong to nobody.
+      const stream = this.#stream;
+      if (!stream.destroyed && !stream.closed && !stream.writableEnded)
+        stream.close(constants.NGHTTP2_CANCEL);
+      source.return?.()?.then(undefined, () => {});
+    }
     if (this.#timer !== undefined) this.#ctx.clock.clearTimeout(this.#timer);
     this.#unregister?.();
     if (surface) this.#error = error;
@@ -418,6 +491,30 @@ class ClientCall {
       },
     );
   }
+}
+
+/** Resolves when `stream` can take more data, or closed. */
+function drained(stream: ClientHttp2Stream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}
+
+/**
+ * A failure after request messages were read from the caller's iterable: those are gone, so the call
+ * cannot be sent again, whatever the failure says about the server (it is not `rejected`).
+ */
+function consumed(error: unknown): unknown {
+  if (!isMeshError(error) || !(error.rejected || error.code === ErrorCode.CONNECT)) return error;
+  return new GrpcStatusError(Status.UNAVAILABLE, `${error.message} (after request messages were sent)`, {
+    cause: error,
+  });
 }
 
 function cancelled(ctx: CallContext): unknown {

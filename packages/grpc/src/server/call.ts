@@ -327,9 +327,15 @@ export class ServerCallState implements ServerCall {
       wake();
     });
     stream.on('end', () => {
-      ended = true;
-      if (decoder.pendingBytes > 0) this.finish(Status.INTERNAL, 'the request ended inside a message');
-      wake();
+      // A client's RST_STREAM also ends the readable side, just before 'close': wait a turn, so a
+      // cancelled call is seen as cancelled rather than as a request that ended normally.
+      setImmediate(() => {
+        ended = true;
+        if (!this.#done && decoder.pendingBytes > 0) {
+          this.finish(Status.INTERNAL, 'the request ended inside a message');
+        }
+        wake();
+      });
     });
     return {
       [Symbol.asyncIterator]: () => ({
@@ -340,6 +346,8 @@ export class ServerCallState implements ServerCall {
               if (stream.isPaused() && queue.length < bufferMessages) stream.resume();
               return { value, done: false };
             }
+            // Cancelled or out of time: the handler must not take a cut-off request for a whole one.
+            if (this.ctx.aborted) throw this.ctx.abortReason;
             if (ended || this.#done) return { value: undefined, done: true };
             await new Promise<void>((resolve) => {
               this.#wakeReader = resolve;

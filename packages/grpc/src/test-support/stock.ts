@@ -63,3 +63,16 @@ export function stockUnary(
     });
   });
 }
+
+/** The stock grpc-js constructor of the test-only `meshkit.testing.v1.StreamingService`, int64 as strings. */
+export function stockStreaming(): grpc.ServiceClientConstructor {
+  const definition = protoLoader.loadSync(['meshkit/testing/v1/streaming.proto'], {
+    includeDirs: [protoDir],
+    longs: String,
+    defaults: true,
+  });
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+    meshkit: { testing: { v1: { StreamingService: grpc.ServiceClientConstructor } } };
+  };
+  return loaded.meshkit.testing.v1.StreamingService;
+}

@@ -30,6 +30,11 @@ const allowedGrpcKeys = new Set(['grpc-retry-pushback-ms', 'grpc-status-details-
 const validKey = /^[0-9a-z_.-]+$/;
 const printable = /^[\x20-\x7e]*$/;
 
+/** `true` for a key an application may send as metadata (not the protocol's, not reserved by gRPC). */
+export function sendableKey(key: string): boolean {
+  return validKey.test(key) && (!key.startsWith('grpc-') || allowedGrpcKeys.has(key)) && !reserved.has(key);
+}
+
 /** Adds `metadata` to `headers` (validating keys and text values). `field` names the option in errors. */
 export function writeMetadata(headers: OutgoingHttpHeaders, metadata: Metadata, field: string): void {
   for (const key of Object.keys(metadata)) {

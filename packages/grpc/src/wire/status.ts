@@ -1,39 +1,17 @@
+import { GrpcStatus, grpcStatusName } from '@meshkit/core';
+
 /**
- * The gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html), by name.
- * Callers branch on these numbers; {@link statusName} gives the name for messages and logs.
+ * The gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html), by name: core's
+ * `GrpcStatus` table. Callers branch on these numbers; {@link statusName} gives the name for messages
+ * and logs.
  */
-export const Status = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-} as const;
+export const Status = GrpcStatus;
 
 /** One of the {@link Status} numbers. */
-export type Status = (typeof Status)[keyof typeof Status];
-
-const names = Object.fromEntries(Object.entries(Status).map(([name, code]) => [code, name])) as Record<
-  number,
-  string
->;
+export type Status = GrpcStatus;
 
 /** The name of a status code (`NOT_FOUND`), or `CODE_<n>` for a number outside the list. */
-export function statusName(code: number): string {
-  return names[code] ?? `CODE_${code}`;
-}
+export const statusName: (code: number) => string = grpcStatusName;
 
 /** Reads a `grpc-status` value; anything that is not a number in 0..16 becomes `UNKNOWN`, as the spec says. */
 export function parseStatus(value: string | undefined): Status {

@@ -117,8 +117,14 @@ export function httpClient(options: HttpClientOptions): HttpClient {
   const pipeline = clientStack<HttpRequest, HttpResponse>({
     service,
     endpoints: endpointsFrom(options, service),
-    connect: (endpoint) => httpTransport(endpoint.address, transport),
     observation: httpObservation,
+    connect: (endpoint, hints) =>
+      httpTransport(
+        endpoint.address,
+        hints.connectTimeoutMs === undefined
+          ? transport
+          : { ...transport, connectTimeoutMs: hints.connectTimeoutMs },
+      ),
     policies: options.policies ?? {},
     ...(options.layers === undefined ? {} : { layers: options.layers }),
     ...(options.route === undefined ? {} : { route: options.route }),

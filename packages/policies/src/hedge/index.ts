@@ -35,6 +35,7 @@ export type { HedgeOptions } from './options.ts';
 export function hedge<Req, Res>(options?: HedgeOptions): Layer<Req, Res> {
   const config = resolveHedgeOptions(options);
   const { delay, budget, name, maxHedges } = config;
+  const deposit = config.deposit ? budget : undefined;
   const window =
     delay.kind === 'percentile' ? new LatencyWindow(delay.sampleSize, delay.percentile) : undefined;
   const currentDelay = (): number => {
@@ -46,7 +47,7 @@ export function hedge<Req, Res>(options?: HedgeOptions): Layer<Req, Res> {
     name,
     wrap(next: Service<Req, Res>): Service<Req, Res> {
       return (req, ctx) => {
-        budget?.deposit();
+        deposit?.deposit();
         // A request stream cannot be sent twice at once: such calls pass straight through.
         const kind = ctx.kind;
         if (!ctx.idempotent || maxHedges === 0 || kind === 'client-stream' || kind === 'bidi') {

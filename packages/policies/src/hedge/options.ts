@@ -22,6 +22,11 @@ export interface HedgeOptions {
   readonly maxHedges?: number;
   /** Each extra attempt takes a token from this budget, and every call deposits. No budget by default. */
   readonly budget?: RetryBudget;
+  /**
+   * Whether each call deposits into `budget`. Defaults to `true`; `false` when a retry layer below
+   * shares the budget and already deposits for every attempt it is given.
+   */
+  readonly deposit?: boolean;
   /** Layer name in events and `describe()`. Defaults to `'hedge'`. */
   readonly name?: string;
 }
@@ -40,6 +45,7 @@ export interface HedgeConfig {
   readonly delay: HedgeDelay;
   readonly maxHedges: number;
   readonly budget: RetryBudget | undefined;
+  readonly deposit: boolean;
   readonly name: string;
 }
 
@@ -69,6 +75,7 @@ export function resolveHedgeOptions(options: HedgeOptions | undefined): HedgeCon
     delay,
     maxHedges: checkInteger('hedge.maxHedges', o.maxHedges ?? 1, 0, 10),
     budget: o.budget,
+    deposit: o.deposit ?? true,
     name: checkName('hedge.name', o.name, 'hedge'),
   };
 }
