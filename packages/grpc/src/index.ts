@@ -17,6 +17,7 @@ export {
   grpcClient,
 } from './client/client.ts';
 export type { GrpcClientTlsOptions } from './client/connection.ts';
+export { grpcRouteAdapter } from './client/route-adapter.ts';
 export { type GrpcTransport, type GrpcTransportOptions, grpcTransport } from './client/transport.ts';
 export type { GrpcRequest, GrpcResponse, GrpcStreamResponse, GrpcUnaryResponse } from './client/types.ts';
 export { badRequest, type FieldViolation, fieldViolations } from './details.ts';

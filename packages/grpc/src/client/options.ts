@@ -1,5 +1,5 @@
 import type { BalanceOptions, Picker } from '@meshkit/balance';
-import type { Clock, EndpointInit, Metadata } from '@meshkit/core';
+import type { Clock, EndpointInit, Layer, Metadata } from '@meshkit/core';
 import type { Registry } from '@meshkit/discovery';
 import type {
   BulkheadOptions,
@@ -66,6 +66,14 @@ export interface GrpcClientOptions {
     | 'discoveryTimeoutMs'
   >;
   readonly policies?: GrpcPolicyOptions;
+  /**
+   * The routing layer (`routing()` from `@meshkit/routing` with `grpcRouteAdapter`): sees each call
+   * first; its decision picks the subset (by endpoint labels), and the route's `timeout` and `retries`
+   * apply within the client's own unary deadline.
+   */
+  readonly route?: Layer<GrpcRequest, GrpcResponse>;
+  /** Your own layers, after the route and before the deadline. */
+  readonly layers?: readonly Layer<GrpcRequest, GrpcResponse>[];
   /** TLS and mutual TLS for every endpoint. */
   readonly tls?: GrpcClientTlsOptions;
   /** Connection settings of each endpoint's transport. */

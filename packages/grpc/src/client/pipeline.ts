@@ -40,7 +40,7 @@ export function grpcPipeline(
       : policies.budget instanceof RetryBudget
         ? policies.budget
         : new RetryBudget({ clock, ...policies.budget });
-  const outer: Layer<GrpcRequest, GrpcResponse>[] = [];
+  const outer: Layer<GrpcRequest, GrpcResponse>[] = [...(options.layers ?? [])];
   if (policies.deadlineMs !== false) {
     const timeoutMs = checkNumber('grpcClient.policies.deadlineMs', policies.deadlineMs ?? 10_000, 1);
     outer.push(unaryOnly(deadline<GrpcRequest, GrpcResponse>({ timeoutMs })));
@@ -86,6 +86,7 @@ export function grpcPipeline(
       ...(policies.bulkhead === undefined ? {} : { bulkhead: policies.bulkhead }),
     },
     layers: outer,
+    ...(options.route === undefined ? {} : { route: options.route }),
     ...(options.picker === undefined && options.balance === undefined
       ? {}
       : {
