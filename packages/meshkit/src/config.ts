@@ -113,7 +113,7 @@ export function meshConfig(options: MeshConfigOptions = {}): MeshConfig {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('createMesh', 'options must be an object', options);
   }
-  const env = options.env ?? process.env;
+  const env = options.env === undefined ? process.env : options.env;
   if (typeof env !== 'object' || env === null) {
     throw new InvalidArgumentError('createMesh.env', 'must be an object of variables', env);
   }

@@ -1,4 +1,4 @@
-import { metadataText } from '@meshkit/core';
+import { type Metadata, type MetadataValue, metadataText } from '@meshkit/core';
 import type { RouteAdapter } from '@meshkit/routing';
 import type { GrpcRequest, GrpcResponse } from './types.ts';
 
@@ -6,8 +6,8 @@ import type { GrpcRequest, GrpcResponse } from './types.ts';
  * How the routing layer (`routing()` from `@meshkit/routing`) reads gRPC calls: as Istio sees them, a
  * `POST` to `/<package.Service>/<Method>` with the call's text metadata as headers, so
  * `uri: { exact: /user.UserService/GetUser }` and header matches work as they do under a sidecar.
- * Header operations change the call's metadata; `rewrite.uri` and `redirect` have no meaning for a
- * gRPC method and are refused by the routing layer (no `withRequest` path change, no `redirect`).
+ * Header operations change the call's text metadata (a repeated key keeps its first value); a
+ * `rewrite.uri` has no meaning for a gRPC method and is ignored, and a `redirect` rule rejects.
  *
  * @example
  * ```ts
@@ -29,6 +29,17 @@ export const grpcRouteAdapter: RouteAdapter<GrpcRequest, GrpcResponse> = {
     }
     return { method: 'POST', path: `/${req.method.parent.typeName}/${req.method.name}`, headers };
   },
+  // The routing layer hands back the whole header set after its operations (removals included); binary
+  // metadata, which it never sees, is kept.
   withRequest: (req, change) =>
-    change.headers === undefined ? req : { ...req, metadata: { ...req.metadata, ...change.headers } },
+    change.headers === undefined
+      ? req
+      : { ...req, metadata: { ...binaryOnly(req.metadata), ...change.headers } },
 };
+
+function binaryOnly(metadata: Metadata | undefined): Record<string, MetadataValue> {
+  const out: Record<string, MetadataValue> = {};
+  if (metadata === undefined) return out;
+  for (const [key, value] of Object.entries(metadata)) if (value instanceof Uint8Array) out[key] = value;
+  return out;
+}
