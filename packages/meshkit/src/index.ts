@@ -11,6 +11,7 @@ export {
   meshConfig,
   meshVariables,
 } from './config.ts';
+export { type DeadLetter, type DeadLetterBox, deadLetters } from './dead-letters.ts';
 export {
   createMesh,
   type Mesh,

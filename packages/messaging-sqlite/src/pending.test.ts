@@ -104,3 +104,20 @@ it('lists a group dead letters in their own group, with the error headers', asyn
     await broker.close();
   }
 });
+
+it('deleteGroup removes a group and what it retained; the log can then be trimmed', async () => {
+  const broker = sqliteBroker({ path: join(dir, 'd.db'), retentionMs: 0 });
+  try {
+    const sub = await broker.subscribe({ group: 'tail', patterns: ['#'], prefetch: 1, onDelivery: () => {} });
+    await broker.publish([record('a', 1), record('b', 2)]);
+    await sub.close();
+    assert.equal(broker.pending('tail').length, 2);
+    assert.equal(await broker.runRetention(), 0, 'the group keeps its messages');
+    await broker.deleteGroup('tail');
+    await broker.deleteGroup('never-existed');
+    assert.deepEqual(broker.pending('tail'), []);
+    assert.equal(await broker.runRetention(), 2);
+  } finally {
+    await broker.close();
+  }
+});

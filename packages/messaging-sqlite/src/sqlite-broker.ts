@@ -379,6 +379,17 @@ export class SqliteBroker implements Broker {
     return out;
   }
 
+  /** Removes a group: its cursor, bindings and leases (what it held becomes deletable by retention). */
+  async deleteGroup(group: string): Promise<void> {
+    checkString('deleteGroup.group', group);
+    if (this.#conn.closed) throw new MeshError(ErrorCode.CLOSED, 'the broker is closed');
+    await this.#conn.writer.submit(() => {
+      for (const table of ['leases', 'bindings'])
+        this.#db.prepare(`DELETE FROM ${table} WHERE grp = ?`).run(group);
+      this.#db.prepare('DELETE FROM groups WHERE name = ?').run(group);
+    });
+  }
+
   /** Deletes messages past retention (normally run on a timer); resolves with how many went. */
   async runRetention(limit = 10_000): Promise<number> {
     const cutoff = this.#conn.clock.now() - this.#retentionMs;
