@@ -42,6 +42,7 @@ describe('meshConfig defaults', () => {
       httpPort: 0,
       grpcPort: 0,
       tls: undefined,
+      sources: { registry: 'MESH_REGISTRY', broker: 'MESH_BROKER', routes: 'MESH_ROUTES' },
     });
   });
 
@@ -276,6 +277,21 @@ describe('options win over variables', () => {
     assert.equal(config.httpPort, 8080);
     assert.equal(config.dataDir, '/srv/app/state');
     assert.equal(config.name, 'gateway');
+    assert.deepEqual(config.sources, {
+      registry: 'createMesh.registry',
+      broker: 'createMesh.broker',
+      routes: 'MESH_ROUTES',
+    });
+  });
+  test('broker false means no broker, whatever MESH_BROKER says', () => {
+    const config = meshConfig({ cwd, env: { MESH_BROKER: 'nonsense' }, broker: false });
+    assert.deepEqual(config.broker, { kind: 'none' });
+  });
+  test('a tool can name the options its own way', () => {
+    assert.throws(
+      () => meshConfig({ cwd, env: {}, broker: 'x' }, (option) => `--${option}`),
+      /^InvalidArgumentError: --broker must be/,
+    );
   });
   test('instances are kept as they are', () => {
     const registry = staticRegistry({ instances: [] });

@@ -46,9 +46,10 @@ export interface MeshConfigOptions {
   readonly registry?: Registry | string;
   /**
    * The broker (`MESH_BROKER`): an instance (the mesh will not close it), or `sqlite:[path]`,
-   * `amqp://…`, `kafka://host:port[,host:port]`. Defaults to `sqlite:<dataDir>/events.db`.
+   * `amqp://…`, `kafka://host:port[,host:port]`, or `false` for none (no publishers or consumers).
+   * Defaults to `sqlite:<dataDir>/events.db`.
    */
-  readonly broker?: Broker | string;
+  readonly broker?: Broker | string | false;
   /**
    * Routing (`MESH_ROUTES`): a YAML file or a directory of them (followed as they change), a route
    * source (`watchRoutes()`), or `false` for none. Defaults to none.
@@ -74,7 +75,10 @@ export interface MeshConfigOptions {
 export interface MeshConfig {
   readonly dataDir: string;
   readonly registry: RegistrySpec | { readonly kind: 'instance'; readonly registry: Registry };
-  readonly broker: BrokerSpec | { readonly kind: 'instance'; readonly broker: Broker };
+  readonly broker:
+    | BrokerSpec
+    | { readonly kind: 'instance'; readonly broker: Broker }
+    | { readonly kind: 'none' };
   readonly routes: string | RouteSource | undefined;
   readonly databaseUrl: string | undefined;
   readonly name: string | undefined;
@@ -83,6 +87,8 @@ export interface MeshConfig {
   readonly httpPort: number;
   readonly grpcPort: number;
   readonly tls: MeshTlsOptions | undefined;
+  /** Where the registry, broker and routes came from (an option's or a variable's name), for errors. */
+  readonly sources: { readonly registry: string; readonly broker: string; readonly routes: string };
 }
 
 /** Every environment variable a mesh (and the `meshkit` CLI) reads, with its meaning and default. */
@@ -109,19 +115,22 @@ export const meshVariables = {
  * checking every value: a bad one throws `InvalidArgumentError` naming the variable (or option) and the
  * value. Reads the TLS files; opens nothing else.
  */
-export function meshConfig(options: MeshConfigOptions = {}): MeshConfig {
+export function meshConfig(
+  options: MeshConfigOptions = {},
+  optionName: (option: keyof MeshConfigOptions) => string = (option) => `createMesh.${option}`,
+): MeshConfig {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('createMesh', 'options must be an object', options);
   }
   const env = options.env === undefined ? process.env : options.env;
   if (typeof env !== 'object' || env === null) {
-    throw new InvalidArgumentError('createMesh.env', 'must be an object of variables', env);
+    throw new InvalidArgumentError(optionName('env'), 'must be an object of variables', env);
   }
   const cwd = options.cwd ?? process.cwd();
   /** The option if given, else the variable if set (and not empty), with the name to blame. */
   const pick = <T>(option: keyof MeshConfigOptions, variable: string): [T | string, string] | undefined => {
     const value = options[option];
-    if (value !== undefined) return [value as T, `createMesh.${option}`];
+    if (value !== undefined && value !== false) return [value as T, optionName(option)];
     const text = env[variable];
     return text === undefined || text === '' ? undefined : [text, variable];
   };
@@ -145,8 +154,9 @@ export function meshConfig(options: MeshConfigOptions = {}): MeshConfig {
     else throw new InvalidArgumentError(field, 'must be a Registry or a registry spec string', value);
   }
 
-  const brokerGiven = pick<Broker>('broker', 'MESH_BROKER');
-  let broker: MeshConfig['broker'] = { kind: 'sqlite', path: resolve(dataDir, 'events.db') };
+  const brokerGiven = options.broker === false ? undefined : pick<Broker>('broker', 'MESH_BROKER');
+  let broker: MeshConfig['broker'] =
+    options.broker === false ? { kind: 'none' } : { kind: 'sqlite', path: resolve(dataDir, 'events.db') };
   if (brokerGiven !== undefined) {
     const [value, field] = brokerGiven;
     if (typeof value === 'string') broker = parseBrokerSpec(field, value, cwd, dataDir);
@@ -155,10 +165,12 @@ export function meshConfig(options: MeshConfigOptions = {}): MeshConfig {
   }
 
   let routes: MeshConfig['routes'];
+  let routesSource = 'MESH_ROUTES';
   if (options.routes !== false) {
     const got = pick<RouteSource>('routes', 'MESH_ROUTES');
     if (got !== undefined) {
       const [value, field] = got;
+      routesSource = field;
       if (typeof value === 'string') {
         if (value.trim() === '') throw new InvalidArgumentError(field, 'must be a non-empty path', value);
         routes = resolvePath(cwd, value);
@@ -182,7 +194,12 @@ export function meshConfig(options: MeshConfigOptions = {}): MeshConfig {
     host: host?.[0] ?? '127.0.0.1',
     httpPort: port(pick<number>('httpPort', 'MESH_HTTP_PORT')),
     grpcPort: port(pick<number>('grpcPort', 'MESH_GRPC_PORT')),
-    tls: options.tls !== undefined ? checkTls(options.tls) : tlsFromEnv(env, cwd),
+    tls: options.tls !== undefined ? checkTls(options.tls, optionName('tls')) : tlsFromEnv(env, cwd),
+    sources: {
+      registry: registryGiven?.[1] ?? 'MESH_REGISTRY',
+      broker: options.broker === false ? optionName('broker') : (brokerGiven?.[1] ?? 'MESH_BROKER'),
+      routes: routesSource,
+    },
   };
 }
 
@@ -192,12 +209,12 @@ function port(got: [number | string, string] | undefined): number {
   return parsePort(field, String(value));
 }
 
-function checkTls(tls: MeshTlsOptions): MeshTlsOptions {
+function checkTls(tls: MeshTlsOptions, field: string): MeshTlsOptions {
   if (typeof tls !== 'object' || tls === null) {
-    throw new InvalidArgumentError('createMesh.tls', 'must be an object', tls);
+    throw new InvalidArgumentError(field, 'must be an object', tls);
   }
   if (tls.cert === undefined || tls.key === undefined) {
-    throw new InvalidArgumentError('createMesh.tls', 'needs both cert and key');
+    throw new InvalidArgumentError(field, 'needs both cert and key');
   }
   return tls;
 }

@@ -19,6 +19,7 @@ export {
   type MeshHttpOptions,
   type MeshOptions,
   type MeshPublisherOptions,
+  openMesh,
 } from './mesh.ts';
 export {
   type GrpcBinding,

@@ -248,3 +248,21 @@ describe('mesh.serve shutdown', () => {
     }
   });
 });
+
+describe('createMesh without a broker', () => {
+  test('has no publisher or consumer, and says so', async () => {
+    const tmp = tempDir();
+    const mesh = await createMesh({ env: { MESH_DATA_DIR: tmp.dir }, broker: false });
+    try {
+      assert.ok(!existsSync(join(tmp.dir, 'events.db')));
+      assert.throws(() => mesh.broker, /createMesh\.broker is false: this mesh has no broker/);
+      assert.throws(() => mesh.publisher(), { code: 'ERR_INVALID_ARGUMENT' });
+      await assert.rejects(mesh.subscribe({ group: 'g', topics: ['t'], handler: async () => {} }), {
+        code: 'ERR_INVALID_ARGUMENT',
+      });
+    } finally {
+      await mesh.close();
+      tmp.remove();
+    }
+  });
+});

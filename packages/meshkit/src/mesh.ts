@@ -1,4 +1,5 @@
 import type { DescService } from '@bufbuild/protobuf';
+import { InvalidArgumentError } from '@meshkit/core';
 import type { Registry } from '@meshkit/discovery';
 import { type GrpcClient, type GrpcClientOptions, grpcClient, grpcRouteAdapter } from '@meshkit/grpc';
 import { type HttpClient, type HttpClientOptions, httpClient, httpRouteAdapter } from '@meshkit/http';
@@ -36,7 +37,7 @@ export type MeshPublisherOptions<T> = Omit<PublisherOptions<T>, 'source'> & { re
 export interface Mesh {
   /** The registry every client looks up and every server registers in (close it with the mesh). */
   readonly registry: Registry;
-  /** The broker publishers and consumers use (close it with the mesh). */
+  /** The broker publishers and consumers use (close it with the mesh); throws when `broker: false`. */
   readonly broker: Broker;
   /** The routing table clients apply, when the mesh has routes. */
   readonly routes: RouteSource | undefined;
@@ -78,17 +79,25 @@ export interface Mesh {
  * await mesh.close();
  * ```
  */
-export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
-  const config = meshConfig(options);
+export function createMesh(options: MeshOptions = {}): Promise<Mesh> {
+  try {
+    return openMesh(meshConfig(options));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** Opens a mesh on a configuration already read by `meshConfig()` (tools that name options their own way). */
+export async function openMesh(config: MeshConfig): Promise<Mesh> {
   const opened: Opened<unknown>[] = [];
   let registry: Opened<Registry>;
-  let broker: Opened<Broker>;
+  let broker: Opened<Broker> | undefined;
   let routes: Opened<RouteSource> | undefined;
   try {
     registry = await openRegistry(config);
     opened.push(registry);
     broker = await openBroker(config);
-    opened.push(broker);
+    if (broker !== undefined) opened.push(broker);
     routes = await openRoutes(config);
     if (routes !== undefined) opened.push(routes);
   } catch (error) {
@@ -131,7 +140,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
       await settle([...publishers].map((p) => p.flush()));
       await settle([...clients].map((c) => c.close()));
       await settle([routes?.close?.()]);
-      await settle([broker.close?.()]);
+      await settle([broker?.close?.()]);
       await settle([registry.close?.()]);
       if (errors.length === 1) throw errors[0];
       if (errors.length > 1) throw new AggregateError(errors, 'mesh.close: several parts failed to close');
@@ -139,9 +148,17 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     return closing;
   };
 
+  const theBroker = (): Broker => {
+    if (broker === undefined) {
+      throw new InvalidArgumentError(config.sources.broker, 'is false: this mesh has no broker');
+    }
+    return broker.value;
+  };
   const mesh: Mesh = {
     registry: registry.value,
-    broker: broker.value,
+    get broker() {
+      return theBroker();
+    },
     routes: routes?.value,
     config,
     http(service, clientOptions = {}) {
@@ -184,7 +201,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
       });
     },
     publisher<T>(publisherOptions: MeshPublisherOptions<T> = {}) {
-      const made = publisher<T>(broker.value, {
+      const made = publisher<T>(theBroker(), {
         ...publisherOptions,
         source: publisherOptions.source ?? `/${config.name ?? 'meshkit'}`,
       });
@@ -192,7 +209,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
       return made;
     },
     async subscribe<T>(consumeOptions: ConsumeOptions<T>) {
-      const consumer = await consume<T>(broker.value, consumeOptions);
+      const consumer = await consume<T>(theBroker(), consumeOptions);
       consumers.add(consumer);
       const stop = consumer.stop.bind(consumer);
       return Object.assign(consumer, {

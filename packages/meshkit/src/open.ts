@@ -15,7 +15,8 @@ export interface Opened<T> {
 }
 
 /** The registry of a configuration. etcd is imported only when asked for. */
-export async function openRegistry(config: MeshConfig, field = 'MESH_REGISTRY'): Promise<Opened<Registry>> {
+export async function openRegistry(config: MeshConfig): Promise<Opened<Registry>> {
+  const field = config.sources.registry;
   const spec = config.registry;
   switch (spec.kind) {
     case 'instance':
@@ -37,9 +38,12 @@ export async function openRegistry(config: MeshConfig, field = 'MESH_REGISTRY'):
 }
 
 /** The broker of a configuration. The RabbitMQ and Kafka adapters are imported only when asked for. */
-export async function openBroker(config: MeshConfig, field = 'MESH_BROKER'): Promise<Opened<Broker>> {
+export async function openBroker(config: MeshConfig): Promise<Opened<Broker> | undefined> {
+  const field = config.sources.broker;
   const spec = config.broker;
   switch (spec.kind) {
+    case 'none':
+      return undefined;
     case 'instance':
       return { value: spec.broker, close: undefined };
     case 'sqlite': {
@@ -70,10 +74,8 @@ export async function openBroker(config: MeshConfig, field = 'MESH_BROKER'): Pro
 }
 
 /** The routes of a configuration: a watched file or directory, a source given as is, or none. */
-export async function openRoutes(
-  config: MeshConfig,
-  field = 'MESH_ROUTES',
-): Promise<Opened<RouteSource> | undefined> {
+export async function openRoutes(config: MeshConfig): Promise<Opened<RouteSource> | undefined> {
+  const field = config.sources.routes;
   const routes = config.routes;
   if (routes === undefined) return undefined;
   if (typeof routes !== 'string') return { value: routes, close: undefined };
