@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,4 +40,64 @@ export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => voi
     resolve = r;
   });
   return { promise, resolve };
+}
+
+/** An HTTP handler that echoes the call: `{ version, method, path, body }`; `/missing` answers 404. */
+export function echo(version: string): KitHandler {
+  return (req) =>
+    req.path === '/missing'
+      ? { status: 404, body: { error: `nothing at ${req.path}` } }
+      : { body: { version, method: req.method, path: req.path, body: req.body.toString('utf8') } };
+}
+
+/** The outcome of one run of the `meshkit` command. */
+export interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const cliPath = new URL('../cli.ts', import.meta.url).pathname;
+
+/**
+ * Starts `meshkit <args>` as a child process in `cwd` with `env` over this process's environment.
+ * `ready` resolves when stderr first contains `waitFor`.
+ */
+export function startCli(
+  args: readonly string[],
+  options: { readonly cwd: string; readonly env?: Record<string, string>; readonly waitFor?: string },
+): { done: Promise<CliRun>; ready: Promise<void>; child: ChildProcess; stderr: () => string } {
+  const child = spawn(process.execPath, ['--conditions=@meshkit/source', cliPath, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const ready = deferred<void>();
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (options.waitFor !== undefined && stderr.includes(options.waitFor)) ready.resolve();
+  });
+  // A guard against a command that never ends, not a measurement.
+  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const done = new Promise<CliRun>((resolve) => {
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      ready.resolve();
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return { done, ready: ready.promise, child, stderr: () => stderr };
+}
+
+/** Runs `meshkit <args>` to its end. */
+export function runCli(
+  args: readonly string[],
+  options: { readonly cwd: string; readonly env?: Record<string, string> },
+): Promise<CliRun> {
+  return startCli(args, options).done;
 }
