@@ -29,3 +29,4 @@ export {
   type ServeOptions,
 } from './serve.ts';
 export type { BrokerSpec, RegistrySpec } from './specs.ts';
+export type { MeshDatabase, MeshInbox, MeshOutbox, MeshOutboxOptions } from './stores.ts';

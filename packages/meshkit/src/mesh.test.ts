@@ -266,3 +266,56 @@ describe('createMesh without a broker', () => {
     }
   });
 });
+
+describe('mesh.database, mesh.outbox and mesh.inbox on SQLite (no DATABASE_URL)', () => {
+  test('state and event commit together; the relay publishes; the inbox drops a duplicate', async () => {
+    const tmp = tempDir();
+    const mesh = await createMesh({ env: { MESH_DATA_DIR: tmp.dir, MESH_SERVICE: 'users' } });
+    try {
+      const database = await mesh.database();
+      assert.equal(database.kind, 'sqlite');
+      assert.equal(database.kind === 'sqlite' && database.path, join(tmp.dir, 'users.db'));
+      assert.equal(await mesh.database(), database, 'opened once');
+      const outbox = await mesh.outbox();
+      assert.ok(outbox.kind === 'sqlite');
+      outbox.db.exec('CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT)');
+
+      const inbox = await mesh.inbox('welcome');
+      assert.ok(inbox.kind === 'sqlite');
+      inbox.db.exec('CREATE TABLE welcomed (id TEXT)');
+      const effects: string[] = [];
+      const twice = deferred<void>();
+      let deliveries = 0;
+      const handle = inbox.inbox.handler<{ id: string }>((msg, db) => {
+        db.prepare('INSERT INTO welcomed VALUES (?)').run(msg.data.id);
+        effects.push(msg.id);
+      });
+      await mesh.subscribe<{ id: string }>({
+        group: 'welcome',
+        topics: ['user.created'],
+        handler: async (msg, ctx) => {
+          await handle(msg, ctx);
+          await handle(msg, ctx); // a redelivery of the same event
+          if (++deliveries === 1) twice.resolve();
+        },
+      });
+
+      outbox.store.transaction((tx) => {
+        outbox.db.prepare('INSERT INTO users VALUES (?, ?)').run('42', 'Ada');
+        tx.add({ topic: 'user.created', data: { id: '42' }, key: '42' });
+      });
+      await twice.promise;
+      assert.equal(effects.length, 1);
+      assert.deepEqual(
+        inbox.db
+          .prepare('SELECT id FROM welcomed')
+          .all()
+          .map((r) => r.id),
+        ['42'],
+      );
+    } finally {
+      await mesh.close();
+      tmp.remove();
+    }
+  });
+});

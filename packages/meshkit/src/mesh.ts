@@ -16,6 +16,13 @@ import { type RouteSource, routing } from '@meshkit/routing';
 import { type MeshConfig, type MeshConfigOptions, meshConfig } from './config.ts';
 import { type Opened, openBroker, openRegistry, openRoutes } from './open.ts';
 import { type Served, type ServeOptions, serve } from './serve.ts';
+import {
+  type MeshDatabase,
+  type MeshInbox,
+  type MeshOutbox,
+  type MeshOutboxOptions,
+  MeshStores,
+} from './stores.ts';
 
 /** Options of {@link createMesh}: every default can be replaced here or by its environment variable. */
 export type MeshOptions = MeshConfigOptions;
@@ -52,13 +59,26 @@ export interface Mesh {
   /** A consumer on the mesh's broker (stopped when the mesh closes). */
   subscribe<T = unknown>(options: ConsumeOptions<T>): Promise<Consumer>;
   /**
+   * The service's own database: PostgreSQL (a `pg` pool) when `DATABASE_URL` is set, else the SQLite
+   * file `<dataDir>/<MESH_SERVICE or "app">.db`. Opened on first use, closed with the mesh.
+   */
+  database(): Promise<MeshDatabase>;
+  /**
+   * A transactional outbox on {@link Mesh.database} and a started relay publishing its rows on the mesh's
+   * broker (source `/<mesh name>`): write your state and `tx.add(event)` in one transaction.
+   */
+  outbox(options?: MeshOutboxOptions): Promise<MeshOutbox>;
+  /** An idempotent inbox for `consumer` on {@link Mesh.database}: `inbox.handler(effect)` drops duplicates. */
+  inbox(consumer: string, options?: { readonly table?: string }): Promise<MeshInbox>;
+  /**
    * Starts an HTTP and/or gRPC server registered in the registry (with the `version` label and yours),
    * with health, and graceful shutdown on SIGTERM/SIGINT: deregister, grace, drain, close the mesh, exit.
    */
   serve(options: ServeOptions): Promise<Served>;
   /**
-   * Closes what the mesh opened, in order: servers (deregister, drain), consumers, publishers (flush),
-   * clients, routes, broker, registry. Idempotent. Instances passed in options are left open.
+   * Closes what the mesh opened, in order: servers (deregister, drain), consumers, outbox relays,
+   * publishers (flush), clients, routes, database, broker, registry. Idempotent. Instances passed in
+   * options are left open.
    */
   close(): Promise<void>;
 }
@@ -109,6 +129,7 @@ export async function openMesh(config: MeshConfig): Promise<Mesh> {
   const consumers = new Set<Consumer>();
   const publishers = new Set<Publisher<never>>();
   const clients = new Set<{ close(): Promise<void> }>();
+  const stores = new MeshStores(config);
   const sourceLabels = config.name === undefined ? undefined : { app: config.name };
   const routeFor = <Req, Res>(
     service: string,
@@ -137,9 +158,11 @@ export async function openMesh(config: MeshConfig): Promise<Mesh> {
       };
       await settle([...servers].map((s) => s.close()));
       await settle([...consumers].map((c) => c.stop()));
+      await settle([stores.stopRelays()]);
       await settle([...publishers].map((p) => p.flush()));
       await settle([...clients].map((c) => c.close()));
       await settle([routes?.close?.()]);
+      await settle([stores.close()]);
       await settle([broker?.close?.()]);
       await settle([registry.close?.()]);
       if (errors.length === 1) throw errors[0];
@@ -219,6 +242,9 @@ export async function openMesh(config: MeshConfig): Promise<Mesh> {
         },
       });
     },
+    database: () => stores.database(),
+    outbox: (outboxOptions) => stores.outbox(mesh.publisher(), outboxOptions),
+    inbox: (consumer, inboxOptions) => stores.inbox(consumer, inboxOptions),
     async serve(serveOptions) {
       const served = await serve({ config, registry: registry.value, closeMesh: close }, serveOptions);
       servers.add(served);
