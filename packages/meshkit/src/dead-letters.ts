@@ -76,8 +76,7 @@ export function deadLetters(
   if (typeof (broker as Partial<Inspectable>).pending !== 'function') {
     throw new InvalidArgumentError(
       'broker',
-      `cannot list dead letters: not supported by ${broker.name}` +
-        (broker.name === 'amqp' ? ` (read the queue ${group}.dlq with RabbitMQ's own tools)` : ''),
+      `cannot list dead letters: not supported by ${broker.name}${hint(broker.name, group, topic)}`,
     );
   }
   const inspectable = broker as Inspectable;
@@ -153,6 +152,12 @@ export function deadLetters(
     return replayed;
   };
   return { topic, list, show, replay };
+}
+
+function hint(broker: string, group: string, topic: string): string {
+  if (broker === 'amqp') return ` (read the queue ${group}.dlq with RabbitMQ's own tools)`;
+  if (broker === 'kafka') return ` (consume the topic ${topic} with a consumer group of your own)`;
+  return '';
 }
 
 async function republish(broker: Broker, delivery: Delivery): Promise<void> {
