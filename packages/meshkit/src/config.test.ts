@@ -39,6 +39,7 @@ describe('meshConfig defaults', () => {
       name: undefined,
       version: undefined,
       host: '127.0.0.1',
+      address: undefined,
       httpPort: 0,
       grpcPort: 0,
       tls: undefined,
@@ -65,6 +66,7 @@ describe('meshConfig defaults', () => {
   test('the table of variables names every variable the config reads', () => {
     assert.deepEqual(Object.keys(meshVariables).sort(), [
       'DATABASE_URL',
+      'MESH_ADDRESS',
       'MESH_BROKER',
       'MESH_DATA_DIR',
       'MESH_GRPC_PORT',
@@ -209,10 +211,18 @@ describe('MESH_SERVICE and MESH_VERSION', () => {
   });
 });
 
-describe('MESH_HOST, MESH_HTTP_PORT, MESH_GRPC_PORT', () => {
+describe('MESH_HOST, MESH_ADDRESS, MESH_HTTP_PORT, MESH_GRPC_PORT', () => {
   test('read as given', () => {
-    const config = read({ MESH_HOST: '0.0.0.0', MESH_HTTP_PORT: '8080', MESH_GRPC_PORT: '50051' });
-    assert.deepEqual([config.host, config.httpPort, config.grpcPort], ['0.0.0.0', 8080, 50051]);
+    const config = read({
+      MESH_HOST: '0.0.0.0',
+      MESH_ADDRESS: '10.0.0.7',
+      MESH_HTTP_PORT: '8080',
+      MESH_GRPC_PORT: '50051',
+    });
+    assert.deepEqual(
+      [config.host, config.address, config.httpPort, config.grpcPort],
+      ['0.0.0.0', '10.0.0.7', 8080, 50051],
+    );
   });
   test('refuse ports that are not integers in 0..65535 and a blank host', () => {
     refuses({ MESH_HTTP_PORT: 'http' }, 'MESH_HTTP_PORT', /port number from 0 to 65535/, '"http"');
@@ -220,6 +230,7 @@ describe('MESH_HOST, MESH_HTTP_PORT, MESH_GRPC_PORT', () => {
     refuses({ MESH_GRPC_PORT: '-1' }, 'MESH_GRPC_PORT', /port number/);
     refuses({ MESH_GRPC_PORT: '50051.5' }, 'MESH_GRPC_PORT', /port number/);
     refuses({ MESH_HOST: ' ' }, 'MESH_HOST', /non-empty/);
+    refuses({ MESH_ADDRESS: ' ' }, 'MESH_ADDRESS', /non-empty/);
   });
 });
 

@@ -63,6 +63,11 @@ export interface MeshConfigOptions {
   readonly version?: string;
   /** The host servers listen on (`MESH_HOST`). Defaults to `127.0.0.1`. */
   readonly host?: string;
+  /**
+   * The address `serve()` registers, which callers connect to (`MESH_ADDRESS`). Defaults to `host`; needed
+   * when `host` is a wildcard (`0.0.0.0`, `::`).
+   */
+  readonly address?: string;
   /** The HTTP port `serve()` listens on (`MESH_HTTP_PORT`). Defaults to 0 (any free port). */
   readonly httpPort?: number;
   /** The gRPC port `serve()` listens on (`MESH_GRPC_PORT`). Defaults to 0 (any free port). */
@@ -84,6 +89,7 @@ export interface MeshConfig {
   readonly name: string | undefined;
   readonly version: string | undefined;
   readonly host: string;
+  readonly address: string | undefined;
   readonly httpPort: number;
   readonly grpcPort: number;
   readonly tls: MeshTlsOptions | undefined;
@@ -103,6 +109,8 @@ export const meshVariables = {
   MESH_SERVICE: "this process's name: default publisher source, routing source label `app`",
   MESH_VERSION: 'the `version` label `serve()` registers with (default none)',
   MESH_HOST: 'host servers listen on (default `127.0.0.1`)',
+  MESH_ADDRESS:
+    'address `serve()` registers for callers (default MESH_HOST; needed when that is 0.0.0.0 or ::)',
   MESH_HTTP_PORT: 'HTTP port of `serve()` (default 0: any free port)',
   MESH_GRPC_PORT: 'gRPC port of `serve()` (default 0: any free port)',
   MESH_TLS_CERT: "PEM file: this process's certificate (servers and mutual-TLS clients); needs MESH_TLS_KEY",
@@ -183,6 +191,7 @@ export function meshConfig(
   const name = text('name', 'MESH_SERVICE');
   const version = text('version', 'MESH_VERSION');
   const host = text('host', 'MESH_HOST');
+  const address = text('address', 'MESH_ADDRESS');
   return {
     dataDir,
     registry,
@@ -192,6 +201,7 @@ export function meshConfig(
     name: name === undefined ? undefined : parseLabelValue(name[1], name[0]),
     version: version === undefined ? undefined : parseLabelValue(version[1], version[0]),
     host: host?.[0] ?? '127.0.0.1',
+    address: address?.[0],
     httpPort: port(pick<number>('httpPort', 'MESH_HTTP_PORT')),
     grpcPort: port(pick<number>('grpcPort', 'MESH_GRPC_PORT')),
     tls: options.tls !== undefined ? checkTls(options.tls, optionName('tls')) : tlsFromEnv(env, cwd),

@@ -249,6 +249,32 @@ describe('mesh.serve shutdown', () => {
   });
 });
 
+describe('mesh.serve on a wildcard host', () => {
+  test('registers MESH_ADDRESS, and refuses to start without one', async () => {
+    const tmp = tempDir();
+    const mesh = await createMesh({ env: { MESH_DATA_DIR: tmp.dir, MESH_HOST: '0.0.0.0' } });
+    try {
+      await assert.rejects(mesh.serve({ service: 'users', http: { handler: whoAmI('v1') } }), {
+        message:
+          /^MESH_ADDRESS must name the address callers reach this process at when listening on 0\.0\.0\.0/,
+      });
+      const served = await mesh.serve({
+        service: 'users',
+        address: '127.0.0.1',
+        http: { handler: whoAmI('v1') },
+        shutdown: quick,
+      });
+      assert.equal(served.http?.host, '0.0.0.0');
+      const [instance] = await mesh.registry.lookup('users');
+      assert.equal(instance?.address, '127.0.0.1');
+      assert.deepEqual(await mesh.http('users').get('/'), { version: 'v1', method: 'GET', path: '/' });
+    } finally {
+      await mesh.close();
+      tmp.remove();
+    }
+  });
+});
+
 describe('createMesh without a broker', () => {
   test('has no publisher or consumer, and says so', async () => {
     const tmp = tempDir();

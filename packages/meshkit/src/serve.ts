@@ -43,6 +43,11 @@ export interface ServeOptions {
   readonly labels?: Readonly<Record<string, string>>;
   /** The host to listen on. Defaults to the mesh's `host` (`MESH_HOST`, `127.0.0.1`). */
   readonly host?: string;
+  /**
+   * The address registered for callers. Defaults to the mesh's `address` (`MESH_ADDRESS`), else the host;
+   * required when the host is a wildcard (`0.0.0.0`, `::`).
+   */
+  readonly address?: string;
   /** Serve HTTP: the kit handler and the rest of `httpServer()`'s options. */
   readonly http?: Omit<HttpServerOptions, 'service' | 'registry' | 'instance' | 'shutdown' | 'tls'> & {
     readonly handler: KitHandler;
@@ -117,6 +122,14 @@ export async function serve(mesh: ServeContext, options: ServeOptions): Promise<
   const version =
     options.version === undefined ? config.version : parseLabelValue('serve.version', options.version);
   const host = options.host ?? config.host;
+  const address = options.address ?? config.address ?? host;
+  if (address === '0.0.0.0' || address === '::' || address === '') {
+    throw new InvalidArgumentError(
+      options.address === undefined ? 'MESH_ADDRESS' : 'serve.address',
+      `must name the address callers reach this process at when listening on ${host}`,
+      options.address ?? config.address,
+    );
+  }
   const shutdown = options.shutdown ?? {};
   const graceMs = shutdown.graceMs ?? 1_000;
   const labels = options.labels;
@@ -130,6 +143,7 @@ export async function serve(mesh: ServeContext, options: ServeOptions): Promise<
       service: options.service,
       registry,
       instance: {
+        address,
         ...(version === undefined ? {} : { version }),
         ...(labels === undefined ? {} : { labels }),
       },
@@ -162,6 +176,7 @@ export async function serve(mesh: ServeContext, options: ServeOptions): Promise<
       registration: {
         registry,
         service: options.service,
+        address,
         deregisterGraceMs: graceMs,
         ...(version === undefined ? {} : { version }),
         ...(labels === undefined ? {} : { labels }),
