@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { UserService } from '@meshkit/grpc';
@@ -57,6 +58,14 @@ describe('createMesh on its embedded defaults', () => {
     assert.equal(server.registry.kind, 'embedded');
     assert.equal(server.broker.name, 'sqlite');
     assert.equal(server.routes, undefined);
+  });
+
+  test('the embedded path loads no RabbitMQ, Kafka or PostgreSQL client', () => {
+    const loaded = Object.keys(createRequire(import.meta.url).cache);
+    assert.deepEqual(
+      loaded.filter((file) => /node_modules[\\/](amqplib|@platformatic[\\/]kafka|pg)[\\/]/.test(file)),
+      [],
+    );
   });
 
   test('an HTTP and a gRPC service served by one mesh are called from another', async () => {
