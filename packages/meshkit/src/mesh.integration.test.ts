@@ -88,6 +88,14 @@ describe('MESH_BROKER=kafka://', () => {
       await roundTrip(a, b, `mesh-kafka-${run}`);
     });
   });
+  test('meshkit events dlq says Kafka does not support it and where to look', async () => {
+    const dlq = await runCli(['events', 'dlq', 'notifications'], {
+      cwd: tmp.dir,
+      env: { MESH_BROKER: `kafka://${kafka}` },
+    });
+    assert.equal(dlq.code, 1);
+    assert.match(dlq.stderr, /not supported by kafka \(consume the topic dead-letter\.notifications/);
+  });
 });
 
 describe('MESH_REGISTRY=etcd://', () => {

@@ -210,6 +210,40 @@ describe('mesh.serve shutdown', () => {
     }
   });
 
+  test('a request in flight at SIGTERM is answered before the mesh closes', async () => {
+    const tmp = tempDir();
+    const signals = new EventEmitter();
+    const exited = deferred<number>();
+    const entered = deferred<void>();
+    const release = deferred<void>();
+    const mesh = await createMesh({ env: { MESH_DATA_DIR: tmp.dir } });
+    const caller = await createMesh({ env: { MESH_DATA_DIR: tmp.dir } });
+    try {
+      await mesh.serve({
+        service: 'slow',
+        http: {
+          handler: async () => {
+            entered.resolve();
+            await release.promise;
+            return { body: 'done' };
+          },
+        },
+        shutdown: { signals, exit: exited.resolve, graceMs: 0, drainTimeoutMs: 30_000 },
+      });
+      const answer = caller.http('slow').get('/');
+      await entered.promise;
+      signals.emit('SIGTERM');
+      assert.deepEqual(await caller.registry.lookup('slow'), []);
+      release.resolve();
+      assert.equal(await answer, 'done');
+      assert.equal(await exited.promise, 0);
+    } finally {
+      await caller.close();
+      await mesh.close();
+      tmp.remove();
+    }
+  });
+
   test('close is idempotent and leaves no handle open: the process exits by itself', async () => {
     const tmp = tempDir();
     const script = `
