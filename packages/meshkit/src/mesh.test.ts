@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { UserService } from '@meshkit/grpc';
 import type { Message } from '@meshkit/messaging';
+import { generateCerts } from '@meshkit/testkit';
 import { createMesh, grpcService, type Mesh } from './index.ts';
 import { deferred, tempDir, userService, whoAmI } from './test-support/services.ts';
 
@@ -384,6 +385,59 @@ describe('mesh.database, mesh.outbox and mesh.inbox on SQLite (no DATABASE_URL)'
       );
     } finally {
       await mesh.close();
+      tmp.remove();
+    }
+  });
+});
+
+describe('createMesh with TLS', () => {
+  test('servers require client certificates from the CA; a mesh with the right one calls HTTP and gRPC', async () => {
+    const tmp = tempDir();
+    const certs = generateCerts();
+    const files = {
+      cert: join(tmp.dir, 'server.pem'),
+      key: join(tmp.dir, 'server-key.pem'),
+      ca: join(tmp.dir, 'ca.pem'),
+    };
+    writeFileSync(files.cert, certs.serverCert);
+    writeFileSync(files.key, certs.serverKey);
+    writeFileSync(files.ca, certs.ca);
+    const server = await createMesh({
+      env: {
+        MESH_DATA_DIR: tmp.dir,
+        MESH_TLS_CERT: files.cert,
+        MESH_TLS_KEY: files.key,
+        MESH_TLS_CA: files.ca,
+      },
+    });
+    const caller = await createMesh({
+      env: { MESH_DATA_DIR: tmp.dir },
+      tls: { cert: certs.clientCert, key: certs.clientKey, ca: certs.ca },
+    });
+    const rogue = await createMesh({
+      env: { MESH_DATA_DIR: tmp.dir },
+      tls: { cert: certs.rogueCert, key: certs.rogueKey, ca: certs.ca },
+    });
+    try {
+      await server.serve({
+        service: 'users',
+        version: 'v1',
+        http: { handler: whoAmI('v1') },
+        grpc: { services: [grpcService(UserService, userService('tls'))] },
+        shutdown: quick,
+      });
+      assert.deepEqual(await caller.http('users').get('/secure'), {
+        version: 'v1',
+        method: 'GET',
+        path: '/secure',
+      });
+      assert.equal((await caller.grpc(UserService, 'users').getUser({ id: '42' })).name, 'Ada from tls');
+      const policies = { retry: false, deadlineMs: 5_000 } as const;
+      await assert.rejects(rogue.http('users', { policies }).get('/secure'));
+      await assert.rejects(rogue.grpc(UserService, 'users', { policies }).getUser({ id: '42' }));
+    } finally {
+      await Promise.all([rogue.close(), caller.close()]);
+      await server.close();
       tmp.remove();
     }
   });
