@@ -13,7 +13,7 @@ import {
   sleep,
 } from '@meshkit/core';
 import { balance } from './balance.ts';
-import { balanceChannels, type EjectedEvent } from './events.ts';
+import { balanceChannels, type EjectedEvent, type PickedEvent } from './events.ts';
 import { subsetLabels } from './picker.ts';
 import { roundRobin } from './pickers/basic.ts';
 import { subset } from './pickers/subset.ts';
@@ -169,6 +169,33 @@ describe('balance', () => {
     c.readiness.set('c', 'busy');
     assert.equal(await svc('x', createContext()), 'c', 'a busy endpoint beats none');
     await svc.close();
+  });
+
+  it('publishes the endpoint picked for each attempt, with its address, labels and context', async () => {
+    const c = cluster();
+    const events: PickedEvent[] = [];
+    const listen = (e: PickedEvent) => events.push(e);
+    balanceChannels.picked.subscribe(listen);
+    try {
+      const endpoints = three.map((e) => ({ ...e, labels: { version: e.id === 'c' ? 'v2' : 'v1' } }));
+      const svc = balance({ service: 'users', endpoints, connect: c.connect, picker: roundRobin() });
+      const ctx = createContext().with({ attempt: 2 });
+      const answered = [await svc('x', ctx), await svc('x', ctx), await svc('x', ctx)];
+      assert.deepEqual(
+        events.map((e) => [e.service, e.endpoint, e.address, e.labels.version, e.attempt, e.ctx === ctx]),
+        answered.map((id) => [
+          'users',
+          id,
+          `10.0.0.${'abc'.indexOf(id) + 1}:80`,
+          id === 'c' ? 'v2' : 'v1',
+          2,
+          true,
+        ]),
+      );
+      await svc.close();
+    } finally {
+      balanceChannels.picked.unsubscribe(listen);
+    }
   });
 
   it('ejects an endpoint after consecutive connect failures and returns it after the ejection time', async () => {

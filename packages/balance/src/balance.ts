@@ -439,6 +439,16 @@ class BalancerCore<Req, Res> {
       return Promise.reject(err);
     }
     e.inFlight++;
+    if (balanceChannels.picked.hasSubscribers) {
+      balanceChannels.picked.publish({
+        service: this.#name,
+        endpoint: e.id,
+        address: e.address,
+        labels: e.labels,
+        attempt: ctx.attempt,
+        ctx,
+      });
+    }
     try {
       pending = e.service(req, ctx.withEndpoint(e));
     } catch (err) {

@@ -1,5 +1,5 @@
 import diagnostics from 'node:diagnostics_channel';
-import type { TypedChannel } from '@meshkit/core';
+import type { CallContext, TypedChannel } from '@meshkit/core';
 
 /**
  * The balancer's typed events on `node:diagnostics_channel`, beside core's (`meshkit:<area>:<event>`).
@@ -36,8 +36,19 @@ function channel<T>(name: string): TypedChannel<T> {
   return diagnostics.channel(name) as unknown as TypedChannel<T>;
 }
 
+/** An endpoint was chosen for one attempt of a call (`ctx` is the attempt's context, before the endpoint). */
+export interface PickedEvent {
+  readonly service: string;
+  readonly endpoint: string;
+  readonly address: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly attempt: number;
+  readonly ctx: CallContext;
+}
+
 /** The balancer's channels. */
 export const balanceChannels = {
+  picked: channel<PickedEvent>('meshkit:balance:picked'),
   ejected: channel<EjectedEvent>('meshkit:balance:ejected'),
   returned: channel<ReturnedEvent>('meshkit:balance:returned'),
   healthChanged: channel<HealthChangedEvent>('meshkit:balance:health-changed'),

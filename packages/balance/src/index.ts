@@ -11,7 +11,13 @@ export {
   type EndpointDescription,
   type NoEndpointReason,
 } from './balance.ts';
-export { balanceChannels, type EjectedEvent, type HealthChangedEvent, type ReturnedEvent } from './events.ts';
+export {
+  balanceChannels,
+  type EjectedEvent,
+  type HealthChangedEvent,
+  type PickedEvent,
+  type ReturnedEvent,
+} from './events.ts';
 export { PeakEwma } from './ewma.ts';
 export type { HealthCheckOptions } from './health-check.ts';
 export type { OutlierDetectionOptions } from './outlier.ts';

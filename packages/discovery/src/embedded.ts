@@ -84,6 +84,7 @@ class EmbeddedRegistry implements Registry {
     purge: StatementSync;
     list: StatementSync;
     version: StatementSync;
+    services: StatementSync;
   };
   #pollTimer: TimerHandle | undefined;
   #dataVersion = -1;
@@ -142,6 +143,9 @@ class EmbeddedRegistry implements Registry {
         'SELECT data, health, expires_at FROM instances WHERE service = ? AND expires_at > ? ORDER BY id',
       ),
       version: this.#db.prepare('PRAGMA data_version'),
+      services: this.#db.prepare(
+        'SELECT DISTINCT service FROM instances WHERE expires_at > ? ORDER BY service',
+      ),
     };
   }
 
@@ -234,6 +238,12 @@ class EmbeddedRegistry implements Registry {
     checkString('lookup.service', service);
     this.#checkOpen();
     return this.#list(service, options.healthyOnly ?? true);
+  }
+
+  async services(): Promise<readonly string[]> {
+    this.#checkOpen();
+    const rows = this.#sql.services.all(this.#clock.now()) as unknown as { service: string }[];
+    return rows.map((row) => row.service);
   }
 
   #list(service: string, healthyOnly: boolean): readonly ServiceInstance[] {

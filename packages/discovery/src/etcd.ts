@@ -292,6 +292,19 @@ class EtcdRegistry implements Registry {
     return (await this.#list(service, options.healthyOnly ?? true)).instances;
   }
 
+  async services(): Promise<readonly string[]> {
+    this.#checkOpen();
+    const prefix = `${this.#prefix}services/`;
+    const res = await this.#call<{ kvs?: { key: string }[] }>('kv/range', {
+      key: b64(prefix),
+      range_end: prefixEnd(prefix),
+      keys_only: true,
+    });
+    const names = new Set<string>();
+    for (const kv of res.kvs ?? []) names.add(unb64(kv.key).slice(prefix.length).split('/')[0]!);
+    return [...names].sort();
+  }
+
   async #list(
     service: string,
     healthyOnly: boolean,

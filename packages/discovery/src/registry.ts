@@ -66,6 +66,11 @@ export interface Registry {
   /** Removes instance `id` wherever it was registered; unknown ids are ignored. */
   deregister(id: string): Promise<void>;
   lookup(service: string, options?: LookupOptions): Promise<readonly ServiceInstance[]>;
+  /**
+   * The names of the services with at least one live instance (healthy or not), sorted. Optional: a
+   * source that cannot enumerate (DNS) leaves it out; tools then need a service name.
+   */
+  services?(): Promise<readonly string[]>;
   watch(service: string, options?: LookupOptions): Watch;
   /** Deregisters this registry's own registrations, ends its watches and releases resources. */
   close(): Promise<void>;

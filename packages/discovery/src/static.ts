@@ -92,6 +92,10 @@ class StaticRegistry implements Registry {
     this.#notify(existing.service);
   }
 
+  async services(): Promise<readonly string[]> {
+    return [...new Set([...this.#instances.values()].map((i) => i.service))].sort();
+  }
+
   async lookup(service: string, options: LookupOptions = {}): Promise<readonly ServiceInstance[]> {
     checkString('lookup.service', service);
     return this.#list(service, options.healthyOnly ?? true);

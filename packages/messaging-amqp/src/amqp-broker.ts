@@ -14,7 +14,7 @@ import amqp, { type ChannelModel, type RecoveringChannelModel, type RecoveryOpti
 import { AmqpSubscription } from './amqp-subscription.ts';
 import { amqpChannels } from './channels.ts';
 import { ConfirmPublisher, type Outbound } from './confirm-publisher.ts';
-import { type QueueType, workQueueOptions } from './topology.ts';
+import { deadLetterQueue, type QueueType, workQueueOptions } from './topology.ts';
 import { toAmqp } from './wire.ts';
 
 /** Options of {@link amqpBroker}. */
@@ -300,6 +300,22 @@ export class AmqpBroker implements Broker {
           throw error;
         }
       }
+    }
+  }
+
+  /** Deletes the group's work queue and its `<group>.dlq` (its delay queues expire by themselves). */
+  async deleteGroup(group: string): Promise<void> {
+    checkString('deleteGroup.group', group);
+    if (this.#closed !== undefined) {
+      throw new MeshError(ErrorCode.CLOSED, 'the RabbitMQ broker connection is closed');
+    }
+    while (this.#model === undefined) await this.#nextConnection();
+    const channel = await this.#model.createChannel();
+    try {
+      await channel.deleteQueue(group);
+      await channel.deleteQueue(deadLetterQueue(group));
+    } finally {
+      await channel.close().catch(() => {});
     }
   }
 

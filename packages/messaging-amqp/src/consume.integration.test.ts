@@ -98,6 +98,20 @@ async function drain(queue: string): Promise<amqp.GetMessage[]> {
 }
 
 describe('consuming from RabbitMQ', () => {
+  it('deleteGroup removes the group queue and its <group>.dlq', async () => {
+    const broker = await connect();
+    const group = `throwaway-${fresh()}`;
+    const sub = await broker.subscribe({ group, patterns: ['t.#'], prefetch: 1, onDelivery: () => {} });
+    await sub.close();
+    assert.deepEqual(await queueCounts(group), { ready: 0, consumers: 0 });
+    await broker.deleteGroup(group);
+    for (const queue of [group, `${group}.dlq`]) {
+      const ch = await stock.createChannel();
+      ch.on('error', () => {});
+      await assert.rejects(ch.checkQueue(queue), /NOT_FOUND/);
+    }
+  });
+
   it('the broker hands out no more unsettled deliveries than the prefetch (basic.qos)', async () => {
     const broker = await connect();
     const group = `g-${fresh()}`;

@@ -154,6 +154,12 @@ export interface Broker {
   publish(records: readonly BrokerRecord[]): Promise<PublishResult[]>;
   /** Joins a group; resolves once the membership is durable (the group exists and will retain messages). */
   subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /**
+   * Removes a group and everything it retains (close its subscriptions first): for tools' throwaway
+   * groups, which would otherwise keep messages forever. Optional; the SQLite and RabbitMQ adapters
+   * have it. A group that does not exist is ignored.
+   */
+  deleteGroup?(group: string): Promise<void>;
   /** Closes the connection after releasing what this connection holds. Idempotent. */
   close(): Promise<void>;
 }

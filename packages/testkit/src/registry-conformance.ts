@@ -115,6 +115,19 @@ export function registryConformance(
       assert.deepEqual(await h.registry.lookup(service), []);
     });
 
+    it('lists the services with live instances, when the source can (services())', async (t) => {
+      const services = h.registry.services?.bind(h.registry);
+      if (services === undefined) return t.skip(`${name} cannot enumerate services`);
+      const service = freshService();
+      assert.ok(!(await services()).includes(service));
+      const reg = await h.registry.register(instance(service, `${service}-a`));
+      const listed = await services();
+      assert.ok(listed.includes(service));
+      assert.deepEqual(listed, [...listed].sort());
+      await reg.deregister();
+      assert.ok(!(await services()).includes(service));
+    });
+
     it('returns an empty list for a service nobody registered', async () => {
       assert.deepEqual(await h.registry.lookup(freshService()), []);
     });

@@ -76,6 +76,8 @@ export interface GrpcClientOptions {
     | 'discoveryTimeoutMs'
   >;
   readonly policies?: GrpcPolicyOptions;
+  /** Your own layers, after the route and before the deadline. */
+  readonly layers?: readonly Layer<GrpcRequest, GrpcResponse>[];
   /** TLS and mutual TLS for every endpoint. */
   readonly tls?: GrpcClientTlsOptions;
   /** Connection settings of each endpoint's transport. */

@@ -33,7 +33,7 @@ export function grpcPipeline(
   transportOptions: GrpcTransportOptions,
 ): GrpcPipeline {
   const policies = options.policies ?? {};
-  const outer: Layer<GrpcRequest, GrpcResponse>[] = [];
+  const outer: Layer<GrpcRequest, GrpcResponse>[] = [...(options.layers ?? [])];
   if (policies.deadlineMs !== false) {
     const timeoutMs = checkNumber('grpcClient.policies.deadlineMs', policies.deadlineMs ?? 10_000, 1);
     outer.push(unaryOnly(deadline<GrpcRequest, GrpcResponse>({ timeoutMs })));
