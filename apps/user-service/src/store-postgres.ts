@@ -71,16 +71,16 @@ export async function openPostgresUserStore(options: PostgresUserStoreOptions): 
   if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new InvalidArgumentError('openPostgresUserStore.schema', 'must be a lower-case SQL identifier', schema);
   }
-  const pool = new pg.Pool({
+  const connection: pg.ClientConfig = {
     connectionString: options.connectionString,
-    max: options.poolSize ?? 10,
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
-  });
+  };
+  const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10 });
   // An idle client that loses its connection emits 'error' on the pool; the next query reconnects.
   pool.on('error', () => {});
   const outbox = pgOutbox(pool, { table: 'user_service_outbox' });
   try {
-    await migratePostgres(pool, { ...(schema === undefined ? {} : { schema }), alsoLocked: () => outbox.setup() });
+    await migratePostgres(connection, { ...(schema === undefined ? {} : { schema }), alsoLocked: () => outbox.setup() });
   } catch (error) {
     await pool.end();
     throw error;

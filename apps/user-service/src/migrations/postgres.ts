@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { checkSequence, type Migration } from './migration.ts';
 
 /** The PostgreSQL schema, in order. */
@@ -40,18 +40,21 @@ const lockSql = "SELECT pg_advisory_lock(hashtext('user-service migrations'))";
 const unlockSql = "SELECT pg_advisory_unlock(hashtext('user-service migrations'))";
 
 /**
- * Applies the migrations the database has not seen, under a session advisory lock so that instances
+ * Applies the migrations the database has not seen, on a connection of its own, under a session advisory lock so that instances
  * starting at once on one database take turns: the first applies, the others find them recorded.
  * `alsoLocked` runs under the same lock (e.g. the outbox's own `CREATE TABLE IF NOT EXISTS`, which two
  * sessions cannot run at once safely). `schema`, when given, is created first and must be the pool's
  * `search_path`. Resolves with the versions it applied.
  */
 export async function migratePostgres(
-  pool: pg.Pool,
+  connection: pg.ClientConfig,
   options: { schema?: string; alsoLocked?: () => Promise<void>; migrations?: readonly Migration[] } = {},
 ): Promise<number[]> {
   const migrations = options.migrations ?? postgresMigrations;
-  const client = await pool.connect();
+  // A connection of its own, outside the service's pool: `alsoLocked` may need every pooled one.
+  const client = new pg.Client(connection);
+  client.on('error', () => {});
+  await client.connect();
   const applied: number[] = [];
   try {
     await client.query(lockSql);
@@ -87,7 +90,7 @@ export async function migratePostgres(
       await client.query(unlockSql);
     }
   } finally {
-    client.release();
+    await client.end();
   }
   return applied;
 }
