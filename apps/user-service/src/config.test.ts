@@ -19,7 +19,13 @@ describe('configuration', () => {
       pageTokenKey: undefined,
       eventsTopic: undefined,
     });
-    const config = readConfig({ PORT: '0', GRPC_PORT: '50052', VERSION: 'v2', DATABASE_URL: 'postgres://x', EVENTS_TOPIC: 'user-events' });
+    const config = readConfig({
+      PORT: '0',
+      GRPC_PORT: '50052',
+      VERSION: 'v2',
+      DATABASE_URL: 'postgres://x',
+      EVENTS_TOPIC: 'user-events',
+    });
     assert.equal(config.httpPort, 0);
     assert.equal(config.grpcPort, 50052);
     assert.equal(config.version, 'v2');

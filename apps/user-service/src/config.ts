@@ -21,7 +21,8 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value > 65_535) throw new InvalidArgumentError(name, 'must be a port, 0-65535', raw);
+  if (!/^\d+$/.test(raw) || value > 65_535)
+    throw new InvalidArgumentError(name, 'must be a port, 0-65535', raw);
   return value;
 }
 

@@ -37,5 +37,7 @@ export function invalid(field: string, rule: string): UserError {
 
 /** `true` for a {@link UserError} (also one from another copy of this module). */
 export function isUserError(error: unknown): error is UserError {
-  return error instanceof Error && error.name === 'UserError' && typeof (error as UserError).kind === 'string';
+  return (
+    error instanceof Error && error.name === 'UserError' && typeof (error as UserError).kind === 'string'
+  );
 }

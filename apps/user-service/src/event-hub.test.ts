@@ -38,7 +38,14 @@ describe('event hub', () => {
     await eventually(() => hub.followers === 2);
     await publish('a', 'b', 'c', 'b');
     assert.equal((await firstAll).value?.user_id, 'a');
-    assert.deepEqual([(await all.next()).value?.user_id, (await all.next()).value?.user_id, (await all.next()).value?.user_id], ['b', 'c', 'b']);
+    assert.deepEqual(
+      [
+        (await all.next()).value?.user_id,
+        (await all.next()).value?.user_id,
+        (await all.next()).value?.user_id,
+      ],
+      ['b', 'c', 'b'],
+    );
     assert.equal((await firstB).value?.user_id, 'b');
     assert.equal((await onlyB.next()).value?.user_id, 'b');
     // Cancelling ends waiting iterations and removes the followers.
@@ -68,7 +75,10 @@ describe('event hub', () => {
       await publish(`e${i}`);
       seen.push((await fast.next()).value?.user_id ?? '');
     }
-    assert.deepEqual(seen, Array.from({ length: 10 }, (_, i) => `e${i + 1}`));
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 10 }, (_, i) => `e${i + 1}`),
+    );
     assert.equal(hub.followers, 1, 'the slow follower was dropped');
     // It still gets what was buffered (4 events), then the error.
     const buffered: string[] = [];
@@ -116,6 +126,9 @@ describe('event hub', () => {
     const broker = memoryBroker();
     assert.throws(() => eventHub({ broker, group: '', patterns: ['user.*'] }), /group/);
     assert.throws(() => eventHub({ broker, group: 'g', patterns: [] }), /patterns/);
-    assert.throws(() => eventHub({ broker, group: 'g', patterns: ['user.*'], maxBufferedEvents: 0 }), /maxBufferedEvents/);
+    assert.throws(
+      () => eventHub({ broker, group: 'g', patterns: ['user.*'], maxBufferedEvents: 0 }),
+      /maxBufferedEvents/,
+    );
   });
 });

@@ -86,7 +86,11 @@ class Follower {
 export function eventHub(options: EventHubOptions): EventHub {
   const group = checkString('eventHub.group', options.group);
   if (!Array.isArray(options.patterns) || options.patterns.length === 0) {
-    throw new InvalidArgumentError('eventHub.patterns', 'must list at least one topic or pattern', options.patterns);
+    throw new InvalidArgumentError(
+      'eventHub.patterns',
+      'must list at least one topic or pattern',
+      options.patterns,
+    );
   }
   const maxBuffered = checkInteger('eventHub.maxBufferedEvents', options.maxBufferedEvents ?? 256, 1);
   const clock = options.clock ?? systemClock;

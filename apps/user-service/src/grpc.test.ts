@@ -20,7 +20,11 @@ let host: Host;
 let service: RunningUserService;
 const clients: GrpcClient<typeof UserService>[] = [];
 const client = (target = service): GrpcClient<typeof UserService> => {
-  const c = grpcClient(UserService, { service: 'user-service-grpc', endpoints: [target.grpc.address], idempotentMethods: ['getUser', 'listUsers'] });
+  const c = grpcClient(UserService, {
+    service: 'user-service-grpc',
+    endpoints: [target.grpc.address],
+    idempotentMethods: ['getUser', 'listUsers'],
+  });
   clients.push(c);
   return c;
 };
@@ -71,7 +75,10 @@ describe('gRPC UserService', () => {
       fieldViolations(bad).map((v) => v.field),
       ['email'],
     );
-    assert.equal((await status(users.createUser({ email: created.email, name: 'X' }))).status, Status.ALREADY_EXISTS);
+    assert.equal(
+      (await status(users.createUser({ email: created.email, name: 'X' }))).status,
+      Status.ALREADY_EXISTS,
+    );
     assert.equal((await status(users.getUser({ id: 'no-such-user' }))).status, Status.NOT_FOUND);
     assert.equal((await status(users.getUser({ id: '' }))).status, Status.INVALID_ARGUMENT);
 
@@ -164,7 +171,11 @@ describe('gRPC UserService', () => {
     // previous one: a reader that keeps up is never dropped, however far behind another one is.
     const batchSize = 100;
     for (let i = 0; i < total; i += batchSize) {
-      const batch = Array.from({ length: batchSize }, (_, j) => ({ topic: 'user.updated', data: data(i + j), key: `bulk-${i + j}` }));
+      const batch = Array.from({ length: batchSize }, (_, j) => ({
+        topic: 'user.updated',
+        data: data(i + j),
+        key: `bulk-${i + j}`,
+      }));
       const outcomes = await events.publishBatch(batch);
       assert.ok(outcomes.every((o) => o.ok));
       await eventually(() => fast.length === i + batchSize || fastEnded);
@@ -199,6 +210,9 @@ describe('gRPC UserService', () => {
     const ended = await done;
     assert.ok(ended instanceof GrpcStatusError, String(ended));
     assert.equal(ended.status, Status.UNAVAILABLE);
-    assert.equal((await host.registry.lookup('user-service-grpc')).filter((i) => i.port === peer.grpc.port).length, 0);
+    assert.equal(
+      (await host.registry.lookup('user-service-grpc')).filter((i) => i.port === peer.grpc.port).length,
+      0,
+    );
   });
 });

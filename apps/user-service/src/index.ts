@@ -16,14 +16,18 @@ export {
   userEvent,
 } from './events.ts';
 export { eventMessage, grpcError, userMessage, userServiceImpl } from './grpc.ts';
-export { postgresMigrations, migratePostgres } from './migrations/postgres.ts';
+export { migratePostgres, postgresMigrations } from './migrations/postgres.ts';
 export { migrateSqlite, sqliteMigrations } from './migrations/sqlite.ts';
 export { type PageCursor, type PageTokens, pageTokens } from './page-token.ts';
 export { type PgIdempotencyStoreOptions, pgIdempotencyStore } from './pg-idempotency.ts';
 export { restError, restHandler, userJson } from './rest.ts';
 export { type RunningUserService, startUserService, type UserServiceOptions } from './service.ts';
 export type { UserStore, UserWrite } from './store.ts';
-export { openPostgresUserStore, type PostgresUserStore, type PostgresUserStoreOptions } from './store-postgres.ts';
+export {
+  openPostgresUserStore,
+  type PostgresUserStore,
+  type PostgresUserStoreOptions,
+} from './store-postgres.ts';
 export { openSqliteUserStore, type SqliteUserStoreOptions } from './store-sqlite.ts';
 export { newUserId, type User, type UserStatusName, userStatuses } from './user.ts';
 export {

@@ -1,6 +1,6 @@
-import type { IdempotencyClaim, IdempotencyStore } from '@meshkit/http';
 import { type Clock, systemClock } from '@meshkit/core';
 import { checkInteger } from '@meshkit/core/internal';
+import type { IdempotencyClaim, IdempotencyStore } from '@meshkit/http';
 import type pg from 'pg';
 
 /** Options of {@link pgIdempotencyStore}. */
@@ -27,7 +27,11 @@ interface Row {
  */
 export function pgIdempotencyStore(pool: pg.Pool, options: PgIdempotencyStoreOptions = {}): IdempotencyStore {
   const ttlMs = checkInteger('pgIdempotencyStore.ttlMs', options.ttlMs ?? 86_400_000, 1);
-  const inProgressTtlMs = checkInteger('pgIdempotencyStore.inProgressTtlMs', options.inProgressTtlMs ?? 60_000, 1);
+  const inProgressTtlMs = checkInteger(
+    'pgIdempotencyStore.inProgressTtlMs',
+    options.inProgressTtlMs ?? 60_000,
+    1,
+  );
   const clock = options.clock ?? systemClock;
   const tryClaim = async (key: string, fingerprint: string, now: number): Promise<boolean> => {
     // An expired entry is replaced in the same statement, so a lapsed claim is taken over atomically.
@@ -44,20 +48,35 @@ export function pgIdempotencyStore(pool: pg.Pool, options: PgIdempotencyStoreOpt
       const now = clock.now();
       if (await tryClaim(key, fingerprint, now)) return { kind: 'new' };
       const row = (
-        await pool.query<Row>('SELECT fingerprint, status, headers, body FROM idempotency_keys WHERE key = $1', [key])
+        await pool.query<Row>(
+          'SELECT fingerprint, status, headers, body FROM idempotency_keys WHERE key = $1',
+          [key],
+        )
       ).rows[0];
-      if (row === undefined) return (await tryClaim(key, fingerprint, now)) ? { kind: 'new' } : { kind: 'in-progress' };
+      if (row === undefined)
+        return (await tryClaim(key, fingerprint, now)) ? { kind: 'new' } : { kind: 'in-progress' };
       if (row.fingerprint !== fingerprint) return { kind: 'mismatch' };
       if (row.status === null) return { kind: 'in-progress' };
       return {
         kind: 'replay',
-        response: { status: row.status, headers: row.headers ?? {}, body: Buffer.from(row.body ?? Buffer.alloc(0)) },
+        response: {
+          status: row.status,
+          headers: row.headers ?? {},
+          body: Buffer.from(row.body ?? Buffer.alloc(0)),
+        },
       };
     },
     async complete(key, fingerprint, response) {
       await pool.query(
         'UPDATE idempotency_keys SET status = $1, headers = $2, body = $3, expires_at = $4 WHERE key = $5 AND fingerprint = $6',
-        [response.status, JSON.stringify(response.headers), response.body, clock.now() + ttlMs, key, fingerprint],
+        [
+          response.status,
+          JSON.stringify(response.headers),
+          response.body,
+          clock.now() + ttlMs,
+          key,
+          fingerprint,
+        ],
       );
     },
     async release(key) {

@@ -19,7 +19,12 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text === '' ? undefined : (JSON.parse(text) as Record<string, any>) };
+  return {
+    status: res.status,
+    headers: res.headers,
+    // biome-ignore lint/suspicious/noExplicitAny: responses are read loosely; the assertions check their shape.
+    body: text === '' ? undefined : (JSON.parse(text) as Record<string, any>),
+  };
 }
 let unique = 0;
 const email = (tag: string) => `${tag}-${++unique}@example.com`;
@@ -66,7 +71,15 @@ describe('REST', () => {
         ['user.deleted', user.id, 'USER_DELETED', 'SUSPENDED'],
       ],
     );
-    assert.deepEqual(Object.keys(mine[0]!.data).sort(), ['email', 'id', 'name', 'status', 'timestamp', 'type', 'user_id']);
+    assert.deepEqual(Object.keys(mine[0]!.data).sort(), [
+      'email',
+      'id',
+      'name',
+      'status',
+      'timestamp',
+      'type',
+      'user_id',
+    ]);
     assert.equal(mine[0]!.data.id, user.id);
     assert.equal(mine[0]!.data.email, user.email);
     assert.equal(mine[0]!.data.timestamp, user.created_at);
@@ -74,12 +87,16 @@ describe('REST', () => {
   });
 
   it('pages with page_size and an opaque next_page_token, and refuses a tampered one', async () => {
-    for (let i = 0; i < 5; i++) assert.equal((await call('POST', '/users', { email: email('page'), name: `P${i}` })).status, 201);
+    for (let i = 0; i < 5; i++)
+      assert.equal((await call('POST', '/users', { email: email('page'), name: `P${i}` })).status, 201);
     const ids: string[] = [];
     let token = '';
     let pages = 0;
     do {
-      const res = await call('GET', `/users?page_size=2${token === '' ? '' : `&page_token=${encodeURIComponent(token)}`}`);
+      const res = await call(
+        'GET',
+        `/users?page_size=2${token === '' ? '' : `&page_token=${encodeURIComponent(token)}`}`,
+      );
       assert.equal(res.status, 200);
       assert.ok(res.body!.users.length <= 2);
       ids.push(...res.body!.users.map((u: { id: string }) => u.id));
@@ -104,7 +121,11 @@ describe('REST', () => {
       assert.equal(res.status, 400);
       assert.equal(res.body?.field, 'page_size');
     }
-    assert.equal((await call('GET', '/users?page_size=100000')).status, 200, 'above the maximum is served the maximum');
+    assert.equal(
+      (await call('GET', '/users?page_size=100000')).status,
+      200,
+      'above the maximum is served the maximum',
+    );
   });
 
   it('answers every bad request with a problem naming the field', async () => {
@@ -171,9 +192,6 @@ describe('REST', () => {
     const results = await Promise.all(
       Array.from({ length: 6 }, (_, i) => call('POST', '/users', { email: address, name: `R${i}` })),
     );
-    assert.deepEqual(
-      results.map((r) => r.status).sort(),
-      [201, 409, 409, 409, 409, 409],
-    );
+    assert.deepEqual(results.map((r) => r.status).sort(), [201, 409, 409, 409, 409, 409]);
   });
 });

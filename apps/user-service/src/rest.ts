@@ -39,9 +39,13 @@ const createFields = new Set(['email', 'name', 'status']);
 const updateFields = createFields;
 
 /** The JSON body as an object with only `allowed` fields; anything else is a 400 naming the field. */
-async function objectBody(req: ServerRequest, allowed: ReadonlySet<string>): Promise<Record<string, unknown>> {
+async function objectBody(
+  req: ServerRequest,
+  allowed: ReadonlySet<string>,
+): Promise<Record<string, unknown>> {
   const body = await req.json();
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', 'must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw invalid('body', 'must be a JSON object');
   for (const field of Object.keys(body)) {
     if (!allowed.has(field)) throw invalid(field, 'is not a field of a user you can set');
   }

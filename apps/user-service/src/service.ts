@@ -112,7 +112,11 @@ export async function startUserService(options: UserServiceOptions): Promise<Run
   }
   const httpPort = checkInteger('startUserService.httpPort', options.httpPort ?? 8080, 0, 65_535);
   const grpcPort = checkInteger('startUserService.grpcPort', options.grpcPort ?? 50051, 0, 65_535);
-  const graceMs = checkInteger('startUserService.deregisterGraceMs', options.deregisterGraceMs ?? (registry ? 1_000 : 0), 0);
+  const graceMs = checkInteger(
+    'startUserService.deregisterGraceMs',
+    options.deregisterGraceMs ?? (registry ? 1_000 : 0),
+    0,
+  );
   const drainTimeoutMs = checkInteger('startUserService.drainTimeoutMs', options.drainTimeoutMs ?? 10_000, 0);
   const routing = { topic: options.eventsTopic };
   const idempotency = options.idempotency ?? memoryIdempotencyStore();
@@ -167,7 +171,9 @@ export async function startUserService(options: UserServiceOptions): Promise<Run
     broker,
     group: options.streamGroup ?? `user-service.stream.${instanceName}`,
     patterns: topicPatterns(routing),
-    ...(options.maxStreamBufferedEvents === undefined ? {} : { maxBufferedEvents: options.maxStreamBufferedEvents }),
+    ...(options.maxStreamBufferedEvents === undefined
+      ? {}
+      : { maxBufferedEvents: options.maxStreamBufferedEvents }),
     clock,
   });
   grpc.add(UserService, userServiceImpl(domain, hub));

@@ -49,7 +49,13 @@ describe('PostgreSQL store', () => {
       );
       assert.deepEqual(
         tables.rows.map((r) => r.table_name),
-        ['idempotency_keys', 'user_service_migrations', 'user_service_outbox', 'user_service_outbox_lease', 'users'],
+        [
+          'idempotency_keys',
+          'user_service_migrations',
+          'user_service_outbox',
+          'user_service_outbox_lease',
+          'users',
+        ],
       );
     } finally {
       for (const store of stores) await store.close();
@@ -60,7 +66,8 @@ describe('PostgreSQL store', () => {
     const schema = freshSchema();
     const stores: PostgresUserStore[] = [];
     try {
-      for (let i = 0; i < 2; i++) stores.push(await openPostgresUserStore({ connectionString: url, schema, poolSize: 4 }));
+      for (let i = 0; i < 2; i++)
+        stores.push(await openPostgresUserStore({ connectionString: url, schema, poolSize: 4 }));
       const clock = new FakeClock();
       const [a, b] = stores.map((s) => pgIdempotencyStore(s.pool, { clock, inProgressTtlMs: 1_000 })) as [
         ReturnType<typeof pgIdempotencyStore>,
@@ -70,7 +77,11 @@ describe('PostgreSQL store', () => {
       assert.equal(claims.filter((c) => c.kind === 'new').length, 1);
       assert.equal(claims.filter((c) => c.kind === 'in-progress').length, 2);
       assert.deepEqual(await b.claim('k1', 'other'), { kind: 'mismatch' });
-      await a.complete('k1', 'f1', { status: 201, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"id":"1"}') });
+      await a.complete('k1', 'f1', {
+        status: 201,
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from('{"id":"1"}'),
+      });
       const replay = await b.claim('k1', 'f1');
       assert.equal(replay.kind, 'replay');
       if (replay.kind === 'replay') {

@@ -69,7 +69,11 @@ function emailTaken(error: unknown, email: string): UserError | undefined {
 export async function openPostgresUserStore(options: PostgresUserStoreOptions): Promise<PostgresUserStore> {
   const schema = options.schema;
   if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-    throw new InvalidArgumentError('openPostgresUserStore.schema', 'must be a lower-case SQL identifier', schema);
+    throw new InvalidArgumentError(
+      'openPostgresUserStore.schema',
+      'must be a lower-case SQL identifier',
+      schema,
+    );
   }
   const connection: pg.ClientConfig = {
     connectionString: options.connectionString,
@@ -80,7 +84,10 @@ export async function openPostgresUserStore(options: PostgresUserStoreOptions): 
   pool.on('error', () => {});
   const outbox = pgOutbox(pool, { table: 'user_service_outbox' });
   try {
-    await migratePostgres(connection, { ...(schema === undefined ? {} : { schema }), alsoLocked: () => outbox.setup() });
+    await migratePostgres(connection, {
+      ...(schema === undefined ? {} : { schema }),
+      alsoLocked: () => outbox.setup(),
+    });
   } catch (error) {
     await pool.end();
     throw error;
@@ -137,13 +144,10 @@ export async function openPostgresUserStore(options: PostgresUserStoreOptions): 
           if (write === undefined) return current;
           const { user } = write;
           email = user.email;
-          await client.query('UPDATE users SET email = $1, name = $2, status = $3, updated_at = $4 WHERE id = $5', [
-            user.email,
-            user.name,
-            user.status,
-            user.updatedAt,
-            id,
-          ]);
+          await client.query(
+            'UPDATE users SET email = $1, name = $2, status = $3, updated_at = $4 WHERE id = $5',
+            [user.email, user.name, user.status, user.updatedAt, id],
+          );
           await tx.add(write.event);
           return user;
         });
@@ -153,7 +157,9 @@ export async function openPostgresUserStore(options: PostgresUserStoreOptions): 
     },
     remove: (id, event) =>
       outbox.transaction(async (client, tx) => {
-        const result = await client.query<UserRow>(`DELETE FROM users WHERE id = $1 RETURNING ${columns}`, [id]);
+        const result = await client.query<UserRow>(`DELETE FROM users WHERE id = $1 RETURNING ${columns}`, [
+          id,
+        ]);
         const row = result.rows[0];
         if (row === undefined) return undefined;
         const user = toUser(row);

@@ -101,7 +101,9 @@ export function openSqliteUserStore(options: SqliteUserStoreOptions): UserStore 
       return read(id);
     },
     async list(afterId, limit) {
-      const rows = (afterId === undefined ? firstPage.all(limit) : nextPage.all(afterId, limit)) as unknown as UserRow[];
+      const rows = (afterId === undefined
+        ? firstPage.all(limit)
+        : nextPage.all(afterId, limit)) as unknown as UserRow[];
       return rows.map(toUser);
     },
     async update(id, decide) {

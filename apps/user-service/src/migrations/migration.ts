@@ -9,7 +9,8 @@ export interface Migration {
 /** Checks that `migrations` are numbered 1, 2, 3, ... in order. */
 export function checkSequence(migrations: readonly Migration[]): readonly Migration[] {
   migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`migration ${m.name} has version ${m.version}, expected ${i + 1}`);
+    if (m.version !== i + 1)
+      throw new Error(`migration ${m.name} has version ${m.version}, expected ${i + 1}`);
   });
   return migrations;
 }

@@ -14,7 +14,10 @@ describe('SQLite migrations', () => {
     const a = new DatabaseSync(path);
     const b = new DatabaseSync(path);
     try {
-      assert.deepEqual(migrateSqlite(a), sqliteMigrations.map((m) => m.version));
+      assert.deepEqual(
+        migrateSqlite(a),
+        sqliteMigrations.map((m) => m.version),
+      );
       assert.deepEqual(migrateSqlite(a), []);
       assert.deepEqual(migrateSqlite(b), []);
       const versions = b.prepare('SELECT version FROM user_service_migrations ORDER BY version').all();
@@ -31,10 +34,20 @@ describe('SQLite migrations', () => {
 
   it('roll a failing migration back whole', () => {
     const db = new DatabaseSync(':memory:');
-    const broken = [...sqliteMigrations, { version: sqliteMigrations.length + 1, name: 'broken', sql: 'CREATE TABLE t (x); SELECT * FROM missing;' }];
+    const broken = [
+      ...sqliteMigrations,
+      {
+        version: sqliteMigrations.length + 1,
+        name: 'broken',
+        sql: 'CREATE TABLE t (x); SELECT * FROM missing;',
+      },
+    ];
     assert.throws(() => migrateSqlite(db, broken));
     assert.equal(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 't'").get()?.n, 0);
-    assert.equal(db.prepare('SELECT count(*) AS n FROM user_service_migrations').get()?.n, sqliteMigrations.length);
+    assert.equal(
+      db.prepare('SELECT count(*) AS n FROM user_service_migrations').get()?.n,
+      sqliteMigrations.length,
+    );
     db.close();
   });
 

@@ -26,10 +26,14 @@ export const sqliteMigrations: readonly Migration[] = checkSequence([
  * running this again (or concurrently) is harmless. Resolves with the versions it applied.
  */
 export function migrateSqlite(db: DatabaseSync, migrations = sqliteMigrations): number[] {
-  db.exec('CREATE TABLE IF NOT EXISTS user_service_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS user_service_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+  );
   const applied: number[] = [];
   const seen = db.prepare('SELECT 1 FROM user_service_migrations WHERE version = ?');
-  const record = db.prepare('INSERT INTO user_service_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const record = db.prepare(
+    'INSERT INTO user_service_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+  );
   for (const migration of migrations) {
     db.exec('BEGIN IMMEDIATE');
     try {

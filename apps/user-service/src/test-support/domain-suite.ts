@@ -6,7 +6,7 @@ import { isUserError, type UserErrorKind } from '../errors.ts';
 import type { UserEventData } from '../events.ts';
 import { pageTokens } from '../page-token.ts';
 import type { UserStore } from '../store.ts';
-import { type Users, users } from '../users.ts';
+import { users } from '../users.ts';
 
 /** Opens another connection to the same database each call; `cleanup` drops the database after all. */
 export interface StoreFactory {
@@ -46,7 +46,11 @@ export function userDomainSuite(name: string, factory: StoreFactory): void {
     const domain = async (options: { clock?: FakeClock; store?: UserStore } = {}) => {
       const store = options.store ?? (await open());
       const clock = options.clock ?? new FakeClock();
-      return { store, clock, users: users({ store, clock, pageTokens: pageTokens(key), pageSize: { default: 3, max: 5 } }) };
+      return {
+        store,
+        clock,
+        users: users({ store, clock, pageTokens: pageTokens(key), pageSize: { default: 3, max: 5 } }),
+      };
     };
     after(async () => {
       for (const store of opened) await store.close();
@@ -124,13 +128,29 @@ export function userDomainSuite(name: string, factory: StoreFactory): void {
       await rejectsWith(u.create({ email: 'not-an-email', name: 'X' }), 'invalid-argument', 'email');
       await rejectsWith(u.create({ email: 'a@b', name: 'X' }), 'invalid-argument', 'email');
       await rejectsWith(u.create({ email: 'a b@example.com', name: 'X' }), 'invalid-argument', 'email');
-      await rejectsWith(u.create({ email: `${'a'.repeat(250)}@example.com`, name: 'X' }), 'invalid-argument', 'email');
+      await rejectsWith(
+        u.create({ email: `${'a'.repeat(250)}@example.com`, name: 'X' }),
+        'invalid-argument',
+        'email',
+      );
       await rejectsWith(u.create({ email: 42, name: 'X' }), 'invalid-argument', 'email');
       await rejectsWith(u.create({ email: 'x@example.com', name: '   ' }), 'invalid-argument', 'name');
-      await rejectsWith(u.create({ email: 'x@example.com', name: 'n'.repeat(101) }), 'invalid-argument', 'name');
+      await rejectsWith(
+        u.create({ email: 'x@example.com', name: 'n'.repeat(101) }),
+        'invalid-argument',
+        'name',
+      );
       await rejectsWith(u.create({ email: 'x@example.com', name: 'a\u0000b' }), 'invalid-argument', 'name');
-      await rejectsWith(u.create({ email: 'x@example.com', name: 'X', status: 'UNKNOWN' }), 'invalid-argument', 'status');
-      await rejectsWith(u.create({ email: 'x@example.com', name: 'X', status: 1 }), 'invalid-argument', 'status');
+      await rejectsWith(
+        u.create({ email: 'x@example.com', name: 'X', status: 'UNKNOWN' }),
+        'invalid-argument',
+        'status',
+      );
+      await rejectsWith(
+        u.create({ email: 'x@example.com', name: 'X', status: 1 }),
+        'invalid-argument',
+        'status',
+      );
       // 100 code points is the limit, whatever their UTF-16 length.
       const long = await u.create({ email: `emoji-${Date.now()}@example.com`, name: '🙂'.repeat(100) });
       assert.equal([...long.name].length, 100);
@@ -158,7 +178,9 @@ export function userDomainSuite(name: string, factory: StoreFactory): void {
       const { users: a } = await domain();
       const { users: b } = await domain();
       const email = `race-${Date.now()}@example.com`;
-      const attempts = Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? a : b).create({ email, name: `R${i}` }));
+      const attempts = Array.from({ length: 8 }, (_, i) =>
+        (i % 2 === 0 ? a : b).create({ email, name: `R${i}` }),
+      );
       const outcomes = await Promise.allSettled(attempts);
       const won = outcomes.filter((o) => o.status === 'fulfilled');
       assert.equal(won.length, 1);
@@ -170,7 +192,12 @@ export function userDomainSuite(name: string, factory: StoreFactory): void {
     it('pages through every user once, in creation order, with signed tokens', async () => {
       const { store } = await domain();
       // A domain of its own with its own prefix, so users of other tests do not interfere with counts.
-      const u = users({ store, clock: new FakeClock(), pageTokens: pageTokens(key), pageSize: { default: 3, max: 5 } });
+      const u = users({
+        store,
+        clock: new FakeClock(),
+        pageTokens: pageTokens(key),
+        pageSize: { default: 3, max: 5 },
+      });
       const all = [];
       let token = '';
       do {
@@ -180,7 +207,8 @@ export function userDomainSuite(name: string, factory: StoreFactory): void {
         token = page.nextPageToken;
       } while (token !== '');
       const mine = [];
-      for (let i = 0; i < 7; i++) mine.push(await u.create({ email: `page-${i}-${Date.now()}@example.com`, name: `P${i}` }));
+      for (let i = 0; i < 7; i++)
+        mine.push(await u.create({ email: `page-${i}-${Date.now()}@example.com`, name: `P${i}` }));
       const seen = [];
       token = '';
       do {
@@ -211,7 +239,14 @@ export function userDomainSuite(name: string, factory: StoreFactory): void {
       const [payload, signature] = nextPageToken.split('.') as [string, string];
       const forged = Buffer.from(JSON.stringify({ v: 'u1', a: '' })).toString('base64url');
       const foreign = pageTokens('another key, also long enough').sign({ afterId: 'x' });
-      for (const bad of [`${forged}.${signature}`, `${payload}.${signature.slice(1)}`, `${payload}x.${signature}`, foreign, 'junk', '.']) {
+      for (const bad of [
+        `${forged}.${signature}`,
+        `${payload}.${signature.slice(1)}`,
+        `${payload}x.${signature}`,
+        foreign,
+        'junk',
+        '.',
+      ]) {
         await rejectsWith(u.list({ pageToken: bad }), 'invalid-argument', 'page_token');
       }
     });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { embeddedRegistry, type Registry } from '@meshkit/discovery';
 import { sqliteIdempotencyStore } from '@meshkit/http';
-import { consume, type Consumer, type Message } from '@meshkit/messaging';
+import { type Consumer, consume, type Message } from '@meshkit/messaging';
 import { type SqliteBroker, sqliteBroker } from '@meshkit/messaging-sqlite';
 import type { UserEventData } from '../events.ts';
 import { type RunningUserService, startUserService, type UserServiceOptions } from '../service.ts';
