@@ -46,7 +46,11 @@ export function pgIdempotencyStore(pool: pg.Pool, options: PgIdempotencyStoreOpt
   return {
     async claim(key, fingerprint): Promise<IdempotencyClaim> {
       const now = clock.now();
-      if (await tryClaim(key, fingerprint, now)) return { kind: 'new' };
+      if (await tryClaim(key, fingerprint, now)) {
+        // A new key is the moment to drop expired ones (indexed on expires_at): the table stays bounded.
+        await pool.query('DELETE FROM idempotency_keys WHERE expires_at <= $1', [now]);
+        return { kind: 'new' };
+      }
       const row = (
         await pool.query<Row>(
           'SELECT fingerprint, status, headers, body FROM idempotency_keys WHERE key = $1',
