@@ -1,0 +1,234 @@
+/**
+ * One proxied exchange: the public request becomes an upstream call through the mount's client
+ * pipeline, and the upstream's answer streams back, both ways under size limits.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { type CallContext, contextKey, ErrorCode, isAbortError, MeshError, type Service } from '@meshkit/core';
+import {
+  type HttpCall,
+  type HttpCallService,
+  type HttpMethod,
+  HttpProblem,
+  type HttpReply,
+  type HttpRequest,
+  type HttpResponse,
+  idempotentMethods,
+} from '@meshkit/http';
+import { BodyTooLargeError, byteLimit } from './body-limit.ts';
+import { addForwarded } from './forwarded.ts';
+import { endToEnd } from './hop-by-hop.ts';
+import type { GatewayMount } from './options.ts';
+import { problemKit, writeKit } from './respond.ts';
+import type { EdgeIdentity } from './trace.ts';
+import { upstreamAnswer, upstreamProblem } from './upstream-failure.ts';
+import { type UpstreamRecord, upstreamRecord } from './upstream.ts';
+
+/** The node:http exchange behind a call, for the step that writes the streamed answer itself. */
+export interface EdgeExchange {
+  readonly raw: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly identity: EdgeIdentity;
+}
+
+/** The context slot holding the call's {@link EdgeExchange}. */
+export const edgeExchange = contextKey<EdgeExchange>('meshkit.gateway.exchange');
+
+/** A public prefix and the pipeline to its service. */
+export interface MountedService {
+  readonly mount: GatewayMount;
+  readonly service: Service<HttpRequest, HttpResponse>;
+}
+
+/** What {@link proxyService} needs. */
+export interface ProxySettings {
+  readonly mounts: readonly MountedService[];
+  readonly maxRequestBodyBytes: number;
+  readonly maxResponseBodyBytes: number;
+  readonly exposeRouting: boolean;
+}
+
+/** Header names for the demo's view of where a request went. */
+export const routingHeaders = { subset: 'x-meshkit-subset', endpoint: 'x-meshkit-endpoint' } as const;
+
+/** TRACE is left out: at a public edge it echoes credentials back (cross-site tracing). */
+const proxiedMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/**
+ * Request headers the gateway sets itself rather than relays: the authority (the upstream's own; the
+ * client's goes on as `X-Forwarded-Host`), identity and deadline (carried in the call context), and
+ * `Expect` (the gateway answered `100 Continue` already).
+ */
+const setByGateway: ReadonlySet<string> = new Set([
+  'host',
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+  'x-meshkit-timeout-ms',
+  'expect',
+]);
+/** Response headers the gateway sets itself. */
+const setOnResponse: ReadonlySet<string> = new Set([
+  'x-request-id',
+  routingHeaders.subset,
+  routingHeaders.endpoint,
+]);
+
+/** The mount whose prefix is `path` or a parent of it, and the upstream path. */
+export function matchMount<M extends { readonly mount: GatewayMount }>(
+  mounts: readonly M[],
+  target: string,
+): { readonly mounted: M; readonly upstreamPath: string } | undefined {
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  for (const mounted of mounts) {
+    const { prefix, rewrite } = mounted.mount;
+    if (path === prefix || path.startsWith(`${prefix}/`)) {
+      const rest = target.slice(prefix.length);
+      const upstreamPath = rewrite === '/' ? (rest.startsWith('/') ? rest : `/${rest}`) : rewrite + rest;
+      return { mounted, upstreamPath };
+    }
+  }
+  return undefined;
+}
+
+function requestHeaders(raw: IncomingMessage): Record<string, string> {
+  const relayed = endToEnd(raw.headers, setByGateway);
+  addForwarded(relayed, {
+    clientIp: raw.socket.remoteAddress,
+    proto: (raw.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
+    host: raw.headers.host,
+  });
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(relayed)) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+  return flat;
+}
+
+function routingView(record: UpstreamRecord, expose: boolean): Record<string, string> {
+  if (!expose) return {};
+  const out: Record<string, string> = {};
+  if (record.subset !== undefined) out[routingHeaders.subset] = record.subset;
+  if (record.endpoint !== undefined) out[routingHeaders.endpoint] = record.endpoint;
+  return out;
+}
+
+/** What a proxied call answers with once it wrote the response itself. */
+const streamedReply: HttpReply = { status: 200, headers: {}, body: Buffer.alloc(0), streamed: true };
+
+/**
+ * The innermost service of the gateway: routes the call to its mount's pipeline and writes the answer
+ * (the upstream's, streamed; or a problem for a failure the gateway saw). Throws an `HttpProblem` for a
+ * request it refuses before calling anything (no mount, a method it does not relay, a body too large).
+ */
+export function proxyService(settings: ProxySettings): HttpCallService {
+  const { maxRequestBodyBytes, maxResponseBodyBytes, exposeRouting } = settings;
+  return async (call: HttpCall, ctx: CallContext): Promise<HttpReply> => {
+    const exchange = ctx.get(edgeExchange);
+    if (exchange === undefined) throw new MeshError(ErrorCode.INVALID_ARGUMENT, 'no edge exchange in the context');
+    const { raw, res, identity } = exchange;
+    const matched = matchMount(settings.mounts, call.target);
+    if (matched === undefined) {
+      throw new HttpProblem({ status: 404, title: 'not found', detail: `no route for ${call.path}` });
+    }
+    if (!proxiedMethods.has(call.method)) {
+      throw new HttpProblem(
+        { status: 405, title: 'method not allowed', detail: `${call.method} is not relayed` },
+        { allow: [...proxiedMethods].join(', ') },
+      );
+    }
+    const declared = raw.headers['content-length'];
+    if (declared !== undefined && Number(declared) > maxRequestBodyBytes) {
+      throw tooLarge(maxRequestBodyBytes);
+    }
+    const hasBody = declared !== undefined ? Number(declared) > 0 : raw.headers['transfer-encoding'] !== undefined;
+    const upload = hasBody ? byteLimit(maxRequestBodyBytes) : undefined;
+    if (upload !== undefined) {
+      raw.pipe(upload);
+      // An upload past the limit stops feeding the upstream call; the rest is discarded after the 413.
+      upload.once('error', () => raw.unpipe(upload));
+    }
+
+    const method = call.method as HttpMethod;
+    const record: UpstreamRecord = { subset: undefined, endpoint: undefined };
+    const idempotent = idempotentMethods.has(method);
+    const key = raw.headers['idempotency-key'];
+    let callCtx = ctx.set(upstreamRecord, record);
+    callCtx =
+      upload !== undefined
+        ? // A streamed body can be sent once: it is retried only when refused before anything was sent.
+          callCtx.with({ idempotent, idempotencyKey: typeof key === 'string' ? key : undefined, kind: 'client-stream' })
+        : callCtx.with({ idempotent, idempotencyKey: typeof key === 'string' ? key : undefined });
+    const request: HttpRequest = { method, path: matched.upstreamPath, headers: requestHeaders(raw), body: upload };
+
+    let response: HttpResponse;
+    try {
+      response = await matched.mounted.service(request, callCtx);
+    } catch (error) {
+      if (upload?.exceeded === true) throw tooLarge(maxRequestBodyBytes);
+      // The client went away: there is no one to answer.
+      if (isAbortError(error) && raw.destroyed) return streamedReply;
+      relayFailure(res, error, matched.mounted.mount.service, identity.requestId, routingView(record, exposeRouting));
+      return streamedReply;
+    }
+    const body = response.body!;
+    const length = response.headers['content-length'];
+    if (typeof length === 'string' && Number(length) > maxResponseBodyBytes) {
+      body.destroy();
+      writeKit(
+        res,
+        problemKit(
+          { status: 502, title: 'bad gateway', detail: `the upstream response exceeds ${maxResponseBodyBytes} bytes` },
+          identity.requestId,
+        ),
+        { 'x-request-id': identity.requestId, ...routingView(record, exposeRouting) },
+      );
+      return streamedReply;
+    }
+    if (res.destroyed) {
+      body.destroy();
+      return streamedReply;
+    }
+    res.writeHead(response.status, {
+      ...endToEnd(response.headers, setOnResponse),
+      'x-request-id': identity.requestId,
+      ...routingView(record, exposeRouting),
+    });
+    try {
+      await pipeline(body, byteLimit(maxResponseBodyBytes), res);
+    } catch (error) {
+      // Past the limit, or either side broke off: the status is sent, so the client sees a cut body.
+      if (error instanceof BodyTooLargeError) res.destroy();
+    }
+    return streamedReply;
+  };
+}
+
+function tooLarge(limitBytes: number): HttpProblem {
+  return new HttpProblem({
+    status: 413,
+    title: 'request body too large',
+    detail: `the limit is ${limitBytes} bytes`,
+    field: 'body',
+  });
+}
+
+/** Answers a failed call: the upstream's own error response as it was, or the gateway's problem. */
+function relayFailure(
+  res: ServerResponse,
+  error: unknown,
+  service: string,
+  requestId: string,
+  view: Record<string, string>,
+): void {
+  if (res.headersSent || res.destroyed) return;
+  const answer = upstreamAnswer(error);
+  if (answer !== undefined) {
+    const body = Buffer.from(answer.body, 'utf8');
+    const headers = endToEnd(answer.headers, setOnResponse);
+    delete headers['content-length'];
+    res.writeHead(answer.status, { ...headers, 'content-length': body.length, 'x-request-id': requestId, ...view });
+    res.end(body);
+    return;
+  }
+  writeKit(res, problemKit(upstreamProblem(error, service), requestId), { 'x-request-id': requestId, ...view });
+}
