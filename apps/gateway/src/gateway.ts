@@ -10,8 +10,8 @@ import {
   drainLayer,
   errorResponse,
   type HttpCall,
-  type HttpReply,
   HttpProblem,
+  type HttpReply,
   healthLayer,
   Lifecycle,
 } from '@meshkit/http';
@@ -86,7 +86,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       clock,
     }),
   }));
-  const mounts: MountedService[] = pipelines.map(({ mount, pipeline }) => ({ mount, service: pipeline.service }));
+  const mounts: MountedService[] = pipelines.map(({ mount, pipeline }) => ({
+    mount,
+    service: pipeline.service,
+  }));
 
   const lifecycle = new Lifecycle(
     options.registerAs ?? 'gateway',
@@ -148,7 +151,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           ? problemKit(error.problem, identity.requestId, { ...error.headers })
           : errorResponse(error);
       const body = kit.body as Record<string, unknown> | undefined;
-      writeKit(res, body === undefined ? kit : { ...kit, body: { ...body, requestId: identity.requestId } }, extra);
+      writeKit(
+        res,
+        body === undefined ? kit : { ...kit, body: { ...body, requestId: identity.requestId } },
+        extra,
+      );
     }
     if (!raw.complete) discardUpload(raw);
   };

@@ -4,7 +4,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { type CallContext, contextKey, ErrorCode, isAbortError, MeshError, type Service } from '@meshkit/core';
+import {
+  type CallContext,
+  contextKey,
+  ErrorCode,
+  isAbortError,
+  MeshError,
+  type Service,
+} from '@meshkit/core';
 import {
   type HttpCall,
   type HttpCallService,
@@ -21,8 +28,8 @@ import { endToEnd } from './hop-by-hop.ts';
 import type { GatewayMount } from './options.ts';
 import { problemKit, writeKit } from './respond.ts';
 import type { EdgeIdentity } from './trace.ts';
-import { upstreamAnswer, upstreamProblem } from './upstream-failure.ts';
 import { type UpstreamRecord, upstreamRecord } from './upstream.ts';
+import { upstreamAnswer, upstreamProblem } from './upstream-failure.ts';
 
 /** The node:http exchange behind a call, for the step that writes the streamed answer itself. */
 export interface EdgeExchange {
@@ -52,7 +59,15 @@ export interface ProxySettings {
 export const routingHeaders = { subset: 'x-meshkit-subset', endpoint: 'x-meshkit-endpoint' } as const;
 
 /** TRACE is left out: at a public edge it echoes credentials back (cross-site tracing). */
-const proxiedMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+const proxiedMethods: ReadonlySet<string> = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+]);
 
 /**
  * Request headers the gateway sets itself rather than relays: the authority (the upstream's own; the
@@ -100,7 +115,8 @@ function requestHeaders(raw: IncomingMessage): Record<string, string> {
     host: raw.headers.host,
   });
   const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(relayed)) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+  for (const [name, value] of Object.entries(relayed))
+    flat[name] = Array.isArray(value) ? value.join(', ') : value;
   return flat;
 }
 
@@ -124,7 +140,8 @@ export function proxyService(settings: ProxySettings): HttpCallService {
   const { maxRequestBodyBytes, maxResponseBodyBytes, exposeRouting } = settings;
   return async (call: HttpCall, ctx: CallContext): Promise<HttpReply> => {
     const exchange = ctx.get(edgeExchange);
-    if (exchange === undefined) throw new MeshError(ErrorCode.INVALID_ARGUMENT, 'no edge exchange in the context');
+    if (exchange === undefined)
+      throw new MeshError(ErrorCode.INVALID_ARGUMENT, 'no edge exchange in the context');
     const { raw, res, identity } = exchange;
     const matched = matchMount(settings.mounts, call.target);
     if (matched === undefined) {
@@ -140,7 +157,8 @@ export function proxyService(settings: ProxySettings): HttpCallService {
     if (declared !== undefined && Number(declared) > maxRequestBodyBytes) {
       throw tooLarge(maxRequestBodyBytes);
     }
-    const hasBody = declared !== undefined ? Number(declared) > 0 : raw.headers['transfer-encoding'] !== undefined;
+    const hasBody =
+      declared !== undefined ? Number(declared) > 0 : raw.headers['transfer-encoding'] !== undefined;
     const upload = hasBody ? byteLimit(maxRequestBodyBytes) : undefined;
     if (upload !== undefined) {
       raw.pipe(upload);
@@ -156,9 +174,18 @@ export function proxyService(settings: ProxySettings): HttpCallService {
     callCtx =
       upload !== undefined
         ? // A streamed body can be sent once: it is retried only when refused before anything was sent.
-          callCtx.with({ idempotent, idempotencyKey: typeof key === 'string' ? key : undefined, kind: 'client-stream' })
+          callCtx.with({
+            idempotent,
+            idempotencyKey: typeof key === 'string' ? key : undefined,
+            kind: 'client-stream',
+          })
         : callCtx.with({ idempotent, idempotencyKey: typeof key === 'string' ? key : undefined });
-    const request: HttpRequest = { method, path: matched.upstreamPath, headers: requestHeaders(raw), body: upload };
+    const request: HttpRequest = {
+      method,
+      path: matched.upstreamPath,
+      headers: requestHeaders(raw),
+      body: upload,
+    };
 
     let response: HttpResponse;
     try {
@@ -167,17 +194,27 @@ export function proxyService(settings: ProxySettings): HttpCallService {
       if (upload?.exceeded === true) throw tooLarge(maxRequestBodyBytes);
       // The client went away: there is no one to answer.
       if (isAbortError(error) && raw.destroyed) return streamedReply;
-      relayFailure(res, error, matched.mounted.mount.service, identity.requestId, routingView(record, exposeRouting));
+      relayFailure(
+        res,
+        error,
+        matched.mounted.mount.service,
+        identity.requestId,
+        routingView(record, exposeRouting),
+      );
       return streamedReply;
     }
     const body = response.body!;
     const length = response.headers['content-length'];
     if (typeof length === 'string' && Number(length) > maxResponseBodyBytes) {
-      body.destroy();
+      drop(body);
       writeKit(
         res,
         problemKit(
-          { status: 502, title: 'bad gateway', detail: `the upstream response exceeds ${maxResponseBodyBytes} bytes` },
+          {
+            status: 502,
+            title: 'bad gateway',
+            detail: `the upstream response exceeds ${maxResponseBodyBytes} bytes`,
+          },
           identity.requestId,
         ),
         { 'x-request-id': identity.requestId, ...routingView(record, exposeRouting) },
@@ -185,7 +222,7 @@ export function proxyService(settings: ProxySettings): HttpCallService {
       return streamedReply;
     }
     if (res.destroyed) {
-      body.destroy();
+      drop(body);
       return streamedReply;
     }
     res.writeHead(response.status, {
@@ -201,6 +238,12 @@ export function proxyService(settings: ProxySettings): HttpCallService {
     }
     return streamedReply;
   };
+}
+
+/** Abandons an upstream body nobody will read (undici reports that as an error, expected here). */
+function drop(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 function tooLarge(limitBytes: number): HttpProblem {
@@ -226,9 +269,17 @@ function relayFailure(
     const body = Buffer.from(answer.body, 'utf8');
     const headers = endToEnd(answer.headers, setOnResponse);
     delete headers['content-length'];
-    res.writeHead(answer.status, { ...headers, 'content-length': body.length, 'x-request-id': requestId, ...view });
+    res.writeHead(answer.status, {
+      ...headers,
+      'content-length': body.length,
+      'x-request-id': requestId,
+      ...view,
+    });
     res.end(body);
     return;
   }
-  writeKit(res, problemKit(upstreamProblem(error, service), requestId), { 'x-request-id': requestId, ...view });
+  writeKit(res, problemKit(upstreamProblem(error, service), requestId), {
+    'x-request-id': requestId,
+    ...view,
+  });
 }

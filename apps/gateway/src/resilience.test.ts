@@ -33,7 +33,11 @@ describe('gateway retries, timeouts and upstream failures', () => {
   });
 
   it('stops after attempts: 3 retries and relays the upstream answer of the last try', async () => {
-    const v2 = await f.start('v2', () => ({ status: 503, headers: { 'retry-after': '0' }, body: { error: 'down' } }));
+    const v2 = await f.start('v2', () => ({
+      status: 503,
+      headers: { 'retry-after': '0' },
+      body: { error: 'down' },
+    }));
     gateway = await startGateway({ registry: f.registry, routes: f.routes, shutdown: { signals: false } });
     const res = await send(gateway.url, '/api/users/1', { headers: canary });
     assert.equal(res.status, 503);
@@ -55,7 +59,7 @@ describe('gateway retries, timeouts and upstream failures', () => {
     assert.equal(v2.seen.length, 1);
   });
 
-  it("bounds each try by perTryTimeout (2s), sent upstream as the deadline, and answers 504 when it passes", async () => {
+  it('bounds each try by perTryTimeout (2s), sent upstream as the deadline, and answers 504 when it passes', async () => {
     const clock = new FakeClock();
     let arrived!: () => void;
     const arrival = new Promise<void>((resolve) => {
@@ -66,7 +70,12 @@ describe('gateway retries, timeouts and upstream failures', () => {
       await new Promise<void>((resolve) => ctx.onAbort(() => resolve()));
       return { body: { late: true } };
     });
-    gateway = await startGateway({ registry: f.registry, routes: f.routes, clock, shutdown: { signals: false } });
+    gateway = await startGateway({
+      registry: f.registry,
+      routes: f.routes,
+      clock,
+      shutdown: { signals: false },
+    });
     const pending = send(gateway.url, '/api/users/1', { headers: canary });
     await arrival;
     assert.equal(v2.seen[0]!.headers['x-meshkit-timeout-ms'], '2000');
@@ -92,7 +101,9 @@ describe('gateway retries, timeouts and upstream failures', () => {
     assert.equal(v2.seen[0]!.headers['x-meshkit-timeout-ms'], '1500');
     await send(gateway.url, '/api/users/1', { headers: { ...canary, 'x-meshkit-timeout-ms': '700' } });
     assert.equal(v2.seen[1]!.headers['x-meshkit-timeout-ms'], '700');
-    const malformed = await send(gateway.url, '/api/users/1', { headers: { ...canary, 'x-meshkit-timeout-ms': 'soon' } });
+    const malformed = await send(gateway.url, '/api/users/1', {
+      headers: { ...canary, 'x-meshkit-timeout-ms': 'soon' },
+    });
     assert.equal(malformed.status, 400);
     assert.equal(v2.seen.length, 2);
   });
@@ -108,7 +119,9 @@ describe('gateway retries, timeouts and upstream failures', () => {
       labels: { version: 'v2' },
     });
     gateway = await startGateway({ registry: f.registry, routes: f.routes, shutdown: { signals: false } });
-    const res = await send(gateway.url, '/api/users/1', { headers: { ...canary, 'x-request-id': 'req-down-1' } });
+    const res = await send(gateway.url, '/api/users/1', {
+      headers: { ...canary, 'x-request-id': 'req-down-1' },
+    });
     assert.equal(res.status, 503);
     assert.equal(res.headers['content-type'], 'application/problem+json');
     assert.equal(res.headers['x-request-id'], 'req-down-1');

@@ -3,7 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpReply, KitResponse, ProblemDetails } from '@meshkit/http';
 
 /** Writes a reply the kit's layers produced (health, readiness), unless the client is gone. */
-export function writeReply(res: ServerResponse, reply: HttpReply, extra: Readonly<Record<string, string>>): void {
+export function writeReply(
+  res: ServerResponse,
+  reply: HttpReply,
+  extra: Readonly<Record<string, string>>,
+): void {
   if (res.headersSent || res.destroyed) return;
   const bodyless = reply.status === 204 || reply.status === 304;
   res.writeHead(reply.status, {
@@ -15,13 +19,21 @@ export function writeReply(res: ServerResponse, reply: HttpReply, extra: Readonl
 }
 
 /** Writes a {@link KitResponse} (a problem, a refusal) as JSON. */
-export function writeKit(res: ServerResponse, kit: KitResponse, extra: Readonly<Record<string, string>>): void {
+export function writeKit(
+  res: ServerResponse,
+  kit: KitResponse,
+  extra: Readonly<Record<string, string>>,
+): void {
   const body = kit.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(kit.body), 'utf8');
   writeReply(res, { status: kit.status ?? 200, headers: { ...kit.headers }, body }, extra);
 }
 
 /** The `application/problem+json` answer for `problem`, carrying the request id as an extension member. */
-export function problemKit(problem: ProblemDetails, requestId: string, headers: Record<string, string> = {}): KitResponse {
+export function problemKit(
+  problem: ProblemDetails,
+  requestId: string,
+  headers: Record<string, string> = {},
+): KitResponse {
   return {
     status: problem.status,
     headers: { 'content-type': 'application/problem+json', ...headers },

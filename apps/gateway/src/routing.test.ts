@@ -74,11 +74,17 @@ describe('gateway routing by the VirtualService in deploy/istio', () => {
   it('rejects invalid routes at start with an error naming the file and field', async () => {
     const file = join(f.routes, 'virtual-service.yaml');
     writeFileSync(file, readFileSync(file, 'utf8').replace('weight: 90', 'weight: 80'));
-    await assert.rejects(startGateway({ registry: f.registry, routes: f.routes, shutdown: { signals: false } }), (error: Error) => {
-      assert.equal((error as { code?: string }).code, 'ERR_INVALID_ARGUMENT');
-      assert.match(error.message, /virtual-service\.yaml #1 spec\.http\[1\]\.route: weights sum to 90, expected 100/);
-      return true;
-    });
+    await assert.rejects(
+      startGateway({ registry: f.registry, routes: f.routes, shutdown: { signals: false } }),
+      (error: Error) => {
+        assert.equal((error as { code?: string }).code, 'ERR_INVALID_ARGUMENT');
+        assert.match(
+          error.message,
+          /virtual-service\.yaml #1 spec\.http\[1\]\.route: weights sum to 90, expected 100/,
+        );
+        return true;
+      },
+    );
   });
 
   it('follows an edit of the routes file, and keeps the last good table after a bad one', async () => {

@@ -26,7 +26,11 @@ export interface Instance {
   readonly server: MeshServer;
 }
 
-export type Handler = (req: ServerRequest, ctx: CallContext, instance: Instance) => KitResponse | Promise<KitResponse>;
+export type Handler = (
+  req: ServerRequest,
+  ctx: CallContext,
+  instance: Instance,
+) => KitResponse | Promise<KitResponse>;
 
 /** A temp folder with a registry and a copy of deploy/istio; `close()` removes everything. */
 export interface Fleet {
@@ -61,7 +65,12 @@ export async function fleet(): Promise<Fleet> {
           instance: { id: `user-service-${version}`, labels: { version } },
           shutdown: { signals: false, exit: false, graceMs: 0, drainTimeoutMs: 1_000 },
           handler: (req, ctx) => {
-            seen.push({ method: req.method, path: req.raw.url ?? req.path, headers: req.headers, body: req.body });
+            seen.push({
+              method: req.method,
+              path: req.raw.url ?? req.path,
+              headers: req.headers,
+              body: req.body,
+            });
             return handler(req, ctx, instance);
           },
         }),
@@ -93,20 +102,24 @@ export function send(
   options: { method?: string; headers?: Record<string, string | number>; body?: string | Buffer } = {},
 ): Promise<Received> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${url}${path}`, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body,
-          json: () => JSON.parse(body.toString('utf8')) as Record<string, unknown>,
+    const req = httpRequest(
+      `${url}${path}`,
+      { method: options.method ?? 'GET', headers: options.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            json: () => JSON.parse(body.toString('utf8')) as Record<string, unknown>,
+          });
         });
-      });
-    });
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });
