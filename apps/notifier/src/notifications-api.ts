@@ -21,7 +21,12 @@ export function notificationsApi(store: NotificationStore, limits: ListLimits): 
     }
     const userId = req.query.get('user_id') ?? undefined;
     if (userId === '') {
-      throw new HttpProblem({ status: 400, title: 'invalid query', detail: 'user_id must not be empty', field: 'user_id' });
+      throw new HttpProblem({
+        status: 400,
+        title: 'invalid query',
+        detail: 'user_id must not be empty',
+        field: 'user_id',
+      });
     }
     const rawLimit = req.query.get('limit');
     const limit = rawLimit === null ? limits.defaultLimit : Number(rawLimit);

@@ -39,6 +39,11 @@ export interface NotifierOptions {
   readonly host?: string;
   /** The address registered for callers (required in the registry when listening on 0.0.0.0). */
   readonly advertisedAddress?: string;
+  /**
+   * What to consume: topics or AMQP-style patterns. Defaults to `user.*` (the `events` exchange's keys);
+   * on Kafka the seed's topic is `user-events`, with the type in the data.
+   */
+  readonly topics?: readonly string[];
   /** Consumer group. Defaults to `notifications`. */
   readonly group?: string;
   /** Events handled at once (events of one user never overlap). Defaults to 4. */
@@ -75,7 +80,8 @@ export interface Notifier {
 }
 
 function positive(field: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(field, 'must be an integer >= 1', value);
+  if (!Number.isInteger(value) || value < 1)
+    throw new InvalidArgumentError(field, 'must be an integer >= 1', value);
   return value;
 }
 
@@ -122,7 +128,11 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
   const maxLimit = positive('startNotifier.maxListLimit', options.maxListLimit ?? 100);
   const store =
     options.store ??
-    sqliteNotificationStore({ path: join(options.dataDir ?? '.meshkit', 'notifier.db'), consumer: group, clock });
+    sqliteNotificationStore({
+      path: join(options.dataDir ?? '.meshkit', 'notifier.db'),
+      consumer: group,
+      clock,
+    });
 
   // Which notifications the inbox committed, by message, for onRecorded after the commit.
   const committed = new WeakMap<Message<UserEvent>, Notification>();
@@ -157,7 +167,7 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
   try {
     consumer = await consume<UserEvent>(options.broker, {
       group,
-      patterns: ['user.*'],
+      patterns: options.topics ?? ['user.*'],
       schema: userEventSchema,
       concurrency: options.concurrency ?? 4,
       ...(options.retry === undefined ? {} : { retry: options.retry }),

@@ -1,7 +1,13 @@
 import { type Clock, systemClock } from '@meshkit/core';
 import { pgInbox } from '@meshkit/messaging-postgres';
 import pg from 'pg';
-import { checkTable, fromRow, type NotificationRow, type NotificationStore, notificationColumns } from './store.ts';
+import {
+  checkTable,
+  fromRow,
+  type NotificationRow,
+  type NotificationStore,
+  notificationColumns,
+} from './store.ts';
 
 /** Options of {@link pgNotificationStore}. */
 export interface PgNotificationStoreOptions {
@@ -29,7 +35,11 @@ export async function pgNotificationStore(
   // An idle client that loses its server emits 'error' on the pool; the next query reports it instead.
   pool.on('error', () => {});
   const clock = options.clock ?? systemClock;
-  const inbox = pgInbox(pool, { consumer: options.consumer ?? 'notifications', table: `${table}_inbox`, clock });
+  const inbox = pgInbox(pool, {
+    consumer: options.consumer ?? 'notifications',
+    table: `${table}_inbox`,
+    clock,
+  });
   try {
     await inbox.setup();
     await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (
@@ -58,9 +68,10 @@ export async function pgNotificationStore(
     async list({ userId, limit }) {
       const result =
         userId === undefined
-          ? await pool.query<NotificationRow>(`SELECT ${notificationColumns} FROM ${table} ORDER BY seq DESC LIMIT $1`, [
-              limit,
-            ])
+          ? await pool.query<NotificationRow>(
+              `SELECT ${notificationColumns} FROM ${table} ORDER BY seq DESC LIMIT $1`,
+              [limit],
+            )
           : await pool.query<NotificationRow>(
               `SELECT ${notificationColumns} FROM ${table} WHERE user_id = $1 ORDER BY seq DESC LIMIT $2`,
               [userId, limit],

@@ -1,7 +1,13 @@
 import { DatabaseSync } from 'node:sqlite';
 import { type Clock, InvalidArgumentError, systemClock } from '@meshkit/core';
 import { sqliteInbox } from '@meshkit/messaging-sqlite';
-import { checkTable, fromRow, type NotificationRow, type NotificationStore, notificationColumns } from './store.ts';
+import {
+  checkTable,
+  fromRow,
+  type NotificationRow,
+  type NotificationStore,
+  notificationColumns,
+} from './store.ts';
 
 /** Options of {@link sqliteNotificationStore}. */
 export interface SqliteNotificationStoreOptions {
@@ -21,11 +27,17 @@ export interface SqliteNotificationStoreOptions {
 }
 
 /** The default store: a SQLite file (WAL), the notifications and the inbox in one database. */
-export function sqliteNotificationStore(options: SqliteNotificationStoreOptions): NotificationStore<DatabaseSync> {
+export function sqliteNotificationStore(
+  options: SqliteNotificationStoreOptions,
+): NotificationStore<DatabaseSync> {
   const table = checkTable('sqliteNotificationStore.table', options.table ?? 'notifications');
   const busyTimeoutMs = options.busyTimeoutMs ?? 0;
   if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-    throw new InvalidArgumentError('sqliteNotificationStore.busyTimeoutMs', 'must be an integer >= 0', busyTimeoutMs);
+    throw new InvalidArgumentError(
+      'sqliteNotificationStore.busyTimeoutMs',
+      'must be an integer >= 0',
+      busyTimeoutMs,
+    );
   }
   const clock = options.clock ?? systemClock;
   const db = new DatabaseSync(options.path, { timeout: busyTimeoutMs });
@@ -41,12 +53,18 @@ export function sqliteNotificationStore(options: SqliteNotificationStoreOptions)
     recorded_at INTEGER NOT NULL
   )`);
   db.exec(`CREATE INDEX IF NOT EXISTS ${table}_by_user ON ${table} (user_id, seq)`);
-  const inbox = sqliteInbox(db, { consumer: options.consumer ?? 'notifications', table: `${table}_inbox`, clock });
+  const inbox = sqliteInbox(db, {
+    consumer: options.consumer ?? 'notifications',
+    table: `${table}_inbox`,
+    clock,
+  });
   const insert = db.prepare(
     `INSERT INTO ${table} (event_id, user_id, type, email, message, occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
   const all = db.prepare(`SELECT ${notificationColumns} FROM ${table} ORDER BY seq DESC LIMIT ?`);
-  const byUser = db.prepare(`SELECT ${notificationColumns} FROM ${table} WHERE user_id = ? ORDER BY seq DESC LIMIT ?`);
+  const byUser = db.prepare(
+    `SELECT ${notificationColumns} FROM ${table} WHERE user_id = ? ORDER BY seq DESC LIMIT ?`,
+  );
   return {
     kind: 'sqlite',
     inbox,
@@ -55,7 +73,9 @@ export function sqliteNotificationStore(options: SqliteNotificationStoreOptions)
       insert.run(n.eventId, n.userId, n.type, n.email, n.message, n.occurredAt, Date.parse(n.recordedAt));
     },
     async list({ userId, limit }) {
-      const rows = (userId === undefined ? all.all(limit) : byUser.all(userId, limit)) as unknown as NotificationRow[];
+      const rows = (userId === undefined
+        ? all.all(limit)
+        : byUser.all(userId, limit)) as unknown as NotificationRow[];
       return rows.map(fromRow);
     },
     async ping() {

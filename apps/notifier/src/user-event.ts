@@ -50,7 +50,10 @@ function check(value: unknown): StandardSchemaResult<UserEvent> {
   }
   const type = data.type;
   if (!userEventTypes.includes(type as UserEventType)) {
-    issues.push({ message: `unknown type ${JSON.stringify(type)} (expected ${userEventTypes.join(', ')})`, path: ['type'] });
+    issues.push({
+      message: `unknown type ${JSON.stringify(type)} (expected ${userEventTypes.join(', ')})`,
+      path: ['type'],
+    });
   }
   const id = text('id', false);
   const name = text('name', false);
