@@ -6,7 +6,8 @@
  * Environment: `PORT` (default 8080), `HOST` (default 0.0.0.0), `MESH_ROUTES` (routing file or
  * directory, default `deploy/istio`), `MESH_DATA_DIR` (the embedded registry's folder, default
  * `.meshkit`), `ETCD_URL` (use etcd for discovery instead), `GATEWAY_DEADLINE_MS` (default 15000),
- * `GATEWAY_EXPOSE_ROUTING` (`false` hides `x-meshkit-subset` / `x-meshkit-endpoint`). SIGTERM and SIGINT
+ * `GATEWAY_EXPOSE_ROUTING` (`false` hides `x-meshkit-subset` / `x-meshkit-endpoint`),
+ * `SHUTDOWN_GRACE_MS` (default 0) and `SHUTDOWN_DRAIN_TIMEOUT_MS` (default 10000). SIGTERM and SIGINT
  * drain in-flight requests and exit 0.
  */
 import { mkdirSync } from 'node:fs';
@@ -35,6 +36,13 @@ const gateway = await startGateway({
     for (const issue of event.issues) console.error(formatIssue(issue));
     console.log(event.applied ? 'routes reloaded' : 'routes edit rejected; the previous routes keep serving');
   },
-  shutdown: { exit: (code) => process.exit(code), onClose: () => registry.close() },
+  shutdown: {
+    ...(env.SHUTDOWN_GRACE_MS === undefined ? {} : { graceMs: Number(env.SHUTDOWN_GRACE_MS) }),
+    ...(env.SHUTDOWN_DRAIN_TIMEOUT_MS === undefined
+      ? {}
+      : { drainTimeoutMs: Number(env.SHUTDOWN_DRAIN_TIMEOUT_MS) }),
+    exit: (code) => process.exit(code),
+    onClose: () => registry.close(),
+  },
 });
 console.log(`gateway listening on ${gateway.url}`);

@@ -7,8 +7,9 @@
  * broker and store, default `.meshkit`), `ADVERTISED_ADDRESS` (the address registered for callers, e.g.
  * the pod IP; default 127.0.0.1 when listening on all interfaces), `DATABASE_URL` (record in PostgreSQL
  * instead of SQLite), `AMQP_URL` (RabbitMQ) or `KAFKA_BROKERS` (comma-separated `host:port`, topic
- * `user-events`) instead of the embedded broker, `ETCD_URL` (etcd for discovery). SIGTERM and SIGINT
- * drain the REST service, let events being handled finish, and exit 0.
+ * `user-events`) instead of the embedded broker, `ETCD_URL` (etcd for discovery), `SHUTDOWN_GRACE_MS`
+ * (default 1000), `SHUTDOWN_DRAIN_TIMEOUT_MS` (default 10000), `NOTIFIER_STOP_TIMEOUT_MS` (default 10000).
+ * SIGTERM and SIGINT drain the REST service, let events being handled finish, and exit 0.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,8 +54,15 @@ const notifier = await startNotifier({
     : host === '0.0.0.0'
       ? { advertisedAddress: '127.0.0.1' }
       : {}),
+  ...(env.NOTIFIER_STOP_TIMEOUT_MS === undefined
+    ? {}
+    : { stopTimeoutMs: Number(env.NOTIFIER_STOP_TIMEOUT_MS) }),
   onRecorded: (n) => console.log(`recorded ${n.type} for user ${n.userId} (event ${n.eventId})`),
   shutdown: {
+    ...(env.SHUTDOWN_GRACE_MS === undefined ? {} : { graceMs: Number(env.SHUTDOWN_GRACE_MS) }),
+    ...(env.SHUTDOWN_DRAIN_TIMEOUT_MS === undefined
+      ? {}
+      : { drainTimeoutMs: Number(env.SHUTDOWN_DRAIN_TIMEOUT_MS) }),
     exit: (code) => process.exit(code),
     onClose: async () => {
       await broker.close();
