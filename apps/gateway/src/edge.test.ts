@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { type Gateway, startGateway } from './gateway.ts';
 import { type Fleet, fleet, send } from './test-support/fleet.ts';
@@ -171,6 +172,39 @@ describe('gateway edge: headers, identity and limits', () => {
     const res = await send(gateway.url, '/api/users/1', { headers: canary });
     assert.equal(res.status, 502);
     assert.equal(res.headers['content-type'], 'application/problem+json');
+  });
+
+  it('cuts off a streamed response that runs past the response limit', async () => {
+    // A plain server streaming chunked bytes, with no Content-Length to refuse it by up front.
+    const upstream = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write(Buffer.alloc(800, 1));
+      res.end(Buffer.alloc(800, 2));
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const reg = await f.registry.register({
+      id: 'user-service-v2',
+      service: 'user-service',
+      address: '127.0.0.1',
+      port: (upstream.address() as AddressInfo).port,
+      protocols: ['http'],
+      labels: { version: 'v2' },
+    });
+    try {
+      gateway = await startGateway({
+        registry: f.registry,
+        routes: f.routes,
+        limits: { maxResponseBodyBytes: 1_000 },
+        shutdown: { signals: false },
+      });
+      await assert.rejects(
+        send(gateway.url, '/api/users/1', { headers: canary }),
+        /aborted|ECONNRESET|socket hang up/,
+      );
+    } finally {
+      await reg.deregister();
+      upstream.close();
+    }
   });
 
   it('answers health, an unknown path and an unrelayed method itself', async () => {
