@@ -207,6 +207,37 @@ describe('gateway edge: headers, identity and limits', () => {
     }
   });
 
+  it('answers 502 problem+json when the upstream breaks the connection before answering', async () => {
+    let requests = 0;
+    const upstream = createServer((req) => {
+      requests++;
+      req.socket.destroy();
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const reg = await f.registry.register({
+      id: 'user-service-v2',
+      service: 'user-service',
+      address: '127.0.0.1',
+      port: (upstream.address() as AddressInfo).port,
+      protocols: ['http'],
+      labels: { version: 'v2' },
+    });
+    try {
+      gateway = await startGateway({ registry: f.registry, routes: f.routes, shutdown: { signals: false } });
+      const res = await send(gateway.url, '/api/users/1', {
+        headers: { ...canary, 'x-request-id': 'reset-1' },
+      });
+      assert.equal(res.status, 502);
+      assert.equal(res.headers['content-type'], 'application/problem+json');
+      assert.equal(res.json().code, 'ERR_CONNECTION_RESET');
+      assert.equal(res.json().requestId, 'reset-1');
+      assert.equal(requests, 1, 'a reset is not in the route’s retryOn');
+    } finally {
+      await reg.deregister();
+      upstream.close();
+    }
+  });
+
   it('answers health, an unknown path and an unrelayed method itself', async () => {
     await f.start('v2');
     gateway = await startGateway({ registry: f.registry, routes: f.routes, shutdown: { signals: false } });
