@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ClientStack } from '@meshkit/client';
 import { createContext, stack } from '@meshkit/core';
 import {
   deadlineLayer,
@@ -12,11 +13,13 @@ import {
   type HttpCall,
   HttpProblem,
   type HttpReply,
+  type HttpRequest,
+  type HttpResponse,
   healthLayer,
   Lifecycle,
 } from '@meshkit/http';
 import { watchRoutes } from '@meshkit/routing';
-import { type GatewayOptions, resolveGatewayOptions } from './options.ts';
+import { type GatewayMount, type GatewayOptions, resolveGatewayOptions } from './options.ts';
 import { edgeExchange, type MountedService, proxyService } from './proxy.ts';
 import { discardUpload, problemKit, writeKit, writeReply } from './respond.ts';
 import { edgeIdentity } from './trace.ts';
@@ -73,19 +76,26 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.onRoutesReload === undefined ? {} : { onReload: options.onRoutesReload }),
   });
 
-  const pipelines = resolved.mounts.map((mount) => ({
-    mount,
-    pipeline: upstreamPipeline({
-      service: mount.service,
-      registry: resolved.registry,
-      routes,
-      policies: options.policies,
-      transport: options.transport,
-      maxErrorBodyBytes: resolved.maxResponseBodyBytes,
-      random: options.random,
-      clock,
-    }),
-  }));
+  let pipelines: { mount: GatewayMount; pipeline: ClientStack<HttpRequest, HttpResponse> }[];
+  try {
+    pipelines = resolved.mounts.map((mount) => ({
+      mount,
+      pipeline: upstreamPipeline({
+        service: mount.service,
+        registry: resolved.registry,
+        routes,
+        policies: options.policies,
+        transport: options.transport,
+        maxErrorBodyBytes: resolved.maxResponseBodyBytes,
+        random: options.random,
+        clock,
+      }),
+    }));
+  } catch (error) {
+    // A policy or transport option the pipeline refused: stop following the routes before reporting it.
+    routes.close();
+    throw error;
+  }
   const mounts: MountedService[] = pipelines.map(({ mount, pipeline }) => ({
     mount,
     service: pipeline.service,
