@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { addForwarded } from './forwarded.ts';
 import { endToEnd } from './hop-by-hop.ts';
-import { matchMount } from './proxy.ts';
+import { matchMount } from './upstream-request.ts';
 
 describe('proxy headers', () => {
   it('drops every field named by any Connection line, case-insensitively', () => {

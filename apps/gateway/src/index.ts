@@ -10,4 +10,4 @@ export {
   type GatewayMount,
   type GatewayOptions,
 } from './options.ts';
-export { routingHeaders } from './proxy.ts';
+export { routingHeaders } from './relay.ts';

@@ -23,13 +23,13 @@ import {
   idempotentMethods,
 } from '@meshkit/http';
 import { BodyTooLargeError, byteLimit } from './body-limit.ts';
-import { addForwarded } from './forwarded.ts';
 import { endToEnd } from './hop-by-hop.ts';
 import type { GatewayMount } from './options.ts';
+import { drop, relayFailure, routingView, setOnResponse } from './relay.ts';
 import { problemKit, writeKit } from './respond.ts';
 import type { EdgeIdentity } from './trace.ts';
 import { type UpstreamRecord, upstreamRecord } from './upstream.ts';
-import { upstreamAnswer, upstreamProblem } from './upstream-failure.ts';
+import { matchMount, requestHeaders } from './upstream-request.ts';
 
 /** The node:http exchange behind a call, for the step that writes the streamed answer itself. */
 export interface EdgeExchange {
@@ -55,9 +55,6 @@ export interface ProxySettings {
   readonly exposeRouting: boolean;
 }
 
-/** Header names for the demo's view of where a request went. */
-export const routingHeaders = { subset: 'x-meshkit-subset', endpoint: 'x-meshkit-endpoint' } as const;
-
 /** TRACE is left out: at a public edge it echoes credentials back (cross-site tracing). */
 const proxiedMethods: ReadonlySet<string> = new Set([
   'GET',
@@ -68,65 +65,6 @@ const proxiedMethods: ReadonlySet<string> = new Set([
   'DELETE',
   'OPTIONS',
 ]);
-
-/**
- * Request headers the gateway sets itself rather than relays: the authority (the upstream's own; the
- * client's goes on as `X-Forwarded-Host`), identity and deadline (carried in the call context), and
- * `Expect` (the gateway answered `100 Continue` already).
- */
-const setByGateway: ReadonlySet<string> = new Set([
-  'host',
-  'x-request-id',
-  'traceparent',
-  'tracestate',
-  'x-meshkit-timeout-ms',
-  'expect',
-]);
-/** Response headers the gateway sets itself. */
-const setOnResponse: ReadonlySet<string> = new Set([
-  'x-request-id',
-  routingHeaders.subset,
-  routingHeaders.endpoint,
-]);
-
-/** The mount whose prefix is `path` or a parent of it, and the upstream path. */
-export function matchMount<M extends { readonly mount: GatewayMount }>(
-  mounts: readonly M[],
-  target: string,
-): { readonly mounted: M; readonly upstreamPath: string } | undefined {
-  const q = target.indexOf('?');
-  const path = q < 0 ? target : target.slice(0, q);
-  for (const mounted of mounts) {
-    const { prefix, rewrite } = mounted.mount;
-    if (path === prefix || path.startsWith(`${prefix}/`)) {
-      const rest = target.slice(prefix.length);
-      const upstreamPath = rewrite === '/' ? (rest.startsWith('/') ? rest : `/${rest}`) : rewrite + rest;
-      return { mounted, upstreamPath };
-    }
-  }
-  return undefined;
-}
-
-function requestHeaders(raw: IncomingMessage): Record<string, string> {
-  const relayed = endToEnd(raw.headers, setByGateway);
-  addForwarded(relayed, {
-    clientIp: raw.socket.remoteAddress,
-    proto: (raw.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
-    host: raw.headers.host,
-  });
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(relayed))
-    flat[name] = Array.isArray(value) ? value.join(', ') : value;
-  return flat;
-}
-
-function routingView(record: UpstreamRecord, expose: boolean): Record<string, string> {
-  if (!expose) return {};
-  const out: Record<string, string> = {};
-  if (record.subset !== undefined) out[routingHeaders.subset] = record.subset;
-  if (record.endpoint !== undefined) out[routingHeaders.endpoint] = record.endpoint;
-  return out;
-}
 
 /** What a proxied call answers with once it wrote the response itself. */
 const streamedReply: HttpReply = { status: 200, headers: {}, body: Buffer.alloc(0), streamed: true };
@@ -240,46 +178,11 @@ export function proxyService(settings: ProxySettings): HttpCallService {
   };
 }
 
-/** Abandons an upstream body nobody will read (undici reports that as an error, expected here). */
-function drop(body: NodeJS.ReadableStream & { destroy(): void }): void {
-  body.on('error', () => {});
-  body.destroy();
-}
-
 function tooLarge(limitBytes: number): HttpProblem {
   return new HttpProblem({
     status: 413,
     title: 'request body too large',
     detail: `the limit is ${limitBytes} bytes`,
     field: 'body',
-  });
-}
-
-/** Answers a failed call: the upstream's own error response as it was, or the gateway's problem. */
-function relayFailure(
-  res: ServerResponse,
-  error: unknown,
-  service: string,
-  requestId: string,
-  view: Record<string, string>,
-): void {
-  if (res.headersSent || res.destroyed) return;
-  const answer = upstreamAnswer(error);
-  if (answer !== undefined) {
-    const body = Buffer.from(answer.body, 'utf8');
-    const headers = endToEnd(answer.headers, setOnResponse);
-    delete headers['content-length'];
-    res.writeHead(answer.status, {
-      ...headers,
-      'content-length': body.length,
-      'x-request-id': requestId,
-      ...view,
-    });
-    res.end(body);
-    return;
-  }
-  writeKit(res, problemKit(upstreamProblem(error, service), requestId), {
-    'x-request-id': requestId,
-    ...view,
   });
 }
