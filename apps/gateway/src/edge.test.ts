@@ -238,6 +238,22 @@ describe('gateway edge: headers, identity and limits', () => {
     }
   });
 
+  it('answers 408 and disconnects a client that sends its headers too slowly', async () => {
+    gateway = await startGateway({
+      registry: f.registry,
+      routes: f.routes,
+      limits: { headersTimeoutMs: 200, requestTimeoutMs: 1_000 },
+      shutdown: { signals: false },
+    });
+    // The headers never end: the request line and one field, then nothing.
+    const answer = await rawRequest(gateway.address.port, [
+      'GET /api/users/1 HTTP/1.1',
+      'Host: gateway',
+      'x-slow: 1',
+    ]);
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+  });
+
   it('answers health, an unknown path and an unrelayed method itself', async () => {
     await f.start('v2');
     gateway = await startGateway({ registry: f.registry, routes: f.routes, shutdown: { signals: false } });

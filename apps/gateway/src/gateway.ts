@@ -173,6 +173,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const server = createServer({ maxHeaderSize: resolved.maxHeaderBytes }, (raw, res) => {
     void serve(raw, res);
   });
+  server.requestTimeout = resolved.requestTimeoutMs;
+  server.headersTimeout = resolved.headersTimeoutMs;
+  server.maxHeadersCount = resolved.maxHeadersCount;
+  // Node looks for overdue requests every 30 s by default: often enough to cut a slow client off within
+  // about half a second of its limit, as the kit's servers do. Read at listen; missing from @types/node.
+  (server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(
+    500,
+    Math.max(10, Math.floor(resolved.headersTimeoutMs / 2)),
+  );
   lifecycle.attach(
     () => {
       server.close();

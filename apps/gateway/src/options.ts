@@ -24,8 +24,17 @@ export interface GatewayLimits {
    * declares more is a 502; one that streams past it is cut off (the client sees a truncated body).
    */
   readonly maxResponseBodyBytes?: number;
-  /** Largest request header block, bytes. Defaults to 16,384. */
+  /** Largest request header block, bytes. Defaults to 16,384; more is a 431. */
   readonly maxHeaderBytes?: number;
+  /** Most request header lines, `host` included. Defaults to 100; more is a 431. */
+  readonly maxHeadersCount?: number;
+  /** How long a client may take to send the request headers, ms. Defaults to 10,000; slower is a 408. */
+  readonly headersTimeoutMs?: number;
+  /**
+   * How long a client may take to send its whole request, body included, ms. Defaults to 60,000; slower
+   * is a 408 (a slow upload holds an upstream call open, so it is bounded like the kit's servers do).
+   */
+  readonly requestTimeoutMs?: number;
 }
 
 /** Options of {@link startGateway}. */
@@ -88,6 +97,9 @@ export interface ResolvedGatewayOptions {
   readonly maxRequestBodyBytes: number;
   readonly maxResponseBodyBytes: number;
   readonly maxHeaderBytes: number;
+  readonly maxHeadersCount: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
   readonly clock: Clock;
 }
 
@@ -137,6 +149,17 @@ export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayO
     throw new InvalidArgumentError('startGateway.mounts', 'must be a non-empty array', mounts);
   }
   const limits = options.limits ?? {};
+  const requestTimeoutMs = integer(
+    'startGateway.limits.requestTimeoutMs',
+    limits.requestTimeoutMs ?? 60_000,
+    1,
+  );
+  const headersTimeoutMs = integer(
+    'startGateway.limits.headersTimeoutMs',
+    limits.headersTimeoutMs ?? Math.min(10_000, requestTimeoutMs),
+    1,
+    requestTimeoutMs,
+  );
   const exposeRouting = options.exposeRouting ?? true;
   if (typeof exposeRouting !== 'boolean') {
     throw new InvalidArgumentError('startGateway.exposeRouting', 'must be a boolean', exposeRouting);
@@ -160,6 +183,9 @@ export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayO
       0,
     ),
     maxHeaderBytes: integer('startGateway.limits.maxHeaderBytes', limits.maxHeaderBytes ?? 16_384, 1_024),
+    maxHeadersCount: integer('startGateway.limits.maxHeadersCount', limits.maxHeadersCount ?? 100, 1),
+    headersTimeoutMs,
+    requestTimeoutMs,
     clock: options.clock ?? systemClock,
   };
 }
