@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { embeddedRegistry } from '@meshkit/discovery';
 import { type Gateway, startGateway } from './gateway.ts';
 import { type Fleet, fleet, send } from './test-support/fleet.ts';
 import { isValidTraceparent } from './trace.ts';
@@ -265,6 +267,17 @@ describe('gateway edge: headers, identity and limits', () => {
     assert.equal((await send(gateway.url, '/api/usersX')).status, 404);
     const trace = await send(gateway.url, '/api/users/1', { method: 'TRACE' });
     assert.equal(trace.status, 405);
+  });
+
+  it('is not ready while its registry cannot answer', async () => {
+    const registry = embeddedRegistry({ path: join(f.dir, 'other-registry.db') });
+    gateway = await startGateway({ registry, routes: f.routes, shutdown: { signals: false } });
+    assert.equal((await send(gateway.url, '/readyz')).status, 200);
+    await registry.close();
+    const res = await send(gateway.url, '/readyz');
+    assert.equal(res.status, 503);
+    assert.deepEqual(res.json().checks, { discovery: 'fail' });
+    assert.equal((await send(gateway.url, '/healthz')).status, 200);
   });
 
   it('drains on close: a request in flight finishes before close resolves', async () => {

@@ -116,7 +116,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     clock,
   );
   const edge = stack<HttpCall, HttpReply>(
-    healthLayer({ checks: {}, checkTimeoutMs: 2_000, clock, draining: () => lifecycle.draining }),
+    healthLayer({
+      // Ready while the registry answers: a gateway that cannot discover anything should get no traffic.
+      checks: {
+        discovery: () => Promise.all(resolved.mounts.map((m) => resolved.registry.lookup(m.service))),
+      },
+      checkTimeoutMs: 2_000,
+      clock,
+      draining: () => lifecycle.draining,
+    }),
     drainLayer(lifecycle),
     deadlineLayer({ field: 'header:x-meshkit-timeout-ms' }),
   ).wrap(
