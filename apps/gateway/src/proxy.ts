@@ -3,7 +3,6 @@
  * pipeline, and the upstream's answer streams back, both ways under size limits.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import {
   type CallContext,
   contextKey,
@@ -22,10 +21,10 @@ import {
   type HttpResponse,
   idempotentMethods,
 } from '@meshkit/http';
-import { BodyTooLargeError, byteLimit } from './body-limit.ts';
+import { byteLimit } from './body-limit.ts';
 import { endToEnd } from './hop-by-hop.ts';
 import type { GatewayMount } from './options.ts';
-import { drop, relayFailure, routingView, setOnResponse } from './relay.ts';
+import { drop, relayBody, relayFailure, routingView, setOnResponse } from './relay.ts';
 import { problemKit, writeKit } from './respond.ts';
 import type { EdgeIdentity } from './trace.ts';
 import { type UpstreamRecord, upstreamRecord } from './upstream.ts';
@@ -168,12 +167,7 @@ export function proxyService(settings: ProxySettings): HttpCallService {
       'x-request-id': identity.requestId,
       ...routingView(record, exposeRouting),
     });
-    try {
-      await pipeline(body, byteLimit(maxResponseBodyBytes), res);
-    } catch (error) {
-      // Past the limit, or either side broke off: the status is sent, so the client sees a cut body.
-      if (error instanceof BodyTooLargeError) res.destroy();
-    }
+    await relayBody(body, res, maxResponseBodyBytes);
     return streamedReply;
   };
 }

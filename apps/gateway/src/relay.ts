@@ -30,6 +30,58 @@ export function drop(body: NodeJS.ReadableStream & { destroy(): void }): void {
   body.destroy();
 }
 
+/**
+ * Streams an upstream body to the client with backpressure, and resolves once either side is done: the
+ * body ended (the answer is complete), broke off, or ran past `maxBytes` (the client's connection is
+ * then destroyed, so it sees a cut body rather than a complete-looking one), or the client went away
+ * (the upstream body is abandoned, which aborts the upstream request). Node's `pipeline()` would do
+ * the same at the price of an error object and an abort signal for every response.
+ */
+export function relayBody(
+  body: NodeJS.ReadableStream & { destroy(): void; readonly readableEnded: boolean },
+  res: ServerResponse,
+  maxBytes: number,
+): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    let settled = false;
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      body.removeListener('data', onData);
+      res.removeListener('drain', onDrain);
+      res.removeListener('close', onClientGone);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > maxBytes) {
+        drop(body);
+        res.destroy();
+        finish();
+      } else if (!res.write(chunk)) body.pause();
+    };
+    const onDrain = (): void => {
+      body.resume();
+    };
+    const onClientGone = (): void => {
+      if (!body.readableEnded) drop(body);
+      finish();
+    };
+    body.on('data', onData);
+    res.on('drain', onDrain);
+    res.once('close', onClientGone);
+    body.once('end', () => {
+      res.end();
+      finish();
+    });
+    body.once('error', () => {
+      res.destroy();
+      finish();
+    });
+  });
+}
+
 /** Answers a failed call: the upstream's own error response as it was, or the gateway's problem. */
 export function relayFailure(
   res: ServerResponse,
