@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { FakeClock } from '@meshkit/core';
 import { type Gateway, startGateway } from './gateway.ts';
@@ -85,6 +87,35 @@ describe('gateway retries, timeouts and upstream failures', () => {
     assert.equal(res.headers['content-type'], 'application/problem+json');
     assert.equal(res.json().code, 'ERR_TIMEOUT');
     assert.equal(v2.seen.length, 1, 'a timed-out try is not in retryOn');
+  });
+
+  it('bounds the whole call by the route timeout (10s) when a try may take longer', async () => {
+    const file = join(f.routes, 'virtual-service.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replaceAll('perTryTimeout: 2s', 'perTryTimeout: 30s'));
+    const clock = new FakeClock();
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const v2 = await f.start('v2', async (_req, ctx) => {
+      arrived();
+      await new Promise<void>((resolve) => ctx.onAbort(() => resolve()));
+      return { body: {} };
+    });
+    gateway = await startGateway({
+      registry: f.registry,
+      routes: f.routes,
+      clock,
+      shutdown: { signals: false },
+    });
+    const pending = send(gateway.url, '/api/users/1', { headers: canary });
+    await arrival;
+    assert.equal(v2.seen[0]!.headers['x-meshkit-timeout-ms'], '10000');
+    await clock.advance(10_000);
+    const res = await pending;
+    assert.equal(res.status, 504);
+    assert.equal(res.json().code, 'ERR_DEADLINE_EXCEEDED');
+    assert.equal(v2.seen.length, 1);
   });
 
   it('sends the edge deadline, or the client’s shorter one, as x-meshkit-timeout-ms', async () => {
