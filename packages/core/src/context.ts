@@ -1,5 +1,16 @@
+import { clearTargets, compact, ScopeState as State, type AbortTarget as Target } from './cancel-scope.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { type CallKind, type ContextKey, contextKey, type Metadata, type Slot } from './context-data.ts';
 import type { Endpoint } from './endpoint.ts';
+
+export {
+  type CallKind,
+  type ContextKey,
+  contextKey,
+  type Metadata,
+  type MetadataValue,
+  metadataText,
+} from './context-data.ts';
 
 /**
  * The immutable, per-call context every {@link Service} receives.
@@ -9,110 +20,15 @@ import type { Endpoint } from './endpoint.ts';
  * for an `AbortController`, which is the largest fixed cost of a timeout in other libraries.
  */
 
-/** A typed slot for extensions; create one with {@link contextKey}. */
-export interface ContextKey<T> {
-  readonly name: string;
-  readonly defaultValue: T | undefined;
-}
-
-/**
- * Creates a typed extension slot.
- *
- * @example
- * ```ts
- * const tenant = contextKey<string>('tenant');
- * const ctx = createContext().set(tenant, 'acme');
- * ctx.get(tenant); // 'acme'
- * ```
- */
-export function contextKey<T>(name: string, defaultValue?: T): ContextKey<T> {
-  return Object.freeze({ name, defaultValue });
-}
-
-/**
- * The shape of a call (gRPC's four kinds): one request and one response, a stream of responses, a stream
- * of requests, or both. Retry and hedge replay only what can be sent again, and only before the first
- * response; see {@link CallContext.kind}.
- */
-export type CallKind = 'unary' | 'server-stream' | 'client-stream' | 'bidi';
-
-/**
- * One metadata value: text, or bytes for a binary key (gRPC's `-bin` suffix, sent base64-encoded); an
- * array for a key that repeats.
- */
-export type MetadataValue = string | Uint8Array | readonly (string | Uint8Array)[];
-
-/** Headers / metadata a call carries downstream: lower-case names to values. */
-export type Metadata = Readonly<Record<string, MetadataValue>>;
-
-/** The first text value of `name` in `metadata` (the first of a repeated key), if any. */
-export function metadataText(metadata: Metadata | undefined, name: string): string | undefined {
-  const value = metadata?.[name];
-  if (value === undefined || typeof value === 'string') return value;
-  if (value instanceof Uint8Array) return undefined;
-  const first = (value as readonly (string | Uint8Array)[])[0];
-  return typeof first === 'string' ? first : undefined;
-}
-
-interface Slot {
-  readonly key: ContextKey<unknown>;
-  readonly value: unknown;
-  readonly next: Slot | undefined;
-}
+/** What an aborting scope notifies: a listener, or the owner of a child scope (no closure per link). */
+type AbortTarget = Target<CallContext>;
+type ScopeState = State<CallContext>;
 
 /** A derived context together with the function that cancels it. */
 export interface CancelHandle {
   readonly ctx: CallContext;
   /** Aborts `ctx` (and everything derived from it) with `reason`; later calls do nothing. */
   cancel(reason: unknown): void;
-}
-
-/** What an aborting scope notifies: a listener, or the owner of a child scope (no closure per link). */
-type AbortTarget = ((reason: unknown) => void) | CallContext;
-
-/**
- * What a cancellation scope holds beyond its links, made only once the scope is cancelled, listened to or
- * asked for its signal: a timeout creates a scope for every call and does none of these on success.
- */
-class ScopeState {
-  aborted = false;
-  reason: unknown = undefined;
-  controller: AbortController | undefined = undefined;
-  /**
-   * The first target, in a field: a scope almost always has one (a child scope or a transport's
-   * request), and an array per scope was most of what listening cost a call.
-   */
-  first: AbortTarget | undefined = undefined;
-  /** Targets after the first, made for the second; a removed one leaves a hole (`undefined`). */
-  more: (AbortTarget | undefined)[] | undefined = undefined;
-  /** Holes in `more`. */
-  holes = 0;
-  /** Live targets in `first` and `more`; the scope listens upward only while this is above zero. */
-  count = 0;
-  /** Stops listening to the caller's signal (a root scope with one); a child scope needs none. */
-  unhook: (() => void) | undefined = undefined;
-  /** The bound `cancel` handed out by {@link CancelHandle}, so destructuring it works. */
-  cancel: ((reason: unknown) => void) | undefined = undefined;
-}
-
-/** Closes up the holes of `state.more` in place, keeping the order. */
-function compact(state: ScopeState): void {
-  const more = state.more!;
-  let kept = 0;
-  for (let i = 0; i < more.length; i++) {
-    const target = more[i];
-    if (target !== undefined) more[kept++] = target;
-  }
-  more.length = kept;
-  state.holes = 0;
-}
-
-/** Drops every target: the scope fired, or its last listener left. */
-function clearTargets(state: ScopeState): void {
-  state.first = undefined;
-  state.more = undefined;
-  state.holes = 0;
-  state.count = 0;
 }
 
 /** Cancels the scope `owner` owns; assigned in {@link CallContext}'s static block (see there). */
@@ -518,7 +434,7 @@ export class CallContext {
   }
 
   #stateOf(): ScopeState {
-    if (this.#state === undefined) this.#state = new ScopeState();
+    if (this.#state === undefined) this.#state = new State<CallContext>();
     return this.#state;
   }
 
@@ -603,7 +519,8 @@ export class CallContext {
     const state = this.#stateOf();
     if (state.cancel === undefined) {
       state.cancel = (reason: unknown): void => {
-        if (state.aborted) return;
+        // Already aborted from above: the abort and its reason stand (a signal's reason never changes).
+        if (state.aborted || this.#scopeAborted()) return;
         state.aborted = true;
         state.reason = reason;
         state.controller?.abort(reason);

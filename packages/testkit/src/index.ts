@@ -7,6 +7,11 @@ export { FakeClock } from '@meshkit/core';
 export { type BrokerConformanceOptions, brokerConformance } from './broker-conformance.ts';
 export { generateCerts, type TestCerts } from './certs.ts';
 export { type FakeConsul, startFakeConsul } from './fake-consul.ts';
+export {
+  type ConformanceAnswer,
+  type LayerConformanceOptions,
+  layerConformance,
+} from './layer-conformance.ts';
 export type { RegistryChildConfig, RegistryStore } from './registry-child.ts';
 export {
   type RegistryConformanceOptions,

@@ -5,7 +5,8 @@ export type { FallbackOptions } from './options.ts';
 
 /**
  * Replaces a failure with an answer: a fixed `value`, or one computed `fromError`. Only failures that
- * `when` accepts are replaced (a cancellation never is); others pass through. Each replacement is
+ * `when` accepts are replaced (a cancellation never is, nor any failure of a call its caller aborted);
+ * others pass through. Each replacement is
  * published on `channels.fallback`, so a fallback never hides a failure from the metrics.
  *
  * @example
@@ -21,7 +22,6 @@ export type { FallbackOptions } from './options.ts';
  */
 export function fallback<Req, Res>(options: FallbackOptions<Res>): Layer<Req, Res> {
   const { fromError, when, name } = resolveFallbackOptions(options);
-  // One handler per layer, not per call: the success path allocates nothing extra.
   const onError = (error: unknown): Res | Promise<Res> => {
     if (!when(error)) throw error;
     if (channels.fallback.hasSubscribers) channels.fallback.publish({ layer: name, error });
@@ -32,6 +32,9 @@ export function fallback<Req, Res>(options: FallbackOptions<Res>): Layer<Req, Re
     wrap:
       (next: Service<Req, Res>): Service<Req, Res> =>
       (req, ctx) =>
-        next(req, ctx).then(undefined, onError),
+        // The caller's own abort is never replaced, whatever error the work below turned it into.
+        next(req, ctx).then(undefined, (error: unknown) =>
+          ctx.aborted ? Promise.reject(error) : onError(error),
+        ),
   };
 }
