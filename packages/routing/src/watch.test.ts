@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -100,6 +100,33 @@ describe('watchRoutes', () => {
       await inFlight;
       await call(get('/'), createContext());
       assert.deepEqual(seen, ['v1', 'v2']);
+    } finally {
+      routes.close();
+    }
+  });
+
+  it('follows a Kubernetes ConfigMap volume, whose update swaps the ..data link to a new folder', async () => {
+    const volume = await mkdtemp(join(dir, 'configmap-'));
+    // The kubelet's layout: a timestamped folder, `..data` linking to it, each key linking through `..data`.
+    await mkdir(join(volume, '..2026_01'));
+    await writeFile(join(volume, '..2026_01', 'routes.yaml'), routeTo('v1'));
+    await symlink('..2026_01', join(volume, '..data'));
+    await symlink(join('..data', 'routes.yaml'), join(volume, 'routes.yaml'));
+    let onApplied: (() => void) | undefined;
+    const routes = await watchRoutes(volume, { debounceMs: 10, onReload: (e) => e.applied && onApplied?.() });
+    try {
+      const layer = routing({ routes, host: 'svc', adapter: testAdapter });
+      assert.equal(layer.decide(get('/'), createContext())?.subset, 'v1');
+      const reloaded = new Promise<void>((r) => {
+        onApplied = r;
+      });
+      // The update: a new folder, a temporary link to it, renamed over `..data`.
+      await mkdir(join(volume, '..2026_02'));
+      await writeFile(join(volume, '..2026_02', 'routes.yaml'), routeTo('v2'));
+      await symlink('..2026_02', join(volume, '..data_tmp'));
+      await rename(join(volume, '..data_tmp'), join(volume, '..data'));
+      await reloaded;
+      assert.equal(layer.decide(get('/'), createContext())?.subset, 'v2');
     } finally {
       routes.close();
     }

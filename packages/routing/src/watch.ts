@@ -94,7 +94,9 @@ export async function watchRoutes(path: string, options: WatchRoutesOptions = {}
   // watch on the file itself.
   const watcher: FSWatcher = watch(watched, { persistent: false }, (_event, changed) => {
     if (!isDirectory && changed !== null && changed !== name) return;
-    if (isDirectory && changed !== null && !/\.ya?ml$/.test(changed)) return;
+    // A Kubernetes ConfigMap volume changes by swapping its `..data` link to a new folder: the files'
+    // own names (links through `..data`) see no event.
+    if (isDirectory && changed !== null && !/\.ya?ml$/.test(changed) && !changed.startsWith('..data')) return;
     clearTimeout(timer);
     timer = setTimeout(() => void reload(), debounceMs);
   });
