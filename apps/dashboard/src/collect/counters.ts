@@ -11,7 +11,7 @@ export function seriesKey(sample: Sample): string {
  * Turns one instance's successive counter values into increases, as PromQL's `increase()` does between
  * two samples: a value lower than the last one is a counter reset (the process restarted), so the
  * increase is the new value itself. On the first scrape nothing is known about when the counts were
- * made, so every increase is 0; a series that appears in a later scrape was created since the last one
+ * made, so every increase is 0 (reported, so the series is known); a series that appears in a later scrape was created since the last one
  * and counts from 0.
  */
 export class CounterTracker {
@@ -25,8 +25,7 @@ export class CounterTracker {
       if (!track(sample.name) || !Number.isFinite(sample.value)) continue;
       const key = seriesKey(sample);
       next.set(key, sample.value);
-      if (previous === undefined) continue;
-      const before = previous.get(key);
+      const before = previous === undefined ? sample.value : previous.get(key);
       const increase = before === undefined || sample.value < before ? sample.value : sample.value - before;
       each(sample, increase);
     }

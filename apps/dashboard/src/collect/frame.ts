@@ -62,7 +62,6 @@ export class Frame {
 
   /** Adds one sample's increase, scraped from an instance of `source`. */
   add(source: string, sample: Sample, increase: number): void {
-    if (increase === 0) return;
     const labels = sample.labels;
     switch (sample.name) {
       case M.clientRequests: {
