@@ -4,12 +4,16 @@ import { type Exposition, parseExposition } from './prom-text.ts';
 /** The label an instance may carry to have its metrics scraped on another port than its own. */
 export const metricsPortLabel = 'metrics-port';
 
+/** The label an instance without metrics carries, `metrics=none` (the dashboard itself does). */
+export const metricsLabel = 'metrics';
+
 /**
  * Where an instance's metrics are: `http://address:port/metrics`, on the `metrics-port` label's port
  * when it has one. An instance that speaks no HTTP and names no metrics port (a gRPC-only server) has
- * none: `undefined`.
+ * none: `undefined`; so does one labelled `metrics=none`.
  */
 export function metricsUrl(instance: ServiceInstance): string | undefined {
+  if (instance.labels[metricsLabel] === 'none') return undefined;
   const label = instance.labels[metricsPortLabel];
   const port = label === undefined ? undefined : Number(label);
   if (port !== undefined && Number.isInteger(port) && port > 0 && port < 65536) {
