@@ -46,7 +46,10 @@ spec:
 `;
 
 /** Resolves with the first snapshot from `dashboard` that satisfies `test`. */
-function snapshotWhere(dashboard: Dashboard, test: (s: DashboardSnapshot) => boolean): Promise<DashboardSnapshot> {
+function snapshotWhere(
+  dashboard: Dashboard,
+  test: (s: DashboardSnapshot) => boolean,
+): Promise<DashboardSnapshot> {
   if (test(dashboard.collector.latest)) return Promise.resolve(dashboard.collector.latest);
   return new Promise((resolve) => {
     const off = dashboard.collector.onSnapshot((s) => {
@@ -59,7 +62,8 @@ function snapshotWhere(dashboard: Dashboard, test: (s: DashboardSnapshot) => boo
 }
 
 const allScraped = (s: DashboardSnapshot): boolean =>
-  s.services.length > 0 && s.services.every((svc) => svc.instances.every((i) => i.scraped || i.id.startsWith('dashboard')));
+  s.services.length > 0 &&
+  s.services.every((svc) => svc.instances.every((i) => i.scraped || i.id.startsWith('dashboard')));
 
 describe('dashboard page in Chromium', () => {
   let dir: string;
@@ -140,16 +144,21 @@ describe('dashboard page in Chromium', () => {
     // Five 503s in a row open users-v2's breaker; the page shows it open, the healthy ones closed.
     await p.locator('tr[data-endpoint="users-v2"][data-breaker="open"]').waitFor();
     assert.equal(await p.locator('tr[data-endpoint="users-v1-a"]').getAttribute('data-breaker'), 'closed');
-    assert.match((await p.locator('svg.map [data-service="user-service"]').getAttribute('class')) ?? '', /\bbad\b/);
+    assert.match(
+      (await p.locator('svg.map [data-service="user-service"]').getAttribute('class')) ?? '',
+      /\bbad\b/,
+    );
     // Configured 90/10 and the observed split of first tries.
     await p.locator('[data-route="user-service"] [data-observed="v1:90,v2:10"]').waitFor();
-    const configured = await p.locator('[data-route="user-service"] .configured').innerText();
+    const configured = (await p.locator('[data-route="user-service"] .configured').textContent()) ?? '';
     assert.match(configured, /v1 90%/);
     assert.match(configured, /x-canary=true/);
     await p.locator('tr[data-topic="user-events"][data-subscription="notifier"]').waitFor();
-    const topicRow = await p.locator('tr[data-topic="user-events"][data-subscription="notifier"]').innerText();
-    assert.match(topicRow, /\b12\b/); // lag
-    assert.match(topicRow, /\b3 \(/); // dead letters
+    const cells = await p
+      .locator('tr[data-topic="user-events"][data-subscription="notifier"] td')
+      .allTextContents();
+    assert.equal(cells[4], '12'); // lag
+    assert.match(cells[5] ?? '', /^3 \(/); // dead letters
     await p.locator('[data-retries="user-service"]').waitFor();
     await p.locator('#latency .uplot').waitFor();
     await p.screenshot({ path: join(artefacts, 'dashboard.png'), fullPage: true });

@@ -94,10 +94,21 @@ describe('Collector', () => {
 
     const gw = m.m('gateway-1');
     for (let i = 0; i < 90; i++) {
-      gw.clientTry({ service: 'user-service', subset: 'v1', endpoint: i % 2 ? 'users-v1-a' : 'users-v1-b', seconds: 0.02 });
+      gw.clientTry({
+        service: 'user-service',
+        subset: 'v1',
+        endpoint: i % 2 ? 'users-v1-a' : 'users-v1-b',
+        seconds: 0.02,
+      });
     }
     for (let i = 0; i < 10; i++) {
-      gw.clientTry({ service: 'user-service', subset: 'v2', endpoint: 'users-v2', seconds: 0.2, outcome: i < 5 ? 'error' : 'success' });
+      gw.clientTry({
+        service: 'user-service',
+        subset: 'v2',
+        endpoint: 'users-v2',
+        seconds: 0.2,
+        outcome: i < 5 ? 'error' : 'success',
+      });
     }
     for (let i = 0; i < 45; i++) m.m('users-v1-a').serverRequest(0.01);
     await clock.advance(2_000);
@@ -168,7 +179,9 @@ describe('Collector', () => {
     gw.breaker('user-service', 'users-v2', 'closed');
     await clock.advance(2_000);
     const later = await collector.tick();
-    const v2 = later.services.find((s) => s.name === 'user-service')?.endpoints.find((e) => e.endpoint === 'users-v2');
+    const v2 = later.services
+      .find((s) => s.name === 'user-service')
+      ?.endpoints.find((e) => e.endpoint === 'users-v2');
     assert.equal(v2?.breaker, 'closed');
   });
 
@@ -176,7 +189,12 @@ describe('Collector', () => {
     const m = await mesh();
     t.after(() => m.close());
     const clock = new FakeClock();
-    const collector = new Collector({ registry: m.registry, services: ['gateway'], clock, rateWindowMs: 10_000 });
+    const collector = new Collector({
+      registry: m.registry,
+      services: ['gateway'],
+      clock,
+      rateWindowMs: 10_000,
+    });
     const try1 = { service: 'user-service', subset: 'v1', endpoint: 'users-v1-a', seconds: 0.01 } as const;
     for (let i = 0; i < 30; i++) m.m('gateway-1').clientTry(try1);
     await collector.tick();
@@ -202,9 +220,25 @@ describe('Collector', () => {
     const broken = await serveMetrics(() => Promise.resolve('this is { not an exposition'));
     const big = await serveMetrics(() => Promise.resolve(`x ${'1'.repeat(2_000_000)}\n`));
     m.servers.push(broken, big);
-    await m.registry.register({ id: 'notifier-1', service: 'notifier', address: '127.0.0.1', port: broken.port });
-    await m.registry.register({ id: 'notifier-2', service: 'notifier', address: '127.0.0.1', port: big.port });
-    await m.registry.register({ id: 'grpc-only', service: 'notifier', address: '127.0.0.1', port: 1, protocols: ['grpc'] });
+    await m.registry.register({
+      id: 'notifier-1',
+      service: 'notifier',
+      address: '127.0.0.1',
+      port: broken.port,
+    });
+    await m.registry.register({
+      id: 'notifier-2',
+      service: 'notifier',
+      address: '127.0.0.1',
+      port: big.port,
+    });
+    await m.registry.register({
+      id: 'grpc-only',
+      service: 'notifier',
+      address: '127.0.0.1',
+      port: 1,
+      protocols: ['grpc'],
+    });
     const clock = new FakeClock();
     const collector = new Collector({
       registry: m.registry,
@@ -289,7 +323,10 @@ describe('Collector', () => {
     }
     const { latency } = collector.latest;
     assert.equal(latency.times.length, 5);
-    assert.deepEqual(latency.series.map((s) => s.service), ['user-service']);
+    assert.deepEqual(
+      latency.series.map((s) => s.service),
+      ['user-service'],
+    );
     // Each frame holds two 40 ms tries: p99 interpolates inside (0.025, 0.05].
     assert.ok(latency.series[0]!.p99Ms.every((v) => v !== null && v > 25 && v <= 50));
   });

@@ -87,7 +87,11 @@ export class Collector {
     this.#routesPath =
       options.routesPath === undefined ? undefined : checkString('collector.routesPath', options.routesPath);
     this.#intervalMs = checkInteger('collector.intervalMs', options.intervalMs ?? 2_000, 10);
-    const rateWindowMs = checkInteger('collector.rateWindowMs', options.rateWindowMs ?? 30_000, this.#intervalMs);
+    const rateWindowMs = checkInteger(
+      'collector.rateWindowMs',
+      options.rateWindowMs ?? 30_000,
+      this.#intervalMs,
+    );
     const historyMs = checkInteger('collector.historyMs', options.historyMs ?? 600_000, this.#intervalMs);
     this.#scrapeTimeoutMs = checkInteger('collector.scrapeTimeoutMs', options.scrapeTimeoutMs ?? 1_500, 1);
     this.#maxScrapeBytes = checkInteger('collector.maxScrapeBytes', options.maxScrapeBytes ?? 8 << 20, 1);
@@ -193,14 +197,17 @@ export class Collector {
 
   async #discover(): Promise<ServiceInstance[]> {
     const names = new Set(this.#services);
-    for (const vs of this.#routes?.virtualServices ?? []) for (const host of vs.hosts) names.add(shortHost(host));
+    for (const vs of this.#routes?.virtualServices ?? [])
+      for (const host of vs.hosts) names.add(shortHost(host));
     for (const frame of this.#state.frames) {
       for (const key of frame.edges.keys()) names.add(key.slice(key.indexOf(keySep) + 1));
     }
     for (const s of this.#state.instances.values()) names.add(s.instance.service);
-    const lookups = [...names].slice(0, this.#maxServices).map((name) =>
-      this.#registry.lookup(name, { healthyOnly: false }).catch(() => [] as readonly ServiceInstance[]),
-    );
+    const lookups = [...names]
+      .slice(0, this.#maxServices)
+      .map((name) =>
+        this.#registry.lookup(name, { healthyOnly: false }).catch(() => [] as readonly ServiceInstance[]),
+      );
     return (await Promise.all(lookups)).flat();
   }
 
@@ -215,7 +222,10 @@ export class Collector {
           continue;
         }
         try {
-          this.#state.recordScrape(instance.id, await scrape(url, this.#scrapeTimeoutMs, this.#maxScrapeBytes));
+          this.#state.recordScrape(
+            instance.id,
+            await scrape(url, this.#scrapeTimeoutMs, this.#maxScrapeBytes),
+          );
         } catch (error) {
           this.#state.recordFailure(instance.id, (error as Error).message);
         }

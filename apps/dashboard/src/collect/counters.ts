@@ -18,7 +18,11 @@ export class CounterTracker {
   #last: Map<string, number> | undefined;
 
   /** Calls `each(sample, increase)` for every sample `track` accepts, and remembers the values. */
-  update(samples: readonly Sample[], track: (name: string) => boolean, each: (sample: Sample, increase: number) => void): void {
+  update(
+    samples: readonly Sample[],
+    track: (name: string) => boolean,
+    each: (sample: Sample, increase: number) => void,
+  ): void {
     const previous = this.#last;
     const next = new Map<string, number>();
     for (const sample of samples) {

@@ -1,5 +1,5 @@
-import type { Sample } from './prom-text.ts';
 import { attemptKindOf, isErrorOutcome, labelNames as L, metricNames as M } from './metric-names.ts';
+import type { Sample } from './prom-text.ts';
 
 /** Requests, errors and latency-bucket counts added during one frame. */
 export interface Traffic {
@@ -72,7 +72,9 @@ export class Frame {
         countRequests(traffic(this.callees, to), increase, errors);
         const endpoint = labels[L.endpoint];
         if (endpoint) {
-          const ep = traffic(this.endpoints, `${to}${keySep}${endpoint}`) as Traffic & { subset: string | null };
+          const ep = traffic(this.endpoints, `${to}${keySep}${endpoint}`) as Traffic & {
+            subset: string | null;
+          };
           ep.subset ??= subset;
           countRequests(ep, increase, errors);
         }
@@ -94,7 +96,11 @@ export class Frame {
         return;
       }
       case M.serverRequests:
-        countRequests(traffic(this.servers, source), increase, isErrorOutcome(labels[L.outcome]) ? increase : 0);
+        countRequests(
+          traffic(this.servers, source),
+          increase,
+          isErrorOutcome(labels[L.outcome]) ? increase : 0,
+        );
         return;
       case `${M.serverDuration}_bucket`: {
         const le = bound(labels.le);
@@ -119,7 +125,11 @@ export class Frame {
         );
         return;
       case M.deadLetters:
-        addTo(this.deadLetters, `${labels[L.topic] ?? 'unknown'}${keySep}${labels[L.subscription] ?? ''}`, increase);
+        addTo(
+          this.deadLetters,
+          `${labels[L.topic] ?? 'unknown'}${keySep}${labels[L.subscription] ?? ''}`,
+          increase,
+        );
         return;
     }
   }
@@ -163,7 +173,12 @@ function countRequests(t: Traffic, requests: number, errors: number): void {
   t.errors += errors;
 }
 
-function countMessages(map: Map<string, MessageCounts>, key: string, outcome: string | undefined, n: number): void {
+function countMessages(
+  map: Map<string, MessageCounts>,
+  key: string,
+  outcome: string | undefined,
+  n: number,
+): void {
   const counts = map.get(key) ?? { ok: 0, failed: 0 };
   if (outcome === undefined || outcome === 'success') counts.ok += n;
   else counts.failed += n;

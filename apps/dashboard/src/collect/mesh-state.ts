@@ -116,7 +116,8 @@ export class MeshState {
     this.#open = undefined;
     this.#lastClose = at;
     this.#frames.push(frame);
-    for (const [key, n] of frame.deadLetters) this.#deadLetterTotals.set(key, (this.#deadLetterTotals.get(key) ?? 0) + n);
+    for (const [key, n] of frame.deadLetters)
+      this.#deadLetterTotals.set(key, (this.#deadLetterTotals.get(key) ?? 0) + n);
     while (this.#frames.length > 0 && this.#frames[0]!.at <= at - this.rateWindowMs) this.#frames.shift();
     this.#history.push(this.#summarizePoint(frame));
     if (this.#history.length > this.historyPoints) this.#history.shift();

@@ -6,7 +6,12 @@ import { ExpositionParseError, parseExposition } from './prom-text.ts';
 describe('parseExposition', () => {
   it('reads what prom-client writes: types, labels with escapes, histogram buckets with +Inf', async () => {
     const registry = new Registry();
-    const counter = new Counter({ name: 'calls_total', help: 'Calls.', labelNames: ['path', 'note'], registers: [registry] });
+    const counter = new Counter({
+      name: 'calls_total',
+      help: 'Calls.',
+      labelNames: ['path', 'note'],
+      registers: [registry],
+    });
     const histogram = new Histogram({
       name: 'call_seconds',
       help: 'Call time.',
@@ -24,7 +29,9 @@ describe('parseExposition', () => {
     assert.equal(exposition.types.get('calls_total'), 'counter');
     assert.equal(exposition.types.get('call_seconds'), 'histogram');
     const calls = exposition.samples.filter((s) => s.name === 'calls_total');
-    assert.deepEqual(calls, [{ name: 'calls_total', labels: { path: '/a', note: 'say "hi"\\ok\nnext' }, value: 3 }]);
+    assert.deepEqual(calls, [
+      { name: 'calls_total', labels: { path: '/a', note: 'say "hi"\\ok\nnext' }, value: 3 },
+    ]);
     const buckets = exposition.samples
       .filter((s) => s.name === 'call_seconds_bucket')
       .map((s) => [s.labels.le, s.value]);

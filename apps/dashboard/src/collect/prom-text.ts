@@ -65,7 +65,8 @@ export function parseExposition(text: string): Exposition {
       const match = /^#\s*TYPE\s+(\S+)\s+(\S+)\s*$/.exec(line);
       if (match !== null) {
         const type = match[2] as MetricType;
-        if (!metricTypes.has(type)) throw new ExpositionParseError(i + 1, `unknown metric type "${match[2]}"`);
+        if (!metricTypes.has(type))
+          throw new ExpositionParseError(i + 1, `unknown metric type "${match[2]}"`);
         types.set(match[1]!, type);
       }
       continue; // HELP and other comments
@@ -90,7 +91,8 @@ function parseSample(line: string, lineNo: number): Sample {
         break;
       }
       const labelMatch = labelNamePattern.exec(line.slice(pos));
-      if (labelMatch === null) throw new ExpositionParseError(lineNo, `expected a label name at column ${pos + 1}`);
+      if (labelMatch === null)
+        throw new ExpositionParseError(lineNo, `expected a label name at column ${pos + 1}`);
       const label = labelMatch[0];
       pos += label.length;
       while (line[pos] === ' ') pos++;
@@ -116,7 +118,8 @@ function parseSample(line: string, lineNo: number): Sample {
       labels[label] = value;
       while (line[pos] === ' ') pos++;
       if (line[pos] === ',') pos++;
-      else if (line[pos] !== '}') throw new ExpositionParseError(lineNo, `expected , or } after label ${label}`);
+      else if (line[pos] !== '}')
+        throw new ExpositionParseError(lineNo, `expected , or } after label ${label}`);
     }
   }
   const rest = line.slice(pos).trim().split(/\s+/);

@@ -28,11 +28,49 @@ describe('histogramQuantile', () => {
   });
 
   it('is NaN without observations, without +Inf or with one bucket; ±Inf outside 0..1', () => {
-    assert.ok(Number.isNaN(histogramQuantile(0.9, new Map([[0.1, 0], [inf, 0]]))));
-    assert.ok(Number.isNaN(histogramQuantile(0.9, new Map([[0.1, 1], [1, 2]]))));
+    assert.ok(
+      Number.isNaN(
+        histogramQuantile(
+          0.9,
+          new Map([
+            [0.1, 0],
+            [inf, 0],
+          ]),
+        ),
+      ),
+    );
+    assert.ok(
+      Number.isNaN(
+        histogramQuantile(
+          0.9,
+          new Map([
+            [0.1, 1],
+            [1, 2],
+          ]),
+        ),
+      ),
+    );
     assert.ok(Number.isNaN(histogramQuantile(0.9, new Map([[inf, 5]]))));
-    assert.equal(histogramQuantile(-0.1, new Map([[0.1, 1], [inf, 1]])), Number.NEGATIVE_INFINITY);
-    assert.equal(histogramQuantile(1.1, new Map([[0.1, 1], [inf, 1]])), inf);
+    assert.equal(
+      histogramQuantile(
+        -0.1,
+        new Map([
+          [0.1, 1],
+          [inf, 1],
+        ]),
+      ),
+      Number.NEGATIVE_INFINITY,
+    );
+    assert.equal(
+      histogramQuantile(
+        1.1,
+        new Map([
+          [0.1, 1],
+          [inf, 1],
+        ]),
+      ),
+      inf,
+    );
   });
 
   it('repairs counts that decrease with the bound (a scrape that was not atomic)', () => {

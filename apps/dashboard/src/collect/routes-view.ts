@@ -26,7 +26,8 @@ export function summarizeRoutes(
         name: rule.name ?? `rule ${i + 1}`,
         match: rule.match.length === 0 ? 'all requests' : rule.match.map(describeMatch).join(' or '),
         destinations: rule.route.map((d) => ({
-          subset: shortHost(d.host) === service ? (d.subset ?? 'all') : `${shortHost(d.host)}/${d.subset ?? 'all'}`,
+          subset:
+            shortHost(d.host) === service ? (d.subset ?? 'all') : `${shortHost(d.host)}/${d.subset ?? 'all'}`,
           weight: d.weight,
         })),
       }));
@@ -63,7 +64,11 @@ function describeMatch(m: MatchSpec): string {
   for (const [name, spec] of m.queryParams) parts.push(`query ${name}${describeString(spec)}`);
   if (m.port !== undefined) parts.push(`port ${m.port}`);
   if (m.sourceLabels !== undefined) {
-    parts.push(`from ${Object.entries(m.sourceLabels).map(([k, v]) => `${k}=${v}`).join(',')}`);
+    parts.push(
+      `from ${Object.entries(m.sourceLabels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')}`,
+    );
   }
   return parts.length === 0 ? 'all requests' : parts.join(' and ');
 }

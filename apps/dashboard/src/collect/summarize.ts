@@ -24,7 +24,10 @@ interface Sum {
   subset: string | null;
 }
 
-function sumTraffic(frames: readonly Frame[], pick: (frame: Frame) => ReadonlyMap<string, Traffic>): Map<string, Sum> {
+function sumTraffic(
+  frames: readonly Frame[],
+  pick: (frame: Frame) => ReadonlyMap<string, Traffic>,
+): Map<string, Sum> {
   const out = new Map<string, Sum>();
   for (const frame of frames) {
     for (const [key, t] of pick(frame)) {
@@ -42,7 +45,10 @@ function sumTraffic(frames: readonly Frame[], pick: (frame: Frame) => ReadonlyMa
   return out;
 }
 
-function sumCounts(frames: readonly Frame[], pick: (frame: Frame) => ReadonlyMap<string, number>): Map<string, number> {
+function sumCounts(
+  frames: readonly Frame[],
+  pick: (frame: Frame) => ReadonlyMap<string, number>,
+): Map<string, number> {
   const out = new Map<string, number>();
   for (const frame of frames) for (const [key, n] of pick(frame)) addTo(out, key, n);
   return out;

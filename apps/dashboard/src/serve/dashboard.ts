@@ -89,7 +89,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       send(res, 404, 'text/plain', 'not found\n');
       return;
     }
-    res.writeHead(200, { 'content-type': file.type, 'content-length': file.body.length, 'cache-control': 'no-cache' });
+    res.writeHead(200, {
+      'content-type': file.type,
+      'content-length': file.body.length,
+      'cache-control': 'no-cache',
+    });
     res.end(req.method === 'HEAD' ? undefined : file.body);
   };
   server.headersTimeout = 10_000;

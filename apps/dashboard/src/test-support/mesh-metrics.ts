@@ -1,6 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { type AttemptKind, type BreakerState, breakerStateValue, metricNames as M } from '../collect/metric-names.ts';
+import {
+  type AttemptKind,
+  type BreakerState,
+  breakerStateValue,
+  metricNames as M,
+} from '../collect/metric-names.ts';
 
 /** One client try, as a process's client stack records it. */
 export interface ClientTry {
@@ -97,7 +102,11 @@ export class MeshMetrics {
     labelNames: ['topic', 'subscription'],
     registers: [this.registry],
   });
-  readonly #outbox = new Gauge({ name: M.outboxBacklog, help: 'Outbox backlog.', registers: [this.registry] });
+  readonly #outbox = new Gauge({
+    name: M.outboxBacklog,
+    help: 'Outbox backlog.',
+    registers: [this.registry],
+  });
 
   /** Records one client try. */
   clientTry(t: ClientTry): void {

@@ -44,11 +44,19 @@ export async function startUserService(
     }
     const started = performance.now();
     const status = failing ? 503 : 200;
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ id: req.url, version }));
+    res
+      .writeHead(status, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ id: req.url, version }));
     metrics.serverRequest((performance.now() - started) / 1000, failing ? 'error' : 'success');
   });
   const port = await listen(server);
-  const registration = await registry.register({ id, service: 'user-service', version, address: '127.0.0.1', port });
+  const registration = await registry.register({
+    id,
+    service: 'user-service',
+    version,
+    address: '127.0.0.1',
+    port,
+  });
   return {
     id,
     port,

@@ -37,10 +37,14 @@ ${rows === '' ? '' : `<table><thead><tr><th>endpoint</th><th>subset</th><th>heal
 
 /** Each routed host: configured weights per rule, and the observed split of first tries. */
 export function renderRoutes(snapshot: DashboardSnapshot): string {
-  const issues = snapshot.routeIssues.map((i) => `<li>${esc(i)}</li>`).join('');
+  const findings = snapshot.routeIssues.map((i) => `<li>${esc(i)}</li>`).join('');
+  const issues =
+    findings === ''
+      ? ''
+      : `<details class="issues"><summary>${snapshot.routeIssues.length} finding(s) in the routes file</summary><ul>${findings}</ul></details>`;
   const body = snapshot.routes.map(renderRoute).join('');
   if (body === '' && issues === '') return '<p class="empty">No routes file (set MESH_ROUTES).</p>';
-  return `${body}${issues === '' ? '' : `<ul class="issues">${issues}</ul>`}`;
+  return `${body}${issues}`;
 }
 
 function bar(parts: readonly { label: string; percent: number }[]): string {
@@ -91,7 +95,9 @@ export function renderMessaging(snapshot: DashboardSnapshot): string {
   }
   const rows = snapshot.topics
     .map(
-      (t) => `<tr data-topic="${esc(t.topic)}" data-subscription="${esc(t.subscription ?? '')}"><td>${esc(t.topic)}</td><td>${esc(t.subscription ?? '(publishers)')}</td>
+      (
+        t,
+      ) => `<tr data-topic="${esc(t.topic)}" data-subscription="${esc(t.subscription ?? '')}"><td>${esc(t.topic)}</td><td>${esc(t.subscription ?? '(publishers)')}</td>
 <td class="num">${t.subscription === null ? fmtRate(t.publishRate) : ''}${t.publishErrorRate > 0 ? ` <span class="bad">${fmtRate(t.publishErrorRate)} failed</span>` : ''}</td>
 <td class="num">${t.subscription === null ? '' : fmtRate(t.consumeRate)}${t.consumeErrorRate > 0 ? ` <span class="bad">${fmtRate(t.consumeErrorRate)} failed</span>` : ''}</td>
 <td class="num ${t.lag !== null && t.lag > 100 ? 'warn' : ''}">${t.lag ?? '–'}</td>
