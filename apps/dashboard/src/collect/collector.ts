@@ -23,9 +23,9 @@ export interface CollectorOptions {
   readonly routesPath?: string;
   /** Time between scrapes, in ms. Defaults to 2,000. */
   readonly intervalMs?: number;
-  /** Rates, error ratios and p99 are computed over this window, in ms. Defaults to 30,000. */
+  /** Rates, error ratios and p99 are computed over this window, in ms (>= `intervalMs`). Defaults to 30,000 (or two intervals, if longer). */
   readonly rateWindowMs?: number;
-  /** How much latency history the charts keep, in ms. Defaults to 600,000 (10 minutes). */
+  /** How much latency history the charts keep, in ms. Defaults to 600,000 (10 minutes; or ten intervals, if longer). */
   readonly historyMs?: number;
   /** A scrape slower than this fails, in ms. Defaults to 1,500. */
   readonly scrapeTimeoutMs?: number;
@@ -89,10 +89,14 @@ export class Collector {
     this.#intervalMs = checkInteger('collector.intervalMs', options.intervalMs ?? 2_000, 10);
     const rateWindowMs = checkInteger(
       'collector.rateWindowMs',
-      options.rateWindowMs ?? 30_000,
+      options.rateWindowMs ?? Math.max(30_000, 2 * this.#intervalMs),
       this.#intervalMs,
     );
-    const historyMs = checkInteger('collector.historyMs', options.historyMs ?? 600_000, this.#intervalMs);
+    const historyMs = checkInteger(
+      'collector.historyMs',
+      options.historyMs ?? Math.max(600_000, 10 * this.#intervalMs),
+      this.#intervalMs,
+    );
     this.#scrapeTimeoutMs = checkInteger('collector.scrapeTimeoutMs', options.scrapeTimeoutMs ?? 1_500, 1);
     this.#maxScrapeBytes = checkInteger('collector.maxScrapeBytes', options.maxScrapeBytes ?? 8 << 20, 1);
     this.#concurrency = checkInteger('collector.scrapeConcurrency', options.scrapeConcurrency ?? 16, 1);
