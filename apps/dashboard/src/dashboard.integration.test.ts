@@ -134,7 +134,7 @@ describe('dashboard page in Chromium', () => {
     notifier.metrics.published('user-events', 50);
     notifier.metrics.consumed('user-events', 'notifier', 47);
     notifier.metrics.deadLettered('user-events', 'notifier', 3);
-    notifier.metrics.lag('user-events', 'notifier', 12);
+    notifier.metrics.lag('notifier', '0', 12);
 
     const p = await page(t, dashboard.url);
     for (const name of ['gateway', 'user-service', 'notifier']) {
@@ -153,9 +153,9 @@ describe('dashboard page in Chromium', () => {
     const configured = (await p.locator('[data-route="user-service"] .configured').textContent()) ?? '';
     assert.match(configured, /v1 90%/);
     assert.match(configured, /x-canary=true/);
-    await p.locator('tr[data-topic="user-events"][data-subscription="notifier"]').waitFor();
+    await p.locator('tr[data-topic="user-events"][data-group="notifier"]').waitFor();
     const cells = await p
-      .locator('tr[data-topic="user-events"][data-subscription="notifier"] td')
+      .locator('tr[data-topic="user-events"][data-group="notifier"] td')
       .allTextContents();
     assert.equal(cells[4], '12'); // lag
     assert.match(cells[5] ?? '', /^3 \(/); // dead letters

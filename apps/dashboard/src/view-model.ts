@@ -41,8 +41,12 @@ export interface EndpointView extends TrafficView {
   readonly breaker: BreakerStateView;
   /** Callers whose breaker for it is not closed. */
   readonly breakerOpenIn: number;
-  /** Whether any caller's outlier detection ejects it. */
+  /** Whether a caller's outlier detection ejected it within the rate window. */
   readonly ejected: boolean;
+  /** Ejections within the rate window, summed over callers. */
+  readonly ejections: number;
+  /** Tries callers have in flight to it now. */
+  readonly inFlight: number;
 }
 
 /** One service: its instances, the traffic it served, its endpoints as callers see them. */
@@ -52,8 +56,8 @@ export interface ServiceView {
   /** What its servers report (falls back to what its callers saw when it exposes no server metrics). */
   readonly traffic: TrafficView;
   readonly endpoints: readonly EndpointView[];
-  /** Tries in flight in callers' bulkheads toward it. */
-  readonly bulkheadInFlight: number;
+  /** Tries callers have in flight toward it now. */
+  readonly inFlight: number;
   /** Tries per second refused by callers' bulkheads toward it. */
   readonly bulkheadRejectedRate: number;
 }
@@ -104,16 +108,21 @@ export interface RetryView {
   readonly hedgeRate: number;
   /** Tries per first try (1 = no retries); `null` without traffic. */
   readonly amplification: number | null;
-  /** The lowest retry budget left among callers; `null` when none reports one. */
-  readonly budgetAvailable: number | null;
-  /** Retries per second refused by the budget. */
-  readonly budgetExhaustedRate: number;
 }
 
-/** One topic, or one subscription of it. */
+/** One retry budget (clients share one per budget name). */
+export interface BudgetView {
+  readonly budget: string;
+  /** The lowest number of retries left among the processes that report it; `null` when none does. */
+  readonly available: number | null;
+  /** Retries and hedges per second it refused. */
+  readonly exhaustedRate: number;
+}
+
+/** One topic (its publishers, `group` null), or one consumer group of it. */
 export interface TopicView {
   readonly topic: string;
-  readonly subscription: string | null;
+  readonly group: string | null;
   readonly publishRate: number;
   readonly publishErrorRate: number;
   readonly consumeRate: number;
@@ -121,13 +130,13 @@ export interface TopicView {
   readonly deadLetterRate: number;
   /** Dead letters counted since the dashboard started. */
   readonly deadLetters: number;
-  /** Messages waiting (the highest any consumer instance reports); `null` when none reports. */
+  /** Messages the group has not consumed (summed over partitions); `null` where the broker does not report it. */
   readonly lag: number | null;
 }
 
-/** Outbox rows not yet published, per service. */
+/** Outbox rows not yet published, per outbox owner. */
 export interface OutboxView {
-  readonly service: string;
+  readonly owner: string;
   readonly backlog: number;
 }
 
@@ -147,6 +156,7 @@ export interface DashboardSnapshot {
   readonly edges: readonly EdgeView[];
   readonly routes: readonly RouteView[];
   readonly retries: readonly RetryView[];
+  readonly budgets: readonly BudgetView[];
   readonly topics: readonly TopicView[];
   readonly outbox: readonly OutboxView[];
   readonly latency: LatencyHistoryView;

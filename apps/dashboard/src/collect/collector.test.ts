@@ -110,7 +110,7 @@ describe('Collector', () => {
         outcome: i < 5 ? 'error' : 'success',
       });
     }
-    for (let i = 0; i < 45; i++) m.m('users-v1-a').serverRequest(0.01);
+    for (let i = 0; i < 45; i++) m.m('users-v1-a').serverRequest('user-service', 0.01);
     await clock.advance(2_000);
     const snapshot = await collector.tick();
 
@@ -160,11 +160,13 @@ describe('Collector', () => {
     t.after(() => m.close());
     const clock = new FakeClock();
     const collector = new Collector({ registry: m.registry, services: ['gateway', 'user-service'], clock });
+    await collector.tick();
     const gw = m.m('gateway-1');
     gw.breaker('user-service', 'users-v2', 'open');
     gw.breaker('user-service', 'users-v1-a', 'half-open');
     gw.breaker('user-service', 'users-v1-b', 'closed');
-    gw.ejected('user-service', 'users-v2', true);
+    gw.ejected('user-service', 'users-v2');
+    await clock.advance(2_000);
     const snapshot = await collector.tick();
     const endpoints = snapshot.services.find((s) => s.name === 'user-service')?.endpoints ?? [];
     assert.deepEqual(
@@ -266,16 +268,18 @@ describe('Collector', () => {
     for (let i = 0; i < 20; i++) gw.clientTry(call);
     for (let i = 0; i < 5; i++) gw.clientTry({ ...call, attempt: 'retry' });
     gw.clientTry({ ...call, attempt: 'hedge' });
-    gw.retryBudget('user-service', 3, 4);
+    gw.budgetExhausted('user-service', 4);
     const users = m.m('users-v1-a');
     users.published('user-events', 40);
-    users.outbox(7);
-    m.m('users-v2').outbox(2);
+    users.outbox('user-service', 7);
+    m.m('users-v2').outbox('user-service', 2);
     const notifier = m.m('users-v1-b'); // any process may consume
     notifier.consumed('user-events', 'notifier', 36);
-    notifier.consumed('user-events', 'notifier', 2, 'error');
+    notifier.consumed('user-events', 'notifier', 2, 'retry');
     notifier.deadLettered('user-events', 'notifier', 2);
-    notifier.lag('user-events', 'notifier', 4);
+    notifier.lag('notifier', '0', 4);
+    notifier.lag('notifier', '1', 3);
+    m.m('gateway-1').lag('notifier', '0', 4); // another consumer of the group reports partition 0 too
     await clock.advance(2_000);
     const snapshot = await collector.tick();
 
@@ -286,20 +290,17 @@ describe('Collector', () => {
       retryRate: 2.5,
       hedgeRate: 0.5,
       amplification: 1.3,
-      budgetAvailable: 3,
-      budgetExhaustedRate: 2,
     });
-    const published = snapshot.topics.find((x) => x.topic === 'user-events' && x.subscription === null);
+    assert.deepEqual(snapshot.budgets, [{ budget: 'user-service', available: null, exhaustedRate: 2 }]);
+    const published = snapshot.topics.find((x) => x.topic === 'user-events' && x.group === null);
     assert.equal(published?.publishRate, 20);
-    const sub = snapshot.topics.find((x) => x.subscription === 'notifier');
+    const sub = snapshot.topics.find((x) => x.group === 'notifier');
     assert.deepEqual(
       [sub?.consumeRate, sub?.consumeErrorRate, sub?.deadLetterRate, sub?.deadLetters, sub?.lag],
-      [18, 1, 1, 2, 4],
+      [18, 1, 1, 2, 7],
     );
-    assert.deepEqual(snapshot.outbox, [
-      { service: 'gateway', backlog: 0 },
-      { service: 'user-service', backlog: 9 },
-    ]);
+    // Relays of one owner read one outbox: the highest report counts, not the sum.
+    assert.deepEqual(snapshot.outbox, [{ owner: 'user-service', backlog: 7 }]);
   });
 
   it('keeps a bounded latency history of the busiest services', async (t) => {

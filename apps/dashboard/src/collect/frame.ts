@@ -1,5 +1,4 @@
-import { attemptKindOf, isErrorOutcome, labelNames as L, metricNames as M } from './metric-names.ts';
-import type { Sample } from './prom-text.ts';
+import type { CounterFact } from './facts.ts';
 
 /** Requests, errors and latency-bucket counts added during one frame. */
 export interface Traffic {
@@ -7,6 +6,8 @@ export interface Traffic {
   errors: number;
   /** Cumulative bucket counts added, by upper bound in seconds. */
   readonly buckets: Map<number, number>;
+  /** The subset of an endpoint's tries. */
+  subset: string | null;
 }
 
 /** First tries, retries and hedges toward one service. */
@@ -33,7 +34,7 @@ export class Frame {
   /** `from␀to` → client traffic. */
   readonly edges = new Map<string, Traffic>();
   /** `service␀endpoint` → client traffic (with its subset). */
-  readonly endpoints = new Map<string, Traffic & { subset: string | null }>();
+  readonly endpoints = new Map<string, Traffic>();
   /** callee service → client traffic from every caller. */
   readonly callees = new Map<string, Traffic>();
   /** service → traffic its servers answered. */
@@ -41,14 +42,17 @@ export class Frame {
   /** `service␀subset` → first tries. */
   readonly subsets = new Map<string, number>();
   readonly attempts = new Map<string, Attempts>();
+  /** budget → retries it refused. */
   readonly budgetExhausted = new Map<string, number>();
+  /** service → tries its callers' bulkheads refused. */
   readonly bulkheadRejected = new Map<string, number>();
+  /** `service␀endpoint` → ejections. */
+  readonly ejections = new Map<string, number>();
   readonly published = new Map<string, MessageCounts>();
-  /** `topic␀subscription` → deliveries. */
+  /** `topic␀group` → deliveries. */
   readonly consumed = new Map<string, MessageCounts>();
-  /** `topic␀subscription` → dead letters. */
+  /** `topic␀group` → dead letters. */
   readonly deadLetters = new Map<string, number>();
-
   /** Unix ms when the frame closed (set by {@link Frame.close}). */
   at = 0;
   /** How long it covers, in ms. */
@@ -60,109 +64,65 @@ export class Frame {
     this.durationMs = durationMs;
   }
 
-  /** Adds one sample's increase, scraped from an instance of `source`. */
-  add(source: string, sample: Sample, increase: number): void {
-    const labels = sample.labels;
-    switch (sample.name) {
-      case M.clientRequests: {
-        const to = labels[L.service] ?? 'unknown';
-        const errors = isErrorOutcome(labels[L.outcome]) ? increase : 0;
-        const subset = labels[L.subset] || null;
-        countRequests(traffic(this.edges, `${source}${keySep}${to}`), increase, errors);
-        countRequests(traffic(this.callees, to), increase, errors);
-        const endpoint = labels[L.endpoint];
-        if (endpoint) {
-          const ep = traffic(this.endpoints, `${to}${keySep}${endpoint}`) as Traffic & {
-            subset: string | null;
-          };
-          ep.subset ??= subset;
+  /** Adds one fact's increase, scraped from an instance of service `source`. */
+  add(source: string, fact: CounterFact, increase: number): void {
+    switch (fact.kind) {
+      case 'client-tries': {
+        const errors = fact.error ? increase : 0;
+        countRequests(traffic(this.edges, `${source}${keySep}${fact.to}`), increase, errors);
+        countRequests(traffic(this.callees, fact.to), increase, errors);
+        if (fact.endpoint !== null) {
+          const ep = traffic(this.endpoints, `${fact.to}${keySep}${fact.endpoint}`);
+          ep.subset ??= fact.subset;
           countRequests(ep, increase, errors);
         }
-        const kind = attemptKindOf(labels[L.attempt]);
-        const attempts = this.attempts.get(to) ?? { first: 0, retry: 0, hedge: 0 };
-        attempts[kind] += increase;
-        this.attempts.set(to, attempts);
-        if (kind === 'first' && subset !== null) addTo(this.subsets, `${to}${keySep}${subset}`, increase);
+        const attempts = this.attempts.get(fact.to) ?? { first: 0, retry: 0, hedge: 0 };
+        attempts[fact.attempt] += increase;
+        this.attempts.set(fact.to, attempts);
+        if (fact.attempt === 'first' && fact.subset !== null) {
+          addTo(this.subsets, `${fact.to}${keySep}${fact.subset}`, increase);
+        }
         return;
       }
-      case `${M.clientDuration}_bucket`: {
-        const le = bound(labels.le);
-        if (le === undefined) return;
-        const to = labels[L.service] ?? 'unknown';
-        addTo(traffic(this.edges, `${source}${keySep}${to}`).buckets, le, increase);
-        addTo(traffic(this.callees, to).buckets, le, increase);
-        const endpoint = labels[L.endpoint];
-        if (endpoint) addTo(traffic(this.endpoints, `${to}${keySep}${endpoint}`).buckets, le, increase);
+      case 'client-bucket':
+        addTo(traffic(this.edges, `${source}${keySep}${fact.to}`).buckets, fact.le, increase);
+        addTo(traffic(this.callees, fact.to).buckets, fact.le, increase);
+        if (fact.endpoint !== null) {
+          addTo(traffic(this.endpoints, `${fact.to}${keySep}${fact.endpoint}`).buckets, fact.le, increase);
+        }
         return;
-      }
-      case M.serverRequests:
-        countRequests(
-          traffic(this.servers, source),
-          increase,
-          isErrorOutcome(labels[L.outcome]) ? increase : 0,
-        );
+      case 'server-requests':
+        countRequests(traffic(this.servers, fact.service ?? source), increase, fact.error ? increase : 0);
         return;
-      case `${M.serverDuration}_bucket`: {
-        const le = bound(labels.le);
-        if (le !== undefined) addTo(traffic(this.servers, source).buckets, le, increase);
+      case 'server-bucket':
+        addTo(traffic(this.servers, fact.service ?? source).buckets, fact.le, increase);
         return;
-      }
-      case M.retryBudgetExhausted:
-        addTo(this.budgetExhausted, labels[L.service] ?? 'unknown', increase);
+      case 'budget-exhausted':
+        addTo(this.budgetExhausted, fact.budget, increase);
         return;
-      case M.bulkheadRejected:
-        addTo(this.bulkheadRejected, labels[L.service] ?? 'unknown', increase);
+      case 'bulkhead-rejected':
+        addTo(this.bulkheadRejected, fact.to, increase);
         return;
-      case M.messagesPublished:
-        countMessages(this.published, labels[L.topic] ?? 'unknown', labels[L.outcome], increase);
+      case 'ejections':
+        addTo(this.ejections, `${fact.to}${keySep}${fact.endpoint}`, increase);
         return;
-      case M.messagesConsumed:
-        countMessages(
-          this.consumed,
-          `${labels[L.topic] ?? 'unknown'}${keySep}${labels[L.subscription] ?? ''}`,
-          labels[L.outcome],
-          increase,
-        );
+      case 'published':
+        countMessages(this.published, fact.topic, fact.error, increase);
         return;
-      case M.deadLetters:
-        addTo(
-          this.deadLetters,
-          `${labels[L.topic] ?? 'unknown'}${keySep}${labels[L.subscription] ?? ''}`,
-          increase,
-        );
+      case 'consumed':
+        countMessages(this.consumed, `${fact.topic}${keySep}${fact.group}`, fact.error, increase);
+        return;
+      case 'dead-letters':
+        addTo(this.deadLetters, `${fact.topic}${keySep}${fact.group}`, increase);
         return;
     }
   }
 }
 
-/** Whether the collector tracks increases of samples named `name` (the counters {@link Frame.add} reads). */
-export function isTrackedCounter(name: string): boolean {
-  return trackedCounters.has(name);
-}
-
-const trackedCounters = new Set<string>([
-  M.clientRequests,
-  `${M.clientDuration}_bucket`,
-  M.serverRequests,
-  `${M.serverDuration}_bucket`,
-  M.retryBudgetExhausted,
-  M.bulkheadRejected,
-  M.messagesPublished,
-  M.messagesConsumed,
-  M.deadLetters,
-]);
-
-function bound(le: string | undefined): number | undefined {
-  if (le === undefined) return undefined;
-  if (le === '+Inf') return Number.POSITIVE_INFINITY;
-  const value = Number(le);
-  return Number.isFinite(value) ? value : undefined;
-}
-
 function traffic(map: Map<string, Traffic>, key: string): Traffic {
   let t = map.get(key);
   if (t === undefined) {
-    t = { requests: 0, errors: 0, buckets: new Map(), subset: null } as Traffic;
+    t = { requests: 0, errors: 0, buckets: new Map(), subset: null };
     map.set(key, t);
   }
   return t;
@@ -173,15 +133,10 @@ function countRequests(t: Traffic, requests: number, errors: number): void {
   t.errors += errors;
 }
 
-function countMessages(
-  map: Map<string, MessageCounts>,
-  key: string,
-  outcome: string | undefined,
-  n: number,
-): void {
+function countMessages(map: Map<string, MessageCounts>, key: string, failed: boolean, n: number): void {
   const counts = map.get(key) ?? { ok: 0, failed: 0 };
-  if (outcome === undefined || outcome === 'success') counts.ok += n;
-  else counts.failed += n;
+  if (failed) counts.failed += n;
+  else counts.ok += n;
   map.set(key, counts);
 }
 

@@ -1,14 +1,21 @@
 import type { ServiceInstance } from '@meshkit/discovery';
 import { CounterTracker } from './counters.ts';
-import { Frame, isTrackedCounter } from './frame.ts';
-import { metricNames as M } from './metric-names.ts';
-import type { Exposition, Sample } from './prom-text.ts';
+import type { GaugeFact } from './facts.ts';
+import { Frame } from './frame.ts';
+import { counterFact, gaugeFact } from './metric-names.ts';
+import type { Exposition } from './prom-text.ts';
+
+/** A gauge of the latest scrape: what it says, and its value. */
+export interface GaugeReading {
+  readonly fact: GaugeFact;
+  readonly value: number;
+}
 
 /** The latest gauges of one instance and how its last scrape went. */
 export interface InstanceState {
   readonly instance: ServiceInstance;
   readonly counters: CounterTracker;
-  gauges: readonly Sample[];
+  gauges: readonly GaugeReading[];
   scraped: boolean;
   scrapeError: string | null;
 }
@@ -19,15 +26,6 @@ export interface HistoryPoint {
   readonly p99Ms: ReadonlyMap<string, number | null>;
   readonly rates: ReadonlyMap<string, number>;
 }
-
-const gaugeNames = new Set<string>([
-  M.retryBudgetAvailable,
-  M.breakerState,
-  M.bulkheadInFlight,
-  M.outlierEjected,
-  M.consumerLag,
-  M.outboxBacklog,
-]);
 
 /**
  * What the collector knows: per instance its counter values and latest gauges; the frames of counter
@@ -92,10 +90,15 @@ export class MeshState {
     if (state === undefined) return;
     const frame = this.#openFrame();
     const source = state.instance.service;
-    state.counters.update(exposition.samples, isTrackedCounter, (sample, increase) =>
-      frame.add(source, sample, increase),
+    state.counters.update(exposition.samples, counterFact, (fact, increase) =>
+      frame.add(source, fact, increase),
     );
-    state.gauges = exposition.samples.filter((s) => gaugeNames.has(s.name));
+    const gauges: GaugeReading[] = [];
+    for (const sample of exposition.samples) {
+      const fact = gaugeFact(sample);
+      if (fact !== undefined && Number.isFinite(sample.value)) gauges.push({ fact, value: sample.value });
+    }
+    state.gauges = gauges;
     state.scraped = true;
     state.scrapeError = null;
   }

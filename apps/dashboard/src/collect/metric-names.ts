@@ -1,90 +1,170 @@
 /**
- * The one place that knows the metric names and labels `@meshkit/observability` exposes at `/metrics`,
- * and how their values map onto the dashboard's model. Realign this file, and only this file, when those
- * names change.
+ * The one place that knows the metric names and labels `@meshkit/observability` exposes at `/metrics`
+ * (OpenTelemetry semantic conventions in Prometheus form, plus `meshkit_*`), and how each sample maps
+ * onto the dashboard's facts. Realign this file, and only this file, when those names change.
  *
  * Client metrics are recorded by the calling process: the caller is the scraped instance's own
- * service, the callee is the `service` label. Server metrics are recorded by the called process.
+ * service, the callee the `service` label.
  */
+import type { AttemptKind, BreakerState, CounterFact, GaugeFact } from './facts.ts';
+import type { Sample } from './prom-text.ts';
 
-/** Metric family names (histograms without the `_bucket`/`_sum`/`_count` suffix). */
+/** Metric family names (histograms without their `_bucket`/`_count`/`_sum` suffix). */
 export const metricNames = {
-  /** counter {service, route, subset, endpoint, method, outcome, attempt}: tries made by clients. */
-  clientRequests: 'meshkit_client_requests_total',
-  /** histogram {service, route, subset, endpoint, method, outcome}, seconds: one try, as the client saw it. */
-  clientDuration: 'meshkit_client_request_duration_seconds',
-  /** counter {route, method, outcome}: requests a server answered (its own service is the instance's). */
-  serverRequests: 'meshkit_server_requests_total',
-  /** histogram {route, method, outcome}, seconds. */
-  serverDuration: 'meshkit_server_request_duration_seconds',
-  /** gauge {service}: retries the client's shared retry budget still allows. */
-  retryBudgetAvailable: 'meshkit_retry_budget_available',
-  /** counter {service}: retries refused because the budget was spent. */
-  retryBudgetExhausted: 'meshkit_retry_budget_exhausted_total',
-  /** gauge {service, endpoint}: the per-endpoint breaker, encoded by {@link breakerStateOf}. */
+  /** histogram, one per try: {service, subset, endpoint, server_address, http_request_method, http_route, http_response_status_code, attempt_kind, outcome}. */
+  httpClient: 'http_client_request_duration_seconds',
+  /** histogram, one per try: {service, subset, endpoint, server_address, rpc_system, rpc_service, rpc_method, rpc_grpc_status_code, attempt_kind, outcome}. */
+  rpcClient: 'rpc_client_duration_seconds',
+  /** histogram: {service, http_request_method, http_route, http_response_status_code}. */
+  httpServer: 'http_server_request_duration_seconds',
+  /** histogram: {service, rpc_system, rpc_service, rpc_method, rpc_grpc_status_code}. */
+  rpcServer: 'rpc_server_duration_seconds',
+  /** counter {layer, budget}. */
+  budgetExhausted: 'meshkit_retry_budget_exhausted_total',
+  /** gauge {budget}: retries the budget still allows (not exposed yet; read when it is). */
+  budgetAvailable: 'meshkit_retry_budget_available',
+  /** gauge {service, endpoint, state}: 1 for the current state, 0 for the others. */
   breakerState: 'meshkit_circuit_breaker_state',
-  /** gauge {service, subset}: tries in flight in the bulkhead. */
-  bulkheadInFlight: 'meshkit_bulkhead_in_flight',
-  /** counter {service, subset}: tries refused by a full bulkhead. */
-  bulkheadRejected: 'meshkit_bulkhead_rejected_total',
-  /** gauge {service, endpoint}: 1 while outlier detection ejects the endpoint. */
-  outlierEjected: 'meshkit_outlier_ejected',
-  /** counter {service, endpoint}: ejections so far. */
-  outlierEjections: 'meshkit_outlier_ejections_total',
-  /** counter {service, subset, endpoint}: balancer picks. */
-  balancerPicks: 'meshkit_balancer_picks_total',
-  /** counter {topic, outcome}: messages published (outcome success or error). */
-  messagesPublished: 'meshkit_messaging_published_total',
-  /** counter {topic, subscription, outcome}: deliveries handled by consumers. */
-  messagesConsumed: 'meshkit_messaging_consumed_total',
-  /** counter {topic, subscription}: messages moved to the dead-letter queue. */
+  /** counter {service, endpoint}. */
+  bulkheadRejections: 'meshkit_bulkhead_rejections_total',
+  /** gauge {service, endpoint}: attempts in flight (what the bulkhead holds). */
+  attemptsInFlight: 'meshkit_client_attempts_in_flight',
+  /** counter {service, endpoint}. */
+  ejections: 'meshkit_outlier_ejections_total',
+  /** counter {messaging_destination_name, outcome}. */
+  sent: 'messaging_client_sent_messages_total',
+  /** counter {messaging_destination_name, messaging_consumer_group_name, settlement}. */
+  consumed: 'messaging_client_consumed_messages_total',
+  /** counter {messaging_destination_name, messaging_consumer_group_name, reason}. */
   deadLetters: 'meshkit_messaging_dead_letters_total',
-  /** gauge {topic, subscription}: messages waiting for the subscription. */
-  consumerLag: 'meshkit_messaging_consumer_lag',
-  /** gauge {}: outbox rows not yet published. */
+  /** gauge {messaging_consumer_group_name, messaging_destination_partition_id}. */
+  consumerLag: 'messaging_consumer_lag',
+  /** gauge {owner}. */
   outboxBacklog: 'meshkit_outbox_backlog',
 } as const;
 
-/** Label names used above. */
-export const labelNames = {
-  service: 'service',
-  route: 'route',
-  subset: 'subset',
-  endpoint: 'endpoint',
-  method: 'method',
-  outcome: 'outcome',
-  attempt: 'attempt',
-  topic: 'topic',
-  subscription: 'subscription',
-} as const;
+const M = metricNames;
 
-/** What kind of try a client request was (`attempt` label). */
-export type AttemptKind = 'first' | 'retry' | 'hedge';
+/** An `outcome` that counts as an error: `error` and `timeout` (not `success`, `cancelled`, `rejected`). */
+export function isErrorOutcome(outcome: string | undefined): boolean {
+  return outcome === 'error' || outcome === 'timeout';
+}
 
-/** Reads the `attempt` label; anything unknown counts as a first try. */
-export function attemptKindOf(label: string | undefined): AttemptKind {
+/** gRPC codes that count as a server error: UNKNOWN, DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE, DATA_LOSS. */
+const grpcServerErrors = new Set(['2', '4', '13', '14', '15']);
+
+function attemptKind(label: string | undefined): AttemptKind {
   return label === 'retry' || label === 'hedge' ? label : 'first';
 }
 
-/**
- * Whether an `outcome` label counts as an error: core's endpoint outcomes `error`, `gateway` and
- * `local` do; `success` and `ignore` (4xx, cancellations, meshkit's own refusals) do not.
- */
-export function isErrorOutcome(outcome: string | undefined): boolean {
-  return outcome === 'error' || outcome === 'gateway' || outcome === 'local';
+function bound(le: string | undefined): number | undefined {
+  if (le === undefined) return undefined;
+  if (le === '+Inf') return Number.POSITIVE_INFINITY;
+  const value = Number(le);
+  return Number.isFinite(value) ? value : undefined;
 }
 
-/** A circuit breaker's state as shown. */
-export type BreakerState = 'closed' | 'open' | 'half-open';
+const orNull = (value: string | undefined): string | null =>
+  value === undefined || value === '' ? null : value;
 
-/** Decodes {@link metricNames.breakerState}: 0 closed, 1 open, 2 half-open. */
-export function breakerStateOf(value: number): BreakerState {
-  if (value === 1) return 'open';
-  if (value === 2) return 'half-open';
-  return 'closed';
+/** Maps a counting sample to its fact; `undefined` for samples the dashboard does not read. */
+export function counterFact(sample: Sample): CounterFact | undefined {
+  const l = sample.labels;
+  switch (sample.name) {
+    case `${M.httpClient}_count`:
+    case `${M.rpcClient}_count`:
+      return {
+        kind: 'client-tries',
+        to: l.service || 'unknown',
+        subset: orNull(l.subset),
+        endpoint: orNull(l.endpoint),
+        attempt: attemptKind(l.attempt_kind),
+        error: isErrorOutcome(l.outcome),
+      };
+    case `${M.httpClient}_bucket`:
+    case `${M.rpcClient}_bucket`: {
+      const le = bound(l.le);
+      return le === undefined
+        ? undefined
+        : { kind: 'client-bucket', to: l.service || 'unknown', endpoint: orNull(l.endpoint), le };
+    }
+    case `${M.httpServer}_count`:
+      return {
+        kind: 'server-requests',
+        service: orNull(l.service),
+        error: Number(l.http_response_status_code) >= 500,
+      };
+    case `${M.rpcServer}_count`:
+      return {
+        kind: 'server-requests',
+        service: orNull(l.service),
+        error: grpcServerErrors.has(l.rpc_grpc_status_code ?? ''),
+      };
+    case `${M.httpServer}_bucket`:
+    case `${M.rpcServer}_bucket`: {
+      const le = bound(l.le);
+      return le === undefined ? undefined : { kind: 'server-bucket', service: orNull(l.service), le };
+    }
+    case M.budgetExhausted:
+      return { kind: 'budget-exhausted', budget: l.budget || l.layer || 'retry budget' };
+    case M.bulkheadRejections:
+      return { kind: 'bulkhead-rejected', to: l.service || 'unknown', endpoint: orNull(l.endpoint) };
+    case M.ejections:
+      return l.endpoint ? { kind: 'ejections', to: l.service || 'unknown', endpoint: l.endpoint } : undefined;
+    case M.sent:
+      return {
+        kind: 'published',
+        topic: l.messaging_destination_name || 'unknown',
+        error: l.outcome !== 'success',
+      };
+    case M.consumed:
+      return {
+        kind: 'consumed',
+        topic: l.messaging_destination_name || 'unknown',
+        group: l.messaging_consumer_group_name || '',
+        error: l.settlement !== 'ack',
+      };
+    case M.deadLetters:
+      return {
+        kind: 'dead-letters',
+        topic: l.messaging_destination_name || 'unknown',
+        group: l.messaging_consumer_group_name || '',
+      };
+  }
+  return undefined;
 }
 
-/** The value {@link metricNames.breakerState} takes for `state` (the inverse of {@link breakerStateOf}). */
-export function breakerStateValue(state: BreakerState): number {
-  return state === 'open' ? 1 : state === 'half-open' ? 2 : 0;
+/** Maps a gauge sample to its fact; `undefined` for samples the dashboard does not read. */
+export function gaugeFact(sample: Sample): GaugeFact | undefined {
+  const l = sample.labels;
+  switch (sample.name) {
+    case M.breakerState: {
+      // One-hot: only the current state's series is 1. `isolated` (opened by hand) shows as open.
+      if (sample.value !== 1 || !l.endpoint) return undefined;
+      const state: BreakerState | undefined =
+        l.state === 'closed'
+          ? 'closed'
+          : l.state === 'half-open'
+            ? 'half-open'
+            : l.state === 'open' || l.state === 'isolated'
+              ? 'open'
+              : undefined;
+      return state === undefined
+        ? undefined
+        : { kind: 'breaker', to: l.service || 'unknown', endpoint: l.endpoint, state };
+    }
+    case M.budgetAvailable:
+      return { kind: 'budget-available', budget: l.budget || 'retry budget' };
+    case M.attemptsInFlight:
+      return { kind: 'in-flight', to: l.service || 'unknown', endpoint: orNull(l.endpoint) };
+    case M.consumerLag:
+      return {
+        kind: 'lag',
+        group: l.messaging_consumer_group_name || '',
+        partition: l.messaging_destination_partition_id || '',
+      };
+    case M.outboxBacklog:
+      return { kind: 'outbox', owner: l.owner || 'outbox' };
+  }
+  return undefined;
 }

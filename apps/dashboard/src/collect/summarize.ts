@@ -1,5 +1,6 @@
 import type { RouteConfig } from '@meshkit/routing';
 import type {
+  BudgetView,
   DashboardSnapshot,
   EdgeView,
   EndpointView,
@@ -10,9 +11,9 @@ import type {
   TopicView,
   TrafficView,
 } from '../view-model.ts';
+import type { BreakerState } from './facts.ts';
 import { type Attempts, addTo, type Frame, keySep, type MessageCounts, type Traffic } from './frame.ts';
 import type { HistoryPoint, MeshState } from './mesh-state.ts';
-import { breakerStateOf, labelNames as L, metricNames as M } from './metric-names.ts';
 import { histogramQuantile } from './quantile.ts';
 import { summarizeRoutes } from './routes-view.ts';
 
@@ -103,10 +104,10 @@ export function summarize(state: MeshState, options: SummarizeOptions): Dashboar
 
   // Gauges from every instance's latest scrape.
   const breakers = new Map<string, { worst: number; notClosed: number }>();
-  const ejected = new Set<string>();
   const budgets = new Map<string, number>();
-  const bulkheads = new Map<string, number>();
-  const lags = new Map<string, number>();
+  const inFlight = new Map<string, number>();
+  const inFlightByService = new Map<string, number>();
+  const lagByPartition = new Map<string, number>();
   const outbox = new Map<string, number>();
   const instancesByService = new Map<string, InstanceView[]>();
   for (const s of state.instances.values()) {
@@ -122,44 +123,44 @@ export function summarize(state: MeshState, options: SummarizeOptions): Dashboar
       scrapeError: s.scrapeError,
     });
     instancesByService.set(i.service, list);
-    for (const g of s.gauges) {
-      const service = g.labels[L.service] ?? 'unknown';
-      switch (g.name) {
-        case M.breakerState: {
-          const key = `${service}${keySep}${g.labels[L.endpoint] ?? ''}`;
+    for (const { fact, value } of s.gauges) {
+      switch (fact.kind) {
+        case 'breaker': {
+          const key = `${fact.to}${keySep}${fact.endpoint}`;
           const b = breakers.get(key) ?? { worst: 0, notClosed: 0 };
-          const state = breakerStateOf(g.value);
-          if (state !== 'closed') b.notClosed++;
-          if (severity(state) > b.worst) b.worst = severity(state);
+          if (fact.state !== 'closed') b.notClosed++;
+          b.worst = Math.max(b.worst, severity(fact.state));
           breakers.set(key, b);
           break;
         }
-        case M.outlierEjected:
-          if (g.value > 0) ejected.add(`${service}${keySep}${g.labels[L.endpoint] ?? ''}`);
+        case 'budget-available':
+          budgets.set(fact.budget, Math.min(budgets.get(fact.budget) ?? Number.POSITIVE_INFINITY, value));
           break;
-        case M.retryBudgetAvailable:
-          budgets.set(service, Math.min(budgets.get(service) ?? Number.POSITIVE_INFINITY, g.value));
+        case 'in-flight':
+          addTo(inFlightByService, fact.to, value);
+          if (fact.endpoint !== null) addTo(inFlight, `${fact.to}${keySep}${fact.endpoint}`, value);
           break;
-        case M.bulkheadInFlight:
-          addTo(bulkheads, service, g.value);
-          break;
-        case M.consumerLag: {
-          const key = `${g.labels[L.topic] ?? 'unknown'}${keySep}${g.labels[L.subscription] ?? ''}`;
-          lags.set(key, Math.max(lags.get(key) ?? 0, g.value));
+        case 'lag': {
+          // Every consumer instance of a group may report the same partition: the highest counts.
+          const key = `${fact.group}${keySep}${fact.partition}`;
+          lagByPartition.set(key, Math.max(lagByPartition.get(key) ?? 0, value));
           break;
         }
-        case M.outboxBacklog:
-          addTo(outbox, i.service, g.value);
+        case 'outbox':
+          outbox.set(fact.owner, Math.max(outbox.get(fact.owner) ?? 0, value));
           break;
       }
     }
   }
+  const lags = new Map<string, number>();
+  for (const [key, n] of lagByPartition) addTo(lags, key.slice(0, key.indexOf(keySep)), n);
+  const ejections = sumCounts(frames, (f) => f.ejections);
 
   // Services: those registered, those called, and those that breakers name.
   const names = new Set<string>(instancesByService.keys());
   for (const key of edges.keys()) for (const name of key.split(keySep)) names.add(name);
   const byService = new Map<string, EndpointView[]>();
-  const endpointKeys = new Set<string>([...endpoints.keys(), ...breakers.keys(), ...ejected]);
+  const endpointKeys = new Set<string>([...endpoints.keys(), ...breakers.keys(), ...ejections.keys()]);
   for (const key of endpointKeys) {
     const [service = '', endpoint = ''] = key.split(keySep);
     if (endpoint === '') continue;
@@ -174,7 +175,9 @@ export function summarize(state: MeshState, options: SummarizeOptions): Dashboar
       health: healthOf(instancesByService.get(service), endpoint),
       breaker: b === undefined ? 'closed' : stateOfSeverity(b.worst),
       breakerOpenIn: b?.notClosed ?? 0,
-      ejected: ejected.has(key),
+      ejected: (ejections.get(key) ?? 0) > 0,
+      ejections: ejections.get(key) ?? 0,
+      inFlight: inFlight.get(key) ?? 0,
     });
     byService.set(service, list);
   }
@@ -184,7 +187,7 @@ export function summarize(state: MeshState, options: SummarizeOptions): Dashboar
     instances: (instancesByService.get(name) ?? []).sort((a, b) => a.id.localeCompare(b.id)),
     traffic: trafficView(servers.get(name) ?? callees.get(name), spanS),
     endpoints: (byService.get(name) ?? []).sort((a, b) => a.endpoint.localeCompare(b.endpoint)),
-    bulkheadInFlight: bulkheads.get(name) ?? 0,
+    inFlight: inFlightByService.get(name) ?? 0,
     bulkheadRejectedRate: rate(rejected.get(name) ?? 0),
   }));
 
@@ -203,24 +206,29 @@ export function summarize(state: MeshState, options: SummarizeOptions): Dashboar
       attempts.set(service, total);
     }
   }
-  const exhausted = sumCounts(frames, (f) => f.budgetExhausted);
-  const retryNames = new Set([...attempts.keys(), ...budgets.keys(), ...exhausted.keys()]);
-  const retries: RetryView[] = [...retryNames].sort().map((service) => {
+  const retries: RetryView[] = [...attempts.keys()].sort().map((service) => {
     const a = attempts.get(service) ?? { first: 0, retry: 0, hedge: 0 };
-    const budget = budgets.get(service);
     return {
       service,
       firstRate: rate(a.first),
       retryRate: rate(a.retry),
       hedgeRate: rate(a.hedge),
       amplification: a.first > 0 ? (a.first + a.retry + a.hedge) / a.first : null,
-      budgetAvailable: budget === undefined ? null : budget,
-      budgetExhaustedRate: rate(exhausted.get(service) ?? 0),
     };
   });
+  const exhausted = sumCounts(frames, (f) => f.budgetExhausted);
+  const budgetViews: BudgetView[] = [...new Set([...budgets.keys(), ...exhausted.keys()])]
+    .sort()
+    .map((budget) => ({
+      budget,
+      available: budgets.get(budget) ?? null,
+      exhaustedRate: rate(exhausted.get(budget) ?? 0),
+    }));
 
   const topics = topicViews(frames, lags, state.deadLetterTotals, rate);
-  const outboxViews: OutboxView[] = [...outbox].sort().map(([service, backlog]) => ({ service, backlog }));
+  const outboxViews: OutboxView[] = [...outbox]
+    .sort((a, b) => a[0].localeCompare(b[0]))
+    .map(([owner, backlog]) => ({ owner, backlog }));
   const subsets = sumCounts(frames, (f) => f.subsets);
 
   return {
@@ -230,6 +238,7 @@ export function summarize(state: MeshState, options: SummarizeOptions): Dashboar
     edges: edgeViews.sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to)),
     routes: summarizeRoutes(options.routes, subsets, rate),
     retries,
+    budgets: budgetViews,
     topics,
     outbox: outboxViews,
     latency: latencyHistory(state.history, options.latencySeries),
@@ -237,11 +246,11 @@ export function summarize(state: MeshState, options: SummarizeOptions): Dashboar
   };
 }
 
-function severity(state: 'closed' | 'open' | 'half-open'): number {
+function severity(state: BreakerState): number {
   return state === 'open' ? 2 : state === 'half-open' ? 1 : 0;
 }
 
-function stateOfSeverity(n: number): 'closed' | 'open' | 'half-open' {
+function stateOfSeverity(n: number): BreakerState {
   return n === 2 ? 'open' : n === 1 ? 'half-open' : 'closed';
 }
 
@@ -267,7 +276,7 @@ function topicViews(
   for (const [topic, p] of published) {
     views.push({
       topic,
-      subscription: null,
+      group: null,
       publishRate: rate(p.ok),
       publishErrorRate: rate(p.failed),
       consumeRate: 0,
@@ -277,25 +286,40 @@ function topicViews(
       lag: null,
     });
   }
-  const subscriptions = new Set([...consumed.keys(), ...lags.keys(), ...deadTotals.keys()]);
-  for (const key of subscriptions) {
-    const [topic = '', subscription = ''] = key.split(keySep);
+  const groups = new Set([...consumed.keys(), ...deadTotals.keys()]);
+  const shownLag = new Set<string>();
+  for (const key of groups) {
+    const [topic = '', group = ''] = key.split(keySep);
     const c = consumed.get(key) ?? { ok: 0, failed: 0 };
+    shownLag.add(group);
     views.push({
       topic,
-      subscription,
+      group,
       publishRate: 0,
       publishErrorRate: 0,
       consumeRate: rate(c.ok),
       consumeErrorRate: rate(c.failed),
       deadLetterRate: rate(dead.get(key) ?? 0),
       deadLetters: deadTotals.get(key) ?? 0,
-      lag: lags.get(key) ?? null,
+      lag: lags.get(group) ?? null,
     });
   }
-  return views.sort(
-    (a, b) => a.topic.localeCompare(b.topic) || (a.subscription ?? '').localeCompare(b.subscription ?? ''),
-  );
+  // Lag is reported per group and partition, without the topic: a group with lag and no traffic yet.
+  for (const [group, lag] of lags) {
+    if (shownLag.has(group)) continue;
+    views.push({
+      topic: '',
+      group,
+      publishRate: 0,
+      publishErrorRate: 0,
+      consumeRate: 0,
+      consumeErrorRate: 0,
+      deadLetterRate: 0,
+      deadLetters: 0,
+      lag,
+    });
+  }
+  return views.sort((a, b) => a.topic.localeCompare(b.topic) || (a.group ?? '').localeCompare(b.group ?? ''));
 }
 
 function mergeCounts(into: Map<string, MessageCounts>, from: ReadonlyMap<string, MessageCounts>): void {

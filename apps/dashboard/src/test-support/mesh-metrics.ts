@@ -1,11 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import {
-  type AttemptKind,
-  type BreakerState,
-  breakerStateValue,
-  metricNames as M,
-} from '../collect/metric-names.ts';
+import type { AttemptKind, BreakerState } from '../collect/facts.ts';
+import { metricNames as M } from '../collect/metric-names.ts';
 
 /** One client try, as a process's client stack records it. */
 export interface ClientTry {
@@ -14,151 +10,179 @@ export interface ClientTry {
   readonly subset?: string;
   readonly endpoint: string;
   readonly method?: string;
-  readonly outcome?: 'success' | 'error' | 'gateway' | 'local' | 'ignore';
+  readonly status?: number;
+  readonly outcome?: 'success' | 'error' | 'timeout' | 'cancelled' | 'rejected';
   readonly attempt?: AttemptKind;
   readonly seconds: number;
 }
 
-/** Latency buckets, in seconds. */
-export const testBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** `@meshkit/observability`'s latency buckets, in seconds (OpenTelemetry's advisory buckets). */
+export const testBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
 /**
- * A process's metrics in the names the dashboard reads, recorded with prom-client itself, so tests
- * scrape the exposition prom-client really writes.
+ * A process's metrics with `@meshkit/observability`'s names, labels and encodings, recorded with
+ * prom-client itself, so tests scrape the exposition prom-client really writes.
  */
 export class MeshMetrics {
   readonly registry = new Registry();
-  readonly #clientRequests = new Counter({
-    name: M.clientRequests,
-    help: 'Client tries.',
-    labelNames: ['service', 'route', 'subset', 'endpoint', 'method', 'outcome', 'attempt'],
-    registers: [this.registry],
-  });
-  readonly #clientDuration = new Histogram({
-    name: M.clientDuration,
-    help: 'Client try duration in seconds.',
-    labelNames: ['service', 'route', 'subset', 'endpoint', 'method', 'outcome'],
+  readonly #httpClient = new Histogram({
+    name: M.httpClient,
+    help: 'HTTP requests sent (one per attempt).',
+    labelNames: [
+      'service',
+      'subset',
+      'endpoint',
+      'server_address',
+      'http_request_method',
+      'http_route',
+      'http_response_status_code',
+      'attempt_kind',
+      'outcome',
+    ],
     buckets: testBuckets,
     registers: [this.registry],
   });
-  readonly #serverRequests = new Counter({
-    name: M.serverRequests,
-    help: 'Requests answered.',
-    labelNames: ['route', 'method', 'outcome'],
-    registers: [this.registry],
-  });
-  readonly #serverDuration = new Histogram({
-    name: M.serverDuration,
-    help: 'Server duration in seconds.',
-    labelNames: ['route', 'method', 'outcome'],
+  readonly #httpServer = new Histogram({
+    name: M.httpServer,
+    help: 'HTTP requests served.',
+    labelNames: ['service', 'http_request_method', 'http_route', 'http_response_status_code'],
     buckets: testBuckets,
     registers: [this.registry],
   });
   readonly #breaker = new Gauge({
     name: M.breakerState,
-    help: 'Breaker state: 0 closed, 1 open, 2 half-open.',
+    help: 'Circuit state per endpoint: 1 for the current state, 0 for the others.',
+    labelNames: ['service', 'endpoint', 'state'],
+    registers: [this.registry],
+  });
+  readonly #ejections = new Counter({
+    name: M.ejections,
+    help: 'Endpoints ejected by outlier detection.',
     labelNames: ['service', 'endpoint'],
     registers: [this.registry],
   });
-  readonly #ejected = new Gauge({
-    name: M.outlierEjected,
-    help: '1 while ejected.',
+  readonly #inFlight = new Gauge({
+    name: M.attemptsInFlight,
+    help: 'Attempts in flight per endpoint.',
     labelNames: ['service', 'endpoint'],
     registers: [this.registry],
   });
-  readonly #budget = new Gauge({
-    name: M.retryBudgetAvailable,
-    help: 'Retries the budget allows.',
-    labelNames: ['service'],
+  readonly #bulkheadRejections = new Counter({
+    name: M.bulkheadRejections,
+    help: 'Calls a full bulkhead refused.',
+    labelNames: ['service', 'endpoint'],
     registers: [this.registry],
   });
   readonly #budgetExhausted = new Counter({
-    name: M.retryBudgetExhausted,
-    help: 'Retries refused by the budget.',
-    labelNames: ['service'],
+    name: M.budgetExhausted,
+    help: 'Retries or hedges skipped because the retry budget was empty.',
+    labelNames: ['layer', 'budget'],
     registers: [this.registry],
   });
-  readonly #published = new Counter({
-    name: M.messagesPublished,
-    help: 'Published.',
-    labelNames: ['topic', 'outcome'],
+  readonly #sent = new Counter({
+    name: M.sent,
+    help: 'Events published, by outcome.',
+    labelNames: ['messaging_destination_name', 'outcome'],
     registers: [this.registry],
   });
   readonly #consumed = new Counter({
-    name: M.messagesConsumed,
-    help: 'Consumed.',
-    labelNames: ['topic', 'subscription', 'outcome'],
+    name: M.consumed,
+    help: 'Deliveries handled, by settlement.',
+    labelNames: ['messaging_destination_name', 'messaging_consumer_group_name', 'settlement'],
     registers: [this.registry],
   });
   readonly #dead = new Counter({
     name: M.deadLetters,
-    help: 'Dead letters.',
-    labelNames: ['topic', 'subscription'],
+    help: 'Messages sent to the dead-letter topic, by reason.',
+    labelNames: ['messaging_destination_name', 'messaging_consumer_group_name', 'reason'],
     registers: [this.registry],
   });
   readonly #lag = new Gauge({
     name: M.consumerLag,
-    help: 'Lag.',
-    labelNames: ['topic', 'subscription'],
+    help: 'Records a group has not consumed yet, per partition.',
+    labelNames: ['messaging_consumer_group_name', 'messaging_destination_partition_id'],
     registers: [this.registry],
   });
   readonly #outbox = new Gauge({
     name: M.outboxBacklog,
-    help: 'Outbox backlog.',
+    help: 'Unsent outbox rows the relay saw in its last round.',
+    labelNames: ['owner'],
     registers: [this.registry],
   });
 
   /** Records one client try. */
   clientTry(t: ClientTry): void {
-    const labels = {
-      service: t.service,
-      route: t.route ?? '/users/:id',
-      subset: t.subset ?? '',
-      endpoint: t.endpoint,
-      method: t.method ?? 'GET',
-      outcome: t.outcome ?? 'success',
-    };
-    this.#clientRequests.inc({ ...labels, attempt: t.attempt ?? 'first' });
-    this.#clientDuration.observe(labels, t.seconds);
+    const outcome = t.outcome ?? 'success';
+    this.#httpClient.observe(
+      {
+        service: t.service,
+        subset: t.subset ?? '',
+        endpoint: t.endpoint,
+        server_address: '127.0.0.1',
+        http_request_method: t.method ?? 'GET',
+        http_route: t.route ?? '/users/:id',
+        http_response_status_code: String(
+          t.status ?? (outcome === 'success' ? 200 : outcome === 'error' ? 503 : ''),
+        ),
+        attempt_kind: t.attempt ?? 'first',
+        outcome,
+      },
+      t.seconds,
+    );
   }
 
-  /** Records one request answered by this process's server. */
-  serverRequest(seconds: number, outcome: 'success' | 'error' = 'success', route = '/users/:id'): void {
-    this.#serverRequests.inc({ route, method: 'GET', outcome });
-    this.#serverDuration.observe({ route, method: 'GET', outcome }, seconds);
+  /** Records one request answered by this process's server (`service`). */
+  serverRequest(service: string, seconds: number, status = 200, route = '/users/:id'): void {
+    this.#httpServer.observe(
+      { service, http_request_method: 'GET', http_route: route, http_response_status_code: String(status) },
+      seconds,
+    );
   }
 
-  breaker(service: string, endpoint: string, state: BreakerState): void {
-    this.#breaker.set({ service, endpoint }, breakerStateValue(state));
+  /** Sets the one-hot breaker gauge of `endpoint` to `state`. */
+  breaker(service: string, endpoint: string, state: BreakerState | 'isolated'): void {
+    for (const s of ['closed', 'open', 'half-open', 'isolated']) {
+      this.#breaker.set({ service, endpoint, state: s }, s === state ? 1 : 0);
+    }
   }
 
-  ejected(service: string, endpoint: string, ejected: boolean): void {
-    this.#ejected.set({ service, endpoint }, ejected ? 1 : 0);
+  ejected(service: string, endpoint: string): void {
+    this.#ejections.inc({ service, endpoint });
   }
 
-  retryBudget(service: string, available: number, exhausted = 0): void {
-    this.#budget.set({ service }, available);
-    if (exhausted > 0) this.#budgetExhausted.inc({ service }, exhausted);
+  inFlight(service: string, endpoint: string, n: number): void {
+    this.#inFlight.set({ service, endpoint }, n);
+  }
+
+  bulkheadRejected(service: string, endpoint: string, n: number): void {
+    this.#bulkheadRejections.inc({ service, endpoint }, n);
+  }
+
+  budgetExhausted(budget: string, n: number): void {
+    this.#budgetExhausted.inc({ layer: 'retry', budget }, n);
   }
 
   published(topic: string, n: number, outcome: 'success' | 'error' = 'success'): void {
-    this.#published.inc({ topic, outcome }, n);
+    this.#sent.inc({ messaging_destination_name: topic, outcome }, n);
   }
 
-  consumed(topic: string, subscription: string, n: number, outcome: 'success' | 'error' = 'success'): void {
-    this.#consumed.inc({ topic, subscription, outcome }, n);
+  consumed(topic: string, group: string, n: number, settlement = 'ack'): void {
+    this.#consumed.inc(
+      { messaging_destination_name: topic, messaging_consumer_group_name: group, settlement },
+      n,
+    );
   }
 
-  deadLettered(topic: string, subscription: string, n: number): void {
-    this.#dead.inc({ topic, subscription }, n);
+  deadLettered(topic: string, group: string, n: number, reason = 'handler-failed'): void {
+    this.#dead.inc({ messaging_destination_name: topic, messaging_consumer_group_name: group, reason }, n);
   }
 
-  lag(topic: string, subscription: string, n: number): void {
-    this.#lag.set({ topic, subscription }, n);
+  lag(group: string, partition: string, n: number): void {
+    this.#lag.set({ messaging_consumer_group_name: group, messaging_destination_partition_id: partition }, n);
   }
 
-  outbox(n: number): void {
-    this.#outbox.set(n);
+  outbox(owner: string, n: number): void {
+    this.#outbox.set({ owner }, n);
   }
 
   /** The exposition prom-client writes. */

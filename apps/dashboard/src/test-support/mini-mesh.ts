@@ -47,7 +47,7 @@ export async function startUserService(
     res
       .writeHead(status, { 'content-type': 'application/json' })
       .end(JSON.stringify({ id: req.url, version }));
-    metrics.serverRequest((performance.now() - started) / 1000, failing ? 'error' : 'success');
+    metrics.serverRequest('user-service', (performance.now() - started) / 1000, status);
   });
   const port = await listen(server);
   const registration = await registry.register({
@@ -144,17 +144,21 @@ export class Gateway {
       return res.status;
     });
     const started = performance.now();
-    let outcome: 'success' | 'gateway' | 'ignore' = 'success';
+    let outcome: 'success' | 'error' | 'rejected' = 'success';
+    let status: number | undefined = 200;
     try {
       await send(`http://127.0.0.1:${target.port}/users/42`, createContext());
     } catch (error) {
-      outcome = (error as { status?: number }).status === 503 ? 'gateway' : 'ignore';
+      status = (error as { status?: number }).status;
+      // A call the open breaker refused sent nothing: observability's `rejected`.
+      outcome = status === undefined ? 'rejected' : 'error';
     }
     this.metrics.clientTry({
       service: 'user-service',
       subset,
       endpoint: target.id,
       outcome,
+      ...(status === undefined ? {} : { status }),
       seconds: (performance.now() - started) / 1000,
     });
   }

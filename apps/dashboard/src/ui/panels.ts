@@ -25,8 +25,8 @@ function renderService(s: ServiceView): string {
     )
     .join('');
   const bulkhead =
-    s.bulkheadInFlight > 0 || s.bulkheadRejectedRate > 0
-      ? `<p class="meta">bulkhead: ${s.bulkheadInFlight} in flight, ${fmtRate(s.bulkheadRejectedRate)} rejected</p>`
+    s.inFlight > 0 || s.bulkheadRejectedRate > 0
+      ? `<p class="meta">${s.inFlight} tries in flight from callers, ${fmtRate(s.bulkheadRejectedRate)} refused by bulkheads</p>`
       : '';
   return `<section class="service" data-service-card="${esc(s.name)}">
 <h3>${esc(s.name)} <small>${fmtRate(s.traffic.rate)} · ${fmtRatio(s.traffic.errorRatio)} errors · p99 ${fmtMs(s.traffic.p99Ms)}</small></h3>
@@ -74,18 +74,27 @@ function renderRoute(r: RouteView): string {
 <div class="observed" data-observed="${esc(r.observed.map((o) => `${o.subset}:${Math.round(o.percent)}`).join(','))}"><h4>observed (first tries, ${fmtRate(total)})</h4>${observed}</div></section>`;
 }
 
-/** Retry amplification and budget per called service. */
+/** Retry amplification per called service, and the retry budgets. */
 export function renderRetries(snapshot: DashboardSnapshot): string {
-  if (snapshot.retries.length === 0) return '<p class="empty">No client traffic yet.</p>';
+  if (snapshot.retries.length === 0 && snapshot.budgets.length === 0) {
+    return '<p class="empty">No client traffic yet.</p>';
+  }
   const rows = snapshot.retries
     .map((r) => {
       const amp = r.amplification;
       const cls = amp === null || amp < 1.1 ? 'ok' : amp < 1.5 ? 'warn' : 'bad';
       return `<tr data-retries="${esc(r.service)}"><td>${esc(r.service)}</td><td class="num">${fmtRate(r.firstRate)}</td><td class="num">${fmtRate(r.retryRate)}</td><td class="num">${fmtRate(r.hedgeRate)}</td>
-<td class="num ${cls}">${amp === null ? '–' : `×${amp.toFixed(2)}`}</td><td class="num">${r.budgetAvailable === null ? '–' : r.budgetAvailable}</td><td class="num ${r.budgetExhaustedRate > 0 ? 'bad' : ''}">${fmtRate(r.budgetExhaustedRate)}</td></tr>`;
+<td class="num ${cls}">${amp === null ? '–' : `×${amp.toFixed(2)}`}</td></tr>`;
     })
     .join('');
-  return `<table><thead><tr><th>to</th><th>first</th><th>retries</th><th>hedges</th><th>amplification</th><th>budget left</th><th>refused</th></tr></thead><tbody>${rows}</tbody></table>`;
+  const budgets = snapshot.budgets
+    .map(
+      (b) =>
+        `<tr data-budget="${esc(b.budget)}"><td>${esc(b.budget)}</td><td class="num">${b.available === null ? '–' : b.available}</td><td class="num ${b.exhaustedRate > 0 ? 'bad' : ''}">${fmtRate(b.exhaustedRate)}</td></tr>`,
+    )
+    .join('');
+  return `<table><thead><tr><th>to</th><th>first</th><th>retries</th><th>hedges</th><th>amplification</th></tr></thead><tbody>${rows}</tbody></table>
+${budgets === '' ? '' : `<h4>retry budgets</h4><table><thead><tr><th>budget</th><th>left</th><th>refused</th></tr></thead><tbody>${budgets}</tbody></table>`}`;
 }
 
 /** Topics: publish and consume rates, lag, dead letters; outbox backlogs. */
@@ -94,19 +103,23 @@ export function renderMessaging(snapshot: DashboardSnapshot): string {
     return '<p class="empty">No messaging metrics yet.</p>';
   }
   const rows = snapshot.topics
-    .map(
-      (
-        t,
-      ) => `<tr data-topic="${esc(t.topic)}" data-subscription="${esc(t.subscription ?? '')}"><td>${esc(t.topic)}</td><td>${esc(t.subscription ?? '(publishers)')}</td>
-<td class="num">${t.subscription === null ? fmtRate(t.publishRate) : ''}${t.publishErrorRate > 0 ? ` <span class="bad">${fmtRate(t.publishErrorRate)} failed</span>` : ''}</td>
-<td class="num">${t.subscription === null ? '' : fmtRate(t.consumeRate)}${t.consumeErrorRate > 0 ? ` <span class="bad">${fmtRate(t.consumeErrorRate)} failed</span>` : ''}</td>
-<td class="num ${t.lag !== null && t.lag > 100 ? 'warn' : ''}">${t.lag ?? '–'}</td>
-<td class="num ${t.deadLetters > 0 ? 'bad' : ''}">${t.subscription === null ? '' : `${t.deadLetters} (${fmtRate(t.deadLetterRate)})`}</td></tr>`,
-    )
+    .map((t) => {
+      const publishers = t.group === null;
+      const published = publishers ? fmtRate(t.publishRate) : '';
+      const publishFailed =
+        t.publishErrorRate > 0 ? ` <span class="bad">${fmtRate(t.publishErrorRate)} failed</span>` : '';
+      const consumedRate = publishers ? '' : fmtRate(t.consumeRate);
+      const consumeFailed =
+        t.consumeErrorRate > 0 ? ` <span class="bad">${fmtRate(t.consumeErrorRate)} not acked</span>` : '';
+      const dead = publishers ? '' : `${t.deadLetters} (${fmtRate(t.deadLetterRate)})`;
+      return `<tr data-topic="${esc(t.topic)}" data-group="${esc(t.group ?? '')}"><td>${esc(t.topic || '?')}</td><td>${esc(t.group ?? '(publishers)')}</td>
+<td class="num">${published}${publishFailed}</td><td class="num">${consumedRate}${consumeFailed}</td>
+<td class="num ${t.lag !== null && t.lag > 100 ? 'warn' : ''}">${t.lag ?? '–'}</td><td class="num ${t.deadLetters > 0 ? 'bad' : ''}">${dead}</td></tr>`;
+    })
     .join('');
   const outbox = snapshot.outbox
-    .map((o) => `<li data-outbox="${esc(o.service)}">${esc(o.service)}: <b>${o.backlog}</b> unsent</li>`)
+    .map((o) => `<li data-outbox="${esc(o.owner)}">${esc(o.owner)}: <b>${o.backlog}</b> unsent</li>`)
     .join('');
-  return `<table><thead><tr><th>topic</th><th>subscription</th><th>published</th><th>consumed</th><th>lag</th><th>dead letters</th></tr></thead><tbody>${rows}</tbody></table>
+  return `<table><thead><tr><th>topic</th><th>group</th><th>published</th><th>consumed</th><th>lag</th><th>dead letters</th></tr></thead><tbody>${rows}</tbody></table>
 ${outbox === '' ? '' : `<h4>outbox</h4><ul class="outbox">${outbox}</ul>`}`;
 }
