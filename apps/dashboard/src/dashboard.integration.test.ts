@@ -154,9 +154,7 @@ describe('dashboard page in Chromium', () => {
     assert.match(configured, /v1 90%/);
     assert.match(configured, /x-canary=true/);
     await p.locator('tr[data-topic="user-events"][data-group="notifier"]').waitFor();
-    const cells = await p
-      .locator('tr[data-topic="user-events"][data-group="notifier"] td')
-      .allTextContents();
+    const cells = await p.locator('tr[data-topic="user-events"][data-group="notifier"] td').allTextContents();
     assert.equal(cells[4], '12'); // lag
     assert.match(cells[5] ?? '', /^3 \(/); // dead letters
     await p.locator('[data-retries="user-service"]').waitFor();
