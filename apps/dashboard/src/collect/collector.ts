@@ -5,7 +5,6 @@ import { formatIssue, loadRoutes, type RouteConfig } from '@meshkit/routing';
 import type { DashboardSnapshot } from '../view-model.ts';
 import { keySep } from './frame.ts';
 import { MeshState } from './mesh-state.ts';
-import type { Exposition } from './prom-text.ts';
 import { shortHost } from './routes-view.ts';
 import { metricsUrl, scrape } from './scrape.ts';
 import { historyPoint, summarize } from './summarize.ts';
@@ -149,11 +148,6 @@ export class Collector {
     return this.#ticking;
   }
 
-  /** Feeds one exposition of instance `id` (what a scrape does); for tools that fetch by other means. */
-  ingest(id: string, exposition: Exposition): void {
-    this.#state.recordScrape(id, exposition);
-  }
-
   async #tick(): Promise<DashboardSnapshot> {
     await this.#reloadRoutes();
     const instances = await this.#discover();
@@ -169,18 +163,6 @@ export class Collector {
       }
     }
     return this.#latest;
-  }
-
-  /** Closes a frame at the clock's time and summarises, without discovering or scraping. */
-  closeFrame(): DashboardSnapshot {
-    this.#state.closeFrame(this.#clock.now());
-    this.#latest = this.#summarize();
-    return this.#latest;
-  }
-
-  /** Replaces the instance set by hand (what discovery does on each tick). */
-  setInstances(instances: readonly ServiceInstance[]): void {
-    this.#state.setInstances(instances);
   }
 
   #summarize(): DashboardSnapshot {
