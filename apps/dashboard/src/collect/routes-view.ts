@@ -51,7 +51,7 @@ export function summarizeRoutes(
 }
 
 function describeString(m: StringMatchSpec): string {
-  return m.kind === 'present' ? 'present' : m.kind === 'exact' ? `=${m.value}` : ` ${m.kind} ${m.value}`;
+  return m.kind === 'present' ? ' present' : m.kind === 'exact' ? `=${m.value}` : ` ${m.kind} ${m.value}`;
 }
 
 function describeMatch(m: MatchSpec): string {
