@@ -72,6 +72,9 @@ describe('meshConfig defaults', () => {
       'MESH_GRPC_PORT',
       'MESH_HOST',
       'MESH_HTTP_PORT',
+      'MESH_LOG_LEVEL',
+      'MESH_METRICS',
+      'MESH_METRICS_PORT',
       'MESH_REGISTRY',
       'MESH_ROUTES',
       'MESH_SERVICE',
@@ -79,6 +82,10 @@ describe('meshConfig defaults', () => {
       'MESH_TLS_CERT',
       'MESH_TLS_KEY',
       'MESH_VERSION',
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      'OTEL_SDK_DISABLED',
+      'OTEL_SERVICE_NAME',
+      'OTEL_TRACES_EXPORTER',
     ]);
   });
 });

@@ -14,6 +14,7 @@ import {
   type RegistrySpec,
   resolvePath,
 } from './specs.ts';
+import { type MeshTelemetryConfig, type MeshTelemetryOptions, telemetryConfig } from './telemetry-config.ts';
 
 /** The environment a mesh reads: variable names to values (`process.env` by default). */
 export type MeshEnv = Readonly<Record<string, string | undefined>>;
@@ -74,6 +75,17 @@ export interface MeshConfigOptions {
   readonly grpcPort?: number;
   /** TLS for servers and clients (`MESH_TLS_CERT`, `MESH_TLS_KEY`, `MESH_TLS_CA`: file paths). Defaults to none. */
   readonly tls?: MeshTlsOptions;
+  /**
+   * Metrics, traces and logs through `@meshkit/observability` (`MESH_METRICS`, `MESH_METRICS_PORT`,
+   * `MESH_LOG_LEVEL`, the standard `OTEL_*` variables). Defaults: metrics on, tracing off unless the
+   * `OTEL_*` variables ask for it, logs of notable decisions at `info` on stderr.
+   */
+  readonly telemetry?: MeshTelemetryOptions;
+  /**
+   * The port of the small HTTP server `serve()` starts for `GET /metrics` when a service has only gRPC
+   * (`MESH_METRICS_PORT`). Defaults to 0 (any free port; registered as the instance's `metrics-port` label).
+   */
+  readonly metricsPort?: number;
 }
 
 /** Everything a mesh starts from, checked and resolved. */
@@ -93,6 +105,8 @@ export interface MeshConfig {
   readonly httpPort: number;
   readonly grpcPort: number;
   readonly tls: MeshTlsOptions | undefined;
+  readonly telemetry: MeshTelemetryConfig;
+  readonly metricsPort: number;
   /** Where the registry, broker and routes came from (an option's or a variable's name), for errors. */
   readonly sources: { readonly registry: string; readonly broker: string; readonly routes: string };
 }
@@ -116,6 +130,15 @@ export const meshVariables = {
   MESH_TLS_CERT: "PEM file: this process's certificate (servers and mutual-TLS clients); needs MESH_TLS_KEY",
   MESH_TLS_KEY: 'PEM file: the private key of MESH_TLS_CERT',
   MESH_TLS_CA: 'PEM file: the CA peers chain to; servers then require client certificates',
+  MESH_METRICS: '`false` turns off Prometheus metrics (default on: `GET /metrics` on every `serve()`)',
+  MESH_METRICS_PORT:
+    'port of the `/metrics` server of a gRPC-only `serve()` (default 0: any free port, label `metrics-port`)',
+  MESH_LOG_LEVEL:
+    'level of the decision log on stderr: fatal, error, warn, info (default), debug, trace, silent',
+  OTEL_TRACES_EXPORTER: '`otlp` or `console` turns tracing on, `none` keeps it off (default: off)',
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'OTLP/HTTP collector; set, it turns tracing on (also `..._TRACES_ENDPOINT`)',
+  OTEL_SDK_DISABLED: '`true` turns tracing off whatever else asks for it',
+  OTEL_SERVICE_NAME: "the spans' `service.name` (default MESH_SERVICE)",
 } as const;
 
 /**
@@ -205,6 +228,8 @@ export function meshConfig(
     httpPort: port(pick<number>('httpPort', 'MESH_HTTP_PORT')),
     grpcPort: port(pick<number>('grpcPort', 'MESH_GRPC_PORT')),
     tls: options.tls !== undefined ? checkTls(options.tls, optionName('tls')) : tlsFromEnv(env, cwd),
+    telemetry: telemetryConfig(options.telemetry, env, optionName('telemetry'), name?.[0]),
+    metricsPort: port(pick<number>('metricsPort', 'MESH_METRICS_PORT')),
     sources: {
       registry: registryGiven?.[1] ?? 'MESH_REGISTRY',
       broker: options.broker === false ? optionName('broker') : (brokerGiven?.[1] ?? 'MESH_BROKER'),

@@ -21,6 +21,7 @@ export {
   type MeshPublisherOptions,
   openMesh,
 } from './mesh.ts';
+export { metricsPortLabel } from './metrics-endpoint.ts';
 export {
   type GrpcBinding,
   grpcService,
@@ -30,3 +31,10 @@ export {
 } from './serve.ts';
 export type { BrokerSpec, RegistrySpec } from './specs.ts';
 export type { MeshDatabase, MeshInbox, MeshOutbox, MeshOutboxOptions } from './stores.ts';
+export type { MeshTelemetry } from './telemetry.ts';
+export {
+  type MeshLogLevel,
+  type MeshTelemetryConfig,
+  type MeshTelemetryOptions,
+  meshLogLevels,
+} from './telemetry-config.ts';

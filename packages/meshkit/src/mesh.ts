@@ -23,6 +23,7 @@ import {
   type MeshOutboxOptions,
   MeshStores,
 } from './stores.ts';
+import { type MeshTelemetry, startTelemetry } from './telemetry.ts';
 
 /** Options of {@link createMesh}: every default can be replaced here or by its environment variable. */
 export type MeshOptions = MeshConfigOptions;
@@ -50,6 +51,11 @@ export interface Mesh {
   readonly routes: RouteSource | undefined;
   /** The resolved configuration (data directory, specs, ports, version). */
   readonly config: MeshConfig;
+  /**
+   * Metrics (`telemetry.metrics?.registry`, served by `serve()` at `GET /metrics`), tracing and logs, as
+   * the `telemetry` option and its variables turned them on. Closed with the mesh.
+   */
+  readonly telemetry: MeshTelemetry;
   /** A resilient HTTP client for `service`: discovery on the mesh's registry, its routes applied. */
   http(service: string, options?: MeshHttpOptions): HttpClient;
   /** A typed gRPC client of `definition` for `service`, likewise. */
@@ -77,7 +83,7 @@ export interface Mesh {
   serve(options: ServeOptions): Promise<Served>;
   /**
    * Closes what the mesh opened, in order: servers (deregister, drain), consumers, outbox relays,
-   * publishers (flush), clients, routes, database, broker, registry. Idempotent. Instances passed in
+   * publishers (flush), clients, routes, database, broker, registry, telemetry (spans flushed). Idempotent. Instances passed in
    * options are left open.
    */
   close(): Promise<void>;
@@ -113,6 +119,7 @@ export async function openMesh(config: MeshConfig): Promise<Mesh> {
   let registry: Opened<Registry>;
   let broker: Opened<Broker> | undefined;
   let routes: Opened<RouteSource> | undefined;
+  const telemetry = startTelemetry(config.telemetry);
   try {
     registry = await openRegistry(config);
     opened.push(registry);
@@ -122,6 +129,7 @@ export async function openMesh(config: MeshConfig): Promise<Mesh> {
     if (routes !== undefined) opened.push(routes);
   } catch (error) {
     for (const o of opened.reverse()) await o.close?.().catch(() => {});
+    await telemetry.close().catch(() => {});
     throw error;
   }
 
@@ -165,6 +173,7 @@ export async function openMesh(config: MeshConfig): Promise<Mesh> {
       await settle([stores.close()]);
       await settle([broker?.close?.()]);
       await settle([registry.close?.()]);
+      await settle([telemetry.close()]);
       if (errors.length === 1) throw errors[0];
       if (errors.length > 1) throw new AggregateError(errors, 'mesh.close: several parts failed to close');
     })();
@@ -184,6 +193,7 @@ export async function openMesh(config: MeshConfig): Promise<Mesh> {
     },
     routes: routes?.value,
     config,
+    telemetry,
     http(service, clientOptions = {}) {
       const { route, ...rest } = clientOptions;
       const layer = route === false ? undefined : (route ?? routeFor(service, httpRouteAdapter));
@@ -246,7 +256,10 @@ export async function openMesh(config: MeshConfig): Promise<Mesh> {
     outbox: (outboxOptions) => stores.outbox(mesh.publisher(), outboxOptions),
     inbox: (consumer, inboxOptions) => stores.inbox(consumer, inboxOptions),
     async serve(serveOptions) {
-      const served = await serve({ config, registry: registry.value, closeMesh: close }, serveOptions);
+      const served = await serve(
+        { config, registry: registry.value, closeMesh: close, metrics: telemetry.metrics?.registry },
+        serveOptions,
+      );
       servers.add(served);
       return served;
     },

@@ -9,7 +9,9 @@ import {
   type MeshServer,
   type SignalSource,
 } from '@meshkit/http';
+import type { Registry as PromRegistry } from 'prom-client';
 import type { MeshConfig } from './config.ts';
+import { metricsPortLabel, metricsServer, withMetrics } from './metrics-endpoint.ts';
 import { parseLabelValue, parsePort } from './specs.ts';
 
 /** One generated gRPC service and its implementation, for {@link ServeOptions.grpc}. */
@@ -92,6 +94,8 @@ export interface Served {
   /** The HTTP server kit, for its lifecycle and in-flight count. */
   readonly httpServer: MeshServer | undefined;
   readonly grpcServer: GrpcServer | undefined;
+  /** The `/metrics` server of a gRPC-only service (its port is the gRPC instance's `metrics-port` label). */
+  readonly metrics: ServedAddress | undefined;
   /**
    * Deregisters both instances, keeps serving for the grace period, stops accepting, drains in-flight
    * work (up to `drainTimeoutMs`) and closes. Idempotent.
@@ -105,6 +109,8 @@ export interface ServeContext {
   readonly registry: Registry;
   /** Closes the whole mesh (after a signal). */
   readonly closeMesh: () => Promise<void>;
+  /** The mesh's metrics registry, served at `GET /metrics`; none when metrics are off. */
+  readonly metrics: PromRegistry | undefined;
 }
 
 /** Starts the servers of {@link ServeOptions}, registered in the mesh's registry. */
@@ -117,6 +123,10 @@ export async function serve(mesh: ServeContext, options: ServeOptions): Promise<
   }
   if (options.http === undefined && options.grpc === undefined) {
     throw new InvalidArgumentError('serve', 'needs http, grpc or both');
+  }
+  const services = options.grpc?.services;
+  if (options.grpc !== undefined && (!Array.isArray(services) || services.length === 0)) {
+    throw new InvalidArgumentError('serve.grpc.services', 'must list at least one grpcService()', services);
   }
   const { config, registry } = mesh;
   const version =
@@ -140,6 +150,7 @@ export async function serve(mesh: ServeContext, options: ServeOptions): Promise<
     const { port: _port, ...rest } = options.http;
     http = httpServer({
       ...rest,
+      handler: mesh.metrics === undefined ? rest.handler : withMetrics(rest.handler, mesh.metrics),
       service: options.service,
       registry,
       instance: {
@@ -164,34 +175,67 @@ export async function serve(mesh: ServeContext, options: ServeOptions): Promise<
           }),
     });
   }
+  /** Builds the gRPC server; a refused option shuts down what already listens before it rethrows. */
+  const makeGrpc = (build: () => GrpcServer): GrpcServer => {
+    try {
+      return build();
+    } catch (error) {
+      void Promise.allSettled([http?.shutdown(), metricsOnly?.shutdown()]);
+      throw error;
+    }
+  };
+  let httpAddress: ServedAddress | undefined;
+  if (http !== undefined) {
+    const port =
+      options.http?.port === undefined
+        ? config.httpPort
+        : parsePort('serve.http.port', String(options.http.port));
+    const got = await http.listen({ host, port });
+    httpAddress = { ...got, address: `${got.host}:${got.port}` };
+  }
+  // A gRPC-only service answers /metrics on a small HTTP server of its own; the dashboard and scrapers
+  // find its port in the gRPC instance's `metrics-port` label.
+  const metricsOnly =
+    options.grpc !== undefined && http === undefined && mesh.metrics !== undefined
+      ? metricsServer(mesh.metrics)
+      : undefined;
+  let metricsAddress: ServedAddress | undefined;
+  if (metricsOnly !== undefined) {
+    const got = await metricsOnly.listen({ host, port: config.metricsPort }); // nothing else listens yet
+    metricsAddress = { ...got, address: `${got.host}:${got.port}` };
+  }
+  const scrapePort = mesh.metrics === undefined ? undefined : (metricsAddress ?? httpAddress)?.port;
   let grpc: GrpcServer | undefined;
   if (options.grpc !== undefined) {
-    const { port: _port, services, ...rest } = options.grpc;
-    if (!Array.isArray(services) || services.length === 0) {
-      throw new InvalidArgumentError('serve.grpc.services', 'must list at least one grpcService()', services);
-    }
-    grpc = grpcServer({
-      ...rest,
-      ...(shutdown.drainTimeoutMs === undefined ? {} : { shutdownGraceMs: shutdown.drainTimeoutMs }),
-      registration: {
-        registry,
-        service: options.service,
-        address,
-        deregisterGraceMs: graceMs,
-        ...(version === undefined ? {} : { version }),
-        ...(labels === undefined ? {} : { labels }),
-      },
-      ...(tls === undefined
-        ? {}
-        : {
-            tls: {
-              cert: tls.cert,
-              key: tls.key,
-              ...(tls.ca === undefined ? {} : { ca: tls.ca, requireClientCert: true }),
-            },
-          }),
-    });
-    for (const binding of services) grpc.add(binding.definition, binding.impl);
+    const { port: _port, services: bindings, ...rest } = options.grpc;
+    grpc = makeGrpc(() =>
+      grpcServer({
+        ...rest,
+        ...(shutdown.drainTimeoutMs === undefined ? {} : { shutdownGraceMs: shutdown.drainTimeoutMs }),
+        registration: {
+          registry,
+          service: options.service,
+          address,
+          deregisterGraceMs: graceMs,
+          ...(version === undefined ? {} : { version }),
+          ...(scrapePort === undefined
+            ? labels === undefined
+              ? {}
+              : { labels }
+            : { labels: { ...labels, [metricsPortLabel]: String(scrapePort) } }),
+        },
+        ...(tls === undefined
+          ? {}
+          : {
+              tls: {
+                cert: tls.cert,
+                key: tls.key,
+                ...(tls.ca === undefined ? {} : { ca: tls.ca, requireClientCert: true }),
+              },
+            }),
+      }),
+    );
+    for (const binding of bindings) grpc.add(binding.definition, binding.impl);
   }
 
   let closing: Promise<void> | undefined;
@@ -200,6 +244,7 @@ export async function serve(mesh: ServeContext, options: ServeOptions): Promise<
       signals?.removeListener('SIGTERM', onSignal);
       signals?.removeListener('SIGINT', onSignal);
       const results = await Promise.allSettled([http?.shutdown(), grpc?.close()]);
+      results.push(...(await Promise.allSettled([metricsOnly?.shutdown()])));
       const failed = results.find((r) => r.status === 'rejected');
       if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
     })();
@@ -217,17 +262,8 @@ export async function serve(mesh: ServeContext, options: ServeOptions): Promise<
       );
   };
 
-  let httpAddress: ServedAddress | undefined;
   let grpcAddress: ServedAddress | undefined;
   try {
-    if (http !== undefined) {
-      const port =
-        options.http?.port === undefined
-          ? config.httpPort
-          : parsePort('serve.http.port', String(options.http.port));
-      const got = await http.listen({ host, port });
-      httpAddress = { ...got, address: `${got.host}:${got.port}` };
-    }
     if (grpc !== undefined) {
       const port =
         options.grpc?.port === undefined
@@ -236,7 +272,7 @@ export async function serve(mesh: ServeContext, options: ServeOptions): Promise<
       grpcAddress = await grpc.listen({ host, port });
     }
   } catch (error) {
-    await Promise.allSettled([http?.shutdown(), grpc?.close()]);
+    await Promise.allSettled([http?.shutdown(), grpc?.close(), metricsOnly?.shutdown()]);
     throw error;
   }
   signals?.on('SIGTERM', onSignal);
@@ -247,6 +283,7 @@ export async function serve(mesh: ServeContext, options: ServeOptions): Promise<
     grpc: grpcAddress,
     httpServer: http,
     grpcServer: grpc,
+    metrics: metricsAddress,
     close,
   };
 }
