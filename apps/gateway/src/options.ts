@@ -61,8 +61,8 @@ export interface GatewayOptions {
    */
   readonly deadlineMs?: number;
   /**
-   * Answer with `x-meshkit-subset` and `x-meshkit-endpoint` (the subset and instance that served the
-   * request), for demos and debugging. They tell the outside about the deployment: turn them off where
+   * Answer with `x-meshkit-subset`, `x-meshkit-endpoint` (the subset and instance that served the
+   * request) and `x-meshkit-attempts` (how many upstream tries it took), for demos and debugging. They tell the outside about the deployment: turn them off where
    * that matters. Defaults to `true`.
    */
   readonly exposeRouting?: boolean;

@@ -104,7 +104,7 @@ export function proxyService(settings: ProxySettings): HttpCallService {
     }
 
     const method = call.method as HttpMethod;
-    const record: UpstreamRecord = { subset: undefined, endpoint: undefined };
+    const record: UpstreamRecord = { subset: undefined, endpoint: undefined, attempts: 0 };
     const idempotent = idempotentMethods.has(method);
     const key = raw.headers['idempotency-key'];
     let callCtx = ctx.set(upstreamRecord, record);

@@ -6,21 +6,30 @@ import type { UpstreamRecord } from './upstream.ts';
 import { upstreamAnswer, upstreamProblem } from './upstream-failure.ts';
 
 /** Header names for the demo's view of where a request went. */
-export const routingHeaders = { subset: 'x-meshkit-subset', endpoint: 'x-meshkit-endpoint' } as const;
+export const routingHeaders = {
+  subset: 'x-meshkit-subset',
+  endpoint: 'x-meshkit-endpoint',
+  attempts: 'x-meshkit-attempts',
+} as const;
 
 /** Response headers the gateway sets itself. */
 export const setOnResponse: ReadonlySet<string> = new Set([
   'x-request-id',
   routingHeaders.subset,
   routingHeaders.endpoint,
+  routingHeaders.attempts,
 ]);
 
-/** The `x-meshkit-subset` / `x-meshkit-endpoint` headers for where a call went (none when not exposed). */
+/**
+ * The `x-meshkit-subset` / `x-meshkit-endpoint` headers for where a call went and `x-meshkit-attempts` for
+ * how many tries it took (none when not exposed).
+ */
 export function routingView(record: UpstreamRecord, expose: boolean): Record<string, string> {
   if (!expose) return {};
   const out: Record<string, string> = {};
   if (record.subset !== undefined) out[routingHeaders.subset] = record.subset;
   if (record.endpoint !== undefined) out[routingHeaders.endpoint] = record.endpoint;
+  if (record.attempts > 0) out[routingHeaders.attempts] = String(record.attempts);
   return out;
 }
 

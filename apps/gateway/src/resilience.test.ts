@@ -32,6 +32,7 @@ describe('gateway retries, timeouts and upstream failures', () => {
     assert.equal(res.status, 200);
     assert.deepEqual(res.json(), { ok: true });
     assert.equal(v2.seen.length, 2, 'one failed try and one retry reached the server');
+    assert.equal(res.headers['x-meshkit-attempts'], '2');
   });
 
   it('stops after attempts: 3 retries and relays the upstream answer of the last try', async () => {
@@ -45,6 +46,7 @@ describe('gateway retries, timeouts and upstream failures', () => {
     assert.equal(res.status, 503);
     assert.deepEqual(res.json(), { error: 'down' });
     assert.equal(v2.seen.length, 4, 'the first try and three retries');
+    assert.equal(res.headers['x-meshkit-attempts'], '4');
   });
 
   it('relays an upstream 404 as it is, without retrying', async () => {
@@ -58,6 +60,7 @@ describe('gateway retries, timeouts and upstream failures', () => {
     assert.equal(res.status, 404);
     assert.equal(res.headers['content-type'], 'application/problem+json');
     assert.deepEqual(res.json(), { title: 'user not found', status: 404 });
+    assert.equal(res.headers['x-meshkit-attempts'], '1');
     assert.equal(v2.seen.length, 1);
   });
 

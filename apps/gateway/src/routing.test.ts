@@ -28,6 +28,7 @@ describe('gateway routing by the VirtualService in deploy/istio', () => {
       assert.equal(res.json().version, 'v2');
       assert.equal(res.headers['x-meshkit-subset'], 'v2');
       assert.equal(res.headers['x-meshkit-endpoint'], 'user-service-v2');
+      assert.equal(res.headers['x-meshkit-attempts'], '1');
     }
     assert.equal(v1.seen.length, 0);
     assert.equal(v2.seen.length, 100);
@@ -57,7 +58,7 @@ describe('gateway routing by the VirtualService in deploy/istio', () => {
     assert.equal(v1.seen[0]!.path, '/users');
   });
 
-  it('hides the subset and endpoint headers when exposeRouting is off', async () => {
+  it('hides the subset, endpoint and attempts headers when exposeRouting is off', async () => {
     await f.start('v2');
     gateway = await startGateway({
       registry: f.registry,
@@ -69,6 +70,7 @@ describe('gateway routing by the VirtualService in deploy/istio', () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers['x-meshkit-subset'], undefined);
     assert.equal(res.headers['x-meshkit-endpoint'], undefined);
+    assert.equal(res.headers['x-meshkit-attempts'], undefined);
   });
 
   it('rejects invalid routes at start with an error naming the file and field', async () => {

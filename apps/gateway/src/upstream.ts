@@ -16,11 +16,14 @@ import { type RouteSource, routeDecision, routing } from '@meshkit/routing';
 
 /**
  * Where a call went, filled in by the transport of each try (so the last try's values remain): the
- * subset its route chose and the instance's registry id. A per-call record the gateway creates.
+ * subset its route chose and the instance's registry id, and how many tries reached a transport. A
+ * per-call record the gateway creates.
  */
 export interface UpstreamRecord {
   subset: string | undefined;
   endpoint: string | undefined;
+  /** Tries sent upstream so far (retries and hedges included; refusals before sending are not). */
+  attempts: number;
 }
 
 /** The context slot holding the call's {@link UpstreamRecord}. */
@@ -55,6 +58,7 @@ export function upstreamPipeline(options: UpstreamOptions): ClientStack<HttpRequ
         const record = ctx.get(upstreamRecord);
         if (record !== undefined) {
           record.endpoint = endpoint.id;
+          record.attempts += 1;
           record.subset = ctx.get(routeDecision)?.subset;
         }
         return transport(req, ctx);

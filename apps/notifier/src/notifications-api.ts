@@ -1,6 +1,10 @@
-/** `GET /notifications?user_id=&limit=`: what the notifier recorded, newest first. */
+/**
+ * `GET /notifications?user_id=&type=&limit=`: what the notifier recorded, newest first, with `total`, how
+ * many match the filters whatever the limit.
+ */
 import { HttpProblem, type KitHandler } from '@meshkit/http';
 import type { NotificationStore } from './store.ts';
+import { type UserEventType, userEventTypes } from './user-event.ts';
 
 /** Listing limits. */
 export interface ListLimits {
@@ -38,6 +42,20 @@ export function notificationsApi(store: NotificationStore, limits: ListLimits): 
         field: 'limit',
       });
     }
-    return { body: { notifications: await store.list({ userId, limit }) } };
+    const rawType = req.query.get('type');
+    if (rawType !== null && !(userEventTypes as readonly string[]).includes(rawType)) {
+      throw new HttpProblem({
+        status: 400,
+        title: 'invalid query',
+        detail: `type must be one of ${userEventTypes.join(', ')}`,
+        field: 'type',
+      });
+    }
+    const type = rawType === null ? undefined : (rawType as UserEventType);
+    const [notifications, total] = await Promise.all([
+      store.list({ userId, type, limit }),
+      store.count({ userId, type }),
+    ]);
+    return { body: { notifications, total } };
   };
 }

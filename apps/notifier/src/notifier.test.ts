@@ -155,7 +155,7 @@ describe('notifier', () => {
     assert.equal(listed.length, 1);
   });
 
-  it('lists over REST, newest first, filtered by user_id and limit', async () => {
+  it('lists over REST, newest first, filtered by user_id, type and limit, with the total', async () => {
     const registry = embeddedRegistry({ path: join(s.dir, 'registry.db') });
     const notifier = await s.start({ registry, shutdown: { signals: false, exit: false, graceMs: 0 } });
     try {
@@ -170,9 +170,11 @@ describe('notifier', () => {
       await Promise.all(['a-1', 'b-1', 'a-2', 'a-3'].map((id) => s.recorded(id)));
 
       const all = (await (await fetch(`${notifier.url}/notifications`)).json()) as {
-        notifications: { eventId: string; userId: string }[];
+        notifications: { eventId: string; userId: string; type: string }[];
+        total: number;
       };
       assert.equal(all.notifications.length, 4);
+      assert.equal(all.total, 4);
       const onlyA = (await (await fetch(`${notifier.url}/notifications?user_id=a`)).json()) as typeof all;
       assert.deepEqual(
         onlyA.notifications.map((n) => n.eventId),
@@ -185,10 +187,36 @@ describe('notifier', () => {
         limited.notifications.map((n) => n.eventId),
         ['a-3', 'a-2'],
       );
+      assert.equal(limited.total, 3, 'the total counts every match, not only the page');
+      const created = (await (
+        await fetch(`${notifier.url}/notifications?type=USER_CREATED&limit=1`)
+      ).json()) as typeof all;
+      assert.equal(created.total, 2);
+      assert.deepEqual(
+        created.notifications.map((n) => [n.eventId, n.type]),
+        [['b-1', 'USER_CREATED']],
+      );
+      const aUpdated = (await (
+        await fetch(`${notifier.url}/notifications?user_id=a&type=USER_UPDATED`)
+      ).json()) as typeof all;
+      assert.deepEqual(
+        aUpdated.notifications.map((n) => n.eventId),
+        ['a-2'],
+      );
+      assert.equal(aUpdated.total, 1);
       const none = (await (await fetch(`${notifier.url}/notifications?user_id=zzz`)).json()) as typeof all;
       assert.deepEqual(none.notifications, []);
+      assert.equal(none.total, 0);
 
-      for (const bad of ['limit=0', 'limit=101', 'limit=two', 'user_id=']) {
+      for (const bad of [
+        'limit=0',
+        'limit=101',
+        'limit=two',
+        'user_id=',
+        'type=',
+        'type=user_created',
+        'type=DROP',
+      ]) {
         const res = await fetch(`${notifier.url}/notifications?${bad}`);
         assert.equal(res.status, 400, bad);
         assert.equal(res.headers.get('content-type'), 'application/problem+json');

@@ -7,6 +7,7 @@ import {
   type NotificationRow,
   type NotificationStore,
   notificationColumns,
+  whereOf,
 } from './store.ts';
 
 /** Options of {@link pgNotificationStore}. */
@@ -65,18 +66,21 @@ export async function pgNotificationStore(
         `INSERT INTO ${table} (event_id, user_id, type, email, message, occurred_at, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
         [n.eventId, n.userId, n.type, n.email, n.message, n.occurredAt, Date.parse(n.recordedAt)],
       ),
-    async list({ userId, limit }) {
-      const result =
-        userId === undefined
-          ? await pool.query<NotificationRow>(
-              `SELECT ${notificationColumns} FROM ${table} ORDER BY seq DESC LIMIT $1`,
-              [limit],
-            )
-          : await pool.query<NotificationRow>(
-              `SELECT ${notificationColumns} FROM ${table} WHERE user_id = $1 ORDER BY seq DESC LIMIT $2`,
-              [userId, limit],
-            );
+    async list({ limit, ...filter }) {
+      const where = whereOf(filter, (n) => `$${n}`);
+      const result = await pool.query<NotificationRow>(
+        `SELECT ${notificationColumns} FROM ${table}${where.sql} ORDER BY seq DESC LIMIT $${where.values.length + 1}`,
+        [...where.values, limit],
+      );
       return result.rows.map(fromRow);
+    },
+    async count(filter) {
+      const where = whereOf(filter, (n) => `$${n}`);
+      const result = await pool.query<{ n: string }>(
+        `SELECT COUNT(*) AS n FROM ${table}${where.sql}`,
+        where.values,
+      );
+      return Number(result.rows[0]?.n ?? 0);
     },
     async ping() {
       await pool.query('SELECT 1');

@@ -1,4 +1,4 @@
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { type Clock, InvalidArgumentError, systemClock } from '@meshkit/core';
 import { sqliteInbox } from '@meshkit/messaging-sqlite';
 import {
@@ -7,6 +7,7 @@ import {
   type NotificationRow,
   type NotificationStore,
   notificationColumns,
+  whereOf,
 } from './store.ts';
 
 /** Options of {@link sqliteNotificationStore}. */
@@ -61,10 +62,16 @@ export function sqliteNotificationStore(
   const insert = db.prepare(
     `INSERT INTO ${table} (event_id, user_id, type, email, message, occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
-  const all = db.prepare(`SELECT ${notificationColumns} FROM ${table} ORDER BY seq DESC LIMIT ?`);
-  const byUser = db.prepare(
-    `SELECT ${notificationColumns} FROM ${table} WHERE user_id = ? ORDER BY seq DESC LIMIT ?`,
-  );
+  const statements = new Map<string, StatementSync>();
+  /** One prepared statement per query shape (at most four per kind). */
+  const prepared = (sql: string): StatementSync => {
+    let statement = statements.get(sql);
+    if (statement === undefined) {
+      statement = db.prepare(sql);
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
   return {
     kind: 'sqlite',
     inbox,
@@ -72,11 +79,19 @@ export function sqliteNotificationStore(
     record(_tx, n) {
       insert.run(n.eventId, n.userId, n.type, n.email, n.message, n.occurredAt, Date.parse(n.recordedAt));
     },
-    async list({ userId, limit }) {
-      const rows = (userId === undefined
-        ? all.all(limit)
-        : byUser.all(userId, limit)) as unknown as NotificationRow[];
+    async list({ limit, ...filter }) {
+      const where = whereOf(filter, () => '?');
+      const rows = prepared(
+        `SELECT ${notificationColumns} FROM ${table}${where.sql} ORDER BY seq DESC LIMIT ?`,
+      ).all(...where.values, limit) as unknown as NotificationRow[];
       return rows.map(fromRow);
+    },
+    async count(filter) {
+      const where = whereOf(filter, () => '?');
+      const row = prepared(`SELECT COUNT(*) AS n FROM ${table}${where.sql}`).get(...where.values) as {
+        n: number;
+      };
+      return Number(row.n);
     },
     async ping() {
       db.prepare('SELECT 1').get();

@@ -21,8 +21,31 @@ export interface Notification {
 export interface NotificationQuery {
   /** Only this user's notifications; all users when absent. */
   readonly userId?: string | undefined;
+  /** Only notifications of this event type; every type when absent. */
+  readonly type?: UserEventType | undefined;
   /** At most this many. */
   readonly limit: number;
+}
+
+/** The filters of a listing, for counting what it matches. */
+export type NotificationFilter = Omit<NotificationQuery, 'limit'>;
+
+/** The `WHERE` clause of `filter` (empty when nothing filters) and its values in order; `$n` for PostgreSQL. */
+export function whereOf(
+  filter: NotificationFilter,
+  placeholder: (n: number) => string,
+): { readonly sql: string; readonly values: string[] } {
+  const clauses: string[] = [];
+  const values: string[] = [];
+  if (filter.userId !== undefined) {
+    values.push(filter.userId);
+    clauses.push(`user_id = ${placeholder(values.length)}`);
+  }
+  if (filter.type !== undefined) {
+    values.push(filter.type);
+    clauses.push(`type = ${placeholder(values.length)}`);
+  }
+  return { sql: clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`, values };
 }
 
 /**
@@ -36,6 +59,8 @@ export interface NotificationStore<Tx = unknown> {
   /** Inserts one notification inside the inbox transaction. A second row for an event id is an error. */
   record(tx: Tx, notification: Notification): unknown;
   list(query: NotificationQuery): Promise<Notification[]>;
+  /** How many notifications match `filter`, whatever a listing's limit. */
+  count(filter: NotificationFilter): Promise<number>;
   /** Resolves when the store can be used (readiness), rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
