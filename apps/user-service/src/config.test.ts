@@ -6,36 +6,19 @@ import { describe, it } from 'node:test';
 import { pageTokenKeyFor, readConfig } from './config.ts';
 
 describe('configuration', () => {
-  it('reads the environment, with defaults', () => {
+  it('reads only its own variables; the mesh reads the rest', () => {
     assert.deepEqual(readConfig({}), {
-      httpPort: 8080,
-      grpcPort: 50051,
-      host: '127.0.0.1',
-      advertiseAddress: undefined,
-      version: 'v1',
-      databaseUrl: undefined,
-      databaseSchema: undefined,
-      dataDir: '.meshkit',
       pageTokenKey: undefined,
       eventsTopic: undefined,
+      databaseSchema: undefined,
     });
     const config = readConfig({
-      PORT: '0',
-      GRPC_PORT: '50052',
-      VERSION: 'v2',
-      DATABASE_URL: 'postgres://x',
+      PAGE_TOKEN_KEY: 'k'.repeat(16),
       EVENTS_TOPIC: 'user-events',
+      DATABASE_SCHEMA: 'users',
+      PORT: '1',
     });
-    assert.equal(config.httpPort, 0);
-    assert.equal(config.grpcPort, 50052);
-    assert.equal(config.version, 'v2');
-    assert.equal(config.databaseUrl, 'postgres://x');
-    assert.equal(config.eventsTopic, 'user-events');
-  });
-
-  it('refuses a port that is not one, naming the variable', () => {
-    assert.throws(() => readConfig({ PORT: 'eighty' }), /PORT/);
-    assert.throws(() => readConfig({ GRPC_PORT: '70000' }), /GRPC_PORT/);
+    assert.deepEqual(config, { pageTokenKey: 'k'.repeat(16), eventsTopic: 'user-events', databaseSchema: 'users' });
   });
 
   it('creates one page-token key per data directory and reuses it', () => {

@@ -4,42 +4,48 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { embeddedRegistry } from '@meshkit/discovery';
+import type { ReadyMessage } from 'meshkit';
 
 describe('main', () => {
-  it('serves from the environment, registers both endpoints with the version, and exits 0 on SIGTERM', async () => {
+  it('serves on the mesh its variables describe, says ready over IPC, serves /metrics, exits 0 on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'user-service-main-'));
     const child = spawn(
       process.execPath,
       ['--conditions=@meshkit/source', join(import.meta.dirname, 'main.ts')],
       {
-        env: { ...process.env, DATA_DIR: dir, PORT: '0', GRPC_PORT: '0', VERSION: 'v2' },
-        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, MESH_DATA_DIR: dir, MESH_VERSION: 'v2', MESH_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       },
     );
     const registry = embeddedRegistry({ path: join(dir, 'registry.db') });
     try {
-      const lines = createInterface({ input: child.stdout });
-      let url = '';
-      for await (const line of lines) {
-        const match = /REST (http:\/\/\S+), gRPC/.exec(line);
-        if (match !== null) {
-          url = match[1] ?? '';
-          break;
-        }
-      }
-      const res = await fetch(`${url}/users`, {
+      const [message] = (await once(child, 'message')) as [ReadyMessage];
+      assert.equal(message.type, 'ready');
+      assert.match(message.urls.http, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.match(message.urls.grpc ?? '', /^127\.0\.0\.1:\d+$/);
+
+      // Ready means registered: both instances are there already.
+      const [http] = await registry.lookup('user-service');
+      const [grpc] = await registry.lookup('user-service-grpc');
+      assert.equal(http?.labels.version, 'v2');
+      assert.equal(grpc?.labels.version, 'v2');
+      assert.equal(`http://${http?.address}:${http?.port}`, message.urls.http);
+      assert.equal(`${grpc?.address}:${grpc?.port}`, message.urls.grpc);
+      assert.equal(grpc?.labels['metrics-port'], String(http?.port), 'the gRPC instance points at /metrics');
+
+      const res = await fetch(`${message.urls.http}/users`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ email: 'main@example.com', name: 'Main' }),
       });
       assert.equal(res.status, 201);
-      const [http] = await registry.lookup('user-service');
-      const [grpc] = await registry.lookup('user-service-grpc');
-      assert.equal(http?.labels.version, 'v2');
-      assert.equal(grpc?.labels.version, 'v2');
+      const metrics = await (await fetch(`${message.urls.http}/metrics`)).text();
+      assert.match(
+        metrics,
+        /http_server_request_duration_seconds_count\{[^}]*service="user-service"[^}]*http_request_method="POST"[^}]*http_response_status_code="201"[^}]*\} 1/,
+      );
 
       const exited = once(child, 'exit');
       child.kill('SIGTERM');

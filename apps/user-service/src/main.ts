@@ -1,14 +1,13 @@
 /**
- * Runs the user service from the environment (see the README): embedded registry and broker in
- * `DATA_DIR`, SQLite storage there too unless `DATABASE_URL` points at PostgreSQL.
+ * Runs the user service on the mesh its variables describe (`MESH_*`, `DATABASE_URL`: see the README):
+ * REST and gRPC registered in `MESH_REGISTRY`, events through the outbox to `MESH_BROKER`, users in
+ * PostgreSQL when `DATABASE_URL` is set, else SQLite in `MESH_DATA_DIR`; `GET /metrics` on the REST port.
  *
  *   node --conditions=@meshkit/source apps/user-service/src/main.ts
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { embeddedRegistry } from '@meshkit/discovery';
 import { sqliteIdempotencyStore } from '@meshkit/http';
-import { sqliteBroker } from '@meshkit/messaging-sqlite';
+import { announceReady, createMesh } from 'meshkit';
 import { pageTokenKeyFor, readConfig } from './config.ts';
 import { pgIdempotencyStore } from './pg-idempotency.ts';
 import { startUserService } from './service.ts';
@@ -16,17 +15,16 @@ import { openPostgresUserStore } from './store-postgres.ts';
 import { openSqliteUserStore } from './store-sqlite.ts';
 
 const config = readConfig();
-mkdirSync(config.dataDir, { recursive: true });
-const registry = embeddedRegistry({ path: join(config.dataDir, 'registry.db') });
-const broker = sqliteBroker({ path: join(config.dataDir, 'events.db') });
+const mesh = await createMesh({ env: { MESH_SERVICE: 'user-service', MESH_VERSION: 'v1', ...process.env } });
+const { dataDir, databaseUrl } = mesh.config;
 
 async function storage() {
-  if (config.databaseUrl === undefined) {
-    const store = openSqliteUserStore({ path: join(config.dataDir, 'users.db') });
-    return { store, idempotency: sqliteIdempotencyStore({ path: join(config.dataDir, 'idempotency.db') }) };
+  if (databaseUrl === undefined) {
+    const store = openSqliteUserStore({ path: join(dataDir, 'users.db') });
+    return { store, idempotency: sqliteIdempotencyStore({ path: join(dataDir, 'idempotency.db') }) };
   }
   const store = await openPostgresUserStore({
-    connectionString: config.databaseUrl,
+    connectionString: databaseUrl,
     ...(config.databaseSchema === undefined ? {} : { schema: config.databaseSchema }),
   });
   return { store, idempotency: pgIdempotencyStore(store.pool) };
@@ -34,17 +32,28 @@ async function storage() {
 
 const service = await startUserService({
   ...(await storage()),
-  broker,
-  registry,
-  pageTokenKey: pageTokenKeyFor(config),
-  version: config.version,
-  host: config.host,
-  ...(config.advertiseAddress === undefined ? {} : { advertiseAddress: config.advertiseAddress }),
-  httpPort: config.httpPort,
-  grpcPort: config.grpcPort,
+  ...meshParts(),
+  pageTokenKey: pageTokenKeyFor({ pageTokenKey: config.pageTokenKey, dataDir }),
   ...(config.eventsTopic === undefined ? {} : { eventsTopic: config.eventsTopic }),
 });
-console.log(`user-service ${config.version}: REST ${service.http.url}, gRPC ${service.grpc.address}`);
+console.log(`user-service ${mesh.config.version}: REST ${service.http.url}, gRPC ${service.grpc.address}`);
+announceReady({ http: service.http.url, grpc: service.grpc.address });
+
+/** What the mesh gives the service: registry, broker, metrics, where to listen and what to register. */
+function meshParts() {
+  const c = mesh.config;
+  const metrics = mesh.telemetry.metrics?.registry;
+  return {
+    registry: mesh.registry,
+    broker: mesh.broker,
+    host: c.host,
+    ...(c.address === undefined ? {} : { advertiseAddress: c.address }),
+    httpPort: c.httpPort,
+    grpcPort: c.grpcPort,
+    ...(c.version === undefined ? {} : { version: c.version }),
+    ...(metrics === undefined ? {} : { metrics }),
+  };
+}
 
 let stopping = false;
 const stop = (signal: string): void => {
@@ -53,7 +62,7 @@ const stop = (signal: string): void => {
   console.log(`user-service: ${signal}, shutting down`);
   service
     .close()
-    .then(() => Promise.all([broker.close(), registry.close()]))
+    .then(() => mesh.close())
     .then(
       () => process.exit(0),
       (error: unknown) => {

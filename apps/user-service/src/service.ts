@@ -6,6 +6,8 @@ import type { Registry } from '@meshkit/discovery';
 import { grpcServer, UserService } from '@meshkit/grpc';
 import { httpServer, type IdempotencyStore, memoryIdempotencyStore } from '@meshkit/http';
 import { type Broker, outboxRelay, publisher } from '@meshkit/messaging';
+import { metricsPortLabel, withMetrics } from 'meshkit';
+import type { Registry as PromRegistry } from 'prom-client';
 import { type EventHub, eventHub } from './event-hub.ts';
 import { topicPatterns } from './events.ts';
 import { userServiceImpl } from './grpc.ts';
@@ -60,6 +62,11 @@ export interface UserServiceOptions {
   readonly deregisterGraceMs?: number;
   /** On close, how long in-flight calls may run, in ms. Defaults to 10,000. */
   readonly drainTimeoutMs?: number;
+  /**
+   * Metrics to answer `GET /metrics` with on the REST port (`mesh.telemetry.metrics?.registry`); the gRPC
+   * instance then carries the `metrics-port` label. Defaults to none: no `/metrics`.
+   */
+  readonly metrics?: PromRegistry;
   /** How often an idle outbox relay looks for rows, in ms (commits wake it at once). Defaults to 100. */
   readonly relayPollIntervalMs?: number;
   readonly clock?: Clock;
@@ -138,7 +145,8 @@ export async function startUserService(options: UserServiceOptions): Promise<Run
   const labels = { version };
   const http = httpServer({
     service: options.httpService ?? 'user-service',
-    handler: restHandler(domain),
+    handler:
+      options.metrics === undefined ? restHandler(domain) : withMetrics(restHandler(domain), options.metrics),
     ...(registry === undefined ? {} : { registry }),
     instance: { version, labels, ...(advertiseAddress === undefined ? {} : { address: advertiseAddress }) },
     checks: { store: () => store.ping() },
@@ -147,22 +155,26 @@ export async function startUserService(options: UserServiceOptions): Promise<Run
     shutdown: { signals: false, exit: false, graceMs, drainTimeoutMs },
     clock,
   });
-  const grpc = grpcServer({
-    shutdownGraceMs: drainTimeoutMs,
-    clock,
-    ...(registry === undefined
-      ? {}
-      : {
-          registration: {
-            registry,
-            service: options.grpcService ?? 'user-service-grpc',
-            version,
-            labels,
-            deregisterGraceMs: graceMs,
-            ...(advertiseAddress === undefined ? {} : { address: advertiseAddress }),
-          },
-        }),
-  });
+  /** The gRPC server, registered with the REST port as its `metrics-port` once that is known. */
+  const makeGrpc = (metricsPort: number | undefined) =>
+    grpcServer({
+      shutdownGraceMs: drainTimeoutMs,
+      clock,
+      ...(registry === undefined
+        ? {}
+        : {
+            registration: {
+              registry,
+              service: options.grpcService ?? 'user-service-grpc',
+              version,
+              labels:
+                metricsPort === undefined ? labels : { ...labels, [metricsPortLabel]: String(metricsPort) },
+              deregisterGraceMs: graceMs,
+              ...(advertiseAddress === undefined ? {} : { address: advertiseAddress }),
+            },
+          }),
+    });
+  let grpc: ReturnType<typeof makeGrpc> | undefined;
 
   // A fixed port makes a stable group (a restart resumes it, and the hub skips what predates it); port 0
   // has nothing stable to name it by.
@@ -176,11 +188,10 @@ export async function startUserService(options: UserServiceOptions): Promise<Run
       : { maxBufferedEvents: options.maxStreamBufferedEvents }),
     clock,
   });
-  grpc.add(UserService, userServiceImpl(domain, hub));
 
   const stopAll = async (): Promise<void> => {
     // Streams never finish on their own: end them (UNAVAILABLE) once callers stopped choosing us.
-    const servers = Promise.allSettled([http.shutdown(), grpc.close()]);
+    const servers = Promise.allSettled([http.shutdown(), grpc?.close()]);
     await new Promise((resolve) => setTimeout(resolve, graceMs));
     await hub.close();
     const results = await servers;
@@ -193,8 +204,10 @@ export async function startUserService(options: UserServiceOptions): Promise<Run
 
   try {
     await hub.start();
-    const grpcAddress = await grpc.listen({ port: grpcPort, host });
     const httpAddress = await http.listen({ port: httpPort, host });
+    grpc = makeGrpc(options.metrics === undefined ? undefined : httpAddress.port);
+    grpc.add(UserService, userServiceImpl(domain, hub));
+    const grpcAddress = await grpc.listen({ port: grpcPort, host });
     let closing: Promise<void> | undefined;
     const running: RunningUserService = {
       http: { ...httpAddress, url: `http://${advertiseAddress ?? httpAddress.host}:${httpAddress.port}` },

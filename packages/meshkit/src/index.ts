@@ -38,3 +38,5 @@ export {
   type MeshTelemetryOptions,
   meshLogLevels,
 } from './telemetry-config.ts';
+export { metricsServer, withMetrics } from './metrics-endpoint.ts';
+export { announceReady, type ReadyMessage, type ReadyUrls } from './ready.ts';

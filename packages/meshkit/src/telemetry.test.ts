@@ -3,11 +3,11 @@ import { after, before, describe, test } from 'node:test';
 import { InvalidArgumentError } from '@meshkit/core';
 import { UserService } from '@meshkit/grpc';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
-import { createMesh, grpcService, type Mesh, meshConfig } from './index.ts';
+import { createMesh, grpcService, type Mesh, type MeshTelemetryOptions, meshConfig } from './index.ts';
 import { tempDir, userService, whoAmI } from './test-support/services.ts';
 
 const quick = { signals: false, graceMs: 0, drainTimeoutMs: 1_000 } as const;
-const read = (env: Record<string, string>, telemetry?: Parameters<typeof meshConfig>[0]['telemetry']) =>
+const read = (env: Record<string, string>, telemetry?: MeshTelemetryOptions) =>
   meshConfig({ env, cwd: '/srv/app', ...(telemetry === undefined ? {} : { telemetry }) }).telemetry;
 
 describe('telemetry configuration', () => {
