@@ -18,7 +18,9 @@ import {
   healthLayer,
   Lifecycle,
 } from '@meshkit/http';
-import { watchRoutes } from '@meshkit/routing';
+import { metricsResponse } from '@meshkit/observability';
+import { type RouteSource, type RouteWatcher, watchRoutes } from '@meshkit/routing';
+import { observeEdgeRequest } from './observe.ts';
 import { type GatewayMount, type GatewayOptions, resolveGatewayOptions } from './options.ts';
 import { edgeExchange, type MountedService, proxyService } from './proxy.ts';
 import { discardUpload, problemKit, writeKit, writeReply } from './respond.ts';
@@ -71,10 +73,16 @@ function callerTimeoutMs(value: string | string[] | undefined): number | undefin
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const resolved = resolveGatewayOptions(options);
   const { clock } = resolved;
-  // Invalid routes at start reject with a RouteConfigError naming each file, document and field.
-  const routes = await watchRoutes(resolved.routes, {
-    ...(options.onRoutesReload === undefined ? {} : { onReload: options.onRoutesReload }),
-  });
+  // Invalid routes at start reject with a RouteConfigError naming each file, document and field. A route
+  // source given in is followed and closed by its owner.
+  const owned: RouteWatcher | undefined =
+    typeof resolved.routes === 'string'
+      ? await watchRoutes(resolved.routes, {
+          ...(options.onRoutesReload === undefined ? {} : { onReload: options.onRoutesReload }),
+        })
+      : undefined;
+  const routes: RouteSource = owned ?? (resolved.routes as RouteSource);
+  const closeRoutes = (): void => owned?.close();
 
   let pipelines: { mount: GatewayMount; pipeline: ClientStack<HttpRequest, HttpResponse> }[];
   try {
@@ -93,7 +101,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }));
   } catch (error) {
     // A policy or transport option the pipeline refused: stop following the routes before reporting it.
-    routes.close();
+    closeRoutes();
     throw error;
   }
   const mounts: MountedService[] = pipelines.map(({ mount, pipeline }) => ({
@@ -101,14 +109,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     service: pipeline.service,
   }));
 
+  const service = options.registerAs ?? 'gateway';
   const lifecycle = new Lifecycle(
-    options.registerAs ?? 'gateway',
+    service,
     options.registerAs === undefined ? undefined : resolved.registry,
-    {},
+    options.advertisedAddress === undefined ? {} : { address: options.advertisedAddress },
     {
       ...options.shutdown,
       onClose: async () => {
-        routes.close();
+        closeRoutes();
         await Promise.all(pipelines.map(({ pipeline }) => pipeline.close()));
         await options.shutdown?.onClose?.();
       },
@@ -137,7 +146,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   );
 
   const serve = async (raw: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const identity = edgeIdentity(raw.headers);
+    const target = raw.url ?? '/';
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    if (options.metrics !== undefined && path === '/metrics' && raw.method === 'GET') {
+      const scraped = await metricsResponse(options.metrics);
+      res.writeHead(scraped.status, scraped.headers).end(scraped.body);
+      return;
+    }
+    const identity = observeEdgeRequest(edgeIdentity(raw.headers), raw, res, clock, service);
     const abort = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
@@ -148,12 +165,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ...(identity.tracestate === undefined ? {} : { tracestate: identity.tracestate }),
     };
     const ctx = createContext({ clock, signal: abort.signal, metadata, timeoutMs: resolved.deadlineMs });
-    const target = raw.url ?? '/';
-    const q = target.indexOf('?');
     const call: HttpCall = {
       method: raw.method ?? 'GET',
       target,
-      path: q < 0 ? target : target.slice(0, q),
+      path,
       metadata: raw.headers,
       timeoutMs: callerTimeoutMs(raw.headers['x-meshkit-timeout-ms']),
       body: () => Promise.reject(new Error('the gateway streams bodies; it never reads one whole')),
@@ -210,22 +225,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await lifecycle.started(resolved.host, port);
   } catch (error) {
     server.close();
-    routes.close();
+    closeRoutes();
     await Promise.all(pipelines.map(({ pipeline }) => pipeline.close()));
     throw error;
   }
 
+  const urlHost = options.advertisedAddress ?? resolved.host;
   return {
     address: { host: resolved.host, port },
-    url: `http://${resolved.host.includes(':') ? `[${resolved.host}]` : resolved.host}:${port}`,
+    url: `http://${urlHost.includes(':') ? `[${urlHost}]` : urlHost}:${port}`,
     describe: () => ({
-      routes: resolved.routes,
+      routes: typeof resolved.routes === 'string' ? resolved.routes : 'route source',
       mounts: pipelines.map(({ mount, pipeline }) => ({ ...mount, pipeline: pipeline.describe() })),
       draining: lifecycle.draining,
       inFlight: lifecycle.inFlight,
     }),
     reloadRoutes: async () => {
-      await routes.reload();
+      const reloadable = routes as Partial<Pick<RouteWatcher, 'reload'>>;
+      await reloadable.reload?.();
     },
     close: () => lifecycle.shutdown(),
   };

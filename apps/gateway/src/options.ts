@@ -3,7 +3,8 @@ import type { ClientPolicyOptions } from '@meshkit/client';
 import { type Clock, InvalidArgumentError, systemClock } from '@meshkit/core';
 import type { Registry } from '@meshkit/discovery';
 import type { HttpResponse, HttpTransportOptions, ShutdownOptions } from '@meshkit/http';
-import type { RouteReloadEvent } from '@meshkit/routing';
+import type { RouteReloadEvent, RouteSource } from '@meshkit/routing';
+import type { Registry as PromRegistry } from 'prom-client';
 
 /** One public path prefix and the service behind it. */
 export interface GatewayMount {
@@ -42,11 +43,12 @@ export interface GatewayOptions {
   /** Where the services behind the gateway are found (their instances carry `version` labels). */
   readonly registry: Registry;
   /**
-   * The routing file or directory (Istio `VirtualService` / `DestinationRule`), followed for edits.
-   * Defaults to the repository's `deploy/istio`.
+   * The routing file or directory (Istio `VirtualService` / `DestinationRule`), followed for edits, or a
+   * route source someone else follows and closes (`mesh.routes`). Defaults to the repository's
+   * `deploy/istio`.
    */
-  readonly routes?: string;
-  /** Called after each reload of the routes, applied or rejected. */
+  readonly routes?: string | RouteSource;
+  /** Called after each reload of the routes, applied or rejected (when the gateway follows a path). */
   readonly onRoutesReload?: (event: RouteReloadEvent) => void;
   /** The public prefixes. Defaults to `/api/users` → `user-service` at `/users`. */
   readonly mounts?: readonly GatewayMount[];
@@ -77,6 +79,13 @@ export interface GatewayOptions {
   readonly transport?: Omit<HttpTransportOptions, 'maxErrorBodyBytes' | 'retryableStatuses'>;
   /** Registers the gateway itself under this name in `registry`. Defaults to none. */
   readonly registerAs?: string;
+  /** The address registered for callers (required in the registry when listening on 0.0.0.0). */
+  readonly advertisedAddress?: string;
+  /**
+   * Metrics to answer `GET /metrics` with (`mesh.telemetry.metrics?.registry`), before any mount. Defaults
+   * to none: `/metrics` is routed like any other path.
+   */
+  readonly metrics?: PromRegistry;
   /** Graceful shutdown: drain time, signals, exit. Defaults to the kit's (10 s drain, SIGTERM/SIGINT). */
   readonly shutdown?: ShutdownOptions;
   /** A number in [0, 1) per weighted pick. Defaults to `Math.random`. */
@@ -88,7 +97,7 @@ export interface GatewayOptions {
 /** {@link GatewayOptions} with defaults applied and every value checked. */
 export interface ResolvedGatewayOptions {
   readonly registry: Registry;
-  readonly routes: string;
+  readonly routes: string | RouteSource;
   readonly mounts: readonly GatewayMount[];
   readonly port: number;
   readonly host: string;
@@ -141,8 +150,13 @@ export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayO
     throw new InvalidArgumentError('startGateway.registry', 'must be a Registry', options.registry);
   }
   const routes = options.routes ?? defaultRoutesPath;
-  if (typeof routes !== 'string' || routes === '') {
-    throw new InvalidArgumentError('startGateway.routes', 'must be a file or directory path', routes);
+  const isSource = typeof routes === 'object' && routes !== null && 'table' in routes;
+  if (!isSource && (typeof routes !== 'string' || routes === '')) {
+    throw new InvalidArgumentError(
+      'startGateway.routes',
+      'must be a file or directory path, or a route source',
+      routes,
+    );
   }
   const mounts = options.mounts ?? defaultMounts;
   if (!Array.isArray(mounts) || mounts.length === 0) {

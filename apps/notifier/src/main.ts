@@ -1,73 +1,47 @@
 /**
- * Runs the notifier:
+ * Runs the notifier on the mesh its variables describe (`MESH_*`, `DATABASE_URL`: see the README):
+ * consumes user events from `MESH_BROKER` (on Kafka the seed's topic `user-events`), records them in
+ * PostgreSQL when `DATABASE_URL` is set, else in SQLite in `MESH_DATA_DIR`, and serves them (and
+ * `GET /metrics`) as `notifier`, registered in `MESH_REGISTRY`. Its own variables: `EVENTS_TOPIC` (one
+ * topic for every event instead of `user.*`), `NOTIFIER_STOP_TIMEOUT_MS` (default 10000),
+ * `SHUTDOWN_GRACE_MS` (default 1000), `SHUTDOWN_DRAIN_TIMEOUT_MS` (default 10000). SIGTERM and SIGINT
+ * drain the REST service, let events being handled finish, and exit 0.
  *
  *   node --conditions=@meshkit/source apps/notifier/src/main.ts
- *
- * Environment: `PORT` (default 8081), `HOST` (default 0.0.0.0), `MESH_DATA_DIR` (embedded registry,
- * broker and store, default `.meshkit`), `ADVERTISED_ADDRESS` (the address registered for callers, e.g.
- * the pod IP; default 127.0.0.1 when listening on all interfaces), `DATABASE_URL` (record in PostgreSQL
- * instead of SQLite), `AMQP_URL` (RabbitMQ) or `KAFKA_BROKERS` (comma-separated `host:port`, topic
- * `user-events`) instead of the embedded broker, `ETCD_URL` (etcd for discovery), `SHUTDOWN_GRACE_MS`
- * (default 1000), `SHUTDOWN_DRAIN_TIMEOUT_MS` (default 10000), `NOTIFIER_STOP_TIMEOUT_MS` (default 10000).
- * SIGTERM and SIGINT drain the REST service, let events being handled finish, and exit 0.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { embeddedRegistry, etcdRegistry, type Registry } from '@meshkit/discovery';
-import type { Broker } from '@meshkit/messaging';
-import { amqpBroker } from '@meshkit/messaging-amqp';
-import { kafkaBroker } from '@meshkit/messaging-kafka';
-import { sqliteBroker } from '@meshkit/messaging-sqlite';
+import { announceReady, createMesh } from 'meshkit';
 import { startNotifier } from './notifier.ts';
 import { pgNotificationStore } from './pg-store.ts';
 
 const env = process.env;
-const set = (value: string | undefined): value is string => value !== undefined && value !== '';
-const dataDir = env.MESH_DATA_DIR ?? '.meshkit';
-mkdirSync(dataDir, { recursive: true });
+const number = (name: string): number | undefined => (env[name] ? Number(env[name]) : undefined);
+const mesh = await createMesh({ env: { MESH_SERVICE: 'notifier', ...env } });
+const { config } = mesh;
+const metrics = mesh.telemetry.metrics?.registry;
+const topic = env.EVENTS_TOPIC || (config.broker.kind === 'kafka' ? 'user-events' : undefined);
+const stopTimeoutMs = number('NOTIFIER_STOP_TIMEOUT_MS');
+const graceMs = number('SHUTDOWN_GRACE_MS');
+const drainTimeoutMs = number('SHUTDOWN_DRAIN_TIMEOUT_MS');
 
-const registry: Registry = set(env.ETCD_URL)
-  ? etcdRegistry({ url: env.ETCD_URL })
-  : embeddedRegistry({ path: join(dataDir, 'registry.db') });
-let broker: Broker;
-let topics: string[] | undefined;
-if (set(env.AMQP_URL)) broker = await amqpBroker({ url: env.AMQP_URL });
-else if (set(env.KAFKA_BROKERS)) {
-  broker = kafkaBroker({ brokers: env.KAFKA_BROKERS.split(',').map((b) => b.trim()) });
-  topics = ['user-events'];
-} else broker = sqliteBroker({ path: join(dataDir, 'events.db') });
-const store = set(env.DATABASE_URL)
-  ? await pgNotificationStore({ connectionString: env.DATABASE_URL })
-  : undefined;
-
-const host = env.HOST ?? '0.0.0.0';
 const notifier = await startNotifier({
-  broker,
-  registry,
-  dataDir,
-  ...(store === undefined ? {} : { store }),
-  ...(topics === undefined ? {} : { topics }),
-  port: Number(env.PORT ?? 8081),
-  host,
-  ...(set(env.ADVERTISED_ADDRESS)
-    ? { advertisedAddress: env.ADVERTISED_ADDRESS }
-    : host === '0.0.0.0'
-      ? { advertisedAddress: '127.0.0.1' }
-      : {}),
-  ...(env.NOTIFIER_STOP_TIMEOUT_MS === undefined
-    ? {}
-    : { stopTimeoutMs: Number(env.NOTIFIER_STOP_TIMEOUT_MS) }),
+  broker: mesh.broker,
+  registry: mesh.registry,
+  ...(config.databaseUrl === undefined
+    ? { dataDir: config.dataDir }
+    : { store: await pgNotificationStore({ connectionString: config.databaseUrl }) }),
+  ...(topic === undefined ? {} : { topics: [topic] }),
+  port: config.httpPort,
+  host: config.host,
+  ...(config.address === undefined ? {} : { advertisedAddress: config.address }),
+  ...(metrics === undefined ? {} : { metrics }),
+  ...(stopTimeoutMs === undefined ? {} : { stopTimeoutMs }),
   onRecorded: (n) => console.log(`recorded ${n.type} for user ${n.userId} (event ${n.eventId})`),
   shutdown: {
-    ...(env.SHUTDOWN_GRACE_MS === undefined ? {} : { graceMs: Number(env.SHUTDOWN_GRACE_MS) }),
-    ...(env.SHUTDOWN_DRAIN_TIMEOUT_MS === undefined
-      ? {}
-      : { drainTimeoutMs: Number(env.SHUTDOWN_DRAIN_TIMEOUT_MS) }),
+    ...(graceMs === undefined ? {} : { graceMs }),
+    ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
     exit: (code) => process.exit(code),
-    onClose: async () => {
-      await broker.close();
-      await registry.close();
-    },
+    onClose: () => mesh.close(),
   },
 });
 console.log(`notifier listening on ${notifier.url} (store: ${notifier.store.kind})`);
+announceReady({ http: notifier.url });

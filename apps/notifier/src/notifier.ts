@@ -17,6 +17,8 @@ import {
   inboxTx,
   type Message,
 } from '@meshkit/messaging';
+import { withMetrics } from 'meshkit';
+import type { Registry as PromRegistry } from 'prom-client';
 import { notificationsApi } from './notifications-api.ts';
 import { renderMessage } from './render.ts';
 import { sqliteNotificationStore } from './sqlite-store.ts';
@@ -60,6 +62,8 @@ export interface NotifierOptions {
   readonly defaultListLimit?: number;
   /** The largest `limit` of a listing. Defaults to 100. */
   readonly maxListLimit?: number;
+  /** Metrics to answer `GET /metrics` with (`mesh.telemetry.metrics?.registry`). Defaults to none. */
+  readonly metrics?: PromRegistry;
   /** Graceful shutdown of the REST service (the consumer stops after it drains). */
   readonly shutdown?: ShutdownOptions;
   readonly clock?: Clock;
@@ -161,7 +165,10 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
       },
     },
     clock,
-    handler: notificationsApi(store, { defaultLimit, maxLimit }),
+    handler:
+      options.metrics === undefined
+        ? notificationsApi(store, { defaultLimit, maxLimit })
+        : withMetrics(notificationsApi(store, { defaultLimit, maxLimit }), options.metrics),
   });
 
   try {
@@ -194,7 +201,7 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
   }
   const running = consumer;
   return {
-    url: `http://${address.host}:${address.port}`,
+    url: `http://${options.advertisedAddress ?? address.host}:${address.port}`,
     address,
     consumer: running,
     store,

@@ -18,7 +18,11 @@ describe('configuration', () => {
       DATABASE_SCHEMA: 'users',
       PORT: '1',
     });
-    assert.deepEqual(config, { pageTokenKey: 'k'.repeat(16), eventsTopic: 'user-events', databaseSchema: 'users' });
+    assert.deepEqual(config, {
+      pageTokenKey: 'k'.repeat(16),
+      eventsTopic: 'user-events',
+      databaseSchema: 'users',
+    });
   });
 
   it('creates one page-token key per data directory and reuses it', () => {

@@ -21,7 +21,8 @@ export {
   type MeshPublisherOptions,
   openMesh,
 } from './mesh.ts';
-export { metricsPortLabel } from './metrics-endpoint.ts';
+export { metricsPortLabel, metricsServer, withMetrics } from './metrics-endpoint.ts';
+export { announceReady, type ReadyMessage, type ReadyUrls } from './ready.ts';
 export {
   type GrpcBinding,
   grpcService,
@@ -38,5 +39,3 @@ export {
   type MeshTelemetryOptions,
   meshLogLevels,
 } from './telemetry-config.ts';
-export { metricsServer, withMetrics } from './metrics-endpoint.ts';
-export { announceReady, type ReadyMessage, type ReadyUrls } from './ready.ts';
