@@ -1,41 +1,39 @@
 /**
- * Runs the dashboard:
+ * Runs the dashboard on the mesh its variables describe (`MESH_*`: see the README): instances found in
+ * `MESH_REGISTRY`, the configured splits read from `MESH_ROUTES`, listening on `MESH_HOST` /
+ * `MESH_HTTP_PORT` (default 8090), registered as `dashboard`, `GET /metrics` of its own. Its own
+ * variables: `DASHBOARD_SERVICES` (comma-separated services to look up, default
+ * `gateway,user-service,notifier`; services they call are found from their metrics) and
+ * `SCRAPE_INTERVAL_MS` (default 2000). SIGTERM and SIGINT close it.
  *
  *   node --conditions=@meshkit/source apps/dashboard/src/main.ts
- *
- * Environment: `PORT` (default 8090), `HOST` (default 127.0.0.1), `MESH_DATA_DIR` (the embedded
- * registry's folder, default `.meshkit`), `MESH_REGISTRY` (the registry file itself, instead),
- * `ETCD_URL` (use etcd for discovery instead), `MESH_ROUTES` (routing file or directory, for the
- * configured splits), `MESH_SERVICES` (comma-separated services to look up, default
- * `gateway,user-service,notifier`; services they call are found from their metrics),
- * `SCRAPE_INTERVAL_MS` (default 2000). SIGTERM and SIGINT close it.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { embeddedRegistry, etcdRegistry, type Registry } from '@meshkit/discovery';
+import { announceReady, createMesh } from 'meshkit';
 import { startDashboard } from './serve/dashboard.ts';
 
 const env = process.env;
-let registry: Registry;
-if (env.ETCD_URL !== undefined && env.ETCD_URL !== '') registry = etcdRegistry({ url: env.ETCD_URL });
-else {
-  const path = env.MESH_REGISTRY || join(env.MESH_DATA_DIR ?? '.meshkit', 'registry.db');
-  mkdirSync(dirname(path), { recursive: true });
-  registry = embeddedRegistry({ path });
-}
+const mesh = await createMesh({
+  env: { MESH_SERVICE: 'dashboard', MESH_HTTP_PORT: '8090', ...env },
+  broker: false,
+});
+const { config } = mesh;
+const metrics = mesh.telemetry.metrics?.registry;
 
 const dashboard = await startDashboard({
-  registry,
-  services: (env.MESH_SERVICES ?? 'gateway,user-service,notifier')
+  registry: mesh.registry,
+  services: (env.DASHBOARD_SERVICES || 'gateway,user-service,notifier')
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== ''),
-  ...(env.MESH_ROUTES ? { routesPath: env.MESH_ROUTES } : {}),
+  ...(typeof config.routes === 'string' ? { routesPath: config.routes } : {}),
   ...(env.SCRAPE_INTERVAL_MS ? { intervalMs: Number(env.SCRAPE_INTERVAL_MS) } : {}),
-  host: env.HOST ?? '127.0.0.1',
-  port: Number(env.PORT ?? 8090),
+  host: config.host,
+  port: config.httpPort,
+  ...(config.address === undefined ? {} : { advertisedAddress: config.address }),
+  ...(metrics === undefined ? {} : { metrics }),
 });
 console.log(`dashboard on ${dashboard.url}`);
+announceReady({ http: dashboard.url.replace(/\/$/, '') });
 
 let stopping = false;
 const stop = (): void => {
@@ -43,8 +41,11 @@ const stop = (): void => {
   stopping = true;
   void dashboard
     .close()
-    .then(() => registry.close())
-    .then(() => process.exit(0));
+    .then(() => mesh.close())
+    .then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

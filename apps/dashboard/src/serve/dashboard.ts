@@ -1,3 +1,5 @@
+import { metricsResponse } from '@meshkit/observability';
+import type { Registry as PromRegistry } from 'prom-client';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidArgumentError } from '@meshkit/core';
@@ -15,6 +17,13 @@ export interface DashboardOptions extends CollectorOptions {
   readonly port?: number;
   /** Registers the dashboard in the registry as service `dashboard`. Defaults to `true`. */
   readonly register?: boolean;
+  /** The address registered for callers. Defaults to `host` (`127.0.0.1` when that is a wildcard). */
+  readonly advertisedAddress?: string;
+  /**
+   * Metrics to answer `GET /metrics` with (`mesh.telemetry.metrics?.registry`); the registration then
+   * invites scraping. Defaults to none: registered with `metrics: none`, so the dashboard skips itself.
+   */
+  readonly metrics?: PromRegistry;
   /** The built page's folder. Defaults to this package's `dist/ui`. */
   readonly uiDir?: string;
   /** Limits of the live stream. */
@@ -80,6 +89,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       send(res, 200, 'application/json', JSON.stringify(collector.latest));
       return;
     }
+    if (path === '/metrics' && options.metrics !== undefined) {
+      void metricsResponse(options.metrics).then((r) => send(res, r.status, r.headers['content-type'] ?? 'text/plain', r.body));
+      return;
+    }
     if (path === '/healthz') {
       send(res, 200, 'text/plain', 'ok\n');
       return;
@@ -106,15 +119,16 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     });
   });
   const bound = (server.address() as AddressInfo).port;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const shown = options.advertisedAddress ?? host;
+  const urlHost = shown.includes(':') ? `[${shown}]` : shown;
   let registration: Registration | undefined;
   if (options.register !== false) {
     registration = await options.registry.register({
       id: `${dashboardService}-${host}-${bound}`,
       service: dashboardService,
-      address: host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host,
+      address: options.advertisedAddress ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host),
       port: bound,
-      labels: { metrics: 'none' },
+      ...(options.metrics === undefined ? { labels: { metrics: 'none' } } : {}),
     });
   }
   collector.start();
