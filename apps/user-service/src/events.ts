@@ -1,3 +1,4 @@
+import { type CallContext, metadataText } from '@meshkit/core';
 import type { OutboxEvent } from '@meshkit/messaging';
 import type { User, UserStatusName } from './user.ts';
 
@@ -47,8 +48,28 @@ export function topicPatterns(routing: EventRouting): string[] {
   return routing.topic === undefined ? ['user.*'] : [routing.topic];
 }
 
-/** The outbox event for `change` of `user` at `nowMs`: topic by change, key = user id. */
-export function userEvent(change: UserChange, user: User, nowMs: number, routing: EventRouting): OutboxEvent {
+/**
+ * The trace context of the request that made a change (`traceparent`, `tracestate`), kept with its outbox
+ * row so the event is published in the same trace when the relay sends it later. `undefined` without one.
+ */
+export type TraceHeaders = Readonly<Record<string, string>> | undefined;
+
+/** The {@link TraceHeaders} of a request's context. */
+export function traceHeadersOf(ctx: CallContext | undefined): TraceHeaders {
+  const traceparent = metadataText(ctx?.metadata, 'traceparent');
+  if (traceparent === undefined) return undefined;
+  const tracestate = metadataText(ctx?.metadata, 'tracestate');
+  return tracestate === undefined ? { traceparent } : { traceparent, tracestate };
+}
+
+/** The outbox event for `change` of `user` at `nowMs`: topic by change, key = user id, the request's trace. */
+export function userEvent(
+  change: UserChange,
+  user: User,
+  nowMs: number,
+  routing: EventRouting,
+  trace?: TraceHeaders,
+): OutboxEvent {
   const data: UserEventData = {
     id: user.id,
     user_id: user.id,
@@ -58,7 +79,9 @@ export function userEvent(change: UserChange, user: User, nowMs: number, routing
     status: user.status,
     timestamp: nowMs,
   };
-  return { topic: topicFor(change, routing), key: user.id, data };
+  return trace === undefined
+    ? { topic: topicFor(change, routing), key: user.id, data }
+    : { topic: topicFor(change, routing), key: user.id, data, headers: trace };
 }
 
 /** Reads event data back from a consumed message; `undefined` when it is not a user event. */

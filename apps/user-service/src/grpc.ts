@@ -9,7 +9,7 @@ import {
 } from '@meshkit/grpc';
 import { isUserError, type UserErrorKind } from './errors.ts';
 import type { EventHub } from './event-hub.ts';
-import type { UserEventData } from './events.ts';
+import { traceHeadersOf, type UserEventData } from './events.ts';
 import type { User } from './user.ts';
 import type { Users } from './users.ts';
 
@@ -66,7 +66,8 @@ async function mapped<T>(work: () => Promise<T>): Promise<T> {
 export function userServiceImpl(domain: Users, hub: EventHub): ServiceImpl<typeof UserService> {
   return {
     getUser: ({ id }) => mapped(async () => userMessage(await domain.get(id))),
-    createUser: ({ email, name }) => mapped(async () => userMessage(await domain.create({ email, name }))),
+    createUser: ({ email, name }, call) =>
+      mapped(async () => userMessage(await domain.create({ email, name }, traceHeadersOf(call.ctx)))),
     listUsers: ({ pageSize, pageToken }) =>
       mapped(async () => {
         const page = await domain.list({ pageSize, pageToken });

@@ -1,5 +1,6 @@
 import { HttpProblem, type KitHandler, type KitResponse, type ServerRequest } from '@meshkit/http';
 import { invalid, isUserError, type UserErrorKind } from './errors.ts';
+import { type TraceHeaders, traceHeadersOf } from './events.ts';
 import type { User } from './user.ts';
 import type { Users } from './users.ts';
 
@@ -76,11 +77,11 @@ function methodNotAllowed(allow: string): never {
  * Errors are RFC 9457 problems (`application/problem+json`) naming the field at fault.
  */
 export function restHandler(domain: Users): KitHandler {
-  const route = async (req: ServerRequest): Promise<KitResponse> => {
+  const route = async (req: ServerRequest, trace: TraceHeaders): Promise<KitResponse> => {
     if (req.path === '/users') {
       if (req.method === 'POST') {
         const body = await objectBody(req, createFields);
-        const user = await domain.create({ email: body.email, name: body.name, status: body.status });
+        const user = await domain.create({ email: body.email, name: body.name, status: body.status }, trace);
         return { status: 201, headers: { location: `/users/${user.id}` }, body: userJson(user) };
       }
       if (req.method === 'GET') {
@@ -102,19 +103,19 @@ export function restHandler(domain: Users): KitHandler {
       }
       if (req.method === 'GET') return { body: userJson(await domain.get(id)) };
       if (req.method === 'PATCH') {
-        return { body: userJson(await domain.update(id, await objectBody(req, updateFields))) };
+        return { body: userJson(await domain.update(id, await objectBody(req, updateFields), trace)) };
       }
       if (req.method === 'DELETE') {
-        await domain.remove(id);
+        await domain.remove(id, trace);
         return { status: 204 };
       }
       methodNotAllowed('GET, PATCH, DELETE');
     }
     throw new HttpProblem({ status: 404, title: 'not found', detail: `no route ${req.method} ${req.path}` });
   };
-  return async (req) => {
+  return async (req, ctx) => {
     try {
-      return await route(req);
+      return await route(req, traceHeadersOf(ctx));
     } catch (error) {
       throw restError(error);
     }

@@ -1,7 +1,7 @@
 import { type Clock, InvalidArgumentError, systemClock } from '@meshkit/core';
 import { checkInteger } from '@meshkit/core/internal';
 import { invalid, UserError } from './errors.ts';
-import { type EventRouting, userEvent } from './events.ts';
+import { type EventRouting, type TraceHeaders, userEvent } from './events.ts';
 import type { PageTokens } from './page-token.ts';
 import type { UserStore } from './store.ts';
 import { newUserId, type User, type UserStatusName } from './user.ts';
@@ -58,11 +58,12 @@ export interface UsersOptions {
 
 /** The user domain, free of any transport. Every failure it reports is a `UserError`. */
 export interface Users {
-  create(input: CreateUserInput): Promise<User>;
+  /** `trace`: the request's trace context, published with the event (see `traceHeadersOf`). */
+  create(input: CreateUserInput, trace?: TraceHeaders): Promise<User>;
   get(id: unknown): Promise<User>;
   list(input: ListUsersInput): Promise<UserPage>;
-  update(id: unknown, input: UpdateUserInput): Promise<User>;
-  remove(id: unknown): Promise<User>;
+  update(id: unknown, input: UpdateUserInput, trace?: TraceHeaders): Promise<User>;
+  remove(id: unknown, trace?: TraceHeaders): Promise<User>;
 }
 
 /**
@@ -91,13 +92,13 @@ export function users(options: UsersOptions): Users {
   const notFound = (id: string): UserError => new UserError('not-found', `no user ${id}`, 'id');
 
   return {
-    async create(input) {
+    async create(input, trace) {
       const email = checkEmail(input.email);
       const name = checkName(input.name);
       const status: UserStatusName = input.status === undefined ? 'ACTIVE' : checkStatus(input.status);
       const now = clock.now();
       const user: User = { id: newUserId(now), email, name, status, createdAt: now, updatedAt: now };
-      await store.insert({ user, event: userEvent('created', user, now, routing) });
+      await store.insert({ user, event: userEvent('created', user, now, routing, trace) });
       return user;
     },
 
@@ -123,7 +124,7 @@ export function users(options: UsersOptions): Users {
       return { users: page, nextPageToken: more ? pageTokens.sign({ afterId: last.id }) : '' };
     },
 
-    async update(raw, input) {
+    async update(raw, input, trace) {
       const id = checkId(raw);
       const email = input.email === undefined ? undefined : checkEmail(input.email);
       const name = input.name === undefined ? undefined : checkName(input.name);
@@ -140,15 +141,17 @@ export function users(options: UsersOptions): Users {
         }
         const now = clock.now();
         const user: User = { ...next, updatedAt: now };
-        return { user, event: userEvent('updated', user, now, routing) };
+        return { user, event: userEvent('updated', user, now, routing, trace) };
       });
       if (updated === undefined) throw notFound(id);
       return updated;
     },
 
-    async remove(raw) {
+    async remove(raw, trace) {
       const id = checkId(raw);
-      const removed = await store.remove(id, (user) => userEvent('deleted', user, clock.now(), routing));
+      const removed = await store.remove(id, (user) =>
+        userEvent('deleted', user, clock.now(), routing, trace),
+      );
       if (removed === undefined) throw notFound(id);
       return removed;
     },

@@ -50,6 +50,43 @@ describe('messaging events', () => {
     assert.deepEqual(handled, ['from-start']);
   });
 
+  it('publishBatch: an event carrying a traceparent header (an outbox row) is published in that trace', async (t) => {
+    const clock = new FakeClock();
+    const broker = memoryBroker({ clock });
+    const parents: (string | undefined)[] = [];
+    const start = (e: PublishEvent) => {
+      parents.push(metadataText(e.ctx?.metadata, 'traceparent'));
+      e.metadata.traceparent = `producer-under-${metadataText(e.ctx?.metadata, 'traceparent') ?? 'nothing'}`;
+    };
+    messagingChannels.publishStart.subscribe(start);
+    t.after(() => messagingChannels.publishStart.unsubscribe(start));
+    const handled: (string | undefined)[] = [];
+    const consumer = await consume(broker, {
+      group: 'g',
+      topics: ['user.created'],
+      clock,
+      concurrency: 1,
+      handler: async (msg) => {
+        handled.push(msg.headers[headerNames.traceparent]);
+      },
+    });
+    t.after(() => consumer.stop());
+    const events = publisher(broker, { source: '/users', clock });
+
+    const outcomes = await events.publishBatch([
+      { topic: 'user.created', data: { n: 1 }, key: 'a', headers: { traceparent: 'request-a' } },
+      { topic: 'user.created', data: { n: 2 }, key: 'a' },
+    ]);
+    await clock.flush();
+
+    assert.deepEqual(
+      outcomes.map((o) => o.ok),
+      [true, true],
+    );
+    assert.deepEqual(parents, ['request-a', undefined], 'only the traced row has a parent');
+    assert.deepEqual(handled, ['producer-under-request-a', 'producer-under-nothing']);
+  });
+
   it('process: the settlement on end, the delivery count, and the start’s metadata in the handler’s context', async (t) => {
     const clock = new FakeClock();
     const broker = memoryBroker({ clock });

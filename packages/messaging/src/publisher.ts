@@ -273,20 +273,22 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
     },
     async publishBatch(events, ctx) {
       const root = ctx ?? createContext({ clock });
+      const rootTraced = metadataText(root.metadata, 'traceparent') !== undefined;
       return Promise.all(
-        events.map(async (event): Promise<PublishOutcome> => {
+        events.map(async (item): Promise<PublishOutcome> => {
+          const [event, eventCtx] = rootTraced ? [item, root] : continuedTrace(item, root);
           let id = event.id ?? '';
           try {
             if (
               messagingChannels.publishStart.hasSubscribers ||
               messagingChannels.publishEnd.hasSubscribers
             ) {
-              const receipt = await observedPublish(event, root);
+              const receipt = await observedPublish(event, eventCtx);
               return { ok: true, id: receipt.id, receipt };
             }
-            const record = await encode(event, root);
+            const record = await encode(event, eventCtx);
             id = record.headers[headerNames.id]!;
-            return { ok: true, id, receipt: await enqueue(record, root) };
+            return { ok: true, id, receipt: await enqueue(record, eventCtx) };
           } catch (error) {
             return { ok: false, id, error: error instanceof Error ? error : new Error(String(error)) };
           }
@@ -301,6 +303,21 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
       return queue.length + unconfirmed;
     },
   };
+}
+
+/**
+ * An event that carries a `traceparent` header (an outbox row written inside a traced request) is
+ * published in that trace: the header moves into the context the publish runs in, where observers find
+ * the parent and the encoder writes the trace context onward.
+ */
+function continuedTrace<T>(event: Outgoing<T>, root: CallContext): [Outgoing<T>, CallContext] {
+  const traceparent = event.headers?.traceparent;
+  if (traceparent === undefined) return [event, root];
+  const { traceparent: _p, tracestate, ...headers } = event.headers ?? {};
+  return [
+    { ...event, headers },
+    root.with({ metadata: tracestate === undefined ? { traceparent } : { traceparent, tracestate } }),
+  ];
 }
 
 function message(error: unknown): string {

@@ -1,10 +1,10 @@
-import { metricsResponse } from '@meshkit/observability';
-import type { Registry as PromRegistry } from 'prom-client';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidArgumentError } from '@meshkit/core';
 import { checkInteger, checkString } from '@meshkit/core/internal';
 import type { Registration } from '@meshkit/discovery';
+import { metricsResponse } from '@meshkit/observability';
+import type { Registry as PromRegistry } from 'prom-client';
 import { Collector, type CollectorOptions } from '../collect/collector.ts';
 import { SseHub, type SseHubOptions } from './sse-hub.ts';
 import { defaultUiDir, loadStaticFiles } from './static-files.ts';
@@ -90,7 +90,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       return;
     }
     if (path === '/metrics' && options.metrics !== undefined) {
-      void metricsResponse(options.metrics).then((r) => send(res, r.status, r.headers['content-type'] ?? 'text/plain', r.body));
+      void metricsResponse(options.metrics).then((r) =>
+        send(res, r.status, r.headers['content-type'] ?? 'text/plain', r.body),
+      );
       return;
     }
     if (path === '/healthz') {
