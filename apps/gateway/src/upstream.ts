@@ -9,6 +9,7 @@ import {
   type HttpRequest,
   type HttpResponse,
   type HttpTransportOptions,
+  httpObservation,
   httpRouteAdapter,
   httpTransport,
 } from '@meshkit/http';
@@ -75,6 +76,8 @@ export function upstreamPipeline(options: UpstreamOptions): ClientStack<HttpRequ
     // The routes' perTryTimeout bounds each try; a second, fixed per-try bound would cut it short.
     policies: { attemptTimeoutMs: false, ...options.policies },
     transportCancelsPromptly: true,
+    // Each call and attempt on the client channels, as the HTTP client reports them (metrics, spans).
+    observation: httpObservation,
     clock,
     optionsName: 'startGateway',
   });

@@ -6,6 +6,7 @@
 import './node-floor.ts';
 
 export { type CallOptions, type ClientRequest, type HttpClient, httpClient } from './client/client.ts';
+export { httpObservation } from './client/observation.ts';
 export type { HttpClientOptions, HttpPolicyOptions } from './client/options.ts';
 export { httpRouteAdapter } from './client/route-adapter.ts';
 export { defaultRetryableStatuses, type HttpStatusDetails } from './errors.ts';
