@@ -172,7 +172,7 @@ describe('deploy/ manifests', () => {
           );
         }
         assert.equal(
-          String(envOf(c, 'PORT')),
+          String(envOf(c, 'MESH_HTTP_PORT')),
           String(c.ports.find((p: Doc) => p.name === 'http').containerPort),
         );
       }
