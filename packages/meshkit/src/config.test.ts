@@ -28,7 +28,7 @@ function refuses(env: MeshEnv, variable: string, rule: RegExp, shown?: string): 
 }
 
 describe('meshConfig defaults', () => {
-  test('an empty environment gives the embedded registry and broker in var/, no routes, no database', () => {
+  test('an empty environment gives the embedded registry and broker in var/, no routes, no database, metrics and logs on', () => {
     const config = read({});
     assert.deepEqual(config, {
       dataDir: '/srv/app/var',
@@ -43,6 +43,8 @@ describe('meshConfig defaults', () => {
       httpPort: 0,
       grpcPort: 0,
       tls: undefined,
+      telemetry: { metrics: true, tracing: undefined, consoleTraces: false, logLevel: 'info' },
+      metricsPort: 0,
       sources: { registry: 'MESH_REGISTRY', broker: 'MESH_BROKER', routes: 'MESH_ROUTES' },
     });
   });
