@@ -29,7 +29,11 @@ describe('notifier on PostgreSQL', () => {
       await Promise.all(['pg-2', 'pg-3'].map((id) => s.recorded(id)));
 
       const res = await fetch(`${notifier.url}/notifications?user_id=p1`);
-      const body = (await res.json()) as { notifications: { eventId: string; type: string }[] };
+      const body = (await res.json()) as {
+        notifications: { eventId: string; type: string }[];
+        total: number;
+      };
+      assert.equal(body.total, 2);
       assert.deepEqual(
         body.notifications.map((n) => [n.eventId, n.type]),
         [
@@ -39,6 +43,13 @@ describe('notifier on PostgreSQL', () => {
       );
       const limited = await store.list({ limit: 1 });
       assert.equal(limited.length, 1);
+      assert.equal(await store.count({}), 3);
+      const created = await store.list({ type: 'USER_CREATED', limit: 10 });
+      assert.deepEqual(
+        created.map((n) => n.eventId),
+        ['pg-3', 'pg-1'],
+      );
+      assert.equal(await store.count({ userId: 'p1', type: 'USER_CREATED' }), 1);
       assert.equal((await fetch(`${notifier.url}/readyz`)).status, 200);
 
       const check = new pg.Pool({ connectionString: url });
