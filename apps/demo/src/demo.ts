@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createMesh, type Mesh } from 'meshkit';
 import { EventAudit, gatewayFigures, notificationsRecorded } from './figures.ts';
 import { LoadGenerator } from './load.ts';
-import { Progress } from './progress.ts';
+import { type Output, Progress } from './progress.ts';
 import { runScenario } from './scenario.ts';
 import { renderSummary, type Summary, summarize } from './summary.ts';
 import { type AppSpec, Supervisor } from './supervisor.ts';
@@ -33,7 +33,7 @@ export interface DemoOptions {
   /** The mesh variables the apps get (registry, broker, database); defaults to `process.env`'s. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Where the live view and the report go. Defaults to stdout. */
-  readonly out?: NodeJS.WriteStream;
+  readonly out?: Output;
   /** Aborting stops the demo early and shuts everything down. */
   readonly signal?: AbortSignal;
 }

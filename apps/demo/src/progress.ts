@@ -14,15 +14,23 @@ export interface ProgressSource {
   readonly events: () => { readonly published: number; readonly delivered: number };
 }
 
+/** Where the view is written: a terminal (redrawn in place) or any text sink. */
+export interface Output {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+  moveCursor?(dx: number, dy: number): unknown;
+  clearScreenDown?(): unknown;
+}
+
 export class Progress {
-  readonly #out: NodeJS.WriteStream;
+  readonly #out: Output;
   readonly #source: ProgressSource;
   readonly #tty: boolean;
   #timer: NodeJS.Timeout | undefined;
   #drawn = 0;
   #seen = 0;
 
-  constructor(source: ProgressSource, out: NodeJS.WriteStream = process.stdout) {
+  constructor(source: ProgressSource, out: Output = process.stdout) {
     this.#source = source;
     this.#out = out;
     this.#tty = out.isTTY === true;
@@ -78,8 +86,8 @@ export class Progress {
 
   #clear(): void {
     if (!this.#tty || this.#drawn === 0) return;
-    this.#out.moveCursor(0, -this.#drawn);
-    this.#out.clearScreenDown();
+    this.#out.moveCursor?.(0, -this.#drawn);
+    this.#out.clearScreenDown?.();
     this.#drawn = 0;
   }
 }
