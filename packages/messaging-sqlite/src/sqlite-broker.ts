@@ -22,6 +22,7 @@ import {
 } from '@meshkit/messaging';
 import { Claims } from './broker/claims.ts';
 import type { Connection, Member } from './broker/connection.ts';
+import { listPending, type PendingMessage } from './broker/pending.ts';
 import { Settlements } from './broker/settlements.ts';
 import { WakeUps } from './broker/wake-ups.ts';
 import { CommitSignal, wakePath } from './commit-watcher.ts';
@@ -30,47 +31,7 @@ import { prepareDatabase, type Synchronous } from './schema.ts';
 import { insertChunk, prepareStatements } from './statements.ts';
 import { WalSync } from './wal-sync.ts';
 
-/** A message a group has not settled, as {@link SqliteBroker.pending} lists it. */
-export interface PendingMessage {
-  /** The broker position (the log's sequence number). */
-  readonly position: string;
-  readonly topic: string;
-  readonly key: string | undefined;
-  /** The headers its next delivery carries (a retry's merged headers included). */
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: Uint8Array;
-  /** When it was published, epoch ms. */
-  readonly publishedAt: number;
-  /** Deliveries to the group since it was last settled (0 when unread). */
-  readonly deliveries: number;
-  /** `unread` (past the cursor), `in-flight` (held by a live member), `waiting` (retry, release or key). */
-  readonly state: 'unread' | 'in-flight' | 'waiting';
-}
-
-interface PendingRow {
-  seq: number;
-  topic: string;
-  key: string | null;
-  headers: string;
-  body: Uint8Array;
-  published_at: number;
-  owner?: string | null;
-  until?: number;
-  deliveries: number;
-}
-
-function pendingMessage(row: PendingRow, state: PendingMessage['state']): PendingMessage {
-  return {
-    position: String(row.seq),
-    topic: row.topic,
-    key: row.key ?? undefined,
-    headers: JSON.parse(row.headers) as Record<string, string>,
-    body: row.body,
-    publishedAt: row.published_at,
-    deliveries: row.deliveries,
-    state,
-  };
-}
+export type { PendingMessage };
 
 /** Options of {@link sqliteBroker}. */
 export interface SqliteBrokerOptions {
@@ -374,32 +335,7 @@ export class SqliteBroker implements Broker {
     checkString('pending.group', group);
     const limit = checkInteger('pending.limit', options.limit ?? 1_000, 1);
     if (this.#conn.closed) throw new MeshError(ErrorCode.CLOSED, 'the broker is closed');
-    const cursor = this.#db.prepare('SELECT cursor FROM groups WHERE name = ?').get(group) as
-      | { cursor: number }
-      | undefined;
-    if (cursor === undefined) return [];
-    const bindings = this.#db.prepare('SELECT pattern FROM bindings WHERE grp = ?').all(group) as {
-      pattern: string;
-    }[];
-    const matches = compilePatterns(bindings.map((b) => b.pattern));
-    const now = this.#conn.clock.now();
-    const out: PendingMessage[] = [];
-    const leased = this.#db.prepare(
-      `SELECT m.seq, m.topic, m.key, COALESCE(l.headers, m.headers) AS headers, m.body, m.published_at,
-              l.owner, l.until, l.deliveries
-         FROM leases l JOIN messages m ON m.seq = l.seq WHERE l.grp = ? ORDER BY l.seq LIMIT ?`,
-    );
-    for (const row of leased.iterate(group, limit) as Iterable<PendingRow>) {
-      out.push(pendingMessage(row, row.owner != null && (row.until ?? 0) > now ? 'in-flight' : 'waiting'));
-    }
-    const unread = this.#db.prepare(
-      'SELECT seq, topic, key, headers, body, published_at, 0 AS deliveries FROM messages WHERE seq > ? ORDER BY seq',
-    );
-    for (const row of unread.iterate(cursor.cursor) as Iterable<PendingRow>) {
-      if (out.length >= limit) break;
-      if (matches(row.topic)) out.push(pendingMessage(row, 'unread'));
-    }
-    return out;
+    return listPending(this.#db, group, limit, this.#conn.clock);
   }
 
   /** Removes a group: its cursor, bindings and leases (what it held becomes deletable by retention). */

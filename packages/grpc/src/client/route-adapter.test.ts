@@ -16,7 +16,12 @@ test('a gRPC call is routed as Istio sees it: POST /package.Service/Method, text
   assert.deepEqual(grpcRouteAdapter.view(request, ctx), {
     method: 'POST',
     path: '/user.UserService/GetUser',
-    headers: { traceparent: '00-abc-def-01', 'x-canary': 'true', 'x-tags': 'a' },
+    headers: {
+      'content-type': 'application/grpc',
+      traceparent: '00-abc-def-01',
+      'x-canary': 'true',
+      'x-tags': 'a,b',
+    },
   });
 });
 
@@ -26,5 +31,7 @@ test('header operations change the call metadata; nothing else about the call ch
   assert.equal(changed.message, request.message);
   // x-canary was removed by the rule; binary metadata is kept.
   assert.deepEqual(changed.metadata, { 'trace-bin': new Uint8Array([1]), 'x-tags': 'a', 'x-route': 'v2' });
-  assert.equal(grpcRouteAdapter.withRequest!(request, { path: '/other' }), request);
+  assert.throws(() => grpcRouteAdapter.withRequest!(request, { path: '/other' }), {
+    code: 'ERR_INVALID_ARGUMENT',
+  });
 });

@@ -2,6 +2,7 @@ import { isMeshError } from '@meshkit/core';
 import { Command, CommanderError, Option } from 'commander';
 import { meshVariables } from '../config.ts';
 import { call } from './call.ts';
+import { demo } from './demo.ts';
 import { eventsDlq } from './events-dlq.ts';
 import { eventsTail } from './events-tail.ts';
 import { CliError, type CliIo, intFlag, type MeshFlags } from './io.ts';
@@ -124,6 +125,21 @@ export function buildProgram(io: CliIo, done: (code: number) => void): Command {
     .option('--json', 'print JSON')
     .action(async (group: string, action: string | undefined, id: string | undefined, _o, command: Command) =>
       done(await eventsDlq(io, flags(command), group, action, id)),
+    );
+  program
+    .command('demo')
+    .description('run the reference system and its fault scenario (from a clone of the repository)')
+    .option('--duration <seconds>', 'length of the scenario (default 60)')
+    .option('--keep', 'leave the system running after the report, until Ctrl-C')
+    .option('--no-dashboard', 'do not start the dashboard')
+    .action(async (options: { duration?: string; keep?: boolean; dashboard?: boolean }, command: Command) =>
+      done(
+        await demo(io, flags(command), [
+          ...(options.duration === undefined ? [] : ['--duration', options.duration]),
+          ...(options.keep === true ? ['--keep'] : []),
+          ...(options.dashboard === false ? ['--no-dashboard'] : []),
+        ]),
+      ),
     );
   return program;
 }
