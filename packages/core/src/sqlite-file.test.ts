@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,5 +43,32 @@ describe('openSqliteFile', () => {
         return true;
       },
     );
+  });
+});
+
+describe('openSqliteFile with another process holding the file', () => {
+  it('waits for the lock instead of failing with "database is locked"', async () => {
+    const path = join(dir, 'shared.db');
+    // Another process takes the write lock, says so, and lets go a little later.
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const { DatabaseSync } = require('node:sqlite');
+         const db = new DatabaseSync(${JSON.stringify(path)});
+         db.exec('BEGIN EXCLUSIVE');
+         process.stdout.write('locked\\n');
+         setTimeout(() => { db.exec('ROLLBACK'); db.close(); }, 300);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await once(holder.stdout!, 'data');
+    const db = openSqliteFile('test.path', path, (d) => {
+      d.exec('PRAGMA journal_mode = WAL');
+      d.exec('CREATE TABLE IF NOT EXISTS t (x)');
+    });
+    db.close();
+    await once(holder, 'exit');
+    assert.equal(holder.exitCode, 0);
   });
 });

@@ -5,7 +5,8 @@ import { InvalidArgumentError } from './errors.ts';
 import { nodeSqlite } from './node-floor.ts';
 
 /**
- * Opens (creating it and its folder when missing) the SQLite file at `path` and runs `setup` on it.
+ * Opens (creating it and its folder when missing) the SQLite file at `path`, with a 5 s busy timeout, and
+ * runs `setup` on it.
  * When the file cannot be used, throws an {@link InvalidArgumentError} naming `field`, the full path and
  * why (a folder that cannot be created or written, a path that is a folder), instead of SQLite's bare
  * "unable to open database file". `:memory:` is opened as is.
@@ -35,6 +36,10 @@ export function openSqliteFile(
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(path, options);
+    // Processes that open one file at once (instances starting together) wait for each other's setup
+    // (switching to WAL, creating tables) instead of failing with "database is locked". `setup` may set
+    // its own timeout after this.
+    db.exec('PRAGMA busy_timeout = 5000');
     setup(db);
     return db;
   } catch (error) {

@@ -74,7 +74,7 @@ export class MeshStores {
     const path = resolve(this.#config.dataDir, `${this.#config.name ?? 'app'}.db`);
     mkdirSync(dirname(path), { recursive: true });
     const db = new DatabaseSync(path);
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000');
+    db.exec('PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL');
     this.#closers.push(() => db.close());
     return { kind: 'sqlite', db, path };
   }
