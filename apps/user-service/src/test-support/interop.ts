@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -118,5 +120,68 @@ export async function seedPython(): Promise<SeedPython> {
       }
     },
     close: () => rmSync(stubs, { recursive: true, force: true }),
+  };
+}
+
+/** One request that went through a {@link lostAnswerProxy}. */
+export interface ProxiedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly idempotencyKey: string | undefined;
+  /** What the service answered. */
+  readonly upstreamStatus: number;
+  /** What the client was sent instead. */
+  readonly sentStatus: number;
+}
+
+/** A {@link lostAnswerProxy} in front of a service. */
+export interface LostAnswerProxy {
+  readonly url: string;
+  readonly requests: readonly ProxiedRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP proxy on 127.0.0.1 that forwards every request to `target`, but answers the first `POST` with
+ * 503 after the service has handled it: the answer is lost on the way back, as behind a failing gateway.
+ */
+export async function lostAnswerProxy(target: string): Promise<LostAnswerProxy> {
+  const requests: ProxiedRequest[] = [];
+  let posts = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const upstream = httpRequest(
+        new URL(req.url ?? '/', target),
+        { method: req.method, headers: { ...req.headers, host: new URL(target).host } },
+        (answer) => {
+          const body: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => body.push(chunk));
+          answer.on('end', () => {
+            const lose = req.method === 'POST' && ++posts === 1;
+            const sentStatus = lose ? 503 : (answer.statusCode ?? 502);
+            requests.push({
+              method: req.method ?? '',
+              path: req.url ?? '',
+              idempotencyKey: req.headers['idempotency-key'] as string | undefined,
+              upstreamStatus: answer.statusCode ?? 0,
+              sentStatus,
+            });
+            if (lose) res.writeHead(503, { 'content-type': 'text/plain' }).end('answer lost');
+            else res.writeHead(sentStatus, answer.headers).end(Buffer.concat(body));
+          });
+        },
+      );
+      upstream.on('error', () => res.writeHead(502).end());
+      upstream.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
