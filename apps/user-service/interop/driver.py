@@ -197,6 +197,7 @@ def kafka_consume(base_url, group):
             "user": user,
             "received": {
                 "topic": message.topic,
+                "partition": message.partition,
                 "key": message.key.decode("utf-8"),
                 "value": value,
                 "headers": sorted(name for name, _ in (message.headers or [])),
@@ -205,6 +206,17 @@ def kafka_consume(base_url, group):
         }
     finally:
         consumer.close()
+        delete_group(group)
+
+
+def delete_group(group):
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=["localhost:9092"])
+    try:
+        admin.delete_consumer_groups([group])
+    finally:
+        admin.close()
 
 
 def kafka_produce(key):
