@@ -5,7 +5,8 @@ prints one JSON line with what they returned. The integration tests run it; see 
     driver.py rest-create BASE_URL KEY      APIClient: one POST /users with Idempotency-Key KEY
     driver.py grpc HOST PORT                GrpcUserClient: create, get, get unknown, list pages, errors
     driver.py amqp-consume BASE_URL QUEUE   MessageConsumer on QUEUE (user.*), a user created via APIClient
-    driver.py amqp-publish ID               MessageProducer: one user.created message with id ID
+    driver.py amqp-publish ID               MessageProducer: one user.created message with id ID ("-": none)
+    driver.py amqp-get QUEUE                the messages waiting in QUEUE (pika's basic_get), removed
     driver.py kafka-consume BASE_URL GROUP  a user created via APIClient, read by KafkaMessageConsumer
     driver.py kafka-produce KEY             KafkaMessageProducer: one record on user-events keyed KEY
 
@@ -164,10 +165,32 @@ def amqp_publish(message_id):
         defects.append("MessageProducer.publish uses time without importing it")
         seed_message_producer.time = time
     producer = seed_message_producer.MessageProducer()
-    message = {"id": message_id, "email": unique_email("pika"), "timestamp": int(time.time() * 1000)}
+    message = {"email": unique_email("pika"), "timestamp": int(time.time() * 1000)}
+    if message_id != "-":
+        message["id"] = message_id
     producer.publish("user.created", message)
     producer.close()
     return {"sent": message, "seed_defects": defects}
+
+
+def amqp_get(queue):
+    import pika
+
+    connection = pika.BlockingConnection(pika.ConnectionParameters(host="localhost"))
+    channel = connection.channel()
+    got = []
+    while True:
+        method, properties, body = channel.basic_get(queue=queue, auto_ack=True)
+        if method is None:
+            break
+        got.append({
+            "routing_key": method.routing_key,
+            "body": body.decode("utf-8"),
+            "message_id": properties.message_id,
+            "headers": {k: str(v) for k, v in (properties.headers or {}).items()},
+        })
+    connection.close()
+    return {"messages": got}
 
 
 def kafka_consume(base_url, group):
@@ -235,6 +258,7 @@ COMMANDS = {
     "grpc": grpc_calls,
     "amqp-consume": amqp_consume,
     "amqp-publish": amqp_publish,
+    "amqp-get": amqp_get,
     "kafka-consume": kafka_consume,
     "kafka-produce": kafka_produce,
 }

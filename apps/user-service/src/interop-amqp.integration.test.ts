@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { consume, type Message } from '@meshkit/messaging';
+import { consume, headerNames, type Message } from '@meshkit/messaging';
 import {
   type InteropService,
   lostAnswerProxy,
@@ -204,6 +204,45 @@ describe("the seed's pika MessageConsumer and MessageProducer on the events exch
     }
   });
 });
+
+describe("the seed's MessageProducer without an id", () => {
+  it('sends no message_id: the meshkit consumer cannot deduplicate it and dead-letters it as undecodable', async () => {
+    const group = `user-service-interop.pika-no-id.${randomUUID().slice(0, 8)}`;
+    let calls = 0;
+    const consumer = await consume(running.broker, {
+      group,
+      patterns: ['user.created'],
+      handler: async () => {
+        calls++;
+      },
+    });
+    try {
+      const r = await py.run<{ sent: { email: string } }>('amqp-publish', ['-']);
+      const dead: { body: string; message_id: string | null; headers: Record<string, string> }[] = [];
+      await waitForAsync(async () => {
+        dead.push(...(await py.run<{ messages: typeof dead }>('amqp-get', [`${group}.dlq`])).messages);
+        return dead.length > 0;
+      });
+      assert.equal(dead.length, 1);
+      assert.deepEqual(JSON.parse(dead[0]!.body), r.sent);
+      assert.equal(dead[0]!.message_id, null);
+      assert.equal(dead[0]!.headers[headerNames.deadLetterReason], 'undecodable');
+      assert.equal(calls, 0);
+    } finally {
+      await consumer.stop();
+      await running.broker.deleteGroup?.(group);
+    }
+  });
+});
+
+/** Polls every 500 ms until `check` holds; fails after 30 s (a bound, not a timing assertion). */
+async function waitForAsync(check: () => Promise<boolean>): Promise<void> {
+  const giveUp = Date.now() + 30_000;
+  while (!(await check())) {
+    if (Date.now() > giveUp) throw new Error('timed out after 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
 
 /** Polls every 10 ms until `check` holds; fails after 30 s (a bound, not a timing assertion). */
 async function waitFor(check: () => boolean): Promise<void> {
