@@ -184,10 +184,10 @@ describe("the seed's pika MessageConsumer and MessageProducer on the events exch
     });
     try {
       const id = `user-${randomUUID().slice(0, 8)}`;
-      const r = await py.run<{ sent: { id: string; email: string; timestamp: number }; seed_defects: string[] }>(
-        'amqp-publish',
-        [id],
-      );
+      const r = await py.run<{
+        sent: { id: string; email: string; timestamp: number };
+        seed_defects: string[];
+      }>('amqp-publish', [id]);
       assert.deepEqual(r.seed_defects, ['MessageProducer.publish uses time without importing it']);
       await waitFor(() => handled.some((m) => m.id === id));
       const msg = handled.find((m) => m.id === id)!;

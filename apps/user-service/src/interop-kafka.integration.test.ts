@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { consume, type Message } from '@meshkit/messaging';
-import { type InteropService, type SeedPython, seedPython, startInteropService } from './test-support/interop.ts';
+import {
+  type InteropService,
+  type SeedPython,
+  seedPython,
+  startInteropService,
+} from './test-support/interop.ts';
 
 // The seed's kafka-python clients (apps/user-service/interop/seed_kafka_*.py, copied unchanged from the
 // seed) against the user service on Kafka with every event on `user-events`. Kafka on 127.0.0.1:9092
