@@ -9,6 +9,7 @@ prints one JSON line with what they returned. The integration tests run it; see 
     driver.py amqp-get QUEUE                the messages waiting in QUEUE (pika's basic_get), removed
     driver.py kafka-consume BASE_URL GROUP  a user created via APIClient, read by KafkaMessageConsumer
     driver.py kafka-produce KEY             KafkaMessageProducer: one record on user-events keyed KEY
+    driver.py kafka-delete-groups GROUP...  deletes consumer groups that have no members left
 
 Two snippets use a module they never import (`time` in MessageProducer.publish, `json` in
 KafkaMessageConsumer); the driver supplies it as a module attribute and reports it under "seed_defects".
@@ -233,13 +234,18 @@ def kafka_consume(base_url, group):
 
 
 def delete_group(group):
+    kafka_delete_groups(group)
+
+
+def kafka_delete_groups(*groups):
     from kafka import KafkaAdminClient
 
     admin = KafkaAdminClient(bootstrap_servers=["localhost:9092"])
     try:
-        admin.delete_consumer_groups([group])
+        answers = admin.delete_consumer_groups(list(groups))
     finally:
         admin.close()
+    return {"deleted": {group: error.__name__ for group, error in answers}}
 
 
 def kafka_produce(key):
@@ -261,6 +267,7 @@ COMMANDS = {
     "amqp-get": amqp_get,
     "kafka-consume": kafka_consume,
     "kafka-produce": kafka_produce,
+    "kafka-delete-groups": kafka_delete_groups,
 }
 
 if __name__ == "__main__":

@@ -24,12 +24,22 @@ interface RestUser {
 
 let running: InteropService;
 let py: SeedPython;
+// The Kafka adapter deletes no groups: the ones these tests made are deleted once their members left.
+const groups: string[] = [];
 before(async () => {
   py = await seedPython();
   running = await startInteropService('kafka');
+  groups.push(running.streamGroup);
 });
 after(async () => {
   await running?.close();
+  if (groups.length > 0) {
+    const r = await py.run<{ deleted: Record<string, string> }>('kafka-delete-groups', groups);
+    assert.deepEqual(
+      Object.values(r.deleted),
+      groups.map(() => 'NoError'),
+    );
+  }
   py?.close();
 });
 
@@ -65,8 +75,10 @@ describe("the seed's KafkaMessageConsumer and KafkaMessageProducer on user-event
 
   it('a record from KafkaMessageProducer (lz4, no headers) reaches a meshkit consumer, wrapped', async () => {
     const handled: Message[] = [];
+    const group = `user-service-interop.meshkit.${randomUUID().slice(0, 8)}`;
+    groups.push(group);
     const consumer = await consume(running.broker, {
-      group: `user-service-interop.meshkit.${randomUUID().slice(0, 8)}`,
+      group,
       topics: ['user-events'],
       handler: async (msg) => {
         handled.push(msg);

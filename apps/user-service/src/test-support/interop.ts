@@ -33,6 +33,8 @@ const run = promisify(execFile);
 export interface InteropService {
   readonly service: RunningUserService;
   readonly broker: Broker;
+  /** The service's consumer group for its event streams. */
+  readonly streamGroup: string;
   /** Stops the service, deletes its stream group, closes the broker and registry, removes the files. */
   close(): Promise<void>;
 }
@@ -73,6 +75,7 @@ export async function startInteropService(transport: 'amqp' | 'kafka'): Promise<
     return {
       service,
       broker,
+      streamGroup,
       close: async () => {
         await service.close();
         await cleanup();
