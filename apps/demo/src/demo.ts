@@ -70,6 +70,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Summary> {
   }
   // On Kafka every user event travels on the seed's one topic, keyed by user id.
   if (meshEnv.MESH_BROKER?.startsWith('kafka:') === true) meshEnv.EVENTS_TOPIC ??= 'user-events';
+  const eventsTopic = meshEnv.EVENTS_TOPIC;
 
   say(`meshkit demo: data in ${dataDir}`);
   const mesh: Mesh = await createMesh({ env: meshEnv, name: 'demo', routes: false });
@@ -89,7 +90,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<Summary> {
   options.signal?.addEventListener('abort', onAbort, { once: true });
 
   try {
-    await audit.start(mesh, 'dead-letter.notifications');
+    await audit.start(
+      mesh,
+      eventsTopic === undefined ? ['user.*'] : [eventsTopic],
+      'dead-letter.notifications',
+    );
     const apps: AppSpec[] = [
       { name: 'user-service-v1-a', entry: entry('user-service'), env: { MESH_VERSION: 'v1' } },
       { name: 'user-service-v1-b', entry: entry('user-service'), env: { MESH_VERSION: 'v1' } },
@@ -155,7 +160,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<Summary> {
           if (spec !== undefined) await supervisor.restart(spec);
         },
         publishPoison: async () => {
-          await publisher.publish('user.created', { id: 'poison', type: 'USER_EXPLODED' }, { key: 'poison' });
+          await publisher.publish(
+            eventsTopic ?? 'user.created',
+            { id: 'poison', type: 'USER_EXPLODED' },
+            { key: 'poison' },
+          );
         },
         say: (line) => progress?.say(line),
       },

@@ -3,6 +3,7 @@
  * calls, breaker transitions), the notifier's record of what it delivered, and an audit group of its own
  * on the broker that counts every `user.*` event and every dead letter of the notifier's group.
  */
+import { randomUUID } from 'node:crypto';
 import { type Exposition, parseExposition } from '@meshkit/dashboard';
 import { type Consumer, type Message, settle } from '@meshkit/messaging';
 import type { Mesh } from 'meshkit';
@@ -56,9 +57,16 @@ export class EventAudit {
   readonly published = new Set<string>();
   readonly deadLettered = new Set<string>();
   #consumers: Consumer[] = [];
+  #mesh: Mesh | undefined;
+  /** Groups of this run only, removed at the end: a broker keeps a durable group's queue or offsets. */
+  readonly #groups = [`demo-audit-${randomUUID()}`, `demo-audit-dead-letters-${randomUUID()}`] as const;
 
-  /** Joins the audit groups; call before any event is published. */
-  async start(mesh: Mesh, deadLetterTopic: string): Promise<void> {
+  /**
+   * Joins the audit groups; call before any event is published. `events` are the user events' topics or
+   * patterns (`user.*` on the `events` exchange and the embedded broker, `user-events` on Kafka).
+   */
+  async start(mesh: Mesh, events: readonly string[], deadLetterTopic: string): Promise<void> {
+    this.#mesh = mesh;
     const count = (into: Set<string>) => async (message: Message<unknown>) => {
       into.add(message.id);
     };
@@ -66,13 +74,13 @@ export class EventAudit {
     this.#consumers.push(
       await mesh.subscribe({
         ...options,
-        group: 'demo-audit',
-        patterns: ['user.*'],
+        group: this.#groups[0],
+        patterns: events,
         handler: count(this.published),
       }),
       await mesh.subscribe({
         ...options,
-        group: 'demo-audit-dead-letters',
+        group: this.#groups[1],
         topics: [deadLetterTopic],
         handler: count(this.deadLettered),
       }),
@@ -82,6 +90,11 @@ export class EventAudit {
 
   async stop(): Promise<void> {
     await Promise.all(this.#consumers.map((c) => c.stop()));
+    this.#consumers = [];
+    const broker = this.#mesh?.broker;
+    if (broker?.deleteGroup !== undefined) {
+      for (const group of this.#groups) await broker.deleteGroup(group).catch(() => {});
+    }
   }
 }
 
