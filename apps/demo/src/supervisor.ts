@@ -68,7 +68,7 @@ class App implements RunningApp {
 
 /** Options of {@link Supervisor}. */
 export interface SupervisorOptions {
-  /** Environment every app gets (the mesh variables); defaults to none beyond `PATH`. */
+  /** Environment every app gets over the demo's own (the mesh variables). */
   readonly env: Readonly<Record<string, string>>;
   /** Node flags for every app, e.g. `--conditions=@meshkit/source`. */
   readonly execArgv: readonly string[];
@@ -101,7 +101,7 @@ export class Supervisor {
   async start(spec: AppSpec): Promise<RunningApp> {
     if (this.#apps.has(spec.name)) throw new Error(`app ${spec.name} already started`);
     const child = spawn(process.execPath, [...this.#options.execArgv, spec.entry], {
-      env: { PATH: process.env.PATH ?? '', ...this.#options.env, ...spec.env, MESH_APP_NAME: spec.name },
+      env: { ...process.env, ...this.#options.env, ...spec.env, MESH_APP_NAME: spec.name },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     const app = new App(spec.name, child);
