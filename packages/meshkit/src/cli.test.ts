@@ -92,6 +92,15 @@ describe('meshkit --help and bad usage', () => {
   });
 });
 
+describe('meshkit demo', () => {
+  test('runs the demo of the clone, passing its flags on: a bad one is refused by the demo, exit 2', async () => {
+    const run = await runCli(['demo', '--duration', '0'], { cwd });
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--duration must be a positive number, got "0"/);
+    assert.match(run.stderr, /usage: npm start/);
+  });
+});
+
 describe('meshkit routes validate', () => {
   test('a valid file: its counts, exit 0', async () => {
     const run = await runCli(['routes', 'validate', routesFile], { cwd });
