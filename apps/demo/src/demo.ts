@@ -36,6 +36,21 @@ export interface DemoOptions {
   readonly out?: Output;
   /** Aborting stops the demo early and shuts everything down. */
   readonly signal?: AbortSignal;
+  /**
+   * Called once, with the running system's URLs, when every app is up and the gateway routes to
+   * user-service, just before the scenario (and its load) starts; not called if the system fails to start.
+   * It must not block: start any watching of your own from it (a browser on the dashboard, a metrics poll).
+   * An exception it throws stops the demo, which then rejects with it. Defaults to none.
+   */
+  readonly onSystem?: (urls: DemoSystemUrls) => void;
+}
+
+/** The running system's base URLs (`http://127.0.0.1:port`), as {@link DemoOptions.onSystem} gets them. */
+export interface DemoSystemUrls {
+  readonly gateway: string;
+  readonly notifier: string;
+  /** The dashboard's page; `undefined` when started with `dashboard: false`. */
+  readonly dashboard: string | undefined;
 }
 
 /** The variables the apps inherit from the demo's own environment. */
@@ -119,6 +134,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<Summary> {
     await waitUntilRouted(gatewayUrl);
     // A database kept from an earlier run (PostgreSQL) already holds notifications: count from here.
     const baseline = await notificationsRecorded(notifierUrl);
+    options.onSystem?.({
+      gateway: gatewayUrl,
+      notifier: notifierUrl,
+      dashboard: supervisor.apps.find((a) => a.name === 'dashboard')?.urls.http,
+    });
 
     load = new LoadGenerator({ origin: gatewayUrl, workers: options.workers ?? 8, deadlineMs: 5_000 });
     const running = load;

@@ -1,3 +1,3 @@
 /** The reference system's demo, for `meshkit demo` and tests: {@link runDemo}. */
-export { type DemoOptions, runDemo } from './demo.ts';
+export { type DemoOptions, type DemoSystemUrls, runDemo } from './demo.ts';
 export type { Summary } from './summary.ts';
