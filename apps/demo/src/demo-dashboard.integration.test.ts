@@ -11,12 +11,12 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { after, before, describe, it } from 'node:test';
 import { parseExposition } from '@meshkit/dashboard';
 import { type Browser, chromium } from 'playwright-core';
-import { runDemo, type DemoSystemUrls } from './demo.ts';
+import { type DemoSystemUrls, runDemo } from './demo.ts';
 
 const chromiumPath = process.env.MESHKIT_CHROMIUM ?? '/usr/bin/chromium';
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -152,7 +152,9 @@ describe('the dashboard during the demo', () => {
     await browser?.close();
   });
 
-  it('shows the services, the breaker the kill opens, and the canary split', { timeout: 240_000 }, async (t) => {
+  it('shows the services, the breaker the kill opens, and the canary split', {
+    timeout: 240_000,
+  }, async (t) => {
     if (browser === undefined) return t.skip('Chromium is not installed');
     const running = browser;
     let log = '';
@@ -191,9 +193,21 @@ describe('the dashboard during the demo', () => {
       `the page never showed an open breaker (gateway trips: ${JSON.stringify([...watched.trips])})`,
     );
     for (const [endpoint, subset] of shownOpen) {
-      assert.ok(watched.trips.has(endpoint), `the page showed ${endpoint} open; the gateway never tripped it`);
+      assert.ok(
+        watched.trips.has(endpoint),
+        `the page showed ${endpoint} open; the gateway never tripped it`,
+      );
       assert.equal(subset, 'v1', `the breaker shown open (${endpoint}) is a v1 instance's`);
     }
+    // The killed instance's endpoint id is the HTTP server's default, `service-address-port`, from the URL
+    // the demo printed when it started it.
+    const killed = /user-service-v1-a +pid \d+ +http:\/\/([\d.]+):(\d+)/.exec(log);
+    assert.ok(killed !== null, 'the demo printed the URL of user-service-v1-a');
+    const killedEndpoint = `user-service-${killed[1]}-${killed[2]}`;
+    assert.ok(
+      shownOpen.has(killedEndpoint),
+      `the page showed ${[...shownOpen.keys()]} open, not ${killedEndpoint}`,
+    );
     assert.ok((summary.breakerTrips ?? 0) >= 1);
 
     // The canary split: configured 90/10 (and the header rule), and an observed split of first tries.
@@ -210,7 +224,8 @@ describe('the dashboard during the demo', () => {
     );
 
     const start = readings[0]?.at ?? 0;
-    const seconds = (at: number | undefined) => (at === undefined ? '–' : `${((at - start) / 1000).toFixed(1)} s`);
+    const seconds = (at: number | undefined) =>
+      at === undefined ? '–' : `${((at - start) / 1000).toFixed(1)} s`;
     process.stdout.write(
       `page read ${readings.length} times; gateway breaker trips ${JSON.stringify([...watched.trips])}; ` +
         `first trip in the gateway's metrics at ${seconds(watched.firstTripAt)}, open on the page at ` +
