@@ -116,7 +116,7 @@ async function watch(browser: Browser, urls: DemoSystemUrls, untilMs: number): P
   return watched;
 }
 
-/** `v1:90,v2:10` as a map of subset to percent. */
+/** `v1:90,v2:10` as a map of subset to percent; `v1:0,v2:0` (no routed traffic in the window) is empty. */
 function split(observed: string): Map<string, number> {
   return new Map(
     observed
@@ -124,8 +124,9 @@ function split(observed: string): Map<string, number> {
       .filter((part) => part.includes(':'))
       .map((part) => {
         const [subset = '', percent = ''] = part.split(':');
-        return [subset, Number(percent)];
-      }),
+        return [subset, Number(percent)] as const;
+      })
+      .filter(([, percent]) => percent > 0),
   );
 }
 
@@ -230,7 +231,7 @@ describe('the dashboard during the demo', () => {
       `page read ${readings.length} times; gateway breaker trips ${JSON.stringify([...watched.trips])}; ` +
         `first trip in the gateway's metrics at ${seconds(watched.firstTripAt)}, open on the page at ` +
         `${seconds(watched.firstOpenShownAt)}; observed split first ${firstObserved.observed}, last ` +
-        `${readings.findLast((r) => r.observed !== '')?.observed}; screenshot in ${join(artefacts, 'demo-dashboard.png')}\n`,
+        `${readings.findLast((r) => split(r.observed).size > 0)?.observed}; screenshot in ${join(artefacts, 'demo-dashboard.png')}\n`,
     );
   });
 });
