@@ -18,6 +18,7 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { grpcStatusOf, httpStatusOf, outcomeOf } from './outcome.ts';
+
 import { samplerFromEnv } from './sampler-from-env.ts';
 import { type OpenSpan, SpanSource } from './span-source.ts';
 import { Subscriptions } from './subscriptions.ts';
