@@ -73,8 +73,16 @@ export class SpanSource {
    * `ROOT_CONTEXT`); `attributes` becomes the span's own attribute record.
    */
   start(name: string, kind: SpanKind, attributes: Attributes, parent: Context): OpenSpan {
-    const parentContext = parent instanceof OpenSpan ? parent.spanContext : trace.getSpanContext(parent);
-    const valid = parentContext !== undefined && trace.isSpanContextValid(parentContext);
+    // An open span of this process is valid by construction; a remote one is checked.
+    let parentContext: SpanContext | undefined;
+    let valid: boolean;
+    if (parent instanceof OpenSpan) {
+      parentContext = parent.spanContext;
+      valid = true;
+    } else {
+      parentContext = trace.getSpanContext(parent);
+      valid = parentContext !== undefined && trace.isSpanContextValid(parentContext);
+    }
     const traceId = valid ? parentContext.traceId : this.#ids.generateTraceId();
     const spanId = this.#ids.generateSpanId();
     const sampled = this.#sampler.shouldSample(parent, traceId, name, kind, attributes, noLinks);

@@ -11,14 +11,13 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
-  RandomIdGenerator,
   type Sampler,
   SimpleSpanProcessor,
   type SpanExporter,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { grpcStatusOf, httpStatusOf, outcomeOf } from './outcome.ts';
-
+import { RandomHexIds } from './random-ids.ts';
 import { samplerFromEnv } from './sampler-from-env.ts';
 import { type OpenSpan, SpanSource } from './span-source.ts';
 import { Subscriptions } from './subscriptions.ts';
@@ -84,7 +83,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
   const sampler = options.sampler ?? samplerFromEnv();
   const processor =
     mode === 'simple' ? new SimpleSpanProcessor({ exporter }) : new BatchSpanProcessor({ exporter });
-  const idGenerator = new RandomIdGenerator();
+  const idGenerator = new RandomHexIds();
   const provider = new TracerProvider({ resource, sampler, idGenerator, spanProcessors: [processor] });
   const subs = new Subscriptions();
   if (process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== 'true') {
