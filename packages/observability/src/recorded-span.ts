@@ -10,6 +10,7 @@ import {
 import { addHrTimes, type InstrumentationScope, millisToHrTime } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace';
+import { OpenSpan } from './open-span.ts';
 
 /** Shared by every span: these spans never carry links or events, and exporters only read them. */
 const noLinks: Link[] = [];
@@ -24,12 +25,12 @@ export interface SpanSink {
 }
 
 /**
- * A sampled span of one exchange, as exporters read it. Attributes are written by the subscriber
+ * A recorded span of one exchange, as exporters read it. Attributes are written by the subscriber
  * that built them (valid keys and values by construction), so nothing is validated or copied on the
  * way; times are the wall clock at start (milliseconds) plus the monotonic clock's elapsed time, as the
  * SDK's own spans do.
  */
-export class RecordedSpan implements ReadableSpan {
+export class RecordedSpan extends OpenSpan implements ReadableSpan {
   readonly name: string;
   readonly kind: SpanKind;
   readonly parentSpanContext: SpanContext | undefined;
@@ -46,7 +47,6 @@ export class RecordedSpan implements ReadableSpan {
   readonly droppedLinksCount = 0;
   readonly resource: Resource;
   readonly instrumentationScope: InstrumentationScope;
-  readonly #context: SpanContext;
   readonly #sink: SpanSink;
   readonly #startedAt: number;
 
@@ -58,9 +58,9 @@ export class RecordedSpan implements ReadableSpan {
     parent: SpanContext | undefined,
     attributes: Attributes,
   ) {
+    super(context);
     this.name = name;
     this.kind = kind;
-    this.#context = context;
     this.parentSpanContext = parent;
     this.attributes = attributes;
     this.#sink = sink;
@@ -71,7 +71,7 @@ export class RecordedSpan implements ReadableSpan {
   }
 
   spanContext(): SpanContext {
-    return this.#context;
+    return this.ids;
   }
 
   /** Marks the span failed with `message`. */

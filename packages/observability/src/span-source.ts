@@ -2,7 +2,6 @@ import {
   type Attributes,
   type Context,
   type Link,
-  ROOT_CONTEXT,
   SamplingDecision,
   type SpanContext,
   type SpanKind,
@@ -10,45 +9,10 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { IdGenerator, Sampler } from '@opentelemetry/sdk-trace';
+import { OpenSpan } from './open-span.ts';
 import { RecordedSpan, type SpanSink } from './recorded-span.ts';
 
 const noLinks: Link[] = [];
-
-/**
- * A span this process started and has not ended, as the parent of the next one. It is the sampler's
- * `Context` too, built lazily: an always-on sampler never reads it, a parent-based one reads the span
- * once.
- */
-export class OpenSpan implements Context {
-  /** The span as exported, or `undefined` when the sampler did not record it. */
-  readonly span: RecordedSpan | undefined;
-  readonly spanContext: SpanContext;
-  /** The `traceparent` it was sent with, while it is the in-process parent of that value. */
-  traceparent: string | undefined;
-  #context: Context | undefined;
-
-  constructor(span: RecordedSpan | undefined, spanContext: SpanContext) {
-    this.span = span;
-    this.spanContext = spanContext;
-  }
-
-  #built(): Context {
-    this.#context ??= trace.setSpanContext(ROOT_CONTEXT, this.spanContext);
-    return this.#context;
-  }
-
-  getValue(key: symbol): unknown {
-    return this.#built().getValue(key);
-  }
-
-  setValue(key: symbol, value: unknown): Context {
-    return this.#built().setValue(key, value);
-  }
-
-  deleteValue(key: symbol): Context {
-    return this.#built().deleteValue(key);
-  }
-}
 
 /**
  * Starts spans the way the SDK's tracer does (the sampler decides, a child continues its parent's
@@ -77,7 +41,7 @@ export class SpanSource {
     let parentContext: SpanContext | undefined;
     let valid: boolean;
     if (parent instanceof OpenSpan) {
-      parentContext = parent.spanContext;
+      parentContext = parent.ids;
       valid = true;
     } else {
       parentContext = trace.getSpanContext(parent);
@@ -93,9 +57,9 @@ export class SpanSource {
         sampled.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE,
       traceState: sampled.traceState ?? (valid ? parentContext.traceState : undefined),
     };
-    if (sampled.decision === SamplingDecision.NOT_RECORD) return new OpenSpan(undefined, spanContext);
+    if (sampled.decision === SamplingDecision.NOT_RECORD) return new OpenSpan(spanContext);
     if (sampled.attributes !== undefined) Object.assign(attributes, sampled.attributes);
-    const span = new RecordedSpan(
+    return new RecordedSpan(
       this.#sink,
       name,
       kind,
@@ -103,6 +67,5 @@ export class SpanSource {
       valid ? parentContext : undefined,
       attributes,
     );
-    return new OpenSpan(span, spanContext);
   }
 }

@@ -16,10 +16,12 @@ import {
   type SpanExporter,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
+import type { OpenSpan } from './open-span.ts';
 import { grpcStatusOf, httpStatusOf, outcomeOf } from './outcome.ts';
 import { RandomHexIds } from './random-ids.ts';
+import { RecordedSpan } from './recorded-span.ts';
 import { samplerFromEnv } from './sampler-from-env.ts';
-import { type OpenSpan, SpanSource } from './span-source.ts';
+import { SpanSource } from './span-source.ts';
 import { Subscriptions } from './subscriptions.ts';
 import { contextFrom, injectInto } from './trace-context.ts';
 
@@ -129,7 +131,7 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
     metadata: Record<string, string>,
   ): void => {
     const span = spans.start(name, kind, attributes, parent);
-    const traceparent = injectInto(metadata, span.spanContext);
+    const traceparent = injectInto(metadata, span.ids);
     if (metadata.tracestate === undefined) {
       span.traceparent = traceparent;
       open.set(traceparent, span);
@@ -144,12 +146,12 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
     key: string | undefined,
     value: AttributeValue | undefined,
   ): void => {
-    const entry = byEvent.get(event);
-    if (entry === undefined) return;
-    byEvent.delete(event);
-    if (entry.traceparent !== undefined) open.delete(entry.traceparent);
-    const span = entry.span;
+    const span = byEvent.get(event);
     if (span === undefined) return;
+    byEvent.delete(event);
+    if (span.traceparent !== undefined) open.delete(span.traceparent);
+    // A span the sampler dropped only carried the trace on.
+    if (!(span instanceof RecordedSpan)) return;
     if (key !== undefined) span.attributes[key] = value;
     if (failed) {
       const type = errorType(error);
