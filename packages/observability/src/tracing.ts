@@ -45,7 +45,10 @@ export interface TracingOptions {
 
 /** A running tracing subscriber. */
 export interface Tracing {
-  /** The provider spans are made by (not registered globally). */
+  /**
+   * The provider that owns the span processor and exporter (not registered globally). The subscriber's
+   * spans go through that processor but are not made by the provider's tracer: see {@link tracing}.
+   */
   readonly provider: TracerProvider;
   /** Exports what is pending. */
   flush(): Promise<void>;
@@ -61,6 +64,12 @@ export interface Tracing {
  * publisher sends on (HTTP headers, gRPC metadata, message headers) or hands to the handler, so a
  * handler's own calls continue its trace. Nothing is subscribed until this is called, so tracing off
  * costs nothing; `OTEL_SDK_DISABLED=true` turns it off too.
+ *
+ * Spans are started as the SDK's tracer would (the sampler decides, children keep the parent's trace
+ * and `tracestate`) but without its per-span work this subscriber has no use for: attributes are built
+ * valid and stored as they are (no second validation and copy), no `Context` is made per span, ids are
+ * cut from a pool of random bytes, and a finished span goes straight to the processor (batch: 2,048
+ * queued, 512 per export, every 5 s; the SDK's defaults).
  *
  * @example
  * ```ts
