@@ -39,15 +39,12 @@ export class SpanSource {
   start(name: string, kind: SpanKind, attributes: Attributes, parent: Context): OpenSpan {
     // An open span of this process is valid by construction; a remote one is checked.
     let parentContext: SpanContext | undefined;
-    let valid: boolean;
-    if (parent instanceof OpenSpan) {
-      parentContext = parent.ids;
-      valid = true;
-    } else {
-      parentContext = trace.getSpanContext(parent);
-      valid = parentContext !== undefined && trace.isSpanContextValid(parentContext);
+    if (parent instanceof OpenSpan) parentContext = parent.ids;
+    else {
+      const remote = trace.getSpanContext(parent);
+      if (remote !== undefined && trace.isSpanContextValid(remote)) parentContext = remote;
     }
-    const traceId = valid ? parentContext.traceId : this.#ids.generateTraceId();
+    const traceId = parentContext?.traceId ?? this.#ids.generateTraceId();
     const spanId = this.#ids.generateSpanId();
     const sampled = this.#sampler.shouldSample(parent, traceId, name, kind, attributes, noLinks);
     const spanContext: SpanContext = {
@@ -55,17 +52,10 @@ export class SpanSource {
       spanId,
       traceFlags:
         sampled.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE,
-      traceState: sampled.traceState ?? (valid ? parentContext.traceState : undefined),
+      traceState: sampled.traceState ?? parentContext?.traceState,
     };
     if (sampled.decision === SamplingDecision.NOT_RECORD) return new OpenSpan(spanContext);
     if (sampled.attributes !== undefined) Object.assign(attributes, sampled.attributes);
-    return new RecordedSpan(
-      this.#sink,
-      name,
-      kind,
-      spanContext,
-      valid ? parentContext : undefined,
-      attributes,
-    );
+    return new RecordedSpan(this.#sink, name, kind, spanContext, parentContext, attributes);
   }
 }
