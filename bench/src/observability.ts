@@ -14,9 +14,13 @@
  * closes it again, in the balanced order of the `http` scenario. Reported: requests per second at 16 and
  * 64 in flight, and each case's throughput relative to `off`.
  *
+ * Beside throughput, each row reports this process's CPU time per request (the client's; the server
+ * runs in its own process) and `off`'s over it: on a shared machine, where other work takes turns on
+ * the cores, CPU time per request holds steadier than requests per second.
+ *
  * A second part runs the same pipeline over an in-process transport that answers at once, one call at
- * a time: no sockets, so the figure is the CPU time observation adds to a call (µs per call), steadier
- * on a shared machine than throughput over loopback.
+ * a time: no sockets, so the figure is the CPU time observation adds to a call (µs of `process.cpuUsage`
+ * per call, not wall time, which other work on the machine stretches).
  */
 import { type CallObservation, clientStack } from '@meshkit/client';
 import { createContext } from '@meshkit/core';
@@ -99,9 +103,10 @@ async function inProcess(): Promise<{ name: string; usPerCall: number }[]> {
       const stop = mode.start();
       let us = 0;
       for (let round = 0; round < 2; round++) {
-        const t0 = performance.now();
+        const cpu = process.cpuUsage();
         for (let i = 0; i < inProcessCalls; i++) await stack.service(request, root);
-        us = ((performance.now() - t0) * 1_000) / inProcessCalls;
+        const spent = process.cpuUsage(cpu);
+        us = (spent.user + spent.system) / inProcessCalls;
       }
       await stop();
       out.push({ name: mode.name, usPerCall: Math.round(us * 100) / 100 });
@@ -120,6 +125,10 @@ interface Row {
   p50Ms: number;
   p99Ms: number;
   ratioToOff: number;
+  /** CPU time of this (the client's) process per request, µs. */
+  cpuUsPerReq: number;
+  /** `off`'s CPU time per request over this case's: the throughput ratio if the client were CPU-bound. */
+  cpuRatioToOff: number;
 }
 
 export async function run({ json }: { json: boolean }): Promise<void> {
@@ -145,26 +154,31 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   try {
     for (const concurrency of concurrencies) {
       const timeMs = new Map(modes.map((m) => [m.name, 0]));
+      const cpuUs = new Map(modes.map((m) => [m.name, 0]));
       const latencies = new Map<string, number[]>(modes.map((m) => [m.name, []]));
       for (let r = 0; r < warmupRounds + measuredSquares * modes.length; r++) {
         for (const mode of roundOrder(modes, r)) {
           const stop = mode.start();
           const sink: number[] = [];
           await new Promise((resolve) => setImmediate(resolve));
+          const cpu = process.cpuUsage();
           const ms = await slice(
             { call: mode.hooked ? calls.hooked : calls.bare },
             concurrency,
             sliceMs,
             sink,
           );
+          const spent = process.cpuUsage(cpu);
           await stop();
           if (r < warmupRounds) continue;
           timeMs.set(mode.name, timeMs.get(mode.name)! + ms);
+          cpuUs.set(mode.name, cpuUs.get(mode.name)! + spent.user + spent.system);
           latencies.get(mode.name)!.push(...sink);
         }
       }
       const perSec = (name: string): number => (latencies.get(name)!.length / timeMs.get(name)!) * 1000;
       const base = perSec('off');
+      const cpuPerReq = (name: string): number => cpuUs.get(name)! / latencies.get(name)!.length;
       for (const mode of modes) {
         const sorted = Float64Array.from(latencies.get(mode.name)!).sort();
         rows.push({
@@ -174,6 +188,8 @@ export async function run({ json }: { json: boolean }): Promise<void> {
           p50Ms: Math.round(percentile(sorted, 50) * 1000) / 1000,
           p99Ms: Math.round(percentile(sorted, 99) * 1000) / 1000,
           ratioToOff: Math.round((perSec(mode.name) / base) * 1000) / 1000,
+          cpuUsPerReq: Math.round(cpuPerReq(mode.name) * 100) / 100,
+          cpuRatioToOff: Math.round((cpuPerReq('off') / cpuPerReq(mode.name)) * 1000) / 1000,
         });
       }
     }
@@ -204,17 +220,19 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     console.log('');
     console.log(`${concurrency} in flight`);
     console.log(
-      `${'observers'.padEnd(20)}${'req/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'x off'.padStart(10)}`,
+      `${'observers'.padEnd(20)}${'req/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'x off'.padStart(10)}` +
+        `${'cpu µs/req'.padStart(12)}${'cpu x off'.padStart(11)}`,
     );
     for (const row of rows.filter((r) => r.concurrency === concurrency)) {
       console.log(
         `${row.name.padEnd(20)}${String(row.reqPerSec).padStart(10)}${row.p50Ms.toFixed(3).padStart(10)}` +
-          `${row.p99Ms.toFixed(3).padStart(10)}${row.ratioToOff.toFixed(3).padStart(10)}`,
+          `${row.p99Ms.toFixed(3).padStart(10)}${row.ratioToOff.toFixed(3).padStart(10)}` +
+          `${row.cpuUsPerReq.toFixed(2).padStart(12)}${row.cpuRatioToOff.toFixed(3).padStart(11)}`,
       );
     }
   }
   console.log('');
-  console.log(`in process, one call at a time (${inProcessCalls} calls per case)`);
+  console.log(`in process, one call at a time (${inProcessCalls} calls per case), CPU time`);
   console.log(`${'observers'.padEnd(20)}${'µs/call'.padStart(10)}${'added µs'.padStart(10)}`);
   const floor = costs.find((c) => c.name === 'no-hook')!.usPerCall;
   for (const c of costs) {

@@ -9,9 +9,8 @@ export class Subscriptions {
 
   /** Subscribes `listener` to `channel` until {@link close}. */
   on<T>(channel: TypedChannel<T>, listener: (message: T) => void): void {
-    const wrapped = (message: T): void => listener(message);
-    channel.subscribe(wrapped);
-    this.#undo.push(() => channel.unsubscribe(wrapped));
+    channel.subscribe(listener);
+    this.#undo.push(() => channel.unsubscribe(listener));
   }
 
   /** Removes every listener; calling it again does nothing. */

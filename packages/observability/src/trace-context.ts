@@ -1,4 +1,4 @@
-import { type Context, defaultTextMapGetter, ROOT_CONTEXT, type Span } from '@opentelemetry/api';
+import { type Context, defaultTextMapGetter, ROOT_CONTEXT, type SpanContext } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 
 const propagator = new W3CTraceContextPropagator();
@@ -14,14 +14,17 @@ export function contextFrom(metadata: TextCarrier): Context {
   return propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
 }
 
+/** Hex digits of a `traceparent`'s trace flags, by value. */
+const flagDigits = Array.from({ length: 256 }, (_, flags) => flags.toString(16).padStart(2, '0'));
+
 /**
- * Writes `span`'s `traceparent` (and `tracestate`, when it has one) into `metadata`, replacing what was
- * there; returns the `traceparent`. Formatted here rather than by the propagator: it runs twice per call.
+ * Writes the `traceparent` of `context` (and `tracestate`, when it has one) into `metadata`, replacing
+ * what was there; returns the `traceparent`. Formatted here rather than by the propagator: it runs
+ * twice per call.
  */
-export function injectInto(metadata: Record<string, string>, span: Span): string {
-  const context = span.spanContext();
+export function injectInto(metadata: Record<string, string>, context: SpanContext): string {
   const flags = context.traceFlags & 0xff;
-  const traceparent = `00-${context.traceId}-${context.spanId}-${flags < 16 ? '0' : ''}${flags.toString(16)}`;
+  const traceparent = `00-${context.traceId}-${context.spanId}-${flagDigits[flags]}`;
   metadata.traceparent = traceparent;
   const state = context.traceState?.serialize();
   if (state !== undefined && state !== '') metadata.tracestate = state;

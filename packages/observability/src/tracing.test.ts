@@ -9,7 +9,12 @@ import { consume, messagingChannels, publisher } from '@meshkit/messaging';
 import { sqliteBroker } from '@meshkit/messaging-sqlite';
 import { constantBackoff } from '@meshkit/policies';
 import { SpanKind } from '@opentelemetry/api';
-import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import {
+  AlwaysOffSampler,
+  InMemorySpanExporter,
+  ParentBasedSampler,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace';
 import { samplerFromEnv } from './sampler-from-env.ts';
 import { channelsWithSubscribers } from './test-support/channels.ts';
 import { countdown, startServer } from './test-support/servers.ts';
@@ -138,6 +143,23 @@ describe('tracing()', () => {
         ['retry', 200, call.spanContext().spanId],
       ],
     );
+  });
+
+  it('carries a dropped trace on with its flags unset, and exports none of its spans', async (t) => {
+    const exporter = new InMemorySpanExporter();
+    const sampler = new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    const traces = tracing({ exporter, export: 'simple', sampler });
+    t.after(() => traces.close());
+    const server = await startServer('echo', (_req, ctx) => ({ body: ctx.metadata.traceparent ?? '' }));
+    t.after(() => server.stop());
+    const echo = httpClient({ service: 'echo', endpoints: [server.address] });
+    t.after(() => echo.close());
+
+    const received = await echo.get('/x', { route: '/x' });
+
+    assert.match(String(received), /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    assert.notEqual(String(received).slice(3, 35), '0'.repeat(32));
+    assert.deepEqual(exporter.getFinishedSpans(), []);
   });
 
   it('subscribes nothing when off, and leaves no subscriber behind after close()', async () => {

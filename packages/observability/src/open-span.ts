@@ -1,0 +1,35 @@
+import { type Context, ROOT_CONTEXT, type SpanContext, trace } from '@opentelemetry/api';
+
+/**
+ * A span this process started and has not ended, as the parent of the next one: its ids, the
+ * `traceparent` it was sent with, and the sampler's `Context` built lazily (an always-on sampler never
+ * reads it, a parent-based one reads the span once). A span the sampler dropped is only this; a
+ * recorded one is a {@link RecordedSpan} too.
+ */
+export class OpenSpan implements Context {
+  readonly ids: SpanContext;
+  /** The `traceparent` it was sent with, while it is the in-process parent of that value. */
+  traceparent: string | undefined;
+  #context: Context | undefined;
+
+  constructor(ids: SpanContext) {
+    this.ids = ids;
+  }
+
+  #built(): Context {
+    this.#context ??= trace.setSpanContext(ROOT_CONTEXT, this.ids);
+    return this.#context;
+  }
+
+  getValue(key: symbol): unknown {
+    return this.#built().getValue(key);
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return this.#built().setValue(key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return this.#built().deleteValue(key);
+  }
+}
