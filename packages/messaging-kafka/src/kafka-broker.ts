@@ -109,13 +109,19 @@ export class KafkaBroker implements Broker {
         });
       },
     );
-    // Records whose caller gave a deadline (`meshkit-deadline`) are answered by it at the latest.
+    // Records whose caller gave a deadline (`meshkit-deadline`) fail with DEADLINE_EXCEEDED once it
+    // passes; the batch is answered when its last record is (a record without one waits for the send).
     let waiting = indexes.map((i, n) => ({ i, n, deadline: deadlineOf(records[i]!) }));
     for (;;) {
       const next = Math.min(...waiting.map((w) => w.deadline));
       const outcome = await settleWithin(sent, next - Date.now());
       if (outcome !== undefined) {
-        if (!outcome.ok) throw outcome.error;
+        if (!outcome.ok) {
+          // Some records were already answered (deadline): the rest get the failure one by one.
+          if (waiting.length === indexes.length) throw outcome.error;
+          for (const w of waiting) results[w.i] = { ok: false, error: outcome.error as MeshError };
+          return results;
+        }
         for (const w of waiting) results[w.i] = { ok: true, position: outcome.value[w.n] };
         return results;
       }
