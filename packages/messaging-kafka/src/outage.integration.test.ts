@@ -42,6 +42,8 @@ describe('kafka broker outage longer than the client retry window', () => {
       if ((event as KafkaReopenEvent).group === group) reopen.push(event as KafkaReopenEvent);
     };
     diagnostics.subscribe('meshkit:kafka:reopen', onReopen);
+    const t0 = Date.now();
+    if (process.env.DBG) for (const c of ['meshkit:kafka:consumer-error', 'meshkit:kafka:reopen']) diagnostics.subscribe(c, (e: any) => console.error('DBG', Date.now() - t0, c, e.state ?? '', String(e.error).slice(0, 200)));
     const handled: { id: string; deliveryCount: number | undefined }[] = [];
     const consumer = await consume(broker, {
       group,
@@ -104,7 +106,7 @@ describe('kafka broker outage longer than the client retry window', () => {
         `a publish without a deadline fails retryable after the client retries (${String(unboundedOutcome)})`,
       );
 
-      await until(() => reopen.some((e) => e.state === 'lost'), 60_000, 'the consumer to report it was lost');
+      await until(() => reopen.some((e) => e.state === 'lost'), 150_000, 'the consumer to report it was lost');
       await until(() => Date.now() - downAt > 35_000, 40_000, 'an outage longer than the retry window');
       assert.ok(
         reopen.some((e) => e.state === 'reopen-scheduled' && e.attempt >= 2),

@@ -22,6 +22,7 @@ import { kafkaChannels } from './channels.ts';
 import { DeliveryCounts } from './delivery-counts.ts';
 import { fromWireName, retryHeaderNames, retryTopicOf, wrapPlainRecord } from './headers.ts';
 import type { KafkaBroker } from './kafka-broker.ts';
+import type { ResolvedKafkaOptions } from './options.ts';
 import { PartitionOffsets } from './partition-offsets.ts';
 
 type Record = Message<string, Buffer, string, string>;
@@ -40,6 +41,8 @@ interface Session {
   lastPartition: number;
   /** Set by the first assignment; a session that ends before it is the opener's failure to handle. */
   joined: boolean;
+  /** When the group last confirmed this member (join or heartbeat), epoch ms. */
+  aliveAt: number;
   closed: boolean;
 }
 
@@ -67,6 +70,7 @@ export class KafkaSubscription implements Subscription {
   #draining = false;
   #closed: Promise<void> | undefined;
   #refreshTimer: NodeJS.Timeout | undefined;
+  #watchdog: NodeJS.Timeout | undefined;
   #drainWaiters: (() => void)[] = [];
   #commitQueued: Promise<void> | undefined;
   #commitRunning: Promise<void> = Promise.resolve();
@@ -113,6 +117,30 @@ export class KafkaSubscription implements Subscription {
     }
     await this.#open(topics);
     if (this.#wildcards) this.#scheduleRefresh();
+    this.#watch();
+  }
+
+  /**
+   * Declares the consumer lost when the group has not confirmed it (no heartbeat, no join) for longer
+   * than the client's own retries (`retries` × `retryDelayMs`) and a rebalance could explain: the client
+   * then keeps retrying requests on its own without ever ending its stream, so waiting for that is not
+   * enough.
+   */
+  #watch(): void {
+    const o = this.#broker.options;
+    const lostAfterMs = Math.max(o.retries * o.retryDelayMs, rebalanceTimeoutOf(o) + o.sessionTimeoutMs);
+    this.#watchdog = setInterval(
+      () => {
+        const session = this.#session;
+        if (session === undefined || !session.joined || session.closed) return;
+        const silentMs = Date.now() - session.aliveAt;
+        if (silentMs > lostAfterMs) {
+          this.#lost(session, new Error(`Kafka consumer group not confirmed for ${silentMs} ms`));
+        }
+      },
+      Math.min(1_000, o.heartbeatIntervalMs),
+    );
+    this.#watchdog.unref();
   }
 
   async stop(): Promise<void> {
@@ -120,6 +148,7 @@ export class KafkaSubscription implements Subscription {
     this.#session?.stream?.pause();
     this.#releaseHeld();
     if (this.#refreshTimer !== undefined) clearTimeout(this.#refreshTimer);
+    if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
   }
 
   close(): Promise<void> {
@@ -192,7 +221,7 @@ export class KafkaSubscription implements Subscription {
       retryDelay: o.retryDelayMs,
       sessionTimeout: o.sessionTimeoutMs,
       heartbeatInterval: o.heartbeatIntervalMs,
-      rebalanceTimeout: Math.max(o.sessionTimeoutMs, o.rebalanceDrainMs + 5_000),
+      rebalanceTimeout: rebalanceTimeoutOf(o),
       autocommit: false,
       maxWaitTime: 500,
       highWaterMark: Math.max(16, this.#options.prefetch),
@@ -212,12 +241,16 @@ export class KafkaSubscription implements Subscription {
       lastTopic: '',
       lastPartition: -1,
       joined: false,
+      aliveAt: Date.now(),
       closed: false,
     };
     this.#session = session;
     // Group errors the client reports while it retries (a failed rejoin): observed, never thrown.
     consumer.on('error', (error) => this.#reportError(error));
     consumer.on('consumer:group:join', (payload) => this.#assigned(session, payload.assignments ?? []));
+    consumer.on('consumer:heartbeat:end', () => {
+      session.aliveAt = Date.now();
+    });
     let failed: (error: unknown) => void = () => {};
     const joined = new Promise<void>((resolve, reject) => {
       failed = reject;
@@ -343,6 +376,7 @@ export class KafkaSubscription implements Subscription {
   /** A (re)join finished: forget partitions this member no longer owns, start tracking new ones. */
   #assigned(session: Session, assignments: readonly GroupAssignment[]): void {
     session.joined = true;
+    session.aliveAt = Date.now();
     const owned = new Set<string>();
     for (const a of assignments) for (const p of a.partitions) owned.add(`${a.topic}:${p}`);
     for (const [key, partition] of [...session.partitions]) {
@@ -536,6 +570,11 @@ export class KafkaSubscription implements Subscription {
   get retryTopic(): string {
     return this.#retryTopic;
   }
+}
+
+/** How long the group waits for members to rejoin in a rebalance: the drain and some slack. */
+function rebalanceTimeoutOf(o: ResolvedKafkaOptions): number {
+  return Math.max(o.sessionTimeoutMs, o.rebalanceDrainMs + 5_000);
 }
 
 /** One record handed to the subscriber. */
