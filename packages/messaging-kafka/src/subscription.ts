@@ -406,7 +406,8 @@ export class KafkaSubscription implements Subscription {
     const partitions: { [topic: string]: number[] } = {};
     for (const key of taken) {
       const cut = key.lastIndexOf(':');
-      (partitions[key.slice(0, cut)] ??= []).push(Number(key.slice(cut + 1)));
+      const topic = key.slice(0, cut);
+      partitions[topic] = [...(partitions[topic] ?? []), Number(key.slice(cut + 1))];
     }
     try {
       const ends = await session.consumer.listOffsets({ topics: Object.keys(partitions), partitions });
