@@ -86,6 +86,8 @@ export class KafkaSubscription implements Subscription {
   /** The consumer being opened (so close() can abort an open waiting on an absent broker). */
   #opening: Consumer<string, Buffer, string, string> | undefined;
   readonly #reopenBackoff: Backoff;
+  /** Ends the wait before the next reopen attempt early (stop). */
+  #wakeReopen: () => void = () => {};
 
   constructor(broker: KafkaBroker, options: SubscribeOptions, onClosed: () => void) {
     this.#broker = broker;
@@ -149,6 +151,7 @@ export class KafkaSubscription implements Subscription {
     this.#releaseHeld();
     if (this.#refreshTimer !== undefined) clearTimeout(this.#refreshTimer);
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
+    this.#wakeReopen();
   }
 
   close(): Promise<void> {
@@ -346,7 +349,13 @@ export class KafkaSubscription implements Subscription {
           error,
         });
       }
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        this.#wakeReopen = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
       if (this.#stopped) return;
       try {
         await this.#open(await this.#topics());
