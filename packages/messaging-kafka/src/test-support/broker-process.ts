@@ -16,7 +16,27 @@ export function brokerPid(): number {
   const pidFile = join(root, '.cache', 'services', 'kafka.pid');
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
   assert.ok(pid > 0 && alive(pid), `a running broker started by scripts/services/up-kafka.sh (${pidFile})`);
+  const listener = advertisedListener(pid);
+  assert.ok(
+    listener === undefined || listener.endsWith(`//${bootstrap}`),
+    `the broker of ${pidFile} listens on ${listener}, the tests use ${bootstrap} (MESHKIT_KAFKA_BROKER)`,
+  );
   return pid;
+}
+
+/** The `advertised.listeners` of the broker process's config file (Linux `/proc`), if it can be read. */
+function advertisedListener(pid: number): string | undefined {
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const config = args.find((a) => a.endsWith('.properties'));
+    if (config === undefined) return undefined;
+    const line = readFileSync(config, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('advertised.listeners='));
+    return line?.slice('advertised.listeners='.length).trim();
+  } catch {
+    return undefined;
+  }
 }
 
 export function alive(pid: number): boolean {
