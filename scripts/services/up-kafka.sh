@@ -6,14 +6,27 @@
 #   - reuses a broker that already answers on 9092;
 #   - writes the PID to .cache/services/kafka.pid (down.sh stops it), the log to .cache/services/kafka.log.
 # Needs java (17+) and mvn on PATH. MESHKIT_KAFKA_HEAP overrides the heap (default 512m).
+# MESHKIT_KAFKA_PORT / MESHKIT_KAFKA_CONTROLLER_PORT run a second broker on other ports (a broker the
+# failure tests may kill and restart without disturbing one shared on 9092): it gets its own log dir
+# .cache/kafka/data-<port> and config; point the tests at it with MESHKIT_KAFKA_BROKER=127.0.0.1:<port>.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 source "$here/lib.sh"
 mkdir -p "$root/.cache/services"
 
-port=9092
-controller=9093
+port="${MESHKIT_KAFKA_PORT:-9092}"
+controller="${MESHKIT_KAFKA_CONTROLLER_PORT:-$((port + 1))}"
+for p in "$port" "$controller"; do
+  if ! [[ "$p" =~ ^[0-9]+$ ]] || [ "$p" -lt 1 ] || [ "$p" -gt 65535 ]; then
+    echo "services: MESHKIT_KAFKA_PORT / MESHKIT_KAFKA_CONTROLLER_PORT must be ports, got '$p'" >&2
+    exit 1
+  fi
+done
+if [ "$port" = "$controller" ]; then
+  echo "services: the Kafka broker and controller need two ports, both are $port" >&2
+  exit 1
+fi
 if port_open 127.0.0.1 "$port"; then exit 0; fi
 for tool in java mvn; do
   if ! command -v "$tool" >/dev/null 2>&1; then
@@ -32,8 +45,9 @@ if [ ! -e "$libs/.complete" ]; then
   touch "$libs/.complete"
 fi
 
-data="$home/data"
-config="$home/server.properties"
+if [ "$port" = 9092 ]; then suffix=''; else suffix="-$port"; fi
+data="$home/data$suffix"
+config="$home/server$suffix.properties"
 cat >"$config" <<PROPS
 process.roles=broker,controller
 node.id=1

@@ -19,6 +19,21 @@ export interface KafkaLagEvent {
   readonly lag: Readonly<Record<string, number>>;
 }
 
+/**
+ * A subscription lost its Kafka consumer (the client gave up: the broker stayed away longer than its
+ * retries) and opens a new one: `lost` once, then `reopen-scheduled` before each attempt (with the
+ * attempt, 1-based, the delay before it, and the previous attempt's error), then `reopened` when the new
+ * consumer has joined the group again.
+ */
+export interface KafkaReopenEvent {
+  readonly group: string;
+  readonly state: 'lost' | 'reopen-scheduled' | 'reopened';
+  readonly attempt: number;
+  /** Delay before this attempt, ms (`reopen-scheduled`). */
+  readonly delayMs?: number;
+  readonly error?: unknown;
+}
+
 function channel<T>(name: string): TypedChannel<T> {
   return diagnostics.channel(name) as unknown as TypedChannel<T>;
 }
@@ -28,4 +43,5 @@ export const kafkaChannels = {
   assigned: channel<KafkaAssignedEvent>('meshkit:kafka:assigned'),
   consumerError: channel<KafkaConsumerErrorEvent>('meshkit:kafka:consumer-error'),
   lag: channel<KafkaLagEvent>('meshkit:kafka:lag'),
+  reopen: channel<KafkaReopenEvent>('meshkit:kafka:reopen'),
 } as const;

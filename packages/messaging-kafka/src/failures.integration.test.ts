@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { constantBackoff } from '@meshkit/core';
 import { consume, type Delivery, headerNames, type Message, publisher } from '@meshkit/messaging';
 import { type KafkaBroker, kafkaBroker } from './kafka-broker.ts';
+import { alive, brokerPid, restartBroker } from './test-support/broker-process.ts';
 import { bootstrap } from './test-support/stock-client.ts';
 
 // Failure paths on a real broker (scripts/services/up-kafka.sh); a missing broker fails, never skips.
-const root = join(import.meta.dirname, '..', '..', '..');
 const open: KafkaBroker[] = [];
 const connect = (options: { sessionTimeoutMs?: number; topicRefreshMs?: number } = {}): KafkaBroker => {
   const b = kafkaBroker({ brokers: [bootstrap], ...options });
@@ -319,9 +318,7 @@ describe('kafka failure paths', () => {
   });
 
   it('a broker killed -9 and restarted during 20,000 records: every acknowledged record is consumed', async () => {
-    const pidFile = join(root, '.cache', 'services', 'kafka.pid');
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    assert.ok(pid > 0, `a broker started by scripts/services/up-kafka.sh (${pidFile})`);
+    const pid = brokerPid();
     const broker = connect();
     const topic = `kfail.${fresh()}`;
     const seen = new Set<string>();
@@ -366,20 +363,3 @@ describe('kafka failure paths', () => {
     console.log(`broker restart: ${acknowledged.length} acknowledged, ${failedBatches} batches failed`);
   });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Starts the broker again with the repository's script (same data dir, no format). */
-function restartBroker(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(root, 'scripts', 'services', 'up-kafka.sh')], { stdio: 'inherit' });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`up-kafka.sh exited ${code}`))));
-  });
-}

@@ -9,6 +9,7 @@ export {
   type KafkaAssignedEvent,
   type KafkaConsumerErrorEvent,
   type KafkaLagEvent,
+  type KafkaReopenEvent,
   kafkaChannels,
 } from './channels.ts';
 export { KafkaBroker, kafkaBroker } from './kafka-broker.ts';

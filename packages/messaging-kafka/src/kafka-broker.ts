@@ -1,5 +1,12 @@
 import { ErrorCode, MeshError } from '@meshkit/core';
-import type { Broker, BrokerRecord, PublishResult, SubscribeOptions, Subscription } from '@meshkit/messaging';
+import {
+  type Broker,
+  type BrokerRecord,
+  headerNames,
+  type PublishResult,
+  type SubscribeOptions,
+  type Subscription,
+} from '@meshkit/messaging';
 import {
   Admin,
   compatibilityPartitioner,
@@ -90,24 +97,51 @@ export class KafkaBroker implements Broker {
       messages.push(toMessage(record));
       indexes.push(i);
     });
-    if (messages.length > 0) {
-      let positions: (string | undefined)[];
-      try {
-        const result = await this.#producer.send({ messages });
-        positions = this.#positions(messages, result.offsets ?? []);
-      } catch (cause) {
+    if (messages.length === 0) return results;
+    const sent = this.#producer.send({ messages }).then(
+      (result) => this.#positions(messages, result.offsets ?? []),
+      (cause: unknown) => {
         if (this.#closed)
           throw new MeshError(ErrorCode.CLOSED, 'Kafka broker connection is closed', { cause });
         throw new MeshError(ErrorCode.CONNECTION_RESET, `Kafka produce failed: ${messageOf(cause)}`, {
           cause,
           retryable: true,
         });
+      },
+    );
+    // Records whose caller gave a deadline (`meshkit-deadline`) fail with DEADLINE_EXCEEDED once it
+    // passes; the batch is answered when its last record is (a record without one waits for the send).
+    let waiting = indexes.map((i, n) => ({ i, n, deadline: deadlineOf(records[i]!) }));
+    for (;;) {
+      const next = Math.min(...waiting.map((w) => w.deadline));
+      const outcome = await settleWithin(sent, next - Date.now());
+      if (outcome !== undefined) {
+        if (!outcome.ok) {
+          // Some records were already answered (deadline): the rest get the failure one by one.
+          if (waiting.length === indexes.length) throw outcome.error;
+          for (const w of waiting) results[w.i] = { ok: false, error: outcome.error as MeshError };
+          return results;
+        }
+        for (const w of waiting) results[w.i] = { ok: true, position: outcome.value[w.n] };
+        return results;
       }
-      indexes.forEach((i, n) => {
-        results[i] = { ok: true, position: positions[n] };
-      });
+      const now = Date.now();
+      for (const w of waiting) {
+        if (w.deadline > now) continue;
+        results[w.i] = {
+          ok: false,
+          error: new MeshError(
+            ErrorCode.DEADLINE_EXCEEDED,
+            `Kafka produce to ${records[w.i]!.topic} not acknowledged before the deadline; the record may still be written`,
+          ),
+        };
+      }
+      waiting = waiting.filter((w) => w.deadline > now);
+      if (waiting.length === 0) {
+        sent.catch(() => {}); // answered; the send finishes (or fails) on its own
+        return results;
+      }
     }
-    return results;
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
@@ -299,6 +333,30 @@ function toMessage(record: BrokerRecord): Outgoing {
   };
   if (record.key !== undefined) message.key = record.key;
   return message;
+}
+
+/** The record's `meshkit-deadline` (epoch ms), or `Infinity` without one. */
+function deadlineOf(record: BrokerRecord): number {
+  const text = record.headers[headerNames.deadline];
+  const deadline = text === undefined ? Number.NaN : Number(text);
+  return Number.isFinite(deadline) ? deadline : Number.POSITIVE_INFINITY;
+}
+
+/** `promise`'s outcome if it settles within `ms` (`Infinity`: whenever it does), else `undefined`. */
+function settleWithin<T>(
+  promise: Promise<T>,
+  ms: number,
+): Promise<{ ok: true; value: T } | { ok: false; error: unknown } | undefined> {
+  const outcome = promise.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  if (ms === Number.POSITIVE_INFINITY) return outcome;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, ms), undefined);
+  });
+  return Promise.race([outcome, timeout]).finally(() => clearTimeout(timer));
 }
 
 function messageOf(error: unknown): string {

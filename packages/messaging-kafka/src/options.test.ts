@@ -28,6 +28,8 @@ describe('kafkaBroker options', () => {
     assert.equal(o.topicRefreshMs, 2_000);
     assert.equal(o.retries, 60);
     assert.equal(o.retryDelayMs, 500);
+    assert.equal(o.reopenInitialDelayMs, 500);
+    assert.equal(o.reopenMaxDelayMs, 10_000);
     assert.equal(o.plainRecords, 'wrap');
   });
 
@@ -43,6 +45,11 @@ describe('kafkaBroker options', () => {
     );
     assert.equal(field({ brokers: ['a:1'], plainRecords: 'drop' }), 'kafkaBroker.plainRecords');
     assert.equal(field({ brokers: ['a:1'], retries: -1 }), 'kafkaBroker.retries');
+    assert.equal(field({ brokers: ['a:1'], reopenInitialDelayMs: 0 }), 'kafkaBroker.reopenInitialDelayMs');
+    assert.equal(
+      field({ brokers: ['a:1'], reopenInitialDelayMs: 2_000, reopenMaxDelayMs: 1_000 }),
+      'kafkaBroker.reopenMaxDelayMs',
+    );
     assert.throws(() => kafkaBroker({ brokers: [] }), InvalidArgumentError);
   });
 });

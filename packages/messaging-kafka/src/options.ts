@@ -42,6 +42,14 @@ export interface KafkaBrokerOptions {
   readonly retries?: number;
   /** Delay between those retries, ms. Defaults to 500. */
   readonly retryDelayMs?: number;
+  /**
+   * First delay before a subscription whose consumer gave up (the broker stayed away longer than
+   * `retries` × `retryDelayMs`) opens a new one, ms; later delays double (equal jitter) up to
+   * `reopenMaxDelayMs`. Defaults to 500.
+   */
+  readonly reopenInitialDelayMs?: number;
+  /** Longest delay between those reopen attempts, ms. Defaults to 10,000. */
+  readonly reopenMaxDelayMs?: number;
 }
 
 /** Batch compression codecs. */
@@ -60,6 +68,8 @@ export interface ResolvedKafkaOptions {
   readonly topicRefreshMs: number;
   readonly retries: number;
   readonly retryDelayMs: number;
+  readonly reopenInitialDelayMs: number;
+  readonly reopenMaxDelayMs: number;
   readonly plainRecords: 'wrap' | 'as-is';
 }
 
@@ -102,6 +112,16 @@ export function resolveOptions(options: KafkaBrokerOptions): ResolvedKafkaOption
     1,
     sessionTimeoutMs - 1,
   );
+  const reopenInitialDelayMs = checkInteger(
+    'kafkaBroker.reopenInitialDelayMs',
+    options.reopenInitialDelayMs ?? 500,
+    1,
+  );
+  const reopenMaxDelayMs = checkInteger(
+    'kafkaBroker.reopenMaxDelayMs',
+    options.reopenMaxDelayMs ?? Math.max(10_000, reopenInitialDelayMs),
+    reopenInitialDelayMs,
+  );
   return {
     brokers: [...brokers],
     clientId,
@@ -115,6 +135,8 @@ export function resolveOptions(options: KafkaBrokerOptions): ResolvedKafkaOption
     plainRecords: checkPlainRecords(options.plainRecords ?? 'wrap'),
     retries: checkInteger('kafkaBroker.retries', options.retries ?? 60, 0),
     retryDelayMs: checkInteger('kafkaBroker.retryDelayMs', options.retryDelayMs ?? 500, 0),
+    reopenInitialDelayMs,
+    reopenMaxDelayMs,
   };
 }
 

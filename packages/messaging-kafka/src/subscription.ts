@@ -1,3 +1,4 @@
+import { type Backoff, exponentialBackoff } from '@meshkit/core';
 import {
   type BrokerRecord,
   checkGroupStart,
@@ -18,8 +19,10 @@ import {
   stringDeserializer,
 } from '@platformatic/kafka';
 import { kafkaChannels } from './channels.ts';
+import { DeliveryCounts } from './delivery-counts.ts';
 import { fromWireName, retryHeaderNames, retryTopicOf, wrapPlainRecord } from './headers.ts';
 import type { KafkaBroker } from './kafka-broker.ts';
+import type { ResolvedKafkaOptions } from './options.ts';
 import { PartitionOffsets } from './partition-offsets.ts';
 
 type Record = Message<string, Buffer, string, string>;
@@ -36,6 +39,10 @@ interface Session {
   last: PartitionOffsets | undefined;
   lastTopic: string;
   lastPartition: number;
+  /** Set by the first assignment; a session that ends before it is the opener's failure to handle. */
+  joined: boolean;
+  /** When the group last confirmed this member (join or heartbeat), epoch ms. */
+  aliveAt: number;
   closed: boolean;
 }
 
@@ -43,7 +50,9 @@ interface Session {
  * A Kafka consumer-group membership behind {@link Subscription}: hands records out in partition order,
  * at most `prefetch` unsettled at once (the stream is paused above that), commits contiguously, moves
  * retries through the group's retry topic and dead letters to their topic, and before every rebalance
- * waits (up to `rebalanceDrainMs`) for what it handed out to settle and commits it.
+ * waits (up to `rebalanceDrainMs`) for what it handed out to settle and commits it. When its consumer
+ * gives up (the broker stayed away longer than the client's retries) it opens a new one, with backoff,
+ * which rejoins the group and reads on from the committed offsets.
  */
 export class KafkaSubscription implements Subscription {
   readonly #broker: KafkaBroker;
@@ -61,12 +70,24 @@ export class KafkaSubscription implements Subscription {
   #draining = false;
   #closed: Promise<void> | undefined;
   #refreshTimer: NodeJS.Timeout | undefined;
+  #watchdog: NodeJS.Timeout | undefined;
   #drainWaiters: (() => void)[] = [];
   #commitQueued: Promise<void> | undefined;
   #commitRunning: Promise<void> = Promise.resolve();
   #flushing: Session | undefined;
   /** Retried records waiting for their due time, not yet handed out. */
   #held = new Map<NodeJS.Timeout, KafkaDelivery>();
+  /** This member's own hand-outs, for `deliveryCount`. */
+  readonly #counts = new DeliveryCounts();
+  /** `topic:partition` this member owned after its last join (across sessions; cleared when lost). */
+  #owned = new Set<string>();
+  /** The reopen loop after the consumer was lost, while it runs. */
+  #reopening: Promise<void> | undefined;
+  /** The consumer being opened (so close() can abort an open waiting on an absent broker). */
+  #opening: Consumer<string, Buffer, string, string> | undefined;
+  readonly #reopenBackoff: Backoff;
+  /** Ends the wait before the next reopen attempt early (stop). */
+  #wakeReopen: () => void = () => {};
 
   constructor(broker: KafkaBroker, options: SubscribeOptions, onClosed: () => void) {
     this.#broker = broker;
@@ -77,6 +98,11 @@ export class KafkaSubscription implements Subscription {
     this.#wildcards = this.#exact.length < options.patterns.length;
     this.#matches = compilePatterns(options.patterns);
     this.#from = checkGroupStart(options.from, 'kafka');
+    this.#reopenBackoff = exponentialBackoff({
+      baseDelayMs: broker.options.reopenInitialDelayMs,
+      maxDelayMs: broker.options.reopenMaxDelayMs,
+      jitter: 'equal',
+    });
   }
 
   /** Creates the exact topics and the retry topic, joins the group, and resolves once partitions are assigned. */
@@ -93,6 +119,30 @@ export class KafkaSubscription implements Subscription {
     }
     await this.#open(topics);
     if (this.#wildcards) this.#scheduleRefresh();
+    this.#watch();
+  }
+
+  /**
+   * Declares the consumer lost when the group has not confirmed it (no heartbeat, no join) for longer
+   * than the client's own retries (`retries` × `retryDelayMs`) and a rebalance could explain: the client
+   * then keeps retrying requests on its own without ever ending its stream, so waiting for that is not
+   * enough.
+   */
+  #watch(): void {
+    const o = this.#broker.options;
+    const lostAfterMs = Math.max(o.retries * o.retryDelayMs, rebalanceTimeoutOf(o) + o.sessionTimeoutMs);
+    this.#watchdog = setInterval(
+      () => {
+        const session = this.#session;
+        if (session === undefined || !session.joined || session.closed) return;
+        const silentMs = Date.now() - session.aliveAt;
+        if (silentMs > lostAfterMs) {
+          this.#lost(session, new Error(`Kafka consumer group not confirmed for ${silentMs} ms`));
+        }
+      },
+      Math.min(1_000, o.heartbeatIntervalMs),
+    );
+    this.#watchdog.unref();
   }
 
   async stop(): Promise<void> {
@@ -100,11 +150,15 @@ export class KafkaSubscription implements Subscription {
     this.#session?.stream?.pause();
     this.#releaseHeld();
     if (this.#refreshTimer !== undefined) clearTimeout(this.#refreshTimer);
+    if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
+    this.#wakeReopen();
   }
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await this.stop();
+      await this.#opening?.close(true).catch(() => {});
+      await this.#reopening;
       const session = this.#session;
       this.#session = undefined;
       if (session !== undefined) await this.#closeSession(session);
@@ -170,7 +224,7 @@ export class KafkaSubscription implements Subscription {
       retryDelay: o.retryDelayMs,
       sessionTimeout: o.sessionTimeoutMs,
       heartbeatInterval: o.heartbeatIntervalMs,
-      rebalanceTimeout: Math.max(o.sessionTimeoutMs, o.rebalanceDrainMs + 5_000),
+      rebalanceTimeout: rebalanceTimeoutOf(o),
       autocommit: false,
       maxWaitTime: 500,
       highWaterMark: Math.max(16, this.#options.prefetch),
@@ -180,6 +234,7 @@ export class KafkaSubscription implements Subscription {
         headerValue: stringDeserializer,
       },
     });
+    this.#opening = consumer;
     const session: Session = {
       topics,
       consumer,
@@ -188,11 +243,38 @@ export class KafkaSubscription implements Subscription {
       last: undefined,
       lastTopic: '',
       lastPartition: -1,
+      joined: false,
+      aliveAt: Date.now(),
       closed: false,
     };
     this.#session = session;
+    // Group errors the client reports while it retries (a failed rejoin): observed, never thrown.
+    consumer.on('error', (error) => this.#reportError(error));
     consumer.on('consumer:group:join', (payload) => this.#assigned(session, payload.assignments ?? []));
-    const joined = new Promise<void>((resolve) => consumer.once('consumer:group:join', () => resolve()));
+    consumer.on('consumer:heartbeat:end', () => {
+      session.aliveAt = Date.now();
+    });
+    let failed: (error: unknown) => void = () => {};
+    const joined = new Promise<void>((resolve, reject) => {
+      failed = reject;
+      consumer.once('consumer:group:join', () => resolve());
+    });
+    try {
+      await this.#consume(session, topics, failed);
+      await joined;
+    } catch (error) {
+      session.closed = true;
+      if (this.#session === session) this.#session = undefined;
+      await consumer.close(true).catch(() => {});
+      throw error;
+    } finally {
+      if (this.#opening === consumer) this.#opening = undefined;
+    }
+  }
+
+  /** Starts the session's message stream; `failed` is called if it ends before the group is joined. */
+  async #consume(session: Session, topics: string[], failed: (error: unknown) => void): Promise<void> {
+    const consumer = session.consumer;
     const stream = await consumer.consume({
       topics,
       autocommit: false,
@@ -205,14 +287,88 @@ export class KafkaSubscription implements Subscription {
       },
     });
     session.stream = stream;
+    let lastError: unknown;
     stream.on('data', (record: Record) => this.#receive(session, record));
     stream.on('error', (error) => {
-      if (kafkaChannels.consumerError.hasSubscribers) {
-        kafkaChannels.consumerError.publish({ group: this.#options.group, error });
-      }
+      lastError = error;
+      this.#reportError(error);
+    });
+    // The client ends the stream when it gives up (the broker stayed away past its retries).
+    stream.on('close', () => {
+      const error = lastError ?? new Error('Kafka message stream closed');
+      failed(error);
+      this.#lost(session, error);
     });
     if (this.#stopped || this.#unsettled >= this.#options.prefetch) stream.pause();
-    await joined;
+  }
+
+  #reportError(error: unknown): void {
+    if (kafkaChannels.consumerError.hasSubscribers) {
+      kafkaChannels.consumerError.publish({ group: this.#options.group, error });
+    }
+  }
+
+  /**
+   * The session's consumer gave up. Its handed-out records can no longer be committed (their settling
+   * does nothing; the group redelivers them); a new consumer is opened with backoff until one joins.
+   */
+  #lost(session: Session, error: unknown): void {
+    if (!session.joined || session.closed || session !== this.#session || this.#stopped) return;
+    this.#session = undefined;
+    session.closed = true;
+    for (const partition of session.partitions.values()) partition.revoked = true;
+    session.partitions.clear();
+    session.last = undefined;
+    this.#releaseHeld();
+    this.#owned.clear();
+    this.#counts.lost();
+    this.#draining = false;
+    // Leaving the group may wait for the broker: not awaited.
+    void session.consumer.close(true).catch(() => {});
+    if (kafkaChannels.reopen.hasSubscribers) {
+      kafkaChannels.reopen.publish({ group: this.#options.group, state: 'lost', attempt: 0, error });
+    }
+    this.#reopening ??= this.#reopen(error).finally(() => {
+      this.#reopening = undefined;
+    });
+  }
+
+  /** Opens new sessions, `reopenInitialDelayMs`…`reopenMaxDelayMs` apart, until one joins or the subscription stops. */
+  async #reopen(cause: unknown): Promise<void> {
+    let error = cause;
+    let previousMs = 0;
+    for (let attempt = 1; !this.#stopped; attempt++) {
+      const delayMs = this.#reopenBackoff.delayMs(attempt, previousMs);
+      previousMs = delayMs;
+      if (kafkaChannels.reopen.hasSubscribers) {
+        kafkaChannels.reopen.publish({
+          group: this.#options.group,
+          state: 'reopen-scheduled',
+          attempt,
+          delayMs,
+          error,
+        });
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        this.#wakeReopen = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      if (this.#stopped) return;
+      try {
+        await this.#open(await this.#topics());
+      } catch (failure) {
+        error = failure;
+        continue;
+      }
+      if (this.#stopped) return;
+      if (kafkaChannels.reopen.hasSubscribers) {
+        kafkaChannels.reopen.publish({ group: this.#options.group, state: 'reopened', attempt });
+      }
+      return;
+    }
   }
 
   /** Leaves the group after waiting `drainMs` for handed-out records to settle and committing them. */
@@ -228,6 +384,8 @@ export class KafkaSubscription implements Subscription {
 
   /** A (re)join finished: forget partitions this member no longer owns, start tracking new ones. */
   #assigned(session: Session, assignments: readonly GroupAssignment[]): void {
+    session.joined = true;
+    session.aliveAt = Date.now();
     const owned = new Set<string>();
     for (const a of assignments) for (const p of a.partitions) owned.add(`${a.topic}:${p}`);
     for (const [key, partition] of [...session.partitions]) {
@@ -236,11 +394,41 @@ export class KafkaSubscription implements Subscription {
       session.partitions.delete(key);
     }
     session.last = undefined;
+    for (const key of this.#owned) if (!owned.has(key)) this.#counts.revoked(key);
+    const taken = [...owned].filter((key) => !this.#owned.has(key));
+    this.#owned = owned;
+    void this.#learnEndOffsets(session, taken);
     if (kafkaChannels.assigned.hasSubscribers) {
       kafkaChannels.assigned.publish({ group: this.#options.group, partitions: [...owned].sort() });
     }
     this.#draining = false;
     if (!this.#stopped && this.#unsettled < this.#options.prefetch) session.stream?.resume();
+  }
+
+  /**
+   * The end offsets of partitions this member was just given: records from there on were published
+   * after it took them, so their first hand-out here is their first delivery (see {@link DeliveryCounts}).
+   */
+  async #learnEndOffsets(session: Session, taken: readonly string[]): Promise<void> {
+    if (taken.length === 0) return;
+    const tokens = new Map(taken.map((key) => [key, this.#counts.assigned(key)]));
+    const partitions: { [topic: string]: number[] } = {};
+    for (const key of taken) {
+      const cut = key.lastIndexOf(':');
+      const topic = key.slice(0, cut);
+      partitions[topic] = [...(partitions[topic] ?? []), Number(key.slice(cut + 1))];
+    }
+    try {
+      const ends = await session.consumer.listOffsets({ topics: Object.keys(partitions), partitions });
+      for (const [key, token] of tokens) {
+        const cut = key.lastIndexOf(':');
+        const end = ends.get(key.slice(0, cut))?.[Number(key.slice(cut + 1))];
+        if (end !== undefined && end >= 0n) this.#counts.endOffsetAt(key, token, end);
+      }
+    } catch (error) {
+      // Without them, first hand-outs report an unknown count.
+      this.#reportError(error);
+    }
   }
 
   /**
@@ -283,6 +471,8 @@ export class KafkaSubscription implements Subscription {
         if (owned !== true) return;
         offsets = new PartitionOffsets(record.offset);
         session.partitions.set(key, offsets);
+        // Fetching starts at the committed offset: what this member counted below it is settled.
+        this.#counts.committed(key, record.offset);
       }
       session.last = offsets;
       session.lastTopic = record.topic;
@@ -305,7 +495,8 @@ export class KafkaSubscription implements Subscription {
     if (this.#broker.options.plainRecords === 'wrap') {
       wrapPlainRecord(headers, record.topic, record.partition, record.offset, record.timestamp);
     }
-    const delivery = new KafkaDelivery(this, session, offsets, record, topic, headers);
+    const deliveryCount = this.#counts.handOut(`${record.topic}:${record.partition}`, record.offset);
+    const delivery = new KafkaDelivery(this, session, offsets, record, topic, headers, deliveryCount);
     const wait = dueAt === 0 ? 0 : dueAt - Date.now();
     if (wait <= 0) {
       this.#options.onDelivery(delivery);
@@ -329,8 +520,9 @@ export class KafkaSubscription implements Subscription {
     return this.#flush(session);
   }
 
-  /** Released (not done): counts as settled for prefetch, commits nothing. */
-  released(session: Session): void {
+  /** Released (not done): counts as settled for prefetch, commits nothing; `given` back unprocessed. */
+  released(session: Session, given?: { partition: string; offset: bigint }): void {
+    if (given !== undefined) this.#counts.released(given.partition, given.offset);
     this.#unsettled--;
     if (this.#unsettled === 0) for (const w of this.#drainWaiters.splice(0)) w();
     this.#resumeIfRoom(session);
@@ -377,6 +569,7 @@ export class KafkaSubscription implements Subscription {
     if (offsets.length === 0) return;
     await session.consumer.commit({ offsets });
     for (const [partition, point] of moved) partition.committedTo(point);
+    for (const o of offsets) this.#counts.committed(`${o.topic}:${o.partition}`, o.offset);
   }
 
   /** @internal Republishes for a retry or dead letter. */
@@ -389,6 +582,11 @@ export class KafkaSubscription implements Subscription {
   }
 }
 
+/** How long the group waits for members to rejoin in a rebalance: the drain and some slack. */
+function rebalanceTimeoutOf(o: ResolvedKafkaOptions): number {
+  return Math.max(o.sessionTimeoutMs, o.rebalanceDrainMs + 5_000);
+}
+
 /** One record handed to the subscriber. */
 class KafkaDelivery implements Delivery {
   readonly topic: string;
@@ -396,7 +594,8 @@ class KafkaDelivery implements Delivery {
   readonly headers: Readonly<{ [name: string]: string }>;
   readonly body: Uint8Array;
   readonly #partition: string;
-  readonly deliveryCount = undefined;
+  /** See {@link DeliveryCounts}: `undefined` when this member cannot know. */
+  readonly deliveryCount: number | undefined;
   readonly #subscription: KafkaSubscription;
   readonly #session: Session;
   readonly #offsets: PartitionOffsets;
@@ -410,7 +609,9 @@ class KafkaDelivery implements Delivery {
     record: Record,
     topic: string,
     headers: { [name: string]: string },
+    deliveryCount: number | undefined,
   ) {
+    this.deliveryCount = deliveryCount;
     this.#subscription = subscription;
     this.#session = session;
     this.#offsets = offsets;
@@ -470,7 +671,11 @@ class KafkaDelivery implements Delivery {
 
   async release(): Promise<void> {
     if (!this.#claim()) return;
-    this.#subscription.released(this.#session);
+    const cut = this.#partition.lastIndexOf('/');
+    this.#subscription.released(this.#session, {
+      partition: `${this.#partition.slice(0, cut)}:${this.#partition.slice(cut + 1)}`,
+      offset: this.#offset,
+    });
   }
 
   #claim(): boolean {
