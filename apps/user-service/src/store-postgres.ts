@@ -1,10 +1,9 @@
 import { InvalidArgumentError } from '@meshkit/core';
 import { pgOutbox } from '@meshkit/messaging-postgres';
 import pg from 'pg';
-import { UserError } from './errors.ts';
+import type { UserError } from './errors.ts';
 import { migratePostgres } from './migrations/postgres.ts';
-import type { UserStore } from './store.ts';
-import type { User, UserStatusName } from './user.ts';
+import { emailTakenError, type UserRow, type UserStore, userColumns, userOfRow } from './store.ts';
 
 /** Options of {@link openPostgresUserStore}. */
 export interface PostgresUserStoreOptions {
@@ -24,33 +23,11 @@ export interface PostgresUserStore extends UserStore {
   readonly pool: pg.Pool;
 }
 
-interface UserRow {
-  id: string;
-  email: string;
-  name: string;
-  status: string;
-  created_at: string;
-  updated_at: string;
-}
-
-const columns = 'id, email, name, status, created_at, updated_at';
-
-function toUser(row: UserRow): User {
-  return {
-    id: row.id,
-    email: row.email,
-    name: row.name,
-    status: row.status as UserStatusName,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-  };
-}
-
 /** PostgreSQL reports a unique violation as SQLSTATE 23505, naming the index. */
 function emailTaken(error: unknown, email: string): UserError | undefined {
   const e = error as { code?: string; constraint?: string };
   if (e?.code === '23505' && e.constraint === 'users_email') {
-    return new UserError('already-exists', `a user with email ${email} already exists`, 'email');
+    return emailTakenError(email);
   }
   return undefined;
 }
@@ -95,11 +72,11 @@ export async function openPostgresUserStore(options: PostgresUserStoreOptions): 
 
   const select = async (client: pg.PoolClient | pg.Pool, id: string, lock: boolean) => {
     const result = await client.query<UserRow>(
-      `SELECT ${columns} FROM users WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
+      `SELECT ${userColumns} FROM users WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
       [id],
     );
     const row = result.rows[0];
-    return row === undefined ? undefined : toUser(row);
+    return row === undefined ? undefined : userOfRow(row);
   };
   let closed = false;
 
@@ -109,7 +86,7 @@ export async function openPostgresUserStore(options: PostgresUserStoreOptions): 
     async insert({ user, event }) {
       try {
         await outbox.transaction(async (client, tx) => {
-          await client.query(`INSERT INTO users (${columns}) VALUES ($1, $2, $3, $4, $5, $6)`, [
+          await client.query(`INSERT INTO users (${userColumns}) VALUES ($1, $2, $3, $4, $5, $6)`, [
             user.id,
             user.email,
             user.name,
@@ -127,12 +104,12 @@ export async function openPostgresUserStore(options: PostgresUserStoreOptions): 
     async list(afterId, limit) {
       const result =
         afterId === undefined
-          ? await pool.query<UserRow>(`SELECT ${columns} FROM users ORDER BY id LIMIT $1`, [limit])
-          : await pool.query<UserRow>(`SELECT ${columns} FROM users WHERE id > $1 ORDER BY id LIMIT $2`, [
+          ? await pool.query<UserRow>(`SELECT ${userColumns} FROM users ORDER BY id LIMIT $1`, [limit])
+          : await pool.query<UserRow>(`SELECT ${userColumns} FROM users WHERE id > $1 ORDER BY id LIMIT $2`, [
               afterId,
               limit,
             ]);
-      return result.rows.map(toUser);
+      return result.rows.map(userOfRow);
     },
     async update(id, decide) {
       let email = '';
@@ -157,12 +134,13 @@ export async function openPostgresUserStore(options: PostgresUserStoreOptions): 
     },
     remove: (id, event) =>
       outbox.transaction(async (client, tx) => {
-        const result = await client.query<UserRow>(`DELETE FROM users WHERE id = $1 RETURNING ${columns}`, [
-          id,
-        ]);
+        const result = await client.query<UserRow>(
+          `DELETE FROM users WHERE id = $1 RETURNING ${userColumns}`,
+          [id],
+        );
         const row = result.rows[0];
         if (row === undefined) return undefined;
-        const user = toUser(row);
+        const user = userOfRow(row);
         await tx.add(event(user));
         return user;
       }),

@@ -1,10 +1,10 @@
 import { DatabaseSync } from 'node:sqlite';
 import { checkString } from '@meshkit/core/internal';
 import { type SqliteOutbox, sqliteOutbox } from '@meshkit/messaging-sqlite';
-import { UserError } from './errors.ts';
+import type { UserError } from './errors.ts';
 import { migrateSqlite } from './migrations/sqlite.ts';
-import type { UserStore } from './store.ts';
-import type { User, UserStatusName } from './user.ts';
+import { emailTakenError, type UserRow, type UserStore, userColumns, userOfRow } from './store.ts';
+import type { User } from './user.ts';
 
 /** Options of {@link openSqliteUserStore}. */
 export interface SqliteUserStoreOptions {
@@ -14,33 +14,11 @@ export interface SqliteUserStoreOptions {
   readonly busyTimeoutMs?: number;
 }
 
-interface UserRow {
-  id: string;
-  email: string;
-  name: string;
-  status: string;
-  created_at: number;
-  updated_at: number;
-}
-
-const columns = 'id, email, name, status, created_at, updated_at';
-
-function toUser(row: UserRow): User {
-  return {
-    id: row.id,
-    email: row.email,
-    name: row.name,
-    status: row.status as UserStatusName,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-  };
-}
-
 /** SQLite reports a unique index violation as `SQLITE_CONSTRAINT_UNIQUE` (2067). */
 function emailTaken(error: unknown, email: string): UserError | undefined {
   const e = error as { errcode?: number; message?: string };
   if (e?.errcode === 2067 || /UNIQUE constraint failed: users\.email/.test(String(e?.message))) {
-    return new UserError('already-exists', `a user with email ${email} already exists`, 'email');
+    return emailTakenError(email);
   }
   return undefined;
 }
@@ -73,15 +51,15 @@ export function openSqliteUserStore(options: SqliteUserStoreOptions): UserStore 
   const relayDb = path === ':memory:' ? db : open(path, busyTimeoutMs);
   const relayOutbox = relayDb === db ? outbox : sqliteOutbox(relayDb);
 
-  const insert = db.prepare(`INSERT INTO users (${columns}) VALUES (?, ?, ?, ?, ?, ?)`);
-  const select = db.prepare(`SELECT ${columns} FROM users WHERE id = ?`);
-  const firstPage = db.prepare(`SELECT ${columns} FROM users ORDER BY id LIMIT ?`);
-  const nextPage = db.prepare(`SELECT ${columns} FROM users WHERE id > ? ORDER BY id LIMIT ?`);
+  const insert = db.prepare(`INSERT INTO users (${userColumns}) VALUES (?, ?, ?, ?, ?, ?)`);
+  const select = db.prepare(`SELECT ${userColumns} FROM users WHERE id = ?`);
+  const firstPage = db.prepare(`SELECT ${userColumns} FROM users ORDER BY id LIMIT ?`);
+  const nextPage = db.prepare(`SELECT ${userColumns} FROM users WHERE id > ? ORDER BY id LIMIT ?`);
   const change = db.prepare('UPDATE users SET email = ?, name = ?, status = ?, updated_at = ? WHERE id = ?');
   const remove = db.prepare('DELETE FROM users WHERE id = ?');
   const read = (id: string): User | undefined => {
     const row = select.get(id) as UserRow | undefined;
-    return row === undefined ? undefined : toUser(row);
+    return row === undefined ? undefined : userOfRow(row);
   };
   let closed = false;
 
@@ -104,7 +82,7 @@ export function openSqliteUserStore(options: SqliteUserStoreOptions): UserStore 
       const rows = (afterId === undefined
         ? firstPage.all(limit)
         : nextPage.all(afterId, limit)) as unknown as UserRow[];
-      return rows.map(toUser);
+      return rows.map(userOfRow);
     },
     async update(id, decide) {
       let email = '';

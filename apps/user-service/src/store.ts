@@ -1,5 +1,6 @@
 import type { OutboxEvent, OutboxStore } from '@meshkit/messaging';
-import type { User } from './user.ts';
+import { UserError } from './errors.ts';
+import type { User, UserStatusName } from './user.ts';
 
 /** A change to a stored user and the event that describes it, written in one transaction. */
 export interface UserWrite {
@@ -37,4 +38,34 @@ export interface UserStore {
   ping(): Promise<void>;
   /** Closes the connections. */
   close(): Promise<void>;
+}
+
+/** The `users` table's columns, in the order the stores read and insert them. */
+export const userColumns = 'id, email, name, status, created_at, updated_at';
+
+/** A `users` row as a driver returns it (PostgreSQL's `bigint` times come back as strings). */
+export interface UserRow {
+  readonly id: string;
+  readonly email: string;
+  readonly name: string;
+  readonly status: string;
+  readonly created_at: number | string;
+  readonly updated_at: number | string;
+}
+
+/** The user a `users` row holds. */
+export function userOfRow(row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    status: row.status as UserStatusName,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+/** The error for an e-mail address another user has, once a store recognised its unique violation. */
+export function emailTakenError(email: string): UserError {
+  return new UserError('already-exists', `a user with email ${email} already exists`, 'email');
 }
