@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type Exposition, parseExposition } from '@meshkit/dashboard';
-import { type Consumer, type Message, settle } from '@meshkit/messaging';
+import type { Consumer, Message } from '@meshkit/messaging';
 import type { Mesh } from 'meshkit';
 
 /** Sums the samples of `name` whose labels include `match`. */
@@ -85,7 +85,6 @@ export class EventAudit {
         handler: count(this.deadLettered),
       }),
     );
-    void settle;
   }
 
   async stop(): Promise<void> {
