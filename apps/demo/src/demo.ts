@@ -176,7 +176,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Summary> {
       {
         supervisor,
         load: running,
-        broker: brokerTarget(mesh),
+        broker: mesh.config.broker,
         restart: async (app) => {
           const spec = apps.find((a) => a.name === app);
           if (spec !== undefined) await supervisor.restart(spec);
@@ -260,19 +260,4 @@ async function waitUntilRouted(gatewayUrl: string): Promise<void> {
     await sleep(250);
   }
   throw new Error('the gateway could not reach user-service within 15 s');
-}
-
-/** The broker as the fault injection names it: `sqlite:<file>`, the AMQP URL, or `kafka:`. */
-function brokerTarget(mesh: Mesh): string {
-  const broker = mesh.config.broker;
-  switch (broker.kind) {
-    case 'sqlite':
-      return `sqlite:${broker.path}`;
-    case 'amqp':
-      return broker.url;
-    case 'kafka':
-      return `kafka:${broker.brokers.join(',')}`;
-    default:
-      return broker.kind;
-  }
 }

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import type { MeshConfig } from 'meshkit';
 import type { Supervisor } from './supervisor.ts';
 
 const run = promisify(execFile);
@@ -35,26 +36,25 @@ export function injectLatency(
   };
 }
 
-/**
- * Makes the broker unavailable for `ms`. Returns what was done, for the display, or why it could not be.
- * `broker` is the mesh's broker URL (`sqlite:<path>`, `amqp://…`, `kafka://…`).
- */
-export async function brokerOutage(broker: string, ms: number): Promise<string> {
-  if (broker.startsWith('sqlite:')) {
-    const db = new DatabaseSync(broker.slice('sqlite:'.length));
-    try {
-      db.exec('PRAGMA busy_timeout = 10000');
-      db.exec('BEGIN EXCLUSIVE');
-      await sleep(ms);
-      db.exec('ROLLBACK');
-    } finally {
-      db.close();
+/** Makes the broker unavailable for `ms`. Returns what was done, for the display, or why it could not be. */
+export async function brokerOutage(broker: MeshConfig['broker'], ms: number): Promise<string> {
+  switch (broker.kind) {
+    case 'sqlite': {
+      const db = new DatabaseSync(broker.path);
+      try {
+        db.exec('PRAGMA busy_timeout = 10000');
+        db.exec('BEGIN EXCLUSIVE');
+        await sleep(ms);
+        db.exec('ROLLBACK');
+      } finally {
+        db.close();
+      }
+      return `broker file write-locked for ${ms} ms`;
     }
-    return `broker file write-locked for ${ms} ms`;
+    case 'amqp':
+      await run('rabbitmqctl', ['close_all_connections', 'meshkit demo: broker outage']);
+      return 'every RabbitMQ connection closed by the server';
+    default:
+      return `no outage injected for ${broker.kind} (not supported by the demo)`;
   }
-  if (broker.startsWith('amqp:') || broker.startsWith('amqps:')) {
-    await run('rabbitmqctl', ['close_all_connections', 'meshkit demo: broker outage']);
-    return 'every RabbitMQ connection closed by the server';
-  }
-  return `no outage injected for ${broker.split(':')[0]} (not supported by the demo)`;
 }

@@ -3,6 +3,7 @@
  * phase starts and is undone when it ends. The list is data; the runner walks it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { MeshConfig } from 'meshkit';
 import { brokerOutage, injectLatency } from './faults.ts';
 import type { LoadGenerator } from './load.ts';
 import type { Supervisor } from './supervisor.ts';
@@ -11,8 +12,8 @@ import type { Supervisor } from './supervisor.ts';
 export interface ScenarioTarget {
   readonly supervisor: Supervisor;
   readonly load: LoadGenerator;
-  /** The mesh's broker URL. */
-  readonly broker: string;
+  /** The mesh's broker. */
+  readonly broker: MeshConfig['broker'];
   /** Restarts an app that was killed, as an orchestrator would. */
   readonly restart: (app: string) => Promise<void>;
   /** Publishes one message the notifier cannot handle (it must be dead-lettered, not lost or retried forever). */
