@@ -1,27 +1,22 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { embeddedRegistry } from '@meshkit/discovery';
-import type { ReadyMessage } from 'meshkit';
+import { startMainProcess } from '@meshkit/testkit';
 
 describe('main', () => {
   it('runs on the mesh its variables describe: ready over IPC once registered, /metrics, exit 0 on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gateway-main-'));
-    const child = spawn(
-      process.execPath,
-      ['--conditions=@meshkit/source', join(import.meta.dirname, 'main.ts')],
-      {
-        env: { ...process.env, MESH_DATA_DIR: dir, MESH_LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '0' },
-        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      },
-    );
+    const main = await startMainProcess(join(import.meta.dirname, 'main.ts'), {
+      MESH_DATA_DIR: dir,
+      MESH_LOG_LEVEL: 'warn',
+      SHUTDOWN_GRACE_MS: '0',
+    });
     const registry = embeddedRegistry({ path: join(dir, 'registry.db') });
     try {
-      const [message] = (await once(child, 'message')) as [ReadyMessage];
+      const message = main.ready;
       assert.equal(message.type, 'ready');
       assert.match(message.urls.http, /^http:\/\/127\.0\.0\.1:\d+$/);
       assert.equal(message.urls.grpc, undefined);
@@ -33,13 +28,10 @@ describe('main', () => {
       assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain/);
       assert.match(await metrics.text(), /# TYPE meshkit_client_calls_total counter/);
 
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      const [code] = await exited;
-      assert.equal(code, 0);
+      assert.equal(await main.stop(), 0);
       assert.deepEqual(await registry.lookup('gateway'), []);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      main.kill();
       await registry.close();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,27 +1,22 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { embeddedRegistry } from '@meshkit/discovery';
-import type { ReadyMessage } from 'meshkit';
+import { startMainProcess } from '@meshkit/testkit';
 
 describe('main', () => {
   it('serves on the mesh its variables describe, says ready over IPC, serves /metrics, exits 0 on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'user-service-main-'));
-    const child = spawn(
-      process.execPath,
-      ['--conditions=@meshkit/source', join(import.meta.dirname, 'main.ts')],
-      {
-        env: { ...process.env, MESH_DATA_DIR: dir, MESH_VERSION: 'v2', MESH_LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      },
-    );
+    const main = await startMainProcess(join(import.meta.dirname, 'main.ts'), {
+      MESH_DATA_DIR: dir,
+      MESH_VERSION: 'v2',
+      MESH_LOG_LEVEL: 'warn',
+    });
     const registry = embeddedRegistry({ path: join(dir, 'registry.db') });
     try {
-      const [message] = (await once(child, 'message')) as [ReadyMessage];
+      const message = main.ready;
       assert.equal(message.type, 'ready');
       assert.match(message.urls.http, /^http:\/\/127\.0\.0\.1:\d+$/);
       assert.match(message.urls.grpc ?? '', /^127\.0\.0\.1:\d+$/);
@@ -47,14 +42,11 @@ describe('main', () => {
         /http_server_request_duration_seconds_count\{[^}]*service="user-service"[^}]*http_request_method="POST"[^}]*http_response_status_code="201"[^}]*\} 1/,
       );
 
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      const [code] = await exited;
-      assert.equal(code, 0);
+      assert.equal(await main.stop(), 0);
       assert.deepEqual(await registry.lookup('user-service'), []);
       assert.deepEqual(await registry.lookup('user-service-grpc'), []);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      main.kill();
       await registry.close();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -22,6 +22,7 @@ export {
   type LayerConformanceOptions,
   layerConformance,
 } from './layer-conformance.ts';
+export { type MainProcess, type MainReady, startMainProcess } from './main-process.ts';
 export type { RegistryChildConfig, RegistryStore } from './registry-child.ts';
 export {
   type RegistryConformanceOptions,
