@@ -3,12 +3,14 @@ import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import {
   type CallContext,
+  cancelsPromptly,
   createContext,
   type EndpointInit,
   FakeClock,
   InvalidArgumentError,
   isMeshError,
   MeshError,
+  markCancelsPromptly,
   type Readiness,
   sleep,
 } from '@meshkit/core';
@@ -493,6 +495,45 @@ describe('balance', () => {
     assert.deepEqual(got, ['a', 'c', 'a', 'c']);
     assert.match(svc.describe().discoveryError ?? '', /bad address/);
     await svc.close();
+  });
+
+  it('cancelsPromptly marks the balancer, and refuses an endpoint whose service is not marked', async () => {
+    const plain = balance<string, string>({ service: 'users', endpoints: three, connect: cluster().connect });
+    assert.equal(cancelsPromptly(plain), false);
+    await plain.close();
+
+    async function* discovered(): AsyncGenerator<readonly EndpointInit[]> {
+      yield three;
+      await new Promise(() => {});
+    }
+    const svc = balance<string, string>({
+      service: 'users',
+      endpoints: discovered(),
+      picker: roundRobin(),
+      cancelsPromptly: true,
+      connect: (endpoint) => {
+        const service = async () => endpoint.id;
+        return endpoint.id === 'b' ? service : markCancelsPromptly(service);
+      },
+    });
+    assert.equal(cancelsPromptly(svc), true);
+    const got = [];
+    for (let i = 0; i < 4; i++) got.push(await svc('x', createContext()));
+    assert.deepEqual(got, ['a', 'c', 'a', 'c'], 'the unmarked endpoint takes no call');
+    assert.match(svc.describe().discoveryError ?? '', /markCancelsPromptly/);
+    await svc.close();
+
+    const unmarked = (): EndpointService<string, string> => async () => 'x';
+    assert.throws(
+      () =>
+        balance<string, string>({
+          service: 'users',
+          endpoints: three,
+          cancelsPromptly: true,
+          connect: unmarked,
+        }),
+      /must return a service marked with markCancelsPromptly/,
+    );
   });
 
   it('validates options with errors naming the field', () => {

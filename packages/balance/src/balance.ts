@@ -1,11 +1,13 @@
 import {
   type CallContext,
   type Clock,
+  cancelsPromptly,
   classifyError,
   completionOf,
   type Endpoint,
   type EndpointInit,
   InvalidArgumentError,
+  markCancelsPromptly,
   type Outcome,
   previousEndpoints,
   type Service,
@@ -32,6 +34,13 @@ export interface BalanceOptions<Req, Res> {
   readonly endpoints: readonly EndpointInit[] | AsyncIterable<readonly EndpointInit[]>;
   /** Builds the service that talks to one endpoint (undici's `factory`); called once per endpoint. */
   readonly connect: (endpoint: Endpoint) => EndpointService<Req, Res>;
+  /**
+   * Declares that every service `connect` returns is marked with `markCancelsPromptly`. The balancer then
+   * marks itself too (its wait for discovery ends when the call is cancelled), so a timeout above it needs
+   * no promise of its own. An endpoint whose service is not marked is refused, as a failed connect is.
+   * Defaults to `false`.
+   */
+  readonly cancelsPromptly?: boolean;
   /** How to choose among eligible endpoints. Defaults to {@link p2cPeakEwma}. One picker per balancer. */
   readonly picker?: Picker<Req>;
   /** Passive outlier detection; `false` turns it off. Defaults to Envoy's rules (see {@link OutlierDetectionOptions}). */
@@ -128,6 +137,25 @@ export function balance<Req, Res>(options: BalanceOptions<Req, Res>): Balancer<R
   return new BalancerCore(options).service;
 }
 
+/** `connect`, refusing services without the prompt-cancellation mark when the balancer promises it. */
+function promptConnect<Req, Res>(
+  connect: (endpoint: Endpoint) => EndpointService<Req, Res>,
+  required: boolean,
+): (endpoint: Endpoint) => EndpointService<Req, Res> {
+  if (!required) return connect;
+  return (endpoint) => {
+    const service = connect(endpoint);
+    if (typeof service === 'function' && !cancelsPromptly(service)) {
+      throw new InvalidArgumentError(
+        'balance.connect(endpoint)',
+        'must return a service marked with markCancelsPromptly when balance.cancelsPromptly is true',
+        endpoint.id,
+      );
+    }
+    return service;
+  };
+}
+
 class BalancerCore<Req, Res> {
   readonly service: Balancer<Req, Res>;
   readonly #name: string;
@@ -146,9 +174,9 @@ class BalancerCore<Req, Res> {
       throw new InvalidArgumentError('balance', 'options must be an object', options);
     }
     this.#name = checkString('balance.service', options.service);
-    const connect: (endpoint: Endpoint) => EndpointService<Req, Res> = checkFunction(
-      'balance.connect',
-      options.connect,
+    const connect = promptConnect(
+      checkFunction<(endpoint: Endpoint) => EndpointService<Req, Res>>('balance.connect', options.connect),
+      options.cancelsPromptly === true,
     );
     this.#clock = options.clock ?? systemClock;
     this.#time.now = this.#clock.now();
@@ -222,6 +250,7 @@ class BalancerCore<Req, Res> {
       close: () => this.#close(),
     }) as unknown as Balancer<Req, Res>;
     Object.defineProperty(this.service, 'endpoints', { get: () => this.#endpoints.all });
+    if (options.cancelsPromptly === true) markCancelsPromptly(this.service);
   }
 
   async #sendAfterDiscovery(req: Req, ctx: CallContext): Promise<Res> {

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { p2cPeakEwma, roundRobin } from '@meshkit/balance';
-import { completable, createContext, ErrorCode, FakeClock, type Layer, MeshError } from '@meshkit/core';
+import {
+  cancelsPromptly,
+  completable,
+  createContext,
+  ErrorCode,
+  FakeClock,
+  type Layer,
+  MeshError,
+  markCancelsPromptly,
+} from '@meshkit/core';
 import { consecutiveFailures, constantBackoff } from '@meshkit/policies';
 import { clientStack } from './client-stack.ts';
 
@@ -133,6 +142,35 @@ describe('clientStack', () => {
     } finally {
       await pipeline.close();
     }
+  });
+
+  it('the whole pipeline cancels promptly when its transports do, checked endpoint by endpoint', async () => {
+    const build = (marked: boolean, hedge: boolean) =>
+      clientStack<string, string>({
+        service: 'users',
+        endpoints: [{ id: 'a', address: 'a' }],
+        connect: () => {
+          const transport = async (req: string) => req;
+          return marked ? markCancelsPromptly(transport) : transport;
+        },
+        policies: {
+          retry: { maxAttempts: 2, backoff: constantBackoff(0) },
+          attemptTimeoutMs: 100,
+          ...(hedge ? { hedge: { delayMs: 10 } } : {}),
+        },
+        transportCancelsPromptly: true,
+      });
+    for (const hedge of [false, true]) {
+      const pipeline = build(true, hedge);
+      try {
+        assert.equal(cancelsPromptly(pipeline.service), true);
+        assert.equal(await pipeline.service('q', createContext()), 'q');
+      } finally {
+        await pipeline.close();
+      }
+    }
+    // A transport that breaks the declaration is refused, never trusted.
+    assert.throws(() => build(false, false), /must return a service marked with markCancelsPromptly/);
   });
 
   it('checks its options, naming the field', () => {

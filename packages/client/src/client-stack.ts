@@ -12,9 +12,9 @@ import {
   type Endpoint,
   type EndpointInit,
   InvalidArgumentError,
+  inheritCancelsPromptly,
   isEndpointFailure,
   type Layer,
-  markCancelsPromptly,
   readinessOf,
   type Service,
   type Stack,
@@ -107,7 +107,10 @@ export interface ClientStackOptions<Req, Res> {
   /** Your own layers, after the route and before the overall deadline. */
   readonly layers?: readonly Layer<Req, Res>[];
   /** Picker, outlier detection, health checks and the rest of `balance()`'s options. */
-  readonly balance?: Omit<BalanceOptions<Req, Res>, 'service' | 'endpoints' | 'connect' | 'clock'>;
+  readonly balance?: Omit<
+    BalanceOptions<Req, Res>,
+    'service' | 'endpoints' | 'connect' | 'clock' | 'cancelsPromptly'
+  >;
   /** Declares that every transport `connect` returns rejects as soon as its call is cancelled. */
   readonly transportCancelsPromptly?: boolean;
   /** The clock for deadlines, backoff, breakers and latency. Defaults to the system clock. */
@@ -277,7 +280,7 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
       if (perEndpoint.get(endpoint.id) === layers) perEndpoint.delete(endpoint.id);
       return transport.close?.();
     };
-    return endpointCall;
+    return inheritCancelsPromptly(service, endpointCall);
   };
 
   // A routed client sends each call to its route's subset, balanced as the subset's DestinationRule asks.
@@ -298,11 +301,11 @@ export function clientStack<Req, Res>(options: ClientStackOptions<Req, Res>): Cl
     service: name,
     endpoints: options.endpoints,
     connect,
+    // Every endpoint's service cancels promptly when its transport does: the guards, the timeouts and the
+    // hedge bookkeeping add no wait that ignores cancellation. The balancer checks each one.
+    cancelsPromptly: options.transportCancelsPromptly === true,
     clock,
   });
-  // Every endpoint's service cancels promptly when its transport does (the guards, timeouts and the
-  // balancer's wait for endpoints add no wait that ignores cancellation).
-  if (options.transportCancelsPromptly === true) markCancelsPromptly(balancer);
   const layers = stack(...outer);
   const layered = layers.wrap(balancer);
   const service = observation === undefined ? layered : observedCalls(layered, name, observation);
