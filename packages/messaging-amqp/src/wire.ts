@@ -30,18 +30,33 @@ function isBrokerHeader(name: string): boolean {
   );
 }
 
+/** The last `ce-time` read and its value: a publisher stamps many records with the same millisecond. */
+let lastTime = '';
+let lastTimeMs = Number.NaN;
+
+/** Epoch ms of an RFC 3339 time, `NaN` when it is not one. */
+function parseTime(time: string): number {
+  if (time !== lastTime) {
+    lastTime = time;
+    lastTimeMs = Date.parse(time);
+  }
+  return lastTimeMs;
+}
+
 /** The AMQP publish options of a record. */
 export function toAmqp(record: BrokerRecord, now: number, mandatory: boolean): Options.Publish {
   const headers: Record<string, string> = {};
+  const from = record.headers;
   let contentType: string | undefined;
-  for (const [name, value] of Object.entries(record.headers)) {
+  for (const name in from) {
+    const value = from[name]!;
     if (name === headerNames.contentType) contentType = value;
     else if (name.startsWith(cePrefix)) headers[amqpPrefix + name.slice(cePrefix.length)] = value;
     else headers[name] = value;
   }
   if (record.key !== undefined) headers[partitionKeyHeader] = record.key;
-  const time = record.headers[headerNames.time];
-  const parsed = time === undefined ? Number.NaN : Date.parse(time);
+  const time = from[headerNames.time];
+  const parsed = time === undefined ? Number.NaN : parseTime(time);
   const options: Options.Publish = {
     persistent: true,
     mandatory,
@@ -49,7 +64,7 @@ export function toAmqp(record: BrokerRecord, now: number, mandatory: boolean): O
     headers,
   };
   if (contentType !== undefined) options.contentType = contentType;
-  const id = record.headers[headerNames.id];
+  const id = from[headerNames.id];
   if (id !== undefined) options.messageId = id;
   return options;
 }

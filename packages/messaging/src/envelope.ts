@@ -64,7 +64,11 @@ export function encodeAttributes(
   attrs: EventAttributes,
   extra: Readonly<Record<string, string>> = {},
 ): Record<string, string> {
-  const headers: Record<string, string> = { ...extra };
+  return writeAttributes({ ...extra }, attrs);
+}
+
+/** Writes the binary-mode headers of `attrs` into `headers` (over what is there) and returns it. @internal */
+export function writeAttributes(headers: Record<string, string>, attrs: EventAttributes): Record<string, string> {
   headers[headerNames.specVersion] = '1.0';
   headers[headerNames.id] = attrs.id;
   headers[headerNames.source] = attrs.source;
