@@ -30,6 +30,19 @@ function isBrokerHeader(name: string): boolean {
   );
 }
 
+/** `cloudEvents:<name>` of the `ce-<name>` headers seen, made once: the same few names come on every record. */
+const amqpNames = new Map<string, string>();
+
+function amqpName(name: string): string {
+  let mapped = amqpNames.get(name);
+  if (mapped === undefined) {
+    mapped = amqpPrefix + name.slice(cePrefix.length);
+    // Extension attributes are the sender's to name: remember a bounded number of them.
+    if (amqpNames.size < 256) amqpNames.set(name, mapped);
+  }
+  return mapped;
+}
+
 /** The last `ce-time` read and its value: a publisher stamps many records with the same millisecond. */
 let lastTime = '';
 let lastTimeMs = Number.NaN;
@@ -51,7 +64,7 @@ export function toAmqp(record: BrokerRecord, now: number, mandatory: boolean): O
   for (const name in from) {
     const value = from[name]!;
     if (name === headerNames.contentType) contentType = value;
-    else if (name.startsWith(cePrefix)) headers[amqpPrefix + name.slice(cePrefix.length)] = value;
+    else if (name.startsWith(cePrefix)) headers[amqpName(name)] = value;
     else headers[name] = value;
   }
   if (record.key !== undefined) headers[partitionKeyHeader] = record.key;
