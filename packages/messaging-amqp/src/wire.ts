@@ -43,6 +43,21 @@ function amqpName(name: string): string {
   return mapped;
 }
 
+/** The port's spelling of the AMQP header names seen (`cloudEvents:Id` -> `ce-id`), made once. */
+const portNames = new Map<string, string>();
+
+function portName(name: string): string {
+  let mapped = portNames.get(name);
+  if (mapped === undefined) {
+    if (name.startsWith(amqpPrefix)) mapped = cePrefix + name.slice(amqpPrefix.length).toLowerCase();
+    else if (name.startsWith(amqpPrefixAlt)) mapped = cePrefix + name.slice(amqpPrefixAlt.length).toLowerCase();
+    else mapped = name.toLowerCase();
+    // Header names are the senders' to choose: remember a bounded number of them.
+    if (portNames.size < 256) portNames.set(name, mapped);
+  }
+  return mapped;
+}
+
 /** The last `ce-time` read and its value: a publisher stamps many records with the same millisecond. */
 let lastTime = '';
 let lastTimeMs = Number.NaN;
@@ -103,7 +118,9 @@ export function fromAmqp(routingKey: string, exchange: string, properties: Messa
   let topic = routingKey;
   let key: string | undefined;
   let deliveryCount: number | undefined;
-  for (const [name, raw] of Object.entries(properties.headers ?? {})) {
+  const table = properties.headers;
+  for (const name in table) {
+    const raw = table[name];
     if (name === 'x-delivery-count') {
       const n = Number(raw);
       if (Number.isInteger(n) && n >= 0) deliveryCount = n + 1;
@@ -114,11 +131,7 @@ export function fromAmqp(routingKey: string, exchange: string, properties: Messa
     if (value === undefined) continue;
     if (name === topicHeader) topic = value;
     else if (name === partitionKeyHeader) key = value;
-    else if (name.startsWith(amqpPrefix))
-      headers[cePrefix + name.slice(amqpPrefix.length).toLowerCase()] = value;
-    else if (name.startsWith(amqpPrefixAlt))
-      headers[cePrefix + name.slice(amqpPrefixAlt.length).toLowerCase()] = value;
-    else headers[name.toLowerCase()] = value;
+    else headers[portName(name)] = value;
   }
   if (typeof properties.contentType === 'string') headers[headerNames.contentType] = properties.contentType;
   if (headers[headerNames.id] === undefined && typeof properties.messageId === 'string') {
