@@ -250,7 +250,9 @@ export class AmqpBroker implements Broker {
     const wait = now + this.#outageWaitMs;
     const giveUpAt = Number.isFinite(deadline) ? Math.min(wait, deadline) : wait;
     const bytes = record.body;
-    const body = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const body = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     return { exchange, routingKey, body, options, giveUpAt };
   }
 

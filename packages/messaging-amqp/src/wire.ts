@@ -50,7 +50,8 @@ function portName(name: string): string {
   let mapped = portNames.get(name);
   if (mapped === undefined) {
     if (name.startsWith(amqpPrefix)) mapped = cePrefix + name.slice(amqpPrefix.length).toLowerCase();
-    else if (name.startsWith(amqpPrefixAlt)) mapped = cePrefix + name.slice(amqpPrefixAlt.length).toLowerCase();
+    else if (name.startsWith(amqpPrefixAlt))
+      mapped = cePrefix + name.slice(amqpPrefixAlt.length).toLowerCase();
     else mapped = name.toLowerCase();
     // Header names are the senders' to choose: remember a bounded number of them.
     if (portNames.size < 256) portNames.set(name, mapped);

@@ -68,7 +68,10 @@ export function encodeAttributes(
 }
 
 /** Writes the binary-mode headers of `attrs` into `headers` (over what is there) and returns it. @internal */
-export function writeAttributes(headers: Record<string, string>, attrs: EventAttributes): Record<string, string> {
+export function writeAttributes(
+  headers: Record<string, string>,
+  attrs: EventAttributes,
+): Record<string, string> {
   headers[headerNames.specVersion] = '1.0';
   headers[headerNames.id] = attrs.id;
   headers[headerNames.source] = attrs.source;

@@ -123,7 +123,12 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
    * The record of an event whose data is ready to encode (checked against the schema, if any). Plain
    * and synchronous: the publish path allocates no promise before the one the caller gets.
    */
-  const toRecord = (event: Outgoing<T>, topic: string, data: unknown, ctx: CallContext | undefined): BrokerRecord => {
+  const toRecord = (
+    event: Outgoing<T>,
+    topic: string,
+    data: unknown,
+    ctx: CallContext | undefined,
+  ): BrokerRecord => {
     let body: Uint8Array;
     try {
       body = codec.encode(data);
