@@ -8,6 +8,10 @@
  *
  * The amqplib peer runs twice: with the CloudEvents headers meshkit writes (the same message on the
  * wire; the ratios are taken against it) and bare, as the seed's producer sends it (properties only).
+ * rabbitmq-client, the other maintained AMQP 0-9-1 client for Node.js, runs beside them as the peer
+ * the adapter could have been built on: the same message, a confirming publisher (`createPublisher({
+ * confirm: true })`) kept at 1,000 unconfirmed sends, and a `createConsumer` at prefetch 100 that acks
+ * when its handler returns (the client parses the JSON body itself).
  *
  * Each round runs the peers one after the other, in reverse order in every other round; each row
  * reports the best rate of its rounds and the least client CPU per message (user + system time of this
@@ -19,6 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { consume, publisher } from '@meshkit/messaging';
 import { amqpBroker } from '@meshkit/messaging-amqp';
 import amqp from 'amqplib';
+import { Connection as RabbitClient, type Publisher as RabbitPublisher } from 'rabbitmq-client';
 
 const url = process.env.MESHKIT_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const count = Number(process.env.MESHKIT_BENCH_AMQP_COUNT ?? 100_000);
@@ -78,6 +83,66 @@ async function rawPublish(
   return (count / (performance.now() - t0)) * 1_000;
 }
 
+/**
+ * rabbitmq-client's confirming publisher driven like the amqplib loop: each `send` resolves on its
+ * confirm, and the loop waits whenever `window` sends are outstanding.
+ */
+async function rabbitClientPublish(pub: RabbitPublisher, exchange: string, topic: string): Promise<number> {
+  const t0 = performance.now();
+  let outstanding = 0;
+  let wake: (() => void) | undefined;
+  let failed: unknown;
+  const settled = () => {
+    outstanding--;
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  for (let i = 0; i < count; i++) {
+    if (outstanding >= window) await new Promise<void>((resolve) => (wake = resolve));
+    outstanding++;
+    const messageId = randomUUID();
+    pub
+      .send(
+        {
+          exchange,
+          routingKey: topic,
+          durable: true,
+          contentType: 'application/json',
+          messageId,
+          timestamp: Math.floor(Date.now() / 1_000),
+          headers: cloudEventHeaders(messageId),
+        },
+        Buffer.from(JSON.stringify(body(i))),
+      )
+      .then(settled, (err: unknown) => {
+        failed = err;
+        settled();
+      });
+  }
+  while (outstanding > 0) await new Promise<void>((resolve) => (wake = resolve));
+  if (failed !== undefined) throw failed;
+  return (count / (performance.now() - t0)) * 1_000;
+}
+
+/** rabbitmq-client's consumer: prefetch 100, the body parsed by the client, acked when the handler returns. */
+async function rabbitClientConsume(client: RabbitClient, queue: string): Promise<number> {
+  let seen = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const t0 = performance.now();
+  const consumer = client.createConsumer(
+    { queue, queueOptions: { durable: true }, qos: { prefetchCount: prefetch } },
+    async () => {
+      if (++seen === count) done();
+    },
+  );
+  await finished;
+  const rate = (count / (performance.now() - t0)) * 1_000;
+  await consumer.close();
+  return rate;
+}
+
 /** The stock consumer: prefetch 100, parse, ack each. */
 async function rawConsume(connection: amqp.ChannelModel, queue: string): Promise<number> {
   const channel = await connection.createChannel();
@@ -102,6 +167,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   const exchange = `bench-${id}`;
   const rawQueue = `bench-raw-${id}`;
   const bareQueue = `bench-bare-${id}`;
+  const rabbitQueue = `bench-rabbitmq-client-${id}`;
   const group = `bench-mesh-${id}`;
   const stock = await amqp.connect(url);
   const setup = await stock.createChannel();
@@ -110,6 +176,11 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   await setup.bindQueue(rawQueue, exchange, 'raw');
   await setup.assertQueue(bareQueue, { durable: true });
   await setup.bindQueue(bareQueue, exchange, 'bare');
+  await setup.assertQueue(rabbitQueue, { durable: true });
+  await setup.bindQueue(rabbitQueue, exchange, 'rabbitmq-client');
+  const rabbit = new RabbitClient({ url, connectionName: 'bench-rabbitmq-client' });
+  await rabbit.onConnect();
+  const rabbitPub = rabbit.createPublisher({ confirm: true });
   const confirm = await stock.createConfirmChannel();
   const broker = await amqpBroker({ url, exchange, maxUnconfirmed: window, connectionName: 'bench' });
   // Join the group first so its queue retains what is published, then leave it until the consume phase.
@@ -158,11 +229,13 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       const publishers: [string, () => Promise<number>][] = [
         ['amqplib publish', () => rawPublish(confirm, exchange, 'raw', true)],
         ['meshkit publish', meshPublish],
+        ['rabbitmq-client publish', () => rabbitClientPublish(rabbitPub, exchange, 'rabbitmq-client')],
         ['amqplib publish (bare)', () => rawPublish(confirm, exchange, 'bare', false)],
       ];
       const consumers: [string, () => Promise<number>][] = [
         ['amqplib consume', () => rawConsume(stock, rawQueue)],
         ['meshkit consume', meshConsume],
+        ['rabbitmq-client consume', () => rabbitClientConsume(rabbit, rabbitQueue)],
         ['amqplib consume (bare)', () => rawConsume(stock, bareQueue)],
       ];
       if (round % 2 === 1) {
@@ -174,8 +247,11 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     }
   } finally {
     await broker.close();
+    await rabbitPub.close();
+    await rabbit.close();
     await setup.deleteQueue(rawQueue);
     await setup.deleteQueue(bareQueue);
+    await setup.deleteQueue(rabbitQueue);
     for (const q of [group, `${group}.dlq`]) await setup.deleteQueue(q);
     await setup.deleteExchange(exchange);
     await stock.close();
@@ -189,7 +265,8 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     for (const row of rows) console.log(JSON.stringify(row));
     return;
   }
-  const ratio = (what: string) => (best.get(`meshkit ${what}`)! / best.get(`amqplib ${what}`)!).toFixed(2);
+  const ratio = (peer: string, what: string) =>
+    (best.get(`${peer} ${what}`)! / best.get(`amqplib ${what}`)!).toFixed(2);
   console.log(
     `\namqp: ${count.toLocaleString('en-US')} persistent 200-byte messages, window ${window}, prefetch ${prefetch}; best of ${rounds} alternating rounds`,
   );
@@ -200,11 +277,12 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       'client CPU µs/msg': r.cpuUsPerMsg,
     })),
   );
-  const cpuRatio = (what: string) => (cpu.get(`meshkit ${what}`)! / cpu.get(`amqplib ${what}`)!).toFixed(2);
-  console.log(
-    `meshkit / amqplib (same headers), rate: publish ${ratio('publish')}x, consume ${ratio('consume')}x`,
-  );
-  console.log(
-    `meshkit / amqplib (same headers), client CPU per message: publish ${cpuRatio('publish')}x, consume ${cpuRatio('consume')}x`,
-  );
+  const cpuRatio = (peer: string, what: string) =>
+    (cpu.get(`${peer} ${what}`)! / cpu.get(`amqplib ${what}`)!).toFixed(2);
+  for (const peer of ['meshkit', 'rabbitmq-client']) {
+    console.log(
+      `${peer} / amqplib (same headers), rate: publish ${ratio(peer, 'publish')}x, consume ${ratio(peer, 'consume')}x; ` +
+        `client CPU per message: publish ${cpuRatio(peer, 'publish')}x, consume ${cpuRatio(peer, 'consume')}x`,
+    );
+  }
 }

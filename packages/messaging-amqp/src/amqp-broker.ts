@@ -249,7 +249,10 @@ export class AmqpBroker implements Broker {
     const deadline = Number(record.headers[headerNames.deadline]);
     const wait = now + this.#outageWaitMs;
     const giveUpAt = Number.isFinite(deadline) ? Math.min(wait, deadline) : wait;
-    const body = Buffer.from(record.body.buffer, record.body.byteOffset, record.body.byteLength);
+    const bytes = record.body;
+    const body = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     return { exchange, routingKey, body, options, giveUpAt };
   }
 

@@ -295,7 +295,8 @@ describe('consuming from RabbitMQ', () => {
       const consumer = await joining;
       const events = publisher(broker, { source: '/test' });
       await events.publish(topic, 'after the first outage');
-      await eventually(() => got.length === 1, 'the first message');
+      // At least once throughout: a copy delivered twice must not make the test wait for a count it passed.
+      await eventually(() => got.length >= 1, 'the first message');
       // The handler's return is not the ack's arrival: cut before the broker has it, and the first
       // message is rightly delivered again (the lost-ack test below covers that case).
       await eventually(async () => (await queueMessages(group)) === 0, 'the broker to have the ack');

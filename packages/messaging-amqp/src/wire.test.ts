@@ -82,6 +82,38 @@ describe('AMQP wire mapping', () => {
     assert.equal(back.headers.a, '1');
   });
 
+  it('stamps each record with its own time, and with now when its ce-time is not a time', () => {
+    const at = (time: string | undefined) => {
+      const h: Record<string, string> = { ...headers };
+      if (time === undefined) delete h[headerNames.time];
+      else h[headerNames.time] = time;
+      return toAmqp({ ...record, headers: h }, 7_000, true).timestamp;
+    };
+    assert.equal(at('2026-12-05T10:00:01.000Z'), Date.parse('2026-12-05T10:00:01.000Z') / 1_000);
+    assert.equal(at('2026-12-05T10:00:01.000Z'), Date.parse('2026-12-05T10:00:01.000Z') / 1_000);
+    assert.equal(at('2026-12-05T10:00:02.000Z'), Date.parse('2026-12-05T10:00:02.000Z') / 1_000);
+    assert.equal(at('not a time'), 7);
+    assert.equal(at(undefined), 7);
+    assert.equal(at('2026-12-05T10:00:02.000Z'), Date.parse('2026-12-05T10:00:02.000Z') / 1_000);
+  });
+
+  it('maps every header name on its own, however many distinct names pass by', () => {
+    for (let i = 0; i < 300; i++) {
+      const out = toAmqp({ ...record, headers: { [`ce-ext${i}`]: 'v', [`x-h${i}`]: 'w' } }, 0, false);
+      assert.deepEqual(out.headers, {
+        [`cloudEvents:ext${i}`]: 'v',
+        [`x-h${i}`]: 'w',
+        'cloudEvents:partitionkey': '42',
+      });
+      const back = fromAmqp(
+        't',
+        'events',
+        props({ headers: { [`cloudEvents:Ext${i}`]: 'v', [`X-H${i}`]: 'w' } }),
+      );
+      assert.deepEqual(back.headers, { [`ce-ext${i}`]: 'v', [`x-h${i}`]: 'w' });
+    }
+  });
+
   it('drops what the broker adds, reads the quorum delivery count and the retry topic', () => {
     const back = fromAmqp(
       'g.retry.1024',

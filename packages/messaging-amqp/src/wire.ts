@@ -30,18 +30,62 @@ function isBrokerHeader(name: string): boolean {
   );
 }
 
+/** `cloudEvents:<name>` of the `ce-<name>` headers seen, made once: the same few names come on every record. */
+const amqpNames = new Map<string, string>();
+
+function amqpName(name: string): string {
+  let mapped = amqpNames.get(name);
+  if (mapped === undefined) {
+    mapped = amqpPrefix + name.slice(cePrefix.length);
+    // Extension attributes are the sender's to name: remember a bounded number of them.
+    if (amqpNames.size < 256) amqpNames.set(name, mapped);
+  }
+  return mapped;
+}
+
+/** The port's spelling of the AMQP header names seen (`cloudEvents:Id` -> `ce-id`), made once. */
+const portNames = new Map<string, string>();
+
+function portName(name: string): string {
+  let mapped = portNames.get(name);
+  if (mapped === undefined) {
+    if (name.startsWith(amqpPrefix)) mapped = cePrefix + name.slice(amqpPrefix.length).toLowerCase();
+    else if (name.startsWith(amqpPrefixAlt))
+      mapped = cePrefix + name.slice(amqpPrefixAlt.length).toLowerCase();
+    else mapped = name.toLowerCase();
+    // Header names are the senders' to choose: remember a bounded number of them.
+    if (portNames.size < 256) portNames.set(name, mapped);
+  }
+  return mapped;
+}
+
+/** The last `ce-time` read and its value: a publisher stamps many records with the same millisecond. */
+let lastTime = '';
+let lastTimeMs = Number.NaN;
+
+/** Epoch ms of an RFC 3339 time, `NaN` when it is not one. */
+function parseTime(time: string): number {
+  if (time !== lastTime) {
+    lastTime = time;
+    lastTimeMs = Date.parse(time);
+  }
+  return lastTimeMs;
+}
+
 /** The AMQP publish options of a record. */
 export function toAmqp(record: BrokerRecord, now: number, mandatory: boolean): Options.Publish {
   const headers: Record<string, string> = {};
+  const from = record.headers;
   let contentType: string | undefined;
-  for (const [name, value] of Object.entries(record.headers)) {
+  for (const name in from) {
+    const value = from[name]!;
     if (name === headerNames.contentType) contentType = value;
-    else if (name.startsWith(cePrefix)) headers[amqpPrefix + name.slice(cePrefix.length)] = value;
+    else if (name.startsWith(cePrefix)) headers[amqpName(name)] = value;
     else headers[name] = value;
   }
   if (record.key !== undefined) headers[partitionKeyHeader] = record.key;
-  const time = record.headers[headerNames.time];
-  const parsed = time === undefined ? Number.NaN : Date.parse(time);
+  const time = from[headerNames.time];
+  const parsed = time === undefined ? Number.NaN : parseTime(time);
   const options: Options.Publish = {
     persistent: true,
     mandatory,
@@ -49,7 +93,7 @@ export function toAmqp(record: BrokerRecord, now: number, mandatory: boolean): O
     headers,
   };
   if (contentType !== undefined) options.contentType = contentType;
-  const id = record.headers[headerNames.id];
+  const id = from[headerNames.id];
   if (id !== undefined) options.messageId = id;
   return options;
 }
@@ -75,7 +119,9 @@ export function fromAmqp(routingKey: string, exchange: string, properties: Messa
   let topic = routingKey;
   let key: string | undefined;
   let deliveryCount: number | undefined;
-  for (const [name, raw] of Object.entries(properties.headers ?? {})) {
+  const table = properties.headers;
+  for (const name in table) {
+    const raw = table[name];
     if (name === 'x-delivery-count') {
       const n = Number(raw);
       if (Number.isInteger(n) && n >= 0) deliveryCount = n + 1;
@@ -86,11 +132,7 @@ export function fromAmqp(routingKey: string, exchange: string, properties: Messa
     if (value === undefined) continue;
     if (name === topicHeader) topic = value;
     else if (name === partitionKeyHeader) key = value;
-    else if (name.startsWith(amqpPrefix))
-      headers[cePrefix + name.slice(amqpPrefix.length).toLowerCase()] = value;
-    else if (name.startsWith(amqpPrefixAlt))
-      headers[cePrefix + name.slice(amqpPrefixAlt.length).toLowerCase()] = value;
-    else headers[name.toLowerCase()] = value;
+    else headers[portName(name)] = value;
   }
   if (typeof properties.contentType === 'string') headers[headerNames.contentType] = properties.contentType;
   if (headers[headerNames.id] === undefined && typeof properties.messageId === 'string') {

@@ -13,7 +13,6 @@ export interface Codec {
   decode(bytes: Uint8Array): unknown;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -29,7 +28,9 @@ export const jsonCodec: Codec = {
   encode(data) {
     const text = JSON.stringify(data);
     if (text === undefined) throw new TypeError('cannot encode undefined as JSON');
-    return encoder.encode(text);
+    // A Buffer (a Uint8Array) cut from Node's shared pool: TextEncoder allocates an ArrayBuffer per
+    // message, about twice the cost on the publish path, and adapters then wrap it in a Buffer anyway.
+    return Buffer.from(text, 'utf8');
   },
   decode(bytes) {
     return JSON.parse(decoder.decode(bytes));

@@ -166,24 +166,31 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
 
   // One cancellation scope for every handler: aborted when stop() runs out of patience.
   const root: CancelHandle = createContext({ clock }).withCancel();
-  const settling = new Set<Promise<void>>();
+  /** Settlements handed to the broker and not finished yet; stop() waits for them. */
+  let settling = 0;
+  let settledWaiters: (() => void)[] = [];
   let stopping = false;
   let stopped: Promise<void> | undefined;
   let handled = 0;
   let retried = 0;
   let deadLettered = 0;
 
+  const settledOne = (): void => {
+    if (--settling > 0 || settledWaiters.length === 0) return;
+    const waiters = settledWaiters;
+    settledWaiters = [];
+    for (const w of waiters) w();
+  };
+
+  // A count rather than a set of promises: one reaction per settlement on the hot path.
   const track = (what: Promise<void>, delivery: Delivery): void => {
-    const p = what.then(
-      () => undefined,
-      (error: unknown) => {
-        if (messagingChannels.settleFailed.hasSubscribers) {
-          messagingChannels.settleFailed.publish({ group, topic: delivery.topic, error });
-        }
-      },
-    );
-    settling.add(p);
-    void p.then(() => settling.delete(p));
+    settling++;
+    what.then(settledOne, (error: unknown) => {
+      if (messagingChannels.settleFailed.hasSubscribers) {
+        messagingChannels.settleFailed.publish({ group, topic: delivery.topic, error });
+      }
+      settledOne();
+    });
   };
 
   const deadLetter = (
@@ -300,7 +307,7 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
       // Handlers that honour their signal end now; the rest are released by close() below.
       await within(clock, scheduler.whenIdle(), Math.min(1_000, stopTimeoutMs));
     }
-    while (settling.size > 0) await Promise.all([...settling]);
+    if (settling > 0) await new Promise<void>((resolve) => settledWaiters.push(resolve));
     await subscription.close();
   };
 

@@ -99,6 +99,11 @@ describe('topic patterns', () => {
     ]) {
       assert.throws(() => checkTopic('topic', bad), InvalidArgumentError, JSON.stringify(bad));
     }
+    // A topic found valid is remembered: the next, different one is checked all the same.
+    assert.equal(checkTopic('topic', 'user.created'), 'user.created');
+    assert.throws(() => checkTopic('topic', 'user.*'), InvalidArgumentError);
+    assert.throws(() => checkTopic('topic', ''), InvalidArgumentError);
+    assert.throws(() => checkTopic('topic', 42), InvalidArgumentError);
     for (const bad of ['user.**', 'user*', 'us#r.x', 'user.*#', 'a b.*']) {
       assert.throws(
         () => checkPattern('consume.patterns[0]', bad),

@@ -68,9 +68,15 @@ export function checkPattern(field: string, value: unknown): string {
   return checkName(field, value, true);
 }
 
+/** The last topic found valid: a publisher checks the same few topics again and again. */
+let lastTopic = '';
+
 /** Throws unless `value` is a concrete topic: the pattern grammar without wildcards. */
 export function checkTopic(field: string, value: unknown): string {
-  return checkName(field, value, false);
+  if (value === lastTopic && value !== '') return value;
+  checkName(field, value, false);
+  lastTopic = value as string;
+  return lastTopic;
 }
 
 function checkName(field: string, value: unknown, wildcards: boolean): string {

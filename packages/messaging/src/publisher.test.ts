@@ -133,6 +133,34 @@ describe('publisher', () => {
     assert.equal(batches.length, 0);
   });
 
+  it('never throws: a refused event is a rejected promise; the data is encoded as it was at the call', async () => {
+    const broker = memoryBroker();
+    const seen = await collect(broker, 'g', ['a']);
+    const events = publisher(broker, { source: '/s', windowSize: 1 });
+    const data = { n: 1 };
+    let refused: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => {
+      refused = events.publish('not a topic', data);
+    });
+    await assert.rejects(refused!, { code: 'ERR_INVALID_ARGUMENT' });
+    const [first, second] = [events.publish('a', data), events.publish('a', data)];
+    data.n = 2; // the second event waits for the window: it keeps what it was given
+    await Promise.all([first, second]);
+    while (seen.deliveries.length < 2) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(
+      seen.deliveries.map((d) => JSON.parse(new TextDecoder().decode(d.body))),
+      [{ n: 1 }, { n: 1 }],
+    );
+    const outcomes = await events.publishBatch([
+      { topic: 'a.#', data: 1 },
+      { topic: 'a', data: 3 },
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => o.ok),
+      [false, true],
+    );
+  });
+
   it('does not send an event whose caller cancelled while it waited for the window', async () => {
     const { broker, batches } = gatedBroker(memoryBroker());
     const events = publisher(broker, { source: '/s', windowSize: 1 });

@@ -14,7 +14,7 @@ import { checkInteger, checkString } from '@meshkit/core/internal';
 import type { Broker, BrokerRecord, PublishResult } from './broker.ts';
 import { messagingChannels, type PublishEvent } from './channels.ts';
 import { type Codec, jsonCodec, type StandardSchemaV1, validate } from './codec.ts';
-import { encodeAttributes, headerNames, newEventId } from './envelope.ts';
+import { headerNames, newEventId, writeAttributes } from './envelope.ts';
 import { Fifo } from './fifo.ts';
 import { checkTopic } from './pattern.ts';
 
@@ -119,14 +119,16 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
   let scheduled = false;
   let idleWaiters: (() => void)[] = [];
 
-  const encode = async (event: Outgoing<T>, ctx: CallContext | undefined): Promise<BrokerRecord> => {
-    const topic = checkTopic('topic', event.topic);
-    // An event whose deadline has passed would only be dead-lettered by every consumer: refuse it here.
-    if (ctx !== undefined && ctx.remainingMs() <= 0) {
-      throw new MeshError(ErrorCode.DEADLINE_EXCEEDED, `deadline passed before publishing to ${topic}`);
-    }
-    let data: unknown = event.data;
-    if (schema !== undefined) data = await validate(schema, data);
+  /**
+   * The record of an event whose data is ready to encode (checked against the schema, if any). Plain
+   * and synchronous: the publish path allocates no promise before the one the caller gets.
+   */
+  const toRecord = (
+    event: Outgoing<T>,
+    topic: string,
+    data: unknown,
+    ctx: CallContext | undefined,
+  ): BrokerRecord => {
     let body: Uint8Array;
     try {
       body = codec.encode(data);
@@ -135,24 +137,41 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
         cause,
       });
     }
-    const extra: Record<string, string> = { ...event.headers };
-    const traceparent = metadataText(ctx?.metadata, 'traceparent');
-    if (traceparent !== undefined) extra[headerNames.traceparent] = traceparent;
-    const tracestate = metadataText(ctx?.metadata, 'tracestate');
-    if (tracestate !== undefined) extra[headerNames.tracestate] = tracestate;
-    if (ctx?.deadline !== undefined) extra[headerNames.deadline] = String(Math.floor(ctx.deadline));
-    const headers = encodeAttributes(
-      {
-        id: event.id ?? newEventId(),
-        source,
-        type: event.type ?? topic,
-        time: event.time ?? new Date(clock.now()).toISOString(),
-        subject: event.subject,
-        contentType: codec.contentType,
-      },
-      extra,
-    );
+    // One headers object: the caller's extras, the trace context and deadline, then the CloudEvents
+    // attributes over them (see encodeAttributes).
+    const headers: Record<string, string> = event.headers === undefined ? {} : { ...event.headers };
+    if (ctx !== undefined) {
+      const traceparent = metadataText(ctx.metadata, 'traceparent');
+      if (traceparent !== undefined) headers[headerNames.traceparent] = traceparent;
+      const tracestate = metadataText(ctx.metadata, 'tracestate');
+      if (tracestate !== undefined) headers[headerNames.tracestate] = tracestate;
+      if (ctx.deadline !== undefined) headers[headerNames.deadline] = String(Math.floor(ctx.deadline));
+    }
+    writeAttributes(headers, {
+      id: event.id ?? newEventId(),
+      source,
+      type: event.type ?? topic,
+      time: event.time ?? new Date(clock.now()).toISOString(),
+      subject: event.subject,
+      contentType: codec.contentType,
+    });
     return event.key === undefined ? { topic, headers, body } : { topic, key: event.key, headers, body };
+  };
+
+  /** Checks the topic and the deadline; returns the topic. */
+  const admit = (event: Outgoing<T>, ctx: CallContext | undefined): string => {
+    const topic = checkTopic('topic', event.topic);
+    // An event whose deadline has passed would only be dead-lettered by every consumer: refuse it here.
+    if (ctx !== undefined && ctx.remainingMs() <= 0) {
+      throw new MeshError(ErrorCode.DEADLINE_EXCEEDED, `deadline passed before publishing to ${topic}`);
+    }
+    return topic;
+  };
+
+  const encode = async (event: Outgoing<T>, ctx: CallContext | undefined): Promise<BrokerRecord> => {
+    const topic = admit(event, ctx);
+    const data = schema === undefined ? event.data : await validate(schema, event.data);
+    return toRecord(event, topic, data, ctx);
   };
 
   const schedule = (): void => {
@@ -231,12 +250,19 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
       schedule();
     });
 
-  const publishOne = async (event: Outgoing<T>, ctx: CallContext | undefined): Promise<Receipt> => {
-    if (ctx?.aborted) throw abortError(ctx.abortReason);
+  const publishOne = (event: Outgoing<T>, ctx: CallContext | undefined): Promise<Receipt> => {
+    if (ctx?.aborted) return Promise.reject(abortError(ctx.abortReason));
     if (messagingChannels.publishStart.hasSubscribers || messagingChannels.publishEnd.hasSubscribers) {
       return observedPublish(event, ctx);
     }
-    return enqueue(await encode(event, ctx), ctx);
+    if (schema !== undefined) return encode(event, ctx).then((record) => enqueue(record, ctx));
+    let record: BrokerRecord;
+    try {
+      record = toRecord(event, admit(event, ctx), event.data, ctx);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return enqueue(record, ctx);
   };
 
   /** {@link publishOne} published on `meshkit:messaging:publish-*`. */
@@ -268,8 +294,8 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
 
   return {
     service,
-    publish(topic, data, opts = {}, ctx) {
-      return publishOne({ ...opts, topic, data }, ctx);
+    publish(topic, data, opts, ctx) {
+      return publishOne(opts === undefined ? { topic, data } : { ...opts, topic, data }, ctx);
     },
     async publishBatch(events, ctx) {
       const root = ctx ?? createContext({ clock });
@@ -286,7 +312,10 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
               const receipt = await observedPublish(event, eventCtx);
               return { ok: true, id: receipt.id, receipt };
             }
-            const record = await encode(event, eventCtx);
+            const record =
+              schema === undefined
+                ? toRecord(event, admit(event, eventCtx), event.data, eventCtx)
+                : await encode(event, eventCtx);
             id = record.headers[headerNames.id]!;
             return { ok: true, id, receipt: await enqueue(record, eventCtx) };
           } catch (error) {
