@@ -28,27 +28,23 @@ export interface SpanSink {
  * A recorded span of one exchange, as exporters read it. Attributes are written by the subscriber
  * that built them (valid keys and values by construction), so nothing is validated or copied on the
  * way; times are the wall clock at start (milliseconds) plus the monotonic clock's elapsed time, as the
- * SDK's own spans do.
+ * SDK's own spans do, kept as two numbers each and turned into `HrTime`s only when an exporter reads
+ * them. What every span shares (resource, scope, no links or events) is read from the sink, not copied
+ * into each span: a span lives until its batch is exported, so its size is what the collector moves.
  */
 export class RecordedSpan extends OpenSpan implements ReadableSpan {
   readonly name: string;
   readonly kind: SpanKind;
   readonly parentSpanContext: SpanContext | undefined;
   readonly attributes: Attributes;
-  readonly startTime: HrTime;
-  endTime: HrTime = [0, 0];
-  duration: HrTime = [-1, -1];
-  status: SpanStatus = unset;
-  ended = false;
-  readonly links: Link[] = noLinks;
-  readonly events: TimedEvent[] = noEvents;
-  readonly droppedAttributesCount = 0;
-  readonly droppedEventsCount = 0;
-  readonly droppedLinksCount = 0;
-  readonly resource: Resource;
-  readonly instrumentationScope: InstrumentationScope;
+  status: SpanStatus;
   readonly #sink: SpanSink;
+  /** `Date.now()` at start. */
+  readonly #startWallMs: number;
+  /** `performance.now()` at start. */
   readonly #startedAt: number;
+  /** `performance.now()` at the end; `-1` until then. */
+  #endedAt: number;
 
   constructor(
     sink: SpanSink,
@@ -63,11 +59,55 @@ export class RecordedSpan extends OpenSpan implements ReadableSpan {
     this.kind = kind;
     this.parentSpanContext = parent;
     this.attributes = attributes;
+    this.status = unset;
     this.#sink = sink;
-    this.resource = sink.resource;
-    this.instrumentationScope = sink.scope;
-    this.startTime = millisToHrTime(Date.now());
+    this.#startWallMs = Date.now();
     this.#startedAt = performance.now();
+    this.#endedAt = -1;
+  }
+
+  get startTime(): HrTime {
+    return millisToHrTime(this.#startWallMs);
+  }
+
+  get endTime(): HrTime {
+    return this.#endedAt < 0 ? [0, 0] : addHrTimes(this.startTime, this.duration);
+  }
+
+  get duration(): HrTime {
+    return this.#endedAt < 0 ? [-1, -1] : millisToHrTime(this.#endedAt - this.#startedAt);
+  }
+
+  get ended(): boolean {
+    return this.#endedAt >= 0;
+  }
+
+  get resource(): Resource {
+    return this.#sink.resource;
+  }
+
+  get instrumentationScope(): InstrumentationScope {
+    return this.#sink.scope;
+  }
+
+  get links(): Link[] {
+    return noLinks;
+  }
+
+  get events(): TimedEvent[] {
+    return noEvents;
+  }
+
+  get droppedAttributesCount(): number {
+    return 0;
+  }
+
+  get droppedEventsCount(): number {
+    return 0;
+  }
+
+  get droppedLinksCount(): number {
+    return 0;
   }
 
   spanContext(): SpanContext {
@@ -81,10 +121,8 @@ export class RecordedSpan extends OpenSpan implements ReadableSpan {
 
   /** Ends the span and hands it to the processor; later calls do nothing. */
   end(): void {
-    if (this.ended) return;
-    this.duration = millisToHrTime(performance.now() - this.#startedAt);
-    this.endTime = addHrTimes(this.startTime, this.duration);
-    this.ended = true;
+    if (this.#endedAt >= 0) return;
+    this.#endedAt = performance.now();
     this.#sink.processor.onEnd(this);
   }
 }
