@@ -77,7 +77,7 @@ export function observedCalls<Req, Res>(
       durationMs: Number.NaN,
     };
     if (clientCallStart.hasSubscribers) clientCallStart.publish(event);
-    const callCtx = hasKeys(event.metadata) ? ctx.with({ metadata: event.metadata }) : ctx;
+    const callCtx = hasKeys(event.metadata) ? ctx.withMetadata(event.metadata) : ctx;
     const start = ctx.clock.now();
     let result: Promise<Res>;
     try {
@@ -114,7 +114,7 @@ export function observedAttempts<Req, Res>(
       durationMs: Number.NaN,
     };
     if (clientAttemptStart.hasSubscribers) clientAttemptStart.publish(event);
-    const attemptCtx = hasKeys(event.metadata) ? ctx.with({ metadata: event.metadata }) : ctx;
+    const attemptCtx = hasKeys(event.metadata) ? ctx.withMetadata(event.metadata) : ctx;
     const start = ctx.clock.now();
     let result: Promise<Res>;
     try {
