@@ -31,7 +31,14 @@ export class SeriesIndex<T> {
   /** The entry of these parts, if one was added. */
   find(a: Part, b: Part, c: Part, d: Part, e: Part): T | undefined {
     const hit = this.#hit;
-    if (hit !== undefined && this.#a === a && this.#b === b && this.#c === c && this.#d === d && this.#e === e) {
+    if (
+      hit !== undefined &&
+      this.#a === a &&
+      this.#b === b &&
+      this.#c === c &&
+      this.#d === d &&
+      this.#e === e
+    ) {
       return hit;
     }
     const m1 = this.#root.get(a) as Level | undefined;

@@ -6,7 +6,13 @@ import {
   type ServerRequestEvent,
 } from '@meshkit/core';
 import { messagingChannels, type ProcessEvent, type PublishEvent } from '@meshkit/messaging';
-import { type Attributes, type AttributeValue, type Context, SpanKind } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type AttributeValue,
+  type Context,
+  ROOT_CONTEXT,
+  SpanKind,
+} from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -116,27 +122,29 @@ const scopeName = '@meshkit/observability';
 
 function subscribe(subs: Subscriptions, spans: SpanSource): void {
   /**
-   * Each open exchange's span. A `Map`, not a `WeakMap`: every start is followed by its end (published
-   * when the result settles), which deletes the entry, and a weak map's set and delete cost a tenth of
-   * a traced call.
+   * Each exchange's span is kept in the metadata the subscriber writes its `traceparent` into, under a
+   * symbol of this subscriber's: the exchange's end finds it there, and so does the next hop in the
+   * same process (an attempt under its call, a handler's calls under its request), whose context
+   * carries that metadata, or a copy of it (a spread copies the symbol), instead of parsing the header
+   * again. A string map by `traceparent` cost a hash of the header per span; a map by event, a hash
+   * per event. Symbols are not headers: every transport writes only the string-named entries.
    */
-  const byEvent = new Map<object, OpenSpan>();
-  /**
-   * This process's open spans by the `traceparent` they were sent with: the next hop in the same
-   * process (an attempt under its call, a handler's calls under its request) finds its parent here
-   * instead of parsing the header again.
-   */
-  const open = new Map<string, OpenSpan>();
+  const spanKey: unique symbol = Symbol('meshkit.span');
+  type Carrier = { [spanKey]?: OpenSpan };
   const parentOf = (metadata: Readonly<Record<string, unknown>> | undefined): Context => {
-    const traceparent = metadata?.traceparent;
-    if (typeof traceparent === 'string' && metadata?.tracestate === undefined) {
-      const known = open.get(traceparent);
-      if (known !== undefined) return known;
+    if (metadata === undefined) return ROOT_CONTEXT;
+    const known = (metadata as Carrier)[spanKey];
+    // Only while the metadata still says what the span wrote: a layer may have replaced the header.
+    if (
+      known !== undefined &&
+      known.traceparent === metadata.traceparent &&
+      known.tracestate === metadata.tracestate
+    ) {
+      return known;
     }
     return contextFrom(metadata);
   };
   const start = (
-    event: object,
     name: string,
     kind: SpanKind,
     attributes: Attributes,
@@ -144,27 +152,25 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
     metadata: Record<string, string>,
   ): void => {
     const span = spans.start(name, kind, attributes, parent);
-    const traceparent = injectInto(metadata, span.ids);
-    if (metadata.tracestate === undefined) {
-      span.traceparent = traceparent;
-      open.set(traceparent, span);
-    }
-    byEvent.set(event, span);
+    span.traceparent = injectInto(metadata, span.ids);
+    span.tracestate = metadata.tracestate;
+    (metadata as Carrier)[spanKey] = span;
   };
-  /** Ends `event`'s span, with one more attribute when `key` is given; `failed` marks it an error. */
+  /**
+   * Ends the span written into `metadata`, with one more attribute when `key` is given; `failed` marks
+   * it an error.
+   */
   const end = (
-    event: object,
+    metadata: Record<string, string>,
     error: unknown,
     failed: boolean,
     key: string | undefined,
     value: AttributeValue | undefined,
   ): void => {
-    const span = byEvent.get(event);
-    if (span === undefined) return;
-    byEvent.delete(event);
-    if (span.traceparent !== undefined) open.delete(span.traceparent);
-    // A span the sampler dropped only carried the trace on.
-    if (!(span instanceof RecordedSpan)) return;
+    const span = (metadata as Carrier)[spanKey];
+    // Started before this subscriber was, already ended, or dropped by the sampler (it only carried
+    // the trace on).
+    if (!(span instanceof RecordedSpan) || span.ended) return;
     if (key !== undefined) span.attributes[key] = value;
     if (failed) {
       const type = errorType(error);
@@ -176,7 +182,6 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
 
   subs.on(exchangeChannels.clientCallStart, (e: ClientCallEvent) => {
     start(
-      e,
       spanName(e.method, e.route),
       SpanKind.INTERNAL,
       { 'meshkit.service': e.service },
@@ -185,7 +190,7 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
     );
   });
   subs.on(exchangeChannels.clientCallEnd, (e: ClientCallEvent) => {
-    end(e, e.error, e.error !== undefined, 'meshkit.outcome', outcomeOf(e.error));
+    end(e.metadata, e.error, e.error !== undefined, 'meshkit.outcome', outcomeOf(e.error));
   });
   const endpoints = new WeakMap<object, { readonly host: string; readonly port: number | undefined }>();
   subs.on(exchangeChannels.clientAttemptStart, (e: ClientAttemptEvent) => {
@@ -212,15 +217,15 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
       if (e.route !== undefined) attributes['url.template'] = e.route;
       if (e.attempt > 1) attributes['http.request.resend_count'] = e.attempt - 1;
     }
-    start(e, spanName(e.method, e.route), SpanKind.CLIENT, attributes, parentOf(e.ctx.metadata), e.metadata);
+    start(spanName(e.method, e.route), SpanKind.CLIENT, attributes, parentOf(e.ctx.metadata), e.metadata);
   });
   subs.on(exchangeChannels.clientAttemptEnd, (e: ClientAttemptEvent) => {
     if (e.protocol === 'grpc') {
-      end(e, e.error, e.error !== undefined, 'rpc.grpc.status_code', grpcStatusOf(e.error));
+      end(e.metadata, e.error, e.error !== undefined, 'rpc.grpc.status_code', grpcStatusOf(e.error));
     } else {
       const status = httpStatusOf(e.result, e.error);
       end(
-        e,
+        e.metadata,
         e.error,
         e.error !== undefined,
         status === undefined ? undefined : 'http.response.status_code',
@@ -240,16 +245,15 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
       if (e.route !== undefined) attributes['http.route'] = e.route;
     }
     if (e.requestId !== undefined) attributes['meshkit.request_id'] = e.requestId;
-    start(e, spanName(e.method, e.route), SpanKind.SERVER, attributes, parentOf(e.metadata), e.metadata);
+    start(spanName(e.method, e.route), SpanKind.SERVER, attributes, parentOf(e.metadata), e.metadata);
   });
   subs.on(exchangeChannels.serverRequestEnd, (e: ServerRequestEvent) => {
     const status = e.status ?? 0;
-    if (e.protocol === 'grpc') end(e, e.error, status !== 0, 'rpc.grpc.status_code', status);
-    else end(e, e.error ?? `http ${status}`, status >= 500, 'http.response.status_code', status);
+    if (e.protocol === 'grpc') end(e.metadata, e.error, status !== 0, 'rpc.grpc.status_code', status);
+    else end(e.metadata, e.error ?? `http ${status}`, status >= 500, 'http.response.status_code', status);
   });
   subs.on(messagingChannels.publishStart, (e: PublishEvent) => {
     start(
-      e,
       `publish ${e.topic}`,
       SpanKind.PRODUCER,
       { 'messaging.operation.type': 'send', 'messaging.destination.name': e.topic },
@@ -258,7 +262,13 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
     );
   });
   subs.on(messagingChannels.publishEnd, (e: PublishEvent) => {
-    end(e, e.error, e.error !== undefined, e.id === undefined ? undefined : 'messaging.message.id', e.id);
+    end(
+      e.metadata,
+      e.error,
+      e.error !== undefined,
+      e.id === undefined ? undefined : 'messaging.message.id',
+      e.id,
+    );
   });
   subs.on(messagingChannels.processStart, (e: ProcessEvent) => {
     const attributes: Attributes = {
@@ -269,11 +279,11 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
       'meshkit.attempt': e.attempt,
     };
     if (e.deliveryCount !== undefined) attributes['messaging.message.delivery_count'] = e.deliveryCount;
-    start(e, `process ${e.topic}`, SpanKind.CONSUMER, attributes, parentOf(e.metadata), e.metadata);
+    start(`process ${e.topic}`, SpanKind.CONSUMER, attributes, parentOf(e.metadata), e.metadata);
   });
   subs.on(messagingChannels.processEnd, (e: ProcessEvent) => {
     const failed = e.settlement !== 'ack';
-    end(e, e.error ?? e.settlement, failed, 'meshkit.settlement', e.settlement ?? 'error');
+    end(e.metadata, e.error ?? e.settlement, failed, 'meshkit.settlement', e.settlement ?? 'error');
   });
 }
 
