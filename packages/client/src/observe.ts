@@ -8,6 +8,7 @@ import {
   inheritCancelsPromptly,
   readinessOf,
   type Service,
+  systemClock,
   whenComplete,
   withReadiness,
 } from '@meshkit/core';
@@ -30,11 +31,25 @@ export interface CallObservation<Req> {
 
 const { clientCallStart, clientCallEnd, clientAttemptStart, clientAttemptEnd } = exchangeChannels;
 
+/** What durations are measured on: `now()` in milliseconds, its origin of no matter. */
+interface Stopwatch {
+  now(): number;
+}
+
+/**
+ * The stopwatch of a context's clock: on the system clock, the monotonic one (`performance.now()`:
+ * below the millisecond, and a fraction of what `Date.now()` costs, read twice per call and per attempt);
+ * any other clock (a test's fake one) as it is.
+ */
+function stopwatchOf(clock: CallContext['clock']): Stopwatch {
+  return clock === systemClock ? performance : clock;
+}
+
 /** Publishes the end of an exchange once its result is complete (a stream with its stream). */
 function finish<E extends ClientCallEvent | ClientAttemptEvent>(
   event: E,
   channel: typeof clientCallEnd | typeof clientAttemptEnd,
-  clock: CallContext['clock'],
+  clock: Stopwatch,
   start: number,
   outcome: Promise<unknown>,
 ): void {
@@ -78,14 +93,15 @@ export function observedCalls<Req, Res>(
     };
     if (clientCallStart.hasSubscribers) clientCallStart.publish(event);
     const callCtx = hasKeys(event.metadata) ? ctx.withMetadata(event.metadata) : ctx;
-    const start = ctx.clock.now();
+    const clock = stopwatchOf(ctx.clock);
+    const start = clock.now();
     let result: Promise<Res>;
     try {
       result = next(req, callCtx);
     } catch (error) {
       result = Promise.reject(error);
     }
-    finish(event, clientCallEnd, ctx.clock, start, result);
+    finish(event, clientCallEnd, clock, start, result);
     return result;
   };
   return inheritCancelsPromptly(next, observed);
@@ -115,14 +131,15 @@ export function observedAttempts<Req, Res>(
     };
     if (clientAttemptStart.hasSubscribers) clientAttemptStart.publish(event);
     const attemptCtx = hasKeys(event.metadata) ? ctx.withMetadata(event.metadata) : ctx;
-    const start = ctx.clock.now();
+    const clock = stopwatchOf(ctx.clock);
+    const start = clock.now();
     let result: Promise<Res>;
     try {
       result = next(req, attemptCtx);
     } catch (error) {
       result = Promise.reject(error);
     }
-    finish(event, clientAttemptEnd, ctx.clock, start, result);
+    finish(event, clientAttemptEnd, clock, start, result);
     return result;
   };
   return inheritCancelsPromptly(

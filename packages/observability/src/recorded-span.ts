@@ -22,14 +22,45 @@ export interface SpanSink {
   readonly processor: SpanProcessor;
   readonly resource: Resource;
   readonly scope: InstrumentationScope;
+  readonly clock: SpanClock;
+}
+
+/** How often the wall clock is read again to place the monotonic clock on it, ms. */
+const resyncMs = 1_000;
+
+/**
+ * The wall-clock time of a moment on the monotonic clock (`performance.now()`), from one offset
+ * between the two read again every second: `Date.now()` costs several times `performance.now()`, and
+ * the SDK reads both per span. An offset that moved by less than Date.now()'s millisecond is kept, so
+ * spans never step back by its rounding; a larger move (the wall clock was set, the machine slept) is
+ * taken.
+ */
+export class SpanClock {
+  #offset: number;
+  #checkedAt: number;
+
+  constructor() {
+    const at = performance.now();
+    this.#offset = Date.now() - at;
+    this.#checkedAt = at;
+  }
+
+  /** Epoch milliseconds at `at`, a `performance.now()` reading. */
+  wallMs(at: number): number {
+    if (at - this.#checkedAt >= resyncMs) {
+      this.#checkedAt = at;
+      const offset = Date.now() - at;
+      if (Math.abs(offset - this.#offset) >= 1) this.#offset = offset;
+    }
+    return this.#offset + at;
+  }
 }
 
 /**
  * A recorded span of one exchange, as exporters read it. Attributes are written by the subscriber
  * that built them (valid keys and values by construction), so nothing is validated or copied on the
- * way; times are the wall clock at start (milliseconds) plus the monotonic clock's elapsed time, as the
- * SDK's own spans do, kept as two numbers each and turned into `HrTime`s only when an exporter reads
- * them. What every span shares (resource, scope, no links or events) is read from the sink, not copied
+ * way; times are the monotonic clock's placed on the wall clock ({@link SpanClock}), kept as numbers
+ * and turned into `HrTime`s only when an exporter reads them. What every span shares (resource, scope, no links or events) is read from the sink, not copied
  * into each span: a span lives until its batch is exported, so its size is what the collector moves.
  */
 export class RecordedSpan extends OpenSpan implements ReadableSpan {
@@ -39,7 +70,7 @@ export class RecordedSpan extends OpenSpan implements ReadableSpan {
   readonly attributes: Attributes;
   status: SpanStatus;
   readonly #sink: SpanSink;
-  /** `Date.now()` at start. */
+  /** Epoch milliseconds at start. */
   readonly #startWallMs: number;
   /** `performance.now()` at start. */
   readonly #startedAt: number;
@@ -61,8 +92,9 @@ export class RecordedSpan extends OpenSpan implements ReadableSpan {
     this.attributes = attributes;
     this.status = unset;
     this.#sink = sink;
-    this.#startWallMs = Date.now();
-    this.#startedAt = performance.now();
+    const at = performance.now();
+    this.#startedAt = at;
+    this.#startWallMs = sink.clock.wallMs(at);
     this.#endedAt = -1;
   }
 

@@ -25,7 +25,7 @@ import {
 import type { OpenSpan } from './open-span.ts';
 import { grpcStatusOf, httpStatusOf, outcomeOf } from './outcome.ts';
 import { RandomHexIds } from './random-ids.ts';
-import { RecordedSpan } from './recorded-span.ts';
+import { RecordedSpan, SpanClock } from './recorded-span.ts';
 import { samplerFromEnv } from './sampler-from-env.ts';
 import { SpanSource } from './span-source.ts';
 import { Subscriptions } from './subscriptions.ts';
@@ -104,7 +104,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
   const provider = new TracerProvider({ resource, sampler, idGenerator, spanProcessors: [processor] });
   const subs = new Subscriptions();
   if (process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== 'true') {
-    const sink = { processor, resource, scope: { name: scopeName } };
+    const sink = { processor, resource, scope: { name: scopeName }, clock: new SpanClock() };
     subscribe(subs, new SpanSource(sink, sampler, idGenerator));
   }
   return {
