@@ -121,6 +121,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
 const scopeName = '@meshkit/observability';
 
 function subscribe(subs: Subscriptions, spans: SpanSource): void {
+  const names = new SpanNames();
   /**
    * Each exchange's span is kept in the metadata the subscriber writes its `traceparent` into, under a
    * symbol of this subscriber's: the exchange's end finds it there, and so does the next hop in the
@@ -182,7 +183,7 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
 
   subs.on(exchangeChannels.clientCallStart, (e: ClientCallEvent) => {
     start(
-      spanName(e.method, e.route),
+      names.of(e.method, e.route),
       SpanKind.INTERNAL,
       { 'meshkit.service': e.service },
       parentOf(e.ctx.metadata),
@@ -200,7 +201,22 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
       where = { host, port };
       endpoints.set(e.endpoint, where);
     }
-    const attributes: Attributes = {
+    let attributes: Attributes;
+    if (e.protocol !== 'grpc' && where.port !== undefined && e.route !== undefined && e.attempt === 1) {
+      // The usual first HTTP attempt in one literal: its attributes in the object, not in a property
+      // array grown key by key (a span lives until its batch is exported).
+      attributes = {
+        'server.address': where.host,
+        'meshkit.endpoint': e.endpoint.id,
+        'server.port': where.port,
+        'meshkit.attempt_kind': e.kind,
+        'http.request.method': e.method,
+        'url.template': e.route,
+      };
+      start(names.of(e.method, e.route), SpanKind.CLIENT, attributes, parentOf(e.ctx.metadata), e.metadata);
+      return;
+    }
+    attributes = {
       'server.address': where.host,
       'meshkit.endpoint': e.endpoint.id,
     };
@@ -217,7 +233,7 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
       if (e.route !== undefined) attributes['url.template'] = e.route;
       if (e.attempt > 1) attributes['http.request.resend_count'] = e.attempt - 1;
     }
-    start(spanName(e.method, e.route), SpanKind.CLIENT, attributes, parentOf(e.ctx.metadata), e.metadata);
+    start(names.of(e.method, e.route), SpanKind.CLIENT, attributes, parentOf(e.ctx.metadata), e.metadata);
   });
   subs.on(exchangeChannels.clientAttemptEnd, (e: ClientAttemptEvent) => {
     if (e.protocol === 'grpc') {
@@ -245,7 +261,7 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
       if (e.route !== undefined) attributes['http.route'] = e.route;
     }
     if (e.requestId !== undefined) attributes['meshkit.request_id'] = e.requestId;
-    start(spanName(e.method, e.route), SpanKind.SERVER, attributes, parentOf(e.metadata), e.metadata);
+    start(names.of(e.method, e.route), SpanKind.SERVER, attributes, parentOf(e.metadata), e.metadata);
   });
   subs.on(exchangeChannels.serverRequestEnd, (e: ServerRequestEvent) => {
     const status = e.status ?? 0;
@@ -287,10 +303,24 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
   });
 }
 
-/** A low-cardinality span name: `GET /users/:id`, `GET`, `user.UserService/Get`. */
-function spanName(method: string, route: string | undefined): string {
-  if (method.includes('/')) return method;
-  return route === undefined ? method : `${method} ${route}`;
+/**
+ * Low-cardinality span names: `GET /users/:id`, `GET`, `user.UserService/Get`. The last one made is
+ * kept: a call and its attempt are named alike, and a run of calls alike too, so most spans take a
+ * name already made instead of concatenating one.
+ */
+class SpanNames {
+  #method = '';
+  #route: string | undefined;
+  #name = '';
+
+  of(method: string, route: string | undefined): string {
+    if (method === this.#method && route === this.#route && this.#name !== '') return this.#name;
+    const name = method.includes('/') || route === undefined ? method : `${method} ${route}`;
+    this.#method = method;
+    this.#route = route;
+    this.#name = name;
+    return name;
+  }
 }
 
 function splitAddress(address: string): [string, number | undefined] {
