@@ -8,14 +8,22 @@ import { type Context, ROOT_CONTEXT, type SpanContext, trace } from '@openteleme
  */
 export class OpenSpan implements Context {
   readonly ids: SpanContext;
+  /** What started it: the {@link SpanSource} of one `tracing()`. */
+  readonly owner: object;
+  /**
+   * The span another subscriber had written into the same metadata before this one, if any: each
+   * finds its own down this list.
+   */
+  shadowed: OpenSpan | undefined;
   /** The `traceparent` written with it: a child takes it as its parent only while its metadata says so. */
   traceparent: string | undefined;
   /** The `tracestate` written with it, if any. */
   tracestate: string | undefined;
   #context: Context | undefined;
 
-  constructor(ids: SpanContext) {
+  constructor(ids: SpanContext, owner: object) {
     this.ids = ids;
+    this.owner = owner;
   }
 
   /** Short, for metadata logged with the span in it. */

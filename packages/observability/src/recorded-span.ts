@@ -78,6 +78,7 @@ export class RecordedSpan extends OpenSpan implements ReadableSpan {
   #endedAt: number;
 
   constructor(
+    owner: object,
     sink: SpanSink,
     name: string,
     kind: SpanKind,
@@ -85,7 +86,7 @@ export class RecordedSpan extends OpenSpan implements ReadableSpan {
     parent: SpanContext | undefined,
     attributes: Attributes,
   ) {
-    super(context);
+    super(context, owner);
     this.name = name;
     this.kind = kind;
     this.parentSpanContext = parent;

@@ -181,6 +181,29 @@ describe('tracing()', () => {
     assert.equal(replacingAttempt!.spanContext().traceId, '0af7651916cd43dd8448eb211c80319c');
   });
 
+  it('lets two subscribers each end and parent their own spans of the same exchanges', async (t) => {
+    const first = new InMemorySpanExporter();
+    const second = new InMemorySpanExporter();
+    const one = tracing({ exporter: first, export: 'simple' });
+    t.after(() => one.close());
+    const two = tracing({ exporter: second, export: 'simple' });
+    t.after(() => two.close());
+    const server = await startServer('echo', () => ({ body: 'ok' }));
+    t.after(() => server.stop());
+    const echo = httpClient({ service: 'echo', endpoints: [server.address] });
+    t.after(() => echo.close());
+
+    await echo.get('/x', { route: '/x' });
+
+    for (const exporter of [first, second]) {
+      const spans = exporter.getFinishedSpans();
+      const [call] = byName(spans, 'GET /x', SpanKind.INTERNAL);
+      const [attempt] = byName(spans, 'GET /x', SpanKind.CLIENT);
+      assert.ok(call && attempt);
+      assert.equal(parentOf(attempt), call.spanContext().spanId);
+    }
+  });
+
   it('carries a dropped trace on with its flags unset, and exports none of its spans', async (t) => {
     const exporter = new InMemorySpanExporter();
     const sampler = new ParentBasedSampler({ root: new AlwaysOffSampler() });

@@ -117,31 +117,42 @@ export function tracing(options: TracingOptions = {}): Tracing {
   };
 }
 
+/**
+ * Where a span is kept: in the metadata its `traceparent` was written into, under this symbol. The
+ * exchange's end finds it there, and so does the next hop in the same process (an attempt under its
+ * call, a handler's calls under its request), whose context carries that metadata or a copy of it (a
+ * spread copies the symbol), instead of parsing the header again. A string map by `traceparent` cost
+ * a hash of the header per span, a map by event a hash per event. Symbols are not headers: transports
+ * write only the string-named entries. One symbol for every subscriber, so metadata records keep one
+ * shape however many `tracing()` a process starts and stops; each subscriber finds its own span by
+ * {@link OpenSpan.owner}.
+ */
+const spanKey: unique symbol = Symbol('meshkit.span');
+type Carrier = { [spanKey]?: OpenSpan };
+
 /** The instrumentation scope of every span this subscriber makes. */
 const scopeName = '@meshkit/observability';
 
 function subscribe(subs: Subscriptions, spans: SpanSource): void {
   const names = new SpanNames();
-  /**
-   * Each exchange's span is kept in the metadata the subscriber writes its `traceparent` into, under a
-   * symbol of this subscriber's: the exchange's end finds it there, and so does the next hop in the
-   * same process (an attempt under its call, a handler's calls under its request), whose context
-   * carries that metadata, or a copy of it (a spread copies the symbol), instead of parsing the header
-   * again. A string map by `traceparent` cost a hash of the header per span; a map by event, a hash
-   * per event. Symbols are not headers: every transport writes only the string-named entries.
-   */
-  const spanKey: unique symbol = Symbol('meshkit.span');
-  type Carrier = { [spanKey]?: OpenSpan };
+  /** This subscriber's span in `metadata`, if it wrote one. */
+  const ownSpan = (metadata: Readonly<Record<string, unknown>>): OpenSpan | undefined => {
+    let span = (metadata as Carrier)[spanKey];
+    while (span !== undefined && span.owner !== spans) span = span.shadowed;
+    return span;
+  };
   const parentOf = (metadata: Readonly<Record<string, unknown>> | undefined): Context => {
     if (metadata === undefined) return ROOT_CONTEXT;
-    const known = (metadata as Carrier)[spanKey];
-    // Only while the metadata still says what the span wrote: a layer may have replaced the header.
+    const last = (metadata as Carrier)[spanKey];
+    // Only while the metadata still says what the last subscriber wrote: a layer may have replaced
+    // the header since. Then this subscriber's own span, wherever it is in the list.
     if (
-      known !== undefined &&
-      known.traceparent === metadata.traceparent &&
-      known.tracestate === metadata.tracestate
+      last !== undefined &&
+      last.traceparent === metadata.traceparent &&
+      last.tracestate === metadata.tracestate
     ) {
-      return known;
+      const own = ownSpan(metadata);
+      if (own !== undefined) return own;
     }
     return contextFrom(metadata);
   };
@@ -155,6 +166,7 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
     const span = spans.start(name, kind, attributes, parent);
     span.traceparent = injectInto(metadata, span.ids);
     span.tracestate = metadata.tracestate;
+    span.shadowed = (metadata as Carrier)[spanKey];
     (metadata as Carrier)[spanKey] = span;
   };
   /**
@@ -168,7 +180,7 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
     key: string | undefined,
     value: AttributeValue | undefined,
   ): void => {
-    const span = (metadata as Carrier)[spanKey];
+    const span = ownSpan(metadata);
     // Started before this subscriber was, already ended, or dropped by the sampler (it only carried
     // the trace on).
     if (!(span instanceof RecordedSpan) || span.ended) return;
