@@ -3,13 +3,13 @@ import {
   type CallContext,
   type ClientAttemptEvent,
   type ClientCallEvent,
+  completionOf,
   type Endpoint,
   exchangeChannels,
   inheritCancelsPromptly,
   readinessOf,
   type Service,
   systemClock,
-  whenComplete,
   withReadiness,
 } from '@meshkit/core';
 
@@ -55,19 +55,32 @@ function finish<E extends ClientCallEvent | ClientAttemptEvent>(
 ): void {
   outcome.then(
     (value) => {
-      whenComplete(value, (error) => {
-        event.durationMs = clock.now() - start;
-        if (error === undefined) event.result = value;
-        else event.error = error;
-        if (channel.hasSubscribers) (channel as { publish(e: E): void }).publish(event);
-      });
+      const completion = completionOf(value);
+      // A buffered result is complete already: no listener made for it.
+      if (completion === undefined) publishEnd(event, channel, clock, start, value, undefined, false);
+      else {
+        completion.onDone((error) =>
+          publishEnd(event, channel, clock, start, value, error, error !== undefined),
+        );
+      }
     },
-    (error: unknown) => {
-      event.durationMs = clock.now() - start;
-      event.error = error;
-      if (channel.hasSubscribers) (channel as { publish(e: E): void }).publish(event);
-    },
+    (error: unknown) => publishEnd(event, channel, clock, start, undefined, error, true),
   );
+}
+
+function publishEnd<E extends ClientCallEvent | ClientAttemptEvent>(
+  event: E,
+  channel: typeof clientCallEnd | typeof clientAttemptEnd,
+  clock: Stopwatch,
+  start: number,
+  value: unknown,
+  error: unknown,
+  failed: boolean,
+): void {
+  event.durationMs = clock.now() - start;
+  if (failed) event.error = error;
+  else event.result = value;
+  if (channel.hasSubscribers) (channel as { publish(e: E): void }).publish(event);
 }
 
 /**
@@ -89,7 +102,10 @@ export function observedCalls<Req, Res>(
       route,
       ctx,
       metadata: {},
+      // Every field the end sets, from the start: one shape, no property storage grown at the end.
       durationMs: Number.NaN,
+      result: undefined,
+      error: undefined,
     };
     if (clientCallStart.hasSubscribers) clientCallStart.publish(event);
     const callCtx = hasKeys(event.metadata) ? ctx.withMetadata(event.metadata) : ctx;
@@ -128,6 +144,8 @@ export function observedAttempts<Req, Res>(
       ctx,
       metadata: {},
       durationMs: Number.NaN,
+      result: undefined,
+      error: undefined,
     };
     if (clientAttemptStart.hasSubscribers) clientAttemptStart.publish(event);
     const attemptCtx = hasKeys(event.metadata) ? ctx.withMetadata(event.metadata) : ctx;
