@@ -20,8 +20,8 @@
  *
  * A second part runs the same pipeline over an in-process transport that answers at once, one call at
  * a time: no sockets, so the figure is the CPU time observation adds to a call (µs of `process.cpuUsage`
- * per call, not wall time, which other work on the machine stretches). The cases take turns in rounds,
- * each after a full collection (`--expose-gc`), and report the median round.
+ * per call, not wall time, which other work on the machine stretches). The cases take turns in rounds and
+ * report the median round.
  */
 import { type CallObservation, clientStack } from '@meshkit/client';
 import { createContext } from '@meshkit/core';
@@ -85,10 +85,6 @@ const measuredSquares = 4;
 const inProcessCalls = 40_000;
 const inProcessRounds = 6;
 
-function gc(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
-
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -110,14 +106,13 @@ async function inProcess(): Promise<{ name: string; usPerCall: number }[]> {
   const out: { name: string; usPerCall: number }[] = [];
   const usPerCall = new Map<string, number[]>(modes.map((m) => [m.name, []]));
   try {
-    // In turns, each after a full collection: what the loopback part (or the case before) left in the
-    // heap is collected before a case runs, not during it (one case measured alone, last, swung
-    // between 2.5 and 8 µs with what came before it).
+    // In turns, the median round of each: one round per case, run last, swung between 2.5 and 8 µs
+    // with what the loopback part left behind. (A full collection before each round doubled every
+    // case's figure: the heap then grows back during the round.)
     for (let round = 0; round < inProcessRounds; round++) {
       for (const mode of roundOrder(modes, round)) {
         const stack = mode.hooked ? stacks.hooked : stacks.bare;
         const stop = mode.start();
-        gc();
         const cpu = process.cpuUsage();
         for (let i = 0; i < inProcessCalls; i++) await stack.service(request, root);
         const spent = process.cpuUsage(cpu);
