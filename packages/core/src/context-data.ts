@@ -48,6 +48,17 @@ export function metadataText(metadata: Metadata | undefined, name: string): stri
   return typeof first === 'string' ? first : undefined;
 }
 
+/**
+ * `over` merged over `base`: `over` itself when it already has every name `base` has (nothing to copy,
+ * the common case of a `traceparent` replaced hop by hop), else a merged copy.
+ */
+export function mergeMetadata(base: Metadata, over: Metadata): Metadata {
+  for (const name in base) {
+    if (!Object.hasOwn(over, name)) return { ...base, ...over };
+  }
+  return over;
+}
+
 /** One link of a context's immutable list of extension values. */
 export interface Slot {
   readonly key: ContextKey<unknown>;

@@ -191,6 +191,22 @@ describe('CallContext', () => {
     assert.deepEqual(ctx.metadata, { traceparent: 't', 'x-request-id': 'r' });
   });
 
+  it('withMetadata keeps the given record when it replaces every name, merges a copy otherwise', () => {
+    const { ctx: scoped, cancel } = createContext({ metadata: { traceparent: 't' } }).withCancel(5_000);
+    const over = { traceparent: 't2' };
+    const child = scoped.withMetadata(over);
+    assert.equal(child.metadata, over, 'nothing to merge: the record itself');
+    assert.equal(child.deadline, scoped.deadline);
+    const merged = child.withMetadata({ 'x-request-id': 'r' });
+    assert.deepEqual(merged.metadata, { traceparent: 't2', 'x-request-id': 'r' });
+    assert.deepEqual(child.metadata, { traceparent: 't2' }, 'the parent keeps its own');
+    assert.deepEqual(scoped.metadata, { traceparent: 't' });
+    const fromEmpty = createContext().withMetadata(over);
+    assert.equal(fromEmpty.metadata, over);
+    cancel('gone');
+    assert.equal(merged.aborted, true, 'same scope as the parent');
+  });
+
   it('withEndpoint sets the endpoint and keeps everything else, scope included', () => {
     const endpoint = staticEndpoint({ id: 'a', address: '127.0.0.1:1' });
     const { ctx: scoped, cancel } = createContext({

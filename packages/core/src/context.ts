@@ -1,6 +1,13 @@
 import { clearTargets, compact, ScopeState as State, type AbortTarget as Target } from './cancel-scope.ts';
 import { type Clock, systemClock } from './clock.ts';
-import { type CallKind, type ContextKey, contextKey, type Metadata, type Slot } from './context-data.ts';
+import {
+  type CallKind,
+  type ContextKey,
+  contextKey,
+  type Metadata,
+  mergeMetadata,
+  type Slot,
+} from './context-data.ts';
 import type { Endpoint } from './endpoint.ts';
 
 export {
@@ -328,6 +335,24 @@ export class CallContext {
       this.attempt,
       endpoint,
       this.metadata,
+      this.idempotent,
+      this.idempotencyKey,
+      this.#slots,
+    );
+  }
+
+  /**
+   * A child with `metadata` merged over the current metadata, for a publisher's every call and attempt:
+   * no patch object, and `metadata` is kept as it is, not copied, when it has every name the current
+   * metadata has (a `traceparent` replaced hop by hop). The caller hands it over: it must not change
+   * afterwards.
+   */
+  withMetadata(metadata: Metadata): CallContext {
+    return this.#derive(
+      this.deadline,
+      this.attempt,
+      this.endpoint,
+      mergeMetadata(this.metadata, metadata),
       this.idempotent,
       this.idempotencyKey,
       this.#slots,

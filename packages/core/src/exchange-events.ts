@@ -49,7 +49,10 @@ export interface ClientCallEvent extends ExchangeEnd {
   readonly route: string | undefined;
   /** The caller's context. */
   readonly ctx: CallContext;
-  /** Metadata a start subscriber adds; merged over the context's for this call and its attempts. */
+  /**
+   * Metadata a start subscriber adds; merged over the context's for this call and its attempts (kept
+   * as it is when it replaces every name the context has, so it must not change after the start).
+   */
   readonly metadata: Record<string, string>;
 }
 
@@ -66,7 +69,10 @@ export interface ClientAttemptEvent extends ExchangeEnd {
   readonly endpoint: Endpoint;
   /** The attempt's context. */
   readonly ctx: CallContext;
-  /** Metadata a start subscriber adds; sent with this attempt over the context's. */
+  /**
+   * Metadata a start subscriber adds; sent with this attempt over the context's (kept as it is when it
+   * replaces every name the context has, so it must not change after the start).
+   */
   readonly metadata: Record<string, string>;
 }
 

@@ -8,36 +8,26 @@ import {
 import { type MetricContext, seconds } from './metric-context.ts';
 import { counter, gauge, histogram, upDownGauge } from './metric-families.ts';
 import { grpcStatusOf, httpStatusOf, outcomeOf } from './outcome.ts';
+import { SeriesIndex } from './series-index.ts';
 
-/** Most series a lookup cache keeps; past it, series are still counted, only looked up the slow way. */
+/** Most series a lookup index keeps; past it, series are still counted, only looked up the slow way. */
 const maxCachedSeries = 10_000;
 
-/** One endpoint's series. */
-interface EndpointSeries {
-  readonly service: string;
-  readonly picks: { inc(): void };
-  readonly inFlight: { inc(): void; dec(): void };
-  readonly attempts: Map<
-    string,
-    {
-      readonly count: { inc(): void };
-      readonly duration: { observe(value: number): void };
-      readonly totals: { attempts: number };
-    }
-  >;
+/** The series of one attempt's labels. */
+interface AttemptSeries {
+  readonly count: { inc(): void };
+  readonly duration: { observe(value: number): void };
+  readonly totals: { attempts: number };
 }
 
-/** Series (label-bound metric children) by a key of the raw values they were made from. */
-class SeriesCache {
-  readonly #byKey = new Map<string, unknown>();
-
-  get<T>(key: string, make: () => T): T {
-    const found = this.#byKey.get(key);
-    if (found !== undefined) return found as T;
-    const made = make();
-    if (this.#byKey.size < maxCachedSeries) this.#byKey.set(key, made);
-    return made;
-  }
+/** One endpoint's series, for the service and protocol it was first seen with. */
+interface EndpointSeries {
+  readonly service: string;
+  readonly protocol: string;
+  readonly picks: { inc(): void };
+  readonly inFlight: { inc(): void; dec(): void };
+  /** By method, route, status, attempt kind and outcome. */
+  readonly attempts: SeriesIndex<AttemptSeries>;
 }
 
 /** The subset an endpoint belongs to: its `subset` label, else its `version` label (DestinationRule's). */
@@ -145,14 +135,18 @@ export function exchangeMetrics({ registry, subs, cap }: MetricContext): void {
     'rpc_grpc_status_code',
   ]);
 
-  // The hot paths (one call, its attempts) look their series up by the event's raw values, so a
-  // repeated call costs one map lookup per metric instead of prom-client's label hashing.
-  const series = new SeriesCache();
+  // The hot paths (one call, its attempts, a request served) look their series up by the event's raw
+  // values, so a repeated call costs a few map lookups instead of capping and hashing its labels.
+  const callSeries = new SeriesIndex<{
+    readonly calls: { inc(): void };
+    readonly duration: { observe(value: number): void };
+    readonly totals: { calls: number };
+  }>(maxCachedSeries);
 
   subs.on(exchangeChannels.clientCallEnd, (e: ClientCallEvent) => {
     const outcome = outcomeOf(e.error);
-    const key = `${e.protocol}\u0001${e.service}\u0001${e.method}\u0001${e.route ?? ''}\u0001${outcome}`;
-    const s = series.get(key, () => {
+    let s = callSeries.find(e.protocol, e.service, e.method, e.route, outcome);
+    if (s === undefined) {
       const labels = {
         service: cap('service', e.service),
         protocol: e.protocol,
@@ -160,12 +154,13 @@ export function exchangeMetrics({ registry, subs, cap }: MetricContext): void {
         route: cap('route', e.route ?? ''),
         outcome,
       };
-      return {
+      s = {
         calls: calls.labels(labels),
         duration: callDuration.labels(labels),
         totals: totalsOf(labels.service),
       };
-    });
+      callSeries.add(e.protocol, e.service, e.method, e.route, outcome, s);
+    }
     s.calls.inc();
     s.duration.observe(seconds(e.durationMs));
     s.totals.calls++;
@@ -174,14 +169,15 @@ export function exchangeMetrics({ registry, subs, cap }: MetricContext): void {
   const endpoints = new WeakMap<Endpoint, EndpointSeries>();
   const endpointSeries = (e: ClientAttemptEvent): EndpointSeries => {
     let s = endpoints.get(e.endpoint);
-    if (s === undefined || s.service !== e.service) {
+    if (s === undefined || s.service !== e.service || s.protocol !== e.protocol) {
       const service = cap('service', e.service);
       const endpoint = cap('endpoint', e.endpoint.id);
       s = {
         service: e.service,
+        protocol: e.protocol,
         picks: picks.labels({ service, subset: cap('subset', subsetOf(e.endpoint)), endpoint }),
         inFlight: inFlight.labels({ service, endpoint }),
-        attempts: new Map(),
+        attempts: new SeriesIndex(maxCachedSeries),
       };
       endpoints.set(e.endpoint, s);
     }
@@ -198,8 +194,7 @@ export function exchangeMetrics({ registry, subs, cap }: MetricContext): void {
     const outcome = outcomeOf(e.error);
     const grpc = e.protocol === 'grpc';
     const status = grpc ? grpcStatusOf(e.error) : httpStatusOf(e.result, e.error);
-    const key = `${e.protocol}\u0001${e.method}\u0001${e.route ?? ''}\u0001${status}\u0001${e.kind}\u0001${outcome}`;
-    let attempt = s.attempts.get(key);
+    let attempt = s.attempts.find(e.method, e.route, status, e.kind, outcome);
     if (attempt === undefined) {
       const service = cap('service', e.service);
       const common = {
@@ -233,34 +228,39 @@ export function exchangeMetrics({ registry, subs, cap }: MetricContext): void {
         duration,
         totals: totalsOf(service),
       };
-      // Bounded like every series: past the cap, new keys are built each time instead of kept.
-      if (s.attempts.size < maxCachedSeries) s.attempts.set(key, attempt);
+      s.attempts.add(e.method, e.route, status, e.kind, outcome, attempt);
     }
     attempt.count.inc();
     attempt.duration.observe(seconds(e.durationMs));
     attempt.totals.attempts++;
   });
-  subs.on(exchangeChannels.serverRequestEnd, (e: ServerRequestEvent) => {
-    const key = `${e.protocol}\u0001${e.service}\u0001${e.method}\u0001${e.route ?? ''}\u0001${e.status ?? ''}`;
-    const duration = series.get(key, () => {
-      const service = cap('service', e.service);
-      if (e.protocol === 'grpc') {
-        const [rpcService = '', rpcMethod = ''] = e.method.split('/');
-        return rpcServer.labels({
-          service,
-          rpc_system: 'grpc',
-          rpc_service: cap('rpc_service', rpcService),
-          rpc_method: cap('rpc_method', rpcMethod),
-          rpc_grpc_status_code: String(e.status ?? ''),
-        });
-      }
-      return httpServer.labels({
+  const servedSeries = new SeriesIndex<{ observe(value: number): void }>(maxCachedSeries);
+  /** The duration series of a request served, made from its labels. */
+  const servedDuration = (e: ServerRequestEvent): { observe(value: number): void } => {
+    const service = cap('service', e.service);
+    if (e.protocol === 'grpc') {
+      const [rpcService = '', rpcMethod = ''] = e.method.split('/');
+      return rpcServer.labels({
         service,
-        http_request_method: cap('method', e.method),
-        http_route: cap('route', e.route ?? ''),
-        http_response_status_code: String(e.status ?? ''),
+        rpc_system: 'grpc',
+        rpc_service: cap('rpc_service', rpcService),
+        rpc_method: cap('rpc_method', rpcMethod),
+        rpc_grpc_status_code: String(e.status ?? ''),
       });
+    }
+    return httpServer.labels({
+      service,
+      http_request_method: cap('method', e.method),
+      http_route: cap('route', e.route ?? ''),
+      http_response_status_code: String(e.status ?? ''),
     });
+  };
+  subs.on(exchangeChannels.serverRequestEnd, (e: ServerRequestEvent) => {
+    let duration = servedSeries.find(e.protocol, e.service, e.method, e.route, e.status);
+    if (duration === undefined) {
+      duration = servedDuration(e);
+      servedSeries.add(e.protocol, e.service, e.method, e.route, e.status, duration);
+    }
     duration.observe(seconds(e.durationMs));
   });
 }

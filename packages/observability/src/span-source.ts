@@ -54,8 +54,8 @@ export class SpanSource {
         sampled.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE,
       traceState: sampled.traceState ?? parentContext?.traceState,
     };
-    if (sampled.decision === SamplingDecision.NOT_RECORD) return new OpenSpan(spanContext);
+    if (sampled.decision === SamplingDecision.NOT_RECORD) return new OpenSpan(spanContext, this);
     if (sampled.attributes !== undefined) Object.assign(attributes, sampled.attributes);
-    return new RecordedSpan(this.#sink, name, kind, spanContext, parentContext, attributes);
+    return new RecordedSpan(this, this.#sink, name, kind, spanContext, parentContext, attributes);
   }
 }

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { exchangeChannels } from '@meshkit/core';
-import { httpClient } from '@meshkit/http';
+import { exchangeChannels, type Layer } from '@meshkit/core';
+import { type HttpRequest, type HttpResponse, httpClient } from '@meshkit/http';
 import { consume, messagingChannels, publisher } from '@meshkit/messaging';
 import { sqliteBroker } from '@meshkit/messaging-sqlite';
 import { constantBackoff } from '@meshkit/policies';
@@ -143,6 +143,65 @@ describe('tracing()', () => {
         ['retry', 200, call.spanContext().spanId],
       ],
     );
+  });
+
+  it("finds an attempt's parent through a layer that adds metadata, and follows one that replaces traceparent", async (t) => {
+    const exporter = new InMemorySpanExporter();
+    const traces = tracing({ exporter, export: 'simple' });
+    t.after(() => traces.close());
+    const server = await startServer('echo', (_req, ctx) => ({ body: ctx.metadata['x-request-id'] ?? '' }));
+    t.after(() => server.stop());
+    const layer = (name: string, metadata: Record<string, string>): Layer<HttpRequest, HttpResponse> => ({
+      name,
+      wrap: (next) => (req, ctx) => next(req, ctx.with({ metadata })),
+    });
+    const foreign = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const adding = httpClient({
+      service: 'adding',
+      endpoints: [server.address],
+      layers: [layer('request-id', { 'x-request-id': 'r-1' })],
+    });
+    t.after(() => adding.close());
+    const replacing = httpClient({
+      service: 'replacing',
+      endpoints: [server.address],
+      layers: [layer('foreign-parent', { traceparent: foreign })],
+    });
+    t.after(() => replacing.close());
+
+    assert.equal(await adding.get('/a', { route: '/a' }), 'r-1');
+    await replacing.get('/b', { route: '/b' });
+
+    const spans = exporter.getFinishedSpans();
+    const [addingCall] = byName(spans, 'GET /a', SpanKind.INTERNAL);
+    const [addingAttempt] = byName(spans, 'GET /a', SpanKind.CLIENT);
+    assert.equal(parentOf(addingAttempt!), addingCall!.spanContext().spanId, 'parent kept through a copy');
+    const [replacingAttempt] = byName(spans, 'GET /b', SpanKind.CLIENT);
+    assert.equal(parentOf(replacingAttempt!), 'b7ad6b7169203331', 'the traceparent the layer wrote');
+    assert.equal(replacingAttempt!.spanContext().traceId, '0af7651916cd43dd8448eb211c80319c');
+  });
+
+  it('lets two subscribers each end and parent their own spans of the same exchanges', async (t) => {
+    const first = new InMemorySpanExporter();
+    const second = new InMemorySpanExporter();
+    const one = tracing({ exporter: first, export: 'simple' });
+    t.after(() => one.close());
+    const two = tracing({ exporter: second, export: 'simple' });
+    t.after(() => two.close());
+    const server = await startServer('echo', () => ({ body: 'ok' }));
+    t.after(() => server.stop());
+    const echo = httpClient({ service: 'echo', endpoints: [server.address] });
+    t.after(() => echo.close());
+
+    await echo.get('/x', { route: '/x' });
+
+    for (const exporter of [first, second]) {
+      const spans = exporter.getFinishedSpans();
+      const [call] = byName(spans, 'GET /x', SpanKind.INTERNAL);
+      const [attempt] = byName(spans, 'GET /x', SpanKind.CLIENT);
+      assert.ok(call && attempt);
+      assert.equal(parentOf(attempt), call.spanContext().spanId);
+    }
   });
 
   it('carries a dropped trace on with its flags unset, and exports none of its spans', async (t) => {

@@ -6,7 +6,13 @@ import {
   type ServerRequestEvent,
 } from '@meshkit/core';
 import { messagingChannels, type ProcessEvent, type PublishEvent } from '@meshkit/messaging';
-import { type Attributes, type AttributeValue, type Context, SpanKind } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type AttributeValue,
+  type Context,
+  ROOT_CONTEXT,
+  SpanKind,
+} from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -19,7 +25,7 @@ import {
 import type { OpenSpan } from './open-span.ts';
 import { grpcStatusOf, httpStatusOf, outcomeOf } from './outcome.ts';
 import { RandomHexIds } from './random-ids.ts';
-import { RecordedSpan } from './recorded-span.ts';
+import { RecordedSpan, SpanClock } from './recorded-span.ts';
 import { samplerFromEnv } from './sampler-from-env.ts';
 import { SpanSource } from './span-source.ts';
 import { Subscriptions } from './subscriptions.ts';
@@ -98,7 +104,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
   const provider = new TracerProvider({ resource, sampler, idGenerator, spanProcessors: [processor] });
   const subs = new Subscriptions();
   if (process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== 'true') {
-    const sink = { processor, resource, scope: { name: scopeName } };
+    const sink = { processor, resource, scope: { name: scopeName }, clock: new SpanClock() };
     subscribe(subs, new SpanSource(sink, sampler, idGenerator));
   }
   return {
@@ -111,32 +117,46 @@ export function tracing(options: TracingOptions = {}): Tracing {
   };
 }
 
+/**
+ * Where a span is kept: in the metadata its `traceparent` was written into, under this symbol. The
+ * exchange's end finds it there, and so does the next hop in the same process (an attempt under its
+ * call, a handler's calls under its request), whose context carries that metadata or a copy of it (a
+ * spread copies the symbol), instead of parsing the header again. A string map by `traceparent` cost
+ * a hash of the header per span, a map by event a hash per event. Symbols are not headers: transports
+ * write only the string-named entries. One symbol for every subscriber, so metadata records keep one
+ * shape however many `tracing()` a process starts and stops; each subscriber finds its own span by
+ * {@link OpenSpan.owner}.
+ */
+const spanKey: unique symbol = Symbol('meshkit.span');
+type Carrier = { [spanKey]?: OpenSpan };
+
 /** The instrumentation scope of every span this subscriber makes. */
 const scopeName = '@meshkit/observability';
 
 function subscribe(subs: Subscriptions, spans: SpanSource): void {
-  /**
-   * Each open exchange's span. A `Map`, not a `WeakMap`: every start is followed by its end (published
-   * when the result settles), which deletes the entry, and a weak map's set and delete cost a tenth of
-   * a traced call.
-   */
-  const byEvent = new Map<object, OpenSpan>();
-  /**
-   * This process's open spans by the `traceparent` they were sent with: the next hop in the same
-   * process (an attempt under its call, a handler's calls under its request) finds its parent here
-   * instead of parsing the header again.
-   */
-  const open = new Map<string, OpenSpan>();
+  const names = new SpanNames();
+  /** This subscriber's span in `metadata`, if it wrote one. */
+  const ownSpan = (metadata: Readonly<Record<string, unknown>>): OpenSpan | undefined => {
+    let span = (metadata as Carrier)[spanKey];
+    while (span !== undefined && span.owner !== spans) span = span.shadowed;
+    return span;
+  };
   const parentOf = (metadata: Readonly<Record<string, unknown>> | undefined): Context => {
-    const traceparent = metadata?.traceparent;
-    if (typeof traceparent === 'string' && metadata?.tracestate === undefined) {
-      const known = open.get(traceparent);
-      if (known !== undefined) return known;
+    if (metadata === undefined) return ROOT_CONTEXT;
+    const last = (metadata as Carrier)[spanKey];
+    // Only while the metadata still says what the last subscriber wrote: a layer may have replaced
+    // the header since. Then this subscriber's own span, wherever it is in the list.
+    if (
+      last !== undefined &&
+      last.traceparent === metadata.traceparent &&
+      last.tracestate === metadata.tracestate
+    ) {
+      const own = ownSpan(metadata);
+      if (own !== undefined) return own;
     }
     return contextFrom(metadata);
   };
   const start = (
-    event: object,
     name: string,
     kind: SpanKind,
     attributes: Attributes,
@@ -144,27 +164,26 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
     metadata: Record<string, string>,
   ): void => {
     const span = spans.start(name, kind, attributes, parent);
-    const traceparent = injectInto(metadata, span.ids);
-    if (metadata.tracestate === undefined) {
-      span.traceparent = traceparent;
-      open.set(traceparent, span);
-    }
-    byEvent.set(event, span);
+    span.traceparent = injectInto(metadata, span.ids);
+    span.tracestate = metadata.tracestate;
+    span.shadowed = (metadata as Carrier)[spanKey];
+    (metadata as Carrier)[spanKey] = span;
   };
-  /** Ends `event`'s span, with one more attribute when `key` is given; `failed` marks it an error. */
+  /**
+   * Ends the span written into `metadata`, with one more attribute when `key` is given; `failed` marks
+   * it an error.
+   */
   const end = (
-    event: object,
+    metadata: Record<string, string>,
     error: unknown,
     failed: boolean,
     key: string | undefined,
     value: AttributeValue | undefined,
   ): void => {
-    const span = byEvent.get(event);
-    if (span === undefined) return;
-    byEvent.delete(event);
-    if (span.traceparent !== undefined) open.delete(span.traceparent);
-    // A span the sampler dropped only carried the trace on.
-    if (!(span instanceof RecordedSpan)) return;
+    const span = ownSpan(metadata);
+    // Started before this subscriber was, already ended, or dropped by the sampler (it only carried
+    // the trace on).
+    if (!(span instanceof RecordedSpan) || span.ended) return;
     if (key !== undefined) span.attributes[key] = value;
     if (failed) {
       const type = errorType(error);
@@ -176,8 +195,7 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
 
   subs.on(exchangeChannels.clientCallStart, (e: ClientCallEvent) => {
     start(
-      e,
-      spanName(e.method, e.route),
+      names.of(e.method, e.route),
       SpanKind.INTERNAL,
       { 'meshkit.service': e.service },
       parentOf(e.ctx.metadata),
@@ -185,7 +203,7 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
     );
   });
   subs.on(exchangeChannels.clientCallEnd, (e: ClientCallEvent) => {
-    end(e, e.error, e.error !== undefined, 'meshkit.outcome', outcomeOf(e.error));
+    end(e.metadata, e.error, e.error !== undefined, 'meshkit.outcome', outcomeOf(e.error));
   });
   const endpoints = new WeakMap<object, { readonly host: string; readonly port: number | undefined }>();
   subs.on(exchangeChannels.clientAttemptStart, (e: ClientAttemptEvent) => {
@@ -195,7 +213,22 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
       where = { host, port };
       endpoints.set(e.endpoint, where);
     }
-    const attributes: Attributes = {
+    let attributes: Attributes;
+    if (e.protocol !== 'grpc' && where.port !== undefined && e.route !== undefined && e.attempt === 1) {
+      // The usual first HTTP attempt in one literal: its attributes in the object, not in a property
+      // array grown key by key (a span lives until its batch is exported).
+      attributes = {
+        'server.address': where.host,
+        'meshkit.endpoint': e.endpoint.id,
+        'server.port': where.port,
+        'meshkit.attempt_kind': e.kind,
+        'http.request.method': e.method,
+        'url.template': e.route,
+      };
+      start(names.of(e.method, e.route), SpanKind.CLIENT, attributes, parentOf(e.ctx.metadata), e.metadata);
+      return;
+    }
+    attributes = {
       'server.address': where.host,
       'meshkit.endpoint': e.endpoint.id,
     };
@@ -212,15 +245,15 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
       if (e.route !== undefined) attributes['url.template'] = e.route;
       if (e.attempt > 1) attributes['http.request.resend_count'] = e.attempt - 1;
     }
-    start(e, spanName(e.method, e.route), SpanKind.CLIENT, attributes, parentOf(e.ctx.metadata), e.metadata);
+    start(names.of(e.method, e.route), SpanKind.CLIENT, attributes, parentOf(e.ctx.metadata), e.metadata);
   });
   subs.on(exchangeChannels.clientAttemptEnd, (e: ClientAttemptEvent) => {
     if (e.protocol === 'grpc') {
-      end(e, e.error, e.error !== undefined, 'rpc.grpc.status_code', grpcStatusOf(e.error));
+      end(e.metadata, e.error, e.error !== undefined, 'rpc.grpc.status_code', grpcStatusOf(e.error));
     } else {
       const status = httpStatusOf(e.result, e.error);
       end(
-        e,
+        e.metadata,
         e.error,
         e.error !== undefined,
         status === undefined ? undefined : 'http.response.status_code',
@@ -240,16 +273,15 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
       if (e.route !== undefined) attributes['http.route'] = e.route;
     }
     if (e.requestId !== undefined) attributes['meshkit.request_id'] = e.requestId;
-    start(e, spanName(e.method, e.route), SpanKind.SERVER, attributes, parentOf(e.metadata), e.metadata);
+    start(names.of(e.method, e.route), SpanKind.SERVER, attributes, parentOf(e.metadata), e.metadata);
   });
   subs.on(exchangeChannels.serverRequestEnd, (e: ServerRequestEvent) => {
     const status = e.status ?? 0;
-    if (e.protocol === 'grpc') end(e, e.error, status !== 0, 'rpc.grpc.status_code', status);
-    else end(e, e.error ?? `http ${status}`, status >= 500, 'http.response.status_code', status);
+    if (e.protocol === 'grpc') end(e.metadata, e.error, status !== 0, 'rpc.grpc.status_code', status);
+    else end(e.metadata, e.error ?? `http ${status}`, status >= 500, 'http.response.status_code', status);
   });
   subs.on(messagingChannels.publishStart, (e: PublishEvent) => {
     start(
-      e,
       `publish ${e.topic}`,
       SpanKind.PRODUCER,
       { 'messaging.operation.type': 'send', 'messaging.destination.name': e.topic },
@@ -258,7 +290,13 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
     );
   });
   subs.on(messagingChannels.publishEnd, (e: PublishEvent) => {
-    end(e, e.error, e.error !== undefined, e.id === undefined ? undefined : 'messaging.message.id', e.id);
+    end(
+      e.metadata,
+      e.error,
+      e.error !== undefined,
+      e.id === undefined ? undefined : 'messaging.message.id',
+      e.id,
+    );
   });
   subs.on(messagingChannels.processStart, (e: ProcessEvent) => {
     const attributes: Attributes = {
@@ -269,18 +307,32 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
       'meshkit.attempt': e.attempt,
     };
     if (e.deliveryCount !== undefined) attributes['messaging.message.delivery_count'] = e.deliveryCount;
-    start(e, `process ${e.topic}`, SpanKind.CONSUMER, attributes, parentOf(e.metadata), e.metadata);
+    start(`process ${e.topic}`, SpanKind.CONSUMER, attributes, parentOf(e.metadata), e.metadata);
   });
   subs.on(messagingChannels.processEnd, (e: ProcessEvent) => {
     const failed = e.settlement !== 'ack';
-    end(e, e.error ?? e.settlement, failed, 'meshkit.settlement', e.settlement ?? 'error');
+    end(e.metadata, e.error ?? e.settlement, failed, 'meshkit.settlement', e.settlement ?? 'error');
   });
 }
 
-/** A low-cardinality span name: `GET /users/:id`, `GET`, `user.UserService/Get`. */
-function spanName(method: string, route: string | undefined): string {
-  if (method.includes('/')) return method;
-  return route === undefined ? method : `${method} ${route}`;
+/**
+ * Low-cardinality span names: `GET /users/:id`, `GET`, `user.UserService/Get`. The last one made is
+ * kept: a call and its attempt are named alike, and a run of calls alike too, so most spans take a
+ * name already made instead of concatenating one.
+ */
+class SpanNames {
+  #method = '';
+  #route: string | undefined;
+  #name = '';
+
+  of(method: string, route: string | undefined): string {
+    if (method === this.#method && route === this.#route && this.#name !== '') return this.#name;
+    const name = method.includes('/') || route === undefined ? method : `${method} ${route}`;
+    this.#method = method;
+    this.#route = route;
+    this.#name = name;
+    return name;
+  }
 }
 
 function splitAddress(address: string): [string, number | undefined] {
