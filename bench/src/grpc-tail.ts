@@ -87,7 +87,8 @@ async function slice(c: Case, stats: Stats | undefined): Promise<void> {
 function oldSpaceUsed(): number {
   let used = 0;
   for (const space of getHeapSpaceStatistics()) {
-    if (space.space_name === 'old_space' || space.space_name === 'large_object_space') used += space.space_used_size;
+    if (space.space_name === 'old_space' || space.space_name === 'large_object_space')
+      used += space.space_used_size;
   }
   return used;
 }
@@ -98,7 +99,10 @@ const pct = (sorted: Float64Array, p: number): number =>
 const server = await startServer('meshkit');
 const cases = (await clientCases(server.port)).filter((c) => only.includes(c.name));
 const stats = new Map<string, Stats>(
-  cases.map((c) => [c.name, { starts: [], ends: [], windows: [], cpuUs: 0, delayP99: [], delayMax: 0, promoted: 0 }]),
+  cases.map((c) => [
+    c.name,
+    { starts: [], ends: [], windows: [], cpuUs: 0, delayP99: [], delayMax: 0, promoted: 0 },
+  ]),
 );
 try {
   const warmup = 2;
@@ -113,9 +117,25 @@ try {
   for (const c of cases) await c.close();
   server.stop();
 }
-console.log(`grpc tail: ${concurrency} in flight, ${squares} squares of ${sliceMs} ms slices, Node ${process.version}`);
 console.log(
-  ['client', 'calls', 'p50', 'p99', 'p99 noGC', 'GC-hit%>p99', 'scav/10k', 'major/10k', 'maxGC', 'gcMs/s', 'loop p99', 'loop max', 'cpu us'].join('\t'),
+  `grpc tail: ${concurrency} in flight, ${squares} squares of ${sliceMs} ms slices, Node ${process.version}`,
+);
+console.log(
+  [
+    'client',
+    'calls',
+    'p50',
+    'p99',
+    'p99 noGC',
+    'GC-hit%>p99',
+    'scav/10k',
+    'major/10k',
+    'maxGC',
+    'gcMs/s',
+    'loop p99',
+    'loop max',
+    'cpu us',
+  ].join('\t'),
 );
 for (const c of cases) {
   const s = stats.get(c.name)!;
@@ -161,8 +181,18 @@ for (const c of cases) {
       ((gcMs / windowMs) * 1000).toFixed(1),
       pct(delays, 50).toFixed(2),
       s.delayMax.toFixed(1),
-      [perfConstants.NODE_PERFORMANCE_GC_MAJOR, perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL, perfConstants.NODE_PERFORMANCE_GC_WEAKCB]
-        .map((k) => `${inWindows.filter((p) => p.kind === k).length}/${inWindows.filter((p) => p.kind === k).reduce((m, p) => Math.max(m, p.end - p.start), 0).toFixed(0)}ms`)
+      [
+        perfConstants.NODE_PERFORMANCE_GC_MAJOR,
+        perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL,
+        perfConstants.NODE_PERFORMANCE_GC_WEAKCB,
+      ]
+        .map(
+          (k) =>
+            `${inWindows.filter((p) => p.kind === k).length}/${inWindows
+              .filter((p) => p.kind === k)
+              .reduce((m, p) => Math.max(m, p.end - p.start), 0)
+              .toFixed(0)}ms`,
+        )
         .join(' '),
       (s.cpuUs / n).toFixed(1),
       `promoted ${(s.promoted / n).toFixed(0)} B/call`,

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, FakeClock } from '@meshkit/core';
-import { GrpcStatusError, grpcClient, grpcServer, type GrpcServer, Status, UserService } from '@meshkit/grpc';
+import { type GrpcServer, GrpcStatusError, grpcClient, grpcServer, Status, UserService } from '@meshkit/grpc';
 import { httpClient } from '@meshkit/http';
 import { constantBackoff, RetryBudget } from '@meshkit/policies';
 
@@ -46,7 +46,11 @@ describe('a retry budget shared by an HTTP and a gRPC client', () => {
     new RetryBudget({ percentCanRetry: 0, minRetriesPerSec: retries, clock: new FakeClock() });
 
   function clients(budget: RetryBudget) {
-    const policies = { retry: { maxAttempts: 10, backoff: constantBackoff(1) }, budget, breaker: false as const };
+    const policies = {
+      retry: { maxAttempts: 10, backoff: constantBackoff(1) },
+      budget,
+      breaker: false as const,
+    };
     return {
       users: grpcClient(UserService, {
         service: 'users',

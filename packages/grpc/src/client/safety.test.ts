@@ -26,7 +26,12 @@ async function serve(impl: Partial<ServiceImpl<typeof LedgerService>>): Promise<
   const fallback = (): never => {
     throw new GrpcStatusError(Status.UNIMPLEMENTED, 'not in this test');
   };
-  const server = grpcServer().add(LedgerService, { balance: fallback, set: fallback, add: fallback, ...impl });
+  const server = grpcServer().add(LedgerService, {
+    balance: fallback,
+    set: fallback,
+    add: fallback,
+    ...impl,
+  });
   servers.push(server);
   return (await server.listen()).address;
 }

@@ -162,7 +162,10 @@ describe('malformed requests on the raw wire', () => {
       huge.writeUInt32BE(1 << 20, 1);
       assert.equal((await send(address, {}, huge)).grpc, '8');
       // Not gRPC at all: HTTP 415, as the spec asks.
-      assert.equal((await send(address, { 'content-type': 'application/json' }, Buffer.from('{}'))).http, 415);
+      assert.equal(
+        (await send(address, { 'content-type': 'application/json' }, Buffer.from('{}'))).http,
+        415,
+      );
       // No message at all.
       assert.equal((await send(address, {}, Buffer.alloc(0))).grpc, '13');
       assert.equal(calls, 0);

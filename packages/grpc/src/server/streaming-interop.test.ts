@@ -77,21 +77,23 @@ describe('grpcServer client and bidi streaming with a stock grpc-js client', () 
 
   /** Sends `values` on a stock client stream; resolves with the response, headers and trailers. */
   function sum(values: number[], metadata = new grpc.Metadata()) {
-    return new Promise<{ res?: { sum: string; count: string }; headers?: grpc.Metadata; status: grpc.StatusObject }>(
-      (resolve) => {
-        let res: { sum: string; count: string } | undefined;
-        let headers: grpc.Metadata | undefined;
-        const call = client.sum(metadata, {}, (_err, r) => {
-          res = r;
-        });
-        call.on('metadata', (md) => {
-          headers = md;
-        });
-        call.on('status', (status) => setImmediate(() => resolve({ res, headers, status })));
-        for (const value of values) call.write({ value: String(value) });
-        call.end();
-      },
-    );
+    return new Promise<{
+      res?: { sum: string; count: string };
+      headers?: grpc.Metadata;
+      status: grpc.StatusObject;
+    }>((resolve) => {
+      let res: { sum: string; count: string } | undefined;
+      let headers: grpc.Metadata | undefined;
+      const call = client.sum(metadata, {}, (_err, r) => {
+        res = r;
+      });
+      call.on('metadata', (md) => {
+        headers = md;
+      });
+      call.on('status', (status) => setImmediate(() => resolve({ res, headers, status })));
+      for (const value of values) call.write({ value: String(value) });
+      call.end();
+    });
   }
 
   it('sums a client stream; header, trailers and request metadata cross', async () => {

@@ -3,8 +3,9 @@
  * Serves the seed's UserService with user '1'; `createUser` never answers and prints `create` on stdout
  * when a call arrives, so a test knows calls are in flight here. Prints its address first.
  */
-import { grpcServer } from '../server/server.ts';
+
 import { UserService } from '../gen/user/user_service_pb.ts';
+import { grpcServer } from '../server/server.ts';
 import { memoryUsers } from './users.ts';
 
 const users = memoryUsers();
