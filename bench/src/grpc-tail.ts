@@ -23,6 +23,8 @@ const sliceMs = Number(flag('slice-ms', '300'));
 const only = flag('only', 'grpc-js,meshkit-transport,meshkit').split(',');
 /** `--gc`: a full collection before every slice (needs --expose-gc), so no case pays for another's garbage. */
 const gcBetween = argv.includes('--gc');
+/** `--slices`: also print each measured slice (case, calls, CPU µs per call, p50, the loop's longest delay). */
+const perSlice = argv.includes('--slices');
 const collect = (globalThis as { gc?: () => void }).gc;
 if (gcBetween && collect === undefined) throw new Error('--gc needs node --expose-gc');
 
@@ -59,6 +61,7 @@ async function slice(c: Case, stats: Stats | undefined): Promise<void> {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   histogram.enable();
   const old0 = oldSpaceUsed();
+  const callsBefore = stats?.starts.length ?? 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + sliceMs;
@@ -78,6 +81,16 @@ async function slice(c: Case, stats: Stats | undefined): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   stats.promoted += oldSpaceUsed() - old0;
   stats.cpuUs += cpu.user + cpu.system;
+  if (perSlice) {
+    const calls = stats.starts.length - callsBefore;
+    const lat = Float64Array.from(
+      stats.ends.slice(callsBefore).map((e, i) => e - stats.starts[callsBefore + i]!),
+    ).sort();
+    console.log(
+      `slice ${c.name.padEnd(18)} calls ${String(calls).padStart(5)} cpu ${((cpu.user + cpu.system) / calls).toFixed(0).padStart(4)} us/call ` +
+        `p50 ${pct(lat, 50).toFixed(2).padStart(7)} loop max ${(histogram.max / 1e6).toFixed(0).padStart(4)} ms`,
+    );
+  }
   stats.windows.push([t0, performance.now()]);
   stats.delayP99.push(histogram.percentile(99) / 1e6);
   stats.delayMax = Math.max(stats.delayMax, histogram.max / 1e6);

@@ -45,7 +45,11 @@ export interface Case {
 const concurrencies = [16, 64];
 const sliceMs = 300;
 const warmupRounds = 2;
-const measuredSquares = 3;
+/** Measured squares per concurrency: 3, or `--squares=N` (more settles the ratios on a busy machine). */
+const measuredSquares = Number(
+  process.argv.find((a) => a.startsWith('--squares='))?.slice('--squares='.length) ?? 3,
+);
+if (!Number.isInteger(measuredSquares) || measuredSquares < 1) throw new Error('--squares must be >= 1');
 const serverKinds = ['grpc-js', 'connect', 'meshkit'] as const;
 
 const protoDir = join(import.meta.dirname, '..', '..', 'packages', 'grpc', 'proto');
