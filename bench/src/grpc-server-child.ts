@@ -2,12 +2,14 @@
  * The `grpc` benchmark's server, in its own process so its work does not share the clients' event loop.
  * `argv[2]` picks the implementation: `meshkit` (grpcServer over node:http2), `grpc-js` (a stock
  * @grpc/grpc-js server from the same .proto) or `connect` (@connectrpc/connect-node's gRPC handler on a
- * node:http2 server). Each answers GetUser with the same small user. Prints its port, exits when stdin
- * closes (the parent went away).
+ * node:http2 server). Each answers GetUser with the same small user. Prints its port, runs a full garbage
+ * collection for each `gc` line on stdin (with `--expose-gc`), exits when stdin closes (the parent went
+ * away).
  */
 import { createServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { create } from '@bufbuild/protobuf';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import * as grpc from '@grpc/grpc-js';
@@ -72,5 +74,11 @@ async function start(): Promise<number> {
 
 const port = await start();
 process.stdout.write(`${port}\n`);
-process.stdin.resume();
+// `gc` on stdin: a full collection (the parent asks before every slice), answered with a line when done.
+const collect = (globalThis as { gc?: () => void }).gc;
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line !== 'gc') return;
+  collect?.();
+  process.stdout.write('gc\n');
+});
 process.stdin.on('end', () => process.exit(0));

@@ -15,8 +15,11 @@
  *
  * At 16 and 64 calls in flight, cases run in slices of `sliceMs` each, in orders that balance which case
  * runs after which (a Williams design), so background load hits every case alike; the first rounds are
- * warm-up. Reported: calls per second over the measured slices, p50/p99 latency over every measured
- * call, and throughput relative to the first case (raw grpc-js).
+ * warm-up for every case alike (connections opened, code optimized). Before every slice a full garbage
+ * collection runs in this process and in the servers, so no case is charged for collecting what another
+ * left. Reported: calls per second over the measured slices, p50/p99 latency over every measured call,
+ * throughput and p99 relative to the first case (raw grpc-js), and the median over rounds of each round's
+ * p99 ratio (the robust figure on a shared machine, where one stalled slice sets a pooled p99).
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -33,7 +36,7 @@ import { createChannel, createClientFactory } from 'nice-grpc';
 import { deadlineMiddleware } from 'nice-grpc-client-middleware-deadline';
 import { retryMiddleware } from 'nice-grpc-client-middleware-retry';
 
-interface Case {
+export interface Case {
   readonly name: string;
   readonly call: () => Promise<unknown>;
   readonly close: () => Promise<unknown>;
@@ -42,7 +45,11 @@ interface Case {
 const concurrencies = [16, 64];
 const sliceMs = 300;
 const warmupRounds = 2;
-const measuredSquares = 3;
+/** Measured squares per concurrency: 3, or `--squares=N` (more settles the ratios on a busy machine). */
+const measuredSquares = Number(
+  process.argv.find((a) => a.startsWith('--squares='))?.slice('--squares='.length) ?? 3,
+);
+if (!Number.isInteger(measuredSquares) || measuredSquares < 1) throw new Error('--squares must be >= 1');
 const serverKinds = ['grpc-js', 'connect', 'meshkit'] as const;
 
 const protoDir = join(import.meta.dirname, '..', '..', 'packages', 'grpc', 'proto');
@@ -75,7 +82,7 @@ function stockCase(name: string, port: number): Case {
   };
 }
 
-async function clientCases(port: number): Promise<Case[]> {
+export async function clientCases(port: number): Promise<Case[]> {
   const address = `127.0.0.1:${port}`;
 
   const niceChannel = createChannel(address);
@@ -129,25 +136,67 @@ async function clientCases(port: number): Promise<Case[]> {
   ];
 }
 
-async function startServer(kind: string): Promise<{ port: number; stop: () => void }> {
+/** A server child: its port, a full garbage collection on demand, and a way to stop it. */
+export interface ServerChild {
+  readonly port: number;
+  /** Runs a full garbage collection in the server process and resolves once it is done. */
+  collect(): Promise<void>;
+  stop(): void;
+}
+
+export async function startServer(kind: string): Promise<ServerChild> {
   const child = spawn(
     process.execPath,
-    ['--conditions=@meshkit/source', new URL('./grpc-server-child.ts', import.meta.url).pathname, kind],
+    [
+      '--conditions=@meshkit/source',
+      '--expose-gc',
+      new URL('./grpc-server-child.ts', import.meta.url).pathname,
+      kind,
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
-  const line = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.once('line', (l) => {
-      rl.close();
-      resolve(l);
-    });
-    child.once('exit', (code) => reject(new Error(`grpc bench server exited with ${code}`)));
+  const lines = createInterface({ input: child.stdout! });
+  const waiting: { resolve(line: string): void; reject(error: Error): void }[] = [];
+  lines.on('line', (line) => waiting.shift()?.resolve(line));
+  child.once('exit', (code) => {
+    for (const w of waiting.splice(0)) w.reject(new Error(`grpc bench server exited with ${code}`));
   });
-  return { port: Number(line), stop: () => child.stdin!.end() };
+  const next = (): Promise<string> => new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+  const port = Number(await next());
+  return {
+    port,
+    collect: async () => {
+      const done = next();
+      child.stdin!.write('gc\n');
+      await done;
+    },
+    stop: () => {
+      lines.close();
+      child.stdin!.end();
+    },
+  };
+}
+
+/** Latencies of one case, in ms, in a buffer allocated once, so recording allocates nothing per call. */
+class Samples {
+  values = new Float64Array(1 << 16);
+  length = 0;
+  push(ms: number): void {
+    if (this.length === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.length++] = ms;
+  }
+  /** The recorded values, sorted (a copy). */
+  sorted(): Float64Array {
+    return this.values.slice(0, this.length).sort();
+  }
 }
 
 /** Runs calls with `concurrency` in flight for about `ms`; returns the wall time in ms and each latency. */
-async function slice(c: Case, concurrency: number, ms: number, latencies: number[]): Promise<number> {
+async function slice(c: Case, concurrency: number, ms: number, latencies: Samples): Promise<number> {
   const t0 = performance.now();
   const end = t0 + ms;
   const worker = async (): Promise<void> => {
@@ -164,7 +213,7 @@ async function slice(c: Case, concurrency: number, ms: number, latencies: number
 }
 
 /** Rows of a Williams design: each case runs first once and right after every other once per square. */
-function roundOrder<T>(items: readonly T[], r: number): T[] {
+export function roundOrder<T>(items: readonly T[], r: number): T[] {
   const n = items.length;
   const first: number[] = [];
   for (let i = 0, lo = 0, hi = n - 1; i < n; i++) first.push(i % 2 === 0 ? lo++ : hi--);
@@ -176,6 +225,14 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
 interface Row {
   table: 'client' | 'server';
   name: string;
@@ -184,37 +241,70 @@ interface Row {
   p50Ms: number;
   p99Ms: number;
   ratioToGrpcJs: number;
+  /** p99 relative to grpc-js's p99, both over every measured call. */
+  p99RatioToGrpcJs: number;
+  /**
+   * The median over the measured rounds of each round's p99 relative to grpc-js's in the same round: the
+   * cases of a round run back to back, so a stall of the shared machine in one slice moves one round's
+   * ratio, not the figure.
+   */
+  p99RatioPerRound: number;
+  /** Calls measured. */
+  samples: number;
 }
 
-async function measure(table: Row['table'], all: readonly Case[]): Promise<Row[]> {
+/**
+ * Every case at each concurrency, in interleaved slices. Before every slice, warm-up ones included, a full
+ * garbage collection runs in this process and in each server (`collect`): whatever the previous case
+ * left behind is not collected in this one's time.
+ */
+async function measure(
+  table: Row['table'],
+  all: readonly Case[],
+  collect: () => Promise<void>,
+): Promise<Row[]> {
   const rows: Row[] = [];
+  const gc = (globalThis as { gc?: () => void }).gc;
   for (const concurrency of concurrencies) {
     const timeMs = new Map<string, number>(all.map((c) => [c.name, 0]));
-    const counts = new Map<string, number>(all.map((c) => [c.name, 0]));
-    const latencies = new Map<string, number[]>(all.map((c) => [c.name, []]));
+    const latencies = new Map<string, Samples>(all.map((c) => [c.name, new Samples()]));
+    /** Per measured round, each case's p99 in that round. */
+    const roundP99: Map<string, number>[] = [];
+    const sink = new Samples();
     for (let r = 0; r < warmupRounds + measuredSquares * all.length; r++) {
+      const p99s = new Map<string, number>();
       for (const c of roundOrder(all, r)) {
-        const sink: number[] = [];
+        sink.length = 0;
+        gc?.();
+        await collect();
         await new Promise((resolve) => setImmediate(resolve));
         const ms = await slice(c, concurrency, sliceMs, sink);
         if (r < warmupRounds) continue;
         timeMs.set(c.name, timeMs.get(c.name)! + ms);
-        counts.set(c.name, counts.get(c.name)! + sink.length);
-        latencies.get(c.name)!.push(...sink);
+        const into = latencies.get(c.name)!;
+        for (let i = 0; i < sink.length; i++) into.push(sink.values[i]!);
+        p99s.set(c.name, percentile(sink.sorted(), 99));
       }
+      if (r >= warmupRounds) roundP99.push(p99s);
     }
-    const perSec = (name: string): number => (counts.get(name)! / timeMs.get(name)!) * 1000;
-    const base = perSec(all[0]!.name);
+    const sorted = new Map(all.map((c) => [c.name, latencies.get(c.name)!.sorted()]));
+    const perSec = (name: string): number => (sorted.get(name)!.length / timeMs.get(name)!) * 1000;
+    const p99 = (name: string): number => percentile(sorted.get(name)!, 99);
+    const base = all[0]!.name;
     for (const c of all) {
-      const sorted = Float64Array.from(latencies.get(c.name)!).sort();
+      const own = sorted.get(c.name)!;
       rows.push({
         table,
         name: c.name,
         concurrency,
         reqPerSec: Math.round(perSec(c.name)),
-        p50Ms: Math.round(percentile(sorted, 50) * 1000) / 1000,
-        p99Ms: Math.round(percentile(sorted, 99) * 1000) / 1000,
-        ratioToGrpcJs: Math.round((perSec(c.name) / base) * 100) / 100,
+        p50Ms: round3(percentile(own, 50)),
+        p99Ms: round3(p99(c.name)),
+        ratioToGrpcJs: Math.round((perSec(c.name) / perSec(base)) * 100) / 100,
+        p99RatioToGrpcJs: Math.round((p99(c.name) / p99(base)) * 100) / 100,
+        p99RatioPerRound:
+          Math.round(median(roundP99.map((round) => round.get(c.name)! / round.get(base)!)) * 100) / 100,
+        samples: own.length,
       });
     }
   }
@@ -226,7 +316,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   const meshkitServer = await startServer('meshkit');
   const clients = await clientCases(meshkitServer.port);
   try {
-    rows.push(...(await measure('client', clients)));
+    rows.push(...(await measure('client', clients, () => meshkitServer.collect())));
   } finally {
     for (const c of clients) await c.close();
     meshkitServer.stop();
@@ -236,7 +326,11 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   );
   const serverCases = servers.map((s) => stockCase(s.kind, s.port));
   try {
-    rows.push(...(await measure('server', serverCases)));
+    rows.push(
+      ...(await measure('server', serverCases, async () => {
+        for (const s of servers) await s.collect();
+      })),
+    );
   } finally {
     for (const c of serverCases) await c.close();
     for (const s of servers) s.stop();
@@ -258,12 +352,14 @@ export async function run({ json }: { json: boolean }): Promise<void> {
           : `servers, driven by the grpc-js client, ${concurrency} in flight`,
       );
       console.log(
-        `${table.padEnd(20)}${'req/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'x grpc-js'.padStart(11)}`,
+        `${table.padEnd(20)}${'req/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}` +
+          `${'x grpc-js'.padStart(11)}${'p99 x'.padStart(8)}${'p99 x/round'.padStart(13)}`,
       );
       for (const row of rows.filter((r) => r.table === table && r.concurrency === concurrency)) {
         console.log(
           `${row.name.padEnd(20)}${String(row.reqPerSec).padStart(10)}${row.p50Ms.toFixed(3).padStart(10)}` +
-            `${row.p99Ms.toFixed(3).padStart(10)}${row.ratioToGrpcJs.toFixed(2).padStart(11)}`,
+            `${row.p99Ms.toFixed(3).padStart(10)}${row.ratioToGrpcJs.toFixed(2).padStart(11)}` +
+            `${row.p99RatioToGrpcJs.toFixed(2).padStart(8)}${row.p99RatioPerRound.toFixed(2).padStart(13)}`,
         );
       }
     }

@@ -176,7 +176,7 @@ describe('grpcClient', () => {
     assert.equal(creates, 4);
   });
 
-  it('fails over when one of three servers is killed mid-load, losing no call', async () => {
+  it('fails over when one of three servers shuts down gracefully mid-load, losing no call', async () => {
     const a = await serve();
     const b = await serve();
     const c = await serve();

@@ -172,6 +172,42 @@ describe('grpcClient client streaming and bidi (meshkit server)', () => {
     assert.deepEqual(seen, ['first']);
   });
 
+  it('a client stream cancelled mid-way never looks complete to the handler: it sees the cancel, not the end', async () => {
+    const outcomes: string[] = [];
+    const { address, server } = await serve({
+      async sum(requests, call) {
+        let sum = 0n;
+        try {
+          for await (const n of requests) sum += n.value;
+        } catch (error) {
+          outcomes.push(isAbortError(error) && call.ctx.aborted ? 'cancelled' : `failed: ${String(error)}`);
+          throw error;
+        }
+        // A cancel taken for a half-close would commit a partial sum here.
+        outcomes.push(`completed with ${sum}`);
+        return { sum };
+      },
+    });
+    const calc = client([address], { policies: { retry: false } });
+    for (let i = 0; i < 5; i++) {
+      const controller = new AbortController();
+      const more = gate();
+      async function* partial() {
+        yield { value: 1n };
+        yield { value: 2n };
+        await more.promise;
+        yield { value: 3n };
+      }
+      const pending = calc.sum(partial(), { signal: controller.signal });
+      await until(() => server.inFlight === 1);
+      controller.abort();
+      await assert.rejects(pending, (err: unknown) => isAbortError(err));
+      more.open();
+      await until(() => outcomes.length === i + 1 && server.inFlight === 0);
+    }
+    assert.deepEqual(outcomes, Array(5).fill('cancelled'));
+  });
+
   it('ends a bidi stream at its deadline mid-way with ERR_DEADLINE_EXCEEDED; the handler is cancelled', async () => {
     const ended = gate();
     const { address } = await serve({

@@ -5,6 +5,7 @@ import {
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
 } from 'node:http2';
+import { addAbortSignal } from 'node:stream';
 import { fromBinary, type Message, toBinary } from '@bufbuild/protobuf';
 import {
   abortError,
@@ -241,7 +242,7 @@ class ClientCall {
     const httpStatus = Number(headers[':status']);
     if (httpStatus !== 200) {
       this.#fail(new GrpcStatusError(statusFromHttp(httpStatus), `HTTP status ${httpStatus}`));
-      this.#stream.close(constants.NGHTTP2_CANCEL);
+      reset(this.#stream);
       return;
     }
     if (headers['grpc-status'] !== undefined) {
@@ -252,7 +253,7 @@ class ClientCall {
     const contentType = textValue(headers, 'content-type') ?? '';
     if (!contentType.startsWith('application/grpc')) {
       this.#fail(new GrpcStatusError(Status.UNKNOWN, `unexpected content-type ${contentType}`));
-      this.#stream.close(constants.NGHTTP2_CANCEL);
+      reset(this.#stream);
       return;
     }
     this.#header = readMetadata(headers);
@@ -430,7 +431,7 @@ class ClientCall {
   /** Ends the call locally: resets the stream, then ends with `error`. */
   #cancel(error: unknown, surface = true): void {
     if (this.#ended) return;
-    if (!this.#stream.destroyed) this.#stream.close(constants.NGHTTP2_CANCEL);
+    reset(this.#stream);
     this.#end(error, surface);
   }
 
@@ -443,9 +444,7 @@ class ClientCall {
       this.#source = undefined;
       // Still sending when the call ended (a status before half-close, a cancel): stop, and let the
       // caller's iterable run its cleanup. Errors it throws there belong to nobody.
-      const stream = this.#stream;
-      if (!stream.destroyed && !stream.closed && !stream.writableEnded)
-        stream.close(constants.NGHTTP2_CANCEL);
+      if (!this.#stream.writableEnded) reset(this.#stream);
       source.return?.()?.then(undefined, () => {});
     }
     if (this.#timer !== undefined) this.#ctx.clock.clearTimeout(this.#timer);
@@ -491,6 +490,18 @@ class ClientCall {
       },
     );
   }
+}
+
+/**
+ * Cancels `stream` with RST_STREAM(CANCEL). While the request side is still open (a client or bidi
+ * stream mid-way), `stream.close()` would half-close it first (END_STREAM, then the reset in a later
+ * write), and the server could take the request stream for complete before it sees the cancel: destroying
+ * the stream through an aborted signal sends the reset alone (Node maps its `AbortError` to `CANCEL`).
+ */
+function reset(stream: ClientHttp2Stream): void {
+  if (stream.destroyed || stream.closed) return;
+  if (stream.writableEnded) stream.close(constants.NGHTTP2_CANCEL);
+  else addAbortSignal(AbortSignal.abort(), stream);
 }
 
 /** Resolves when `stream` can take more data, or closed. */

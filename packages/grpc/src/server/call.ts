@@ -327,8 +327,12 @@ export class ServerCallState implements ServerCall {
       wake();
     });
     stream.on('end', () => {
-      // A client's RST_STREAM also ends the readable side, just before 'close': wait a turn, so a
-      // cancelled call is seen as cancelled rather than as a request that ended normally.
+      // Reset by the client (RST_STREAM before any END_STREAM, as meshkit's client cancels): the 'close'
+      // that follows ends the call as cancelled; the request must not look complete meanwhile.
+      if (stream.aborted) return;
+      // A client that cancels with Node's `stream.close()` (grpc-js does) half-closes first, then resets:
+      // wait a turn, so a reset that arrives with the half-close is seen as a cancel. One that arrives
+      // later finds the handler past the end of its requests; its context is aborted then.
       setImmediate(() => {
         ended = true;
         if (!this.#done && decoder.pendingBytes > 0) {
