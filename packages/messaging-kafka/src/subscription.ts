@@ -48,7 +48,7 @@ interface Session {
 
 /**
  * A Kafka consumer-group membership behind {@link Subscription}: hands records out in partition order,
- * at most `prefetch` unsettled at once (the stream is paused above that), commits contiguously, moves
+ * at most `prefetch` unsettled at once (it reads no more from the stream above that), commits contiguously, moves
  * retries through the group's retry topic and dead letters to their topic, and before every rebalance
  * waits (up to `rebalanceDrainMs`) for what it handed out to settle and commits it. When its consumer
  * gives up (the broker stayed away longer than the client's retries) it opens a new one, with backoff,
@@ -66,7 +66,7 @@ export class KafkaSubscription implements Subscription {
   #session: Session | undefined;
   #unsettled = 0;
   #stopped = false;
-  /** Between a rebalance starting and the new assignment: the stream stays paused. */
+  /** Between a rebalance starting and the new assignment: nothing is read from the stream. */
   #draining = false;
   #closed: Promise<void> | undefined;
   #refreshTimer: NodeJS.Timeout | undefined;
@@ -74,6 +74,8 @@ export class KafkaSubscription implements Subscription {
   #drainWaiters: (() => void)[] = [];
   #commitQueued: Promise<void> | undefined;
   #commitRunning: Promise<void> = Promise.resolve();
+  /** A pull from the stream is scheduled for the next turn of the event loop. */
+  #pullScheduled = false;
   #flushing: Session | undefined;
   /** Retried records waiting for their due time, not yet handed out. */
   #held = new Map<NodeJS.Timeout, KafkaDelivery>();
@@ -147,7 +149,6 @@ export class KafkaSubscription implements Subscription {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#session?.stream?.pause();
     this.#releaseHeld();
     if (this.#refreshTimer !== undefined) clearTimeout(this.#refreshTimer);
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
@@ -227,6 +228,9 @@ export class KafkaSubscription implements Subscription {
       rebalanceTimeout: rebalanceTimeoutOf(o),
       autocommit: false,
       maxWaitTime: 500,
+      // The stream reads ahead one fetch past its high-water mark: the Java client's per-partition
+      // bound keeps that to about a megabyte per partition instead of the client's 50 MB.
+      maxBytesPerPartition: 1_048_576,
       highWaterMark: Math.max(16, this.#options.prefetch),
       deserializers: {
         key: stringDeserializer,
@@ -288,7 +292,9 @@ export class KafkaSubscription implements Subscription {
     });
     session.stream = stream;
     let lastError: unknown;
-    stream.on('data', (record: Record) => this.#receive(session, record));
+    // Pulled, not flowing: what is not read stays in the stream, which stops fetching at its high-water
+    // mark. (Pausing a flowing stream does not: each resume starts another fetch, so the read-ahead grows.)
+    stream.on('readable', () => this.#pull(session));
     stream.on('error', (error) => {
       lastError = error;
       this.#reportError(error);
@@ -299,7 +305,33 @@ export class KafkaSubscription implements Subscription {
       failed(error);
       this.#lost(session, error);
     });
-    if (this.#stopped || this.#unsettled >= this.#options.prefetch) stream.pause();
+  }
+
+  /** Hands records out of the stream while fewer than `prefetch` are unsettled. */
+  #pull(session: Session): void {
+    const stream = session.stream;
+    if (stream === undefined) return;
+    const prefetch = this.#options.prefetch;
+    while (this.#unsettled < prefetch) {
+      if (this.#stopped || this.#draining || session.closed || session !== this.#session) return;
+      const record = stream.read() as Record | null;
+      if (record === null) return;
+      this.#receive(session, record);
+    }
+  }
+
+  /**
+   * Pulls again on the next turn of the event loop, not now: handlers settle in microtasks, and pulling
+   * from a settle would hand out the whole buffered backlog without ever letting the loop read a socket
+   * (commit answers, heartbeats).
+   */
+  #schedulePull(session: Session): void {
+    if (this.#pullScheduled) return;
+    this.#pullScheduled = true;
+    setImmediate(() => {
+      this.#pullScheduled = false;
+      this.#pull(session);
+    });
   }
 
   #reportError(error: unknown): void {
@@ -402,7 +434,7 @@ export class KafkaSubscription implements Subscription {
       kafkaChannels.assigned.publish({ group: this.#options.group, partitions: [...owned].sort() });
     }
     this.#draining = false;
-    if (!this.#stopped && this.#unsettled < this.#options.prefetch) session.stream?.resume();
+    this.#schedulePull(session);
   }
 
   /**
@@ -437,7 +469,6 @@ export class KafkaSubscription implements Subscription {
    */
   async #drain(session: Session, waitMs = this.#broker.options.rebalanceDrainMs): Promise<void> {
     this.#draining = true;
-    session.stream?.pause();
     this.#releaseHeld();
     if (this.#unsettled > 0 && waitMs > 0) {
       await new Promise<void>((resolve) => {
@@ -469,7 +500,7 @@ export class KafkaSubscription implements Subscription {
           (a) => a.topic === record.topic && a.partitions.includes(record.partition),
         );
         if (owned !== true) return;
-        offsets = new PartitionOffsets(record.offset);
+        offsets = new PartitionOffsets(record.topic, record.partition, record.offset);
         session.partitions.set(key, offsets);
         // Fetching starts at the committed offset: what this member counted below it is settled.
         this.#counts.committed(key, record.offset);
@@ -481,7 +512,6 @@ export class KafkaSubscription implements Subscription {
     if (this.#stopped || !offsets.take(record.offset)) return;
     offsets.leaderEpoch = record.leaderEpoch;
     this.#unsettled++;
-    if (this.#unsettled >= this.#options.prefetch) session.stream?.pause();
     const headers: { [name: string]: string } = {};
     for (const [name, value] of record.headers) headers[fromWireName(name)] = value ?? '';
     let topic = record.topic;
@@ -495,7 +525,7 @@ export class KafkaSubscription implements Subscription {
     if (this.#broker.options.plainRecords === 'wrap') {
       wrapPlainRecord(headers, record.topic, record.partition, record.offset, record.timestamp);
     }
-    const deliveryCount = this.#counts.handOut(`${record.topic}:${record.partition}`, record.offset);
+    const deliveryCount = this.#counts.handOut(offsets.key, record.offset);
     const delivery = new KafkaDelivery(this, session, offsets, record, topic, headers, deliveryCount);
     const wait = dueAt === 0 ? 0 : dueAt - Date.now();
     if (wait <= 0) {
@@ -513,7 +543,7 @@ export class KafkaSubscription implements Subscription {
   settled(session: Session, offsets: PartitionOffsets, offset: bigint): Promise<void> {
     this.#unsettled--;
     if (this.#unsettled === 0) for (const w of this.#drainWaiters.splice(0)) w();
-    this.#resumeIfRoom(session);
+    this.#pullIfRoom(session);
     // A partition given up meanwhile: its next owner redelivers the record.
     if (session.closed || offsets.revoked) return Promise.resolve();
     offsets.settle(offset);
@@ -525,15 +555,14 @@ export class KafkaSubscription implements Subscription {
     if (given !== undefined) this.#counts.released(given.partition, given.offset);
     this.#unsettled--;
     if (this.#unsettled === 0) for (const w of this.#drainWaiters.splice(0)) w();
-    this.#resumeIfRoom(session);
+    this.#pullIfRoom(session);
   }
 
-  /** Resumes a paused stream once half the prefetch is free again (not per record: resume is costly). */
-  #resumeIfRoom(session: Session): void {
+  /** Pulls again once half the prefetch is free (in runs, not per record). */
+  #pullIfRoom(session: Session): void {
+    if (this.#pullScheduled || this.#unsettled > this.#options.prefetch >> 1) return;
     if (this.#stopped || this.#draining || session !== this.#session) return;
-    const stream = session.stream;
-    if (stream === undefined || !stream.isPaused()) return;
-    if (this.#unsettled <= this.#options.prefetch >> 1) stream.resume();
+    this.#schedulePull(session);
   }
 
   /** Commits, in one request, every partition whose commit point moved; coalesces concurrent callers. */
@@ -554,13 +583,12 @@ export class KafkaSubscription implements Subscription {
     if (session === undefined || session.closed) return;
     const offsets = [];
     const moved: [PartitionOffsets, bigint][] = [];
-    for (const [key, partition] of session.partitions) {
+    for (const partition of session.partitions.values()) {
       const point = partition.commitPoint();
       if (point === undefined) continue;
-      const cut = key.lastIndexOf(':');
       offsets.push({
-        topic: key.slice(0, cut),
-        partition: Number(key.slice(cut + 1)),
+        topic: partition.topic,
+        partition: partition.partition,
         offset: point,
         leaderEpoch: partition.leaderEpoch,
       });
@@ -568,8 +596,10 @@ export class KafkaSubscription implements Subscription {
     }
     if (offsets.length === 0) return;
     await session.consumer.commit({ offsets });
-    for (const [partition, point] of moved) partition.committedTo(point);
-    for (const o of offsets) this.#counts.committed(`${o.topic}:${o.partition}`, o.offset);
+    for (const [partition, point] of moved) {
+      partition.committedTo(point);
+      this.#counts.committed(partition.key, point);
+    }
   }
 
   /** @internal Republishes for a retry or dead letter. */
@@ -593,7 +623,6 @@ class KafkaDelivery implements Delivery {
   readonly key: string | undefined;
   readonly headers: Readonly<{ [name: string]: string }>;
   readonly body: Uint8Array;
-  readonly #partition: string;
   /** See {@link DeliveryCounts}: `undefined` when this member cannot know. */
   readonly deliveryCount: number | undefined;
   readonly #subscription: KafkaSubscription;
@@ -620,11 +649,10 @@ class KafkaDelivery implements Delivery {
     this.key = record.key === undefined || record.key === null ? undefined : record.key;
     this.headers = headers;
     this.body = record.value ?? new Uint8Array(0);
-    this.#partition = `${record.topic}/${record.partition}`;
   }
 
   get position(): string {
-    return `${this.#partition}/${this.#offset}`;
+    return `${this.#offsets.topic}/${this.#offsets.partition}/${this.#offset}`;
   }
 
   ack(): Promise<void> {
@@ -671,11 +699,7 @@ class KafkaDelivery implements Delivery {
 
   async release(): Promise<void> {
     if (!this.#claim()) return;
-    const cut = this.#partition.lastIndexOf('/');
-    this.#subscription.released(this.#session, {
-      partition: `${this.#partition.slice(0, cut)}:${this.#partition.slice(cut + 1)}`,
-      offset: this.#offset,
-    });
+    this.#subscription.released(this.#session, { partition: this.#offsets.key, offset: this.#offset });
   }
 
   #claim(): boolean {
