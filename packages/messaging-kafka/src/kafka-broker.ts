@@ -21,7 +21,10 @@ import { toWireName } from './headers.ts';
 import { type KafkaBrokerOptions, type ResolvedKafkaOptions, resolveOptions } from './options.ts';
 import { KafkaSubscription } from './subscription.ts';
 
-type Outgoing = MessageToProduce<string, Buffer, string, string>;
+/** Where the partitioner notes the partition it gave a message (before the modulo the client applies). */
+const partitionOf: unique symbol = Symbol('meshkit.kafka.partition');
+
+type Outgoing = MessageToProduce<string, Buffer, string, string> & { [partitionOf]?: number };
 
 /**
  * A {@link Broker} over Apache Kafka with `@platformatic/kafka`.
@@ -42,8 +45,6 @@ export class KafkaBroker implements Broker {
   #admin: Admin | undefined;
   #roundRobin = 0;
   readonly #validTopics = new Set<string>();
-  /** The partition each outgoing message was given (before the modulo the client applies). */
-  readonly #partitionOf = new WeakMap<object, number>();
   #closed = false;
 
   constructor(options: KafkaBrokerOptions) {
@@ -69,7 +70,7 @@ export class KafkaBroker implements Broker {
           this.#roundRobin = (this.#roundRobin + 1) % 0x7fffffff;
           partition = this.#roundRobin % count;
         }
-        this.#partitionOf.set(message, partition);
+        (message as Outgoing)[partitionOf] = partition;
         return partition;
       },
     });
@@ -111,6 +112,13 @@ export class KafkaBroker implements Broker {
     );
     // Records whose caller gave a deadline (`meshkit-deadline`) fail with DEADLINE_EXCEEDED once it
     // passes; the batch is answered when its last record is (a record without one waits for the send).
+    let deadlines = false;
+    for (const i of indexes) if (records[i]!.headers[headerNames.deadline] !== undefined) deadlines = true;
+    if (!deadlines) {
+      const positions = await sent;
+      for (let n = 0; n < indexes.length; n++) results[indexes[n]!] = { ok: true, position: positions[n] };
+      return results;
+    }
     let waiting = indexes.map((i, n) => ({ i, n, deadline: deadlineOf(records[i]!) }));
     for (;;) {
       const next = Math.min(...waiting.map((w) => w.deadline));
@@ -285,7 +293,7 @@ export class KafkaBroker implements Broker {
     const next = new Map<string, bigint>();
     for (const b of bases) next.set(`${b.topic}/${b.partition}`, b.offset);
     return messages.map((m) => {
-      const raw = this.#partitionOf.get(m);
+      const raw = m[partitionOf];
       const count = metadata?.topics.get(m.topic)?.partitionsCount;
       if (raw === undefined || count === undefined) return undefined;
       const key = `${m.topic}/${raw % count}`;

@@ -119,14 +119,23 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
   let scheduled = false;
   let idleWaiters: (() => void)[] = [];
 
-  const encode = async (event: Outgoing<T>, ctx: CallContext | undefined): Promise<BrokerRecord> => {
+  /** The record for an event; a promise only when a schema has to check the data first. */
+  const encode = (event: Outgoing<T>, ctx: CallContext | undefined): BrokerRecord | Promise<BrokerRecord> => {
     const topic = checkTopic('topic', event.topic);
     // An event whose deadline has passed would only be dead-lettered by every consumer: refuse it here.
     if (ctx !== undefined && ctx.remainingMs() <= 0) {
       throw new MeshError(ErrorCode.DEADLINE_EXCEEDED, `deadline passed before publishing to ${topic}`);
     }
-    let data: unknown = event.data;
-    if (schema !== undefined) data = await validate(schema, data);
+    if (schema === undefined) return toRecord(topic, event, event.data, ctx);
+    return validate(schema, event.data).then((data) => toRecord(topic, event, data, ctx));
+  };
+
+  const toRecord = (
+    topic: string,
+    event: Outgoing<T>,
+    data: unknown,
+    ctx: CallContext | undefined,
+  ): BrokerRecord => {
     let body: Uint8Array;
     try {
       body = codec.encode(data);
@@ -231,12 +240,20 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
       schedule();
     });
 
-  const publishOne = async (event: Outgoing<T>, ctx: CallContext | undefined): Promise<Receipt> => {
-    if (ctx?.aborted) throw abortError(ctx.abortReason);
+  const publishOne = (event: Outgoing<T>, ctx: CallContext | undefined): Promise<Receipt> => {
+    if (ctx?.aborted) return Promise.reject(abortError(ctx.abortReason));
     if (messagingChannels.publishStart.hasSubscribers || messagingChannels.publishEnd.hasSubscribers) {
       return observedPublish(event, ctx);
     }
-    return enqueue(await encode(event, ctx), ctx);
+    let record: BrokerRecord | Promise<BrokerRecord>;
+    try {
+      record = encode(event, ctx);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return record instanceof Promise
+      ? record.then((r) => enqueue(r, ctx))
+      : enqueue(record, ctx);
   };
 
   /** {@link publishOne} published on `meshkit:messaging:publish-*`. */
