@@ -166,24 +166,32 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
 
   // One cancellation scope for every handler: aborted when stop() runs out of patience.
   const root: CancelHandle = createContext({ clock }).withCancel();
-  const settling = new Set<Promise<void>>();
+  // Settlements sent to the broker and not yet answered, and who waits for there to be none.
+  let settling = 0;
+  let settledWaiters: (() => void)[] = [];
   let stopping = false;
   let stopped: Promise<void> | undefined;
   let handled = 0;
   let retried = 0;
   let deadLettered = 0;
 
+  const untrack = (): void => {
+    if (--settling > 0 || settledWaiters.length === 0) return;
+    const waiters = settledWaiters;
+    settledWaiters = [];
+    for (const resolve of waiters) resolve();
+  };
+  const whenSettled = (): Promise<void> =>
+    settling === 0 ? Promise.resolve() : new Promise((resolve) => settledWaiters.push(resolve));
   const track = (what: Promise<void>, delivery: Delivery): void => {
-    const p = what.then(
-      () => undefined,
-      (error: unknown) => {
-        if (messagingChannels.settleFailed.hasSubscribers) {
-          messagingChannels.settleFailed.publish({ group, topic: delivery.topic, error });
-        }
-      },
-    );
-    settling.add(p);
-    void p.then(() => settling.delete(p));
+    settling++;
+    const topic = delivery.topic;
+    what.then(untrack, (error: unknown) => {
+      if (messagingChannels.settleFailed.hasSubscribers) {
+        messagingChannels.settleFailed.publish({ group, topic, error });
+      }
+      untrack();
+    });
   };
 
   const deadLetter = (
@@ -264,19 +272,22 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
     }
   };
 
-  const handle = async (delivery: Delivery): Promise<void> => {
+  const handle = (delivery: Delivery): Promise<void> => {
     if (stopping) {
       track(delivery.release(), delivery);
-      return;
+      return Promise.resolve();
     }
-    let settlement: Settlement;
+    let decided: Promise<Settlement>;
     try {
-      settlement = await pipeline(delivery, root.ctx);
+      decided = pipeline(delivery, root.ctx);
     } catch (error) {
-      // The consumer's own layers never reject; this is a defect, and nothing may loop on it.
-      settlement = deadLetterFor('handler-failed', error);
+      decided = Promise.reject(error);
     }
-    settleAtBroker(delivery, settlement);
+    return decided.then(
+      (settlement) => settleAtBroker(delivery, settlement),
+      // The consumer's own layers never reject; this is a defect, and nothing may loop on it.
+      (error: unknown) => settleAtBroker(delivery, deadLetterFor('handler-failed', error)),
+    );
   };
 
   const scheduler = new KeyScheduler<Delivery>(concurrency, (d) => d.key, handle);
@@ -300,7 +311,7 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
       // Handlers that honour their signal end now; the rest are released by close() below.
       await within(clock, scheduler.whenIdle(), Math.min(1_000, stopTimeoutMs));
     }
-    while (settling.size > 0) await Promise.all([...settling]);
+    await whenSettled();
     await subscription.close();
   };
 
