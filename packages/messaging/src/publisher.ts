@@ -251,9 +251,7 @@ export function publisher<T = unknown>(broker: Broker, options: PublisherOptions
     } catch (error) {
       return Promise.reject(error);
     }
-    return record instanceof Promise
-      ? record.then((r) => enqueue(r, ctx))
-      : enqueue(record, ctx);
+    return record instanceof Promise ? record.then((r) => enqueue(r, ctx)) : enqueue(record, ctx);
   };
 
   /** {@link publishOne} published on `meshkit:messaging:publish-*`. */
