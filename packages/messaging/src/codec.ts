@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { ErrorCode, MeshError } from '@meshkit/core';
 
 /**
@@ -13,7 +14,6 @@ export interface Codec {
   decode(bytes: Uint8Array): unknown;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -29,7 +29,9 @@ export const jsonCodec: Codec = {
   encode(data) {
     const text = JSON.stringify(data);
     if (text === undefined) throw new TypeError('cannot encode undefined as JSON');
-    return encoder.encode(text);
+    // A Buffer from Node's shared pool: TextEncoder gives every small payload an ArrayBuffer of its own,
+    // which the garbage collector pays for per event.
+    return Buffer.from(text, 'utf8');
   },
   decode(bytes) {
     return JSON.parse(decoder.decode(bytes));
