@@ -325,12 +325,14 @@ export class KafkaSubscription implements Subscription {
    * from a settle would hand out the whole buffered backlog without ever letting the loop read a socket
    * (commit answers, heartbeats).
    */
-  #schedulePull(session: Session): void {
+  #schedulePull(): void {
     if (this.#pullScheduled) return;
     this.#pullScheduled = true;
     setImmediate(() => {
       this.#pullScheduled = false;
-      this.#pull(session);
+      // The session reading now: the one that scheduled may have been replaced meanwhile.
+      const session = this.#session;
+      if (session !== undefined) this.#pull(session);
     });
   }
 
@@ -434,7 +436,7 @@ export class KafkaSubscription implements Subscription {
       kafkaChannels.assigned.publish({ group: this.#options.group, partitions: [...owned].sort() });
     }
     this.#draining = false;
-    this.#schedulePull(session);
+    if (session === this.#session) this.#schedulePull();
   }
 
   /**
@@ -543,7 +545,7 @@ export class KafkaSubscription implements Subscription {
   settled(session: Session, offsets: PartitionOffsets, offset: bigint): Promise<void> {
     this.#unsettled--;
     if (this.#unsettled === 0) for (const w of this.#drainWaiters.splice(0)) w();
-    this.#pullIfRoom(session);
+    this.#pullIfRoom();
     // A partition given up meanwhile: its next owner redelivers the record.
     if (session.closed || offsets.revoked) return Promise.resolve();
     offsets.settle(offset);
@@ -555,14 +557,14 @@ export class KafkaSubscription implements Subscription {
     if (given !== undefined) this.#counts.released(given.partition, given.offset);
     this.#unsettled--;
     if (this.#unsettled === 0) for (const w of this.#drainWaiters.splice(0)) w();
-    this.#pullIfRoom(session);
+    this.#pullIfRoom();
   }
 
   /** Pulls again once half the prefetch is free (in runs, not per record). */
-  #pullIfRoom(session: Session): void {
+  #pullIfRoom(): void {
     if (this.#pullScheduled || this.#unsettled > this.#options.prefetch >> 1) return;
-    if (this.#stopped || this.#draining || session !== this.#session) return;
-    this.#schedulePull(session);
+    if (this.#stopped || this.#draining || this.#session === undefined) return;
+    this.#schedulePull();
   }
 
   /** Commits, in one request, every partition whose commit point moved; coalesces concurrent callers. */
