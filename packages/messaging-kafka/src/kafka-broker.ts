@@ -9,6 +9,7 @@ import {
 } from '@meshkit/messaging';
 import {
   Admin,
+  Base,
   compatibilityPartitioner,
   type MessageToProduce,
   ProduceAcks,
@@ -169,7 +170,7 @@ export class KafkaBroker implements Broker {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.allSettled([...this.#subscriptions].map((s) => s.close()));
-    await Promise.allSettled([this.#producer.close(), this.#admin?.close()]);
+    await Promise.all([closeClient(this.#producer), this.#admin === undefined ? undefined : closeClient(this.#admin)]);
   }
 
   /** @internal Creates the topics that do not exist yet (partitions from the options). */
@@ -305,6 +306,8 @@ export class KafkaBroker implements Broker {
   }
 
   #adminClient(): Admin {
+    // A late caller (a subscription's topic refresh) must not open a client after close().
+    if (this.#closed) throw new MeshError(ErrorCode.CLOSED, 'Kafka broker connection is closed');
     this.#admin ??= new Admin({
       clientId: `${this.#options.clientId}-admin`,
       bootstrapBrokers: this.#options.brokers,
@@ -341,6 +344,18 @@ function toMessage(record: BrokerRecord): Outgoing {
   };
   if (record.key !== undefined) message.key = record.key;
   return message;
+}
+
+/**
+ * Closes a client so that none of its sockets outlives this call: a client whose own close() fails keeps
+ * its connections and marks itself not closed, so its connection pool is closed directly then.
+ */
+async function closeClient(client: Producer<string, Buffer, string, string> | Admin): Promise<void> {
+  try {
+    await client.close();
+  } catch {
+    await Base.prototype.close.call(client).catch(() => {});
+  }
 }
 
 /** The record's `meshkit-deadline` (epoch ms), or `Infinity` without one. */

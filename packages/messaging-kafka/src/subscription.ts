@@ -10,6 +10,7 @@ import {
   type Subscription,
 } from '@meshkit/messaging';
 import {
+  Base,
   Consumer,
   type GroupAssignment,
   type Message,
@@ -90,6 +91,8 @@ export class KafkaSubscription implements Subscription {
   readonly #reopenBackoff: Backoff;
   /** Ends the wait before the next reopen attempt early (stop). */
   #wakeReopen: () => void = () => {};
+  /** Consumers being closed in the background (a lost session's): close() waits for them. */
+  readonly #closing = new Set<Promise<void>>();
 
   constructor(broker: KafkaBroker, options: SubscribeOptions, onClosed: () => void) {
     this.#broker = broker;
@@ -158,11 +161,16 @@ export class KafkaSubscription implements Subscription {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await this.stop();
-      await this.#opening?.close(true).catch(() => {});
+      const opening = this.#opening;
+      if (opening !== undefined) {
+        const stream = this.#session?.consumer === opening ? this.#session.stream : undefined;
+        await this.#closeConsumer(opening, stream);
+      }
       await this.#reopening;
       const session = this.#session;
       this.#session = undefined;
       if (session !== undefined) await this.#closeSession(session);
+      while (this.#closing.size > 0) await Promise.all([...this.#closing]);
       this.#onClosed();
     })();
     return this.#closed;
@@ -269,7 +277,7 @@ export class KafkaSubscription implements Subscription {
     } catch (error) {
       session.closed = true;
       if (this.#session === session) this.#session = undefined;
-      await consumer.close(true).catch(() => {});
+      await this.#closeConsumer(consumer, session.stream);
       throw error;
     } finally {
       if (this.#opening === consumer) this.#opening = undefined;
@@ -357,8 +365,10 @@ export class KafkaSubscription implements Subscription {
     this.#owned.clear();
     this.#counts.lost();
     this.#draining = false;
-    // Leaving the group may wait for the broker: not awaited.
-    void session.consumer.close(true).catch(() => {});
+    // Leaving the group may wait for the broker: not awaited here, but close() waits for it.
+    const closing = this.#closeConsumer(session.consumer, session.stream);
+    this.#closing.add(closing);
+    void closing.then(() => this.#closing.delete(closing));
     if (kafkaChannels.reopen.hasSubscribers) {
       kafkaChannels.reopen.publish({ group: this.#options.group, state: 'lost', attempt: 0, error });
     }
@@ -412,8 +422,30 @@ export class KafkaSubscription implements Subscription {
     for (const partition of session.partitions.values()) partition.revoked = true;
     session.partitions.clear();
     session.last = undefined;
-    await session.stream?.close().catch(() => {});
-    await session.consumer.close(true).catch(() => {});
+    await this.#closeConsumer(session.consumer, session.stream);
+  }
+
+  /**
+   * Closes a consumer and its stream so that no socket of theirs outlives this call. The client's own
+   * `close()` leaves the group first and, when that fails (a LeaveGroup refused right after a broker
+   * restart, while the group coordinator is still loading, or a stream that fails to close), it reports
+   * the error and keeps its connections open, marked as not closed. The member is then dropped without
+   * leaving: its connections are closed and the group expires it after the session timeout, as after a
+   * crash (its partitions' uncommitted records are read again by their next owner).
+   */
+  async #closeConsumer(consumer: Consumer<string, Buffer, string, string>, stream?: Stream): Promise<void> {
+    try {
+      if (stream !== undefined && !stream.closed) await stream.close();
+    } catch (error) {
+      this.#reportError(error);
+      stream?.destroy();
+    }
+    try {
+      await consumer.close(true);
+    } catch (error) {
+      this.#reportError(error);
+      await Base.prototype.close.call(consumer).catch((failure: unknown) => this.#reportError(failure));
+    }
   }
 
   /** A (re)join finished: forget partitions this member no longer owns, start tracking new ones. */
