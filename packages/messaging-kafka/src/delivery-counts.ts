@@ -59,7 +59,8 @@ export class DeliveryCounts {
       p.runs[kept++] = run;
     }
     p.runs.length = kept;
-    if (p.released.size > 0) for (const offset of p.released.keys()) if (offset < point) p.released.delete(offset);
+    if (p.released.size > 0)
+      for (const offset of p.released.keys()) if (offset < point) p.released.delete(offset);
   }
 
   /**

@@ -170,7 +170,10 @@ export class KafkaBroker implements Broker {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.allSettled([...this.#subscriptions].map((s) => s.close()));
-    await Promise.all([closeClient(this.#producer), this.#admin === undefined ? undefined : closeClient(this.#admin)]);
+    await Promise.all([
+      closeClient(this.#producer),
+      this.#admin === undefined ? undefined : closeClient(this.#admin),
+    ]);
   }
 
   /** @internal Creates the topics that do not exist yet (partitions from the options). */

@@ -585,7 +585,7 @@ export class KafkaSubscription implements Subscription {
   }
 
   /** Released (not done): counts as settled for prefetch, commits nothing; `given` back unprocessed. */
-  released(session: Session, given?: { partition: string; offset: bigint }): void {
+  released(given?: { partition: string; offset: bigint }): void {
     if (given !== undefined) this.#counts.released(given.partition, given.offset);
     this.#unsettled--;
     if (this.#unsettled === 0) for (const w of this.#drainWaiters.splice(0)) w();
@@ -709,7 +709,7 @@ class KafkaDelivery implements Delivery {
         body: this.body,
       });
     } catch (error) {
-      this.#subscription.released(this.#session);
+      this.#subscription.released();
       throw error;
     }
     await this.#subscription.settled(this.#session, this.#offsets, this.#offset);
@@ -725,7 +725,7 @@ class KafkaDelivery implements Delivery {
         body: this.body,
       });
     } catch (error) {
-      this.#subscription.released(this.#session);
+      this.#subscription.released();
       throw error;
     }
     await this.#subscription.settled(this.#session, this.#offsets, this.#offset);
@@ -733,7 +733,7 @@ class KafkaDelivery implements Delivery {
 
   async release(): Promise<void> {
     if (!this.#claim()) return;
-    this.#subscription.released(this.#session, { partition: this.#offsets.key, offset: this.#offset });
+    this.#subscription.released({ partition: this.#offsets.key, offset: this.#offset });
   }
 
   #claim(): boolean {
