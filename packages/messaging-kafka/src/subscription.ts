@@ -606,9 +606,14 @@ export class KafkaSubscription implements Subscription {
     this.#flushing = session;
     this.#commitQueued ??= this.#commitRunning.then(() => {
       this.#commitQueued = undefined;
-      const run = this.#commitNow(this.#flushing);
+      const flushing = this.#flushing;
+      const run = this.#commitNow(flushing);
       this.#commitRunning = run.catch(() => {});
-      return run;
+      // A commit cut off by the session closing (the subscription closed meanwhile) is not a failure to
+      // report: what it would have committed is read again by the partition's next owner.
+      return run.catch((error: unknown) => {
+        if (flushing?.closed !== true) throw error;
+      });
     });
     return this.#commitQueued;
   }
