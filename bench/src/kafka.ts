@@ -7,13 +7,14 @@
  *             raw loop writes the same records (JSON value, CloudEvents attributes as `ce_*` headers)
  *   consume   the same backlog read by a fresh group, every record parsed and its offset committed
  *             (raw: header lookup + JSON.parse, a commit per 1,000 records; meshkit: consume() with a no-op
- *             handler, concurrency 8: envelope decode, key scheduling, a commit after the handlers)
+ *             handler, concurrency 8: envelope decode, key scheduling, a commit after the handlers; meshkit
+ *             batch: consumeBatch() with batches of up to 500 and a no-op handler)
  *
  * Each peer runs twice, alternating; the better run counts. `--json` prints one object per line:
  * {name, msgPerSec}, with `publish` or `consume` in the name; ratios are meshkit / raw.
  */
 import { randomUUID } from 'node:crypto';
-import { consume, publisher } from '@meshkit/messaging';
+import { consume, consumeBatch, type Consumer as MeshConsumer, publisher } from '@meshkit/messaging';
 import { kafkaBroker } from '@meshkit/messaging-kafka';
 import {
   Admin,
@@ -147,7 +148,8 @@ async function rawConsume(topic: string): Promise<number> {
   return rate;
 }
 
-async function meshkitConsume(topic: string): Promise<number> {
+/** consume() (`batch` 0) or consumeBatch() with batches of up to `batch`, from the topic's start. */
+async function meshkitConsume(topic: string, batch = 0): Promise<number> {
   const broker = kafkaBroker({ brokers: [bootstrap], clientId: 'bench-meshkit' });
   const group = `bench-meshkit-${randomUUID().slice(0, 8)}`;
   // A new meshkit group starts at the end of existing topics: place it at the start first.
@@ -165,16 +167,28 @@ async function meshkitConsume(topic: string): Promise<number> {
   const finished = new Promise<void>((r) => {
     finish = r;
   });
-  const consumer = await consume(broker, {
-    group,
-    topics: [topic],
-    concurrency: 8,
-    prefetch: 2_000,
-    handler: async () => {
-      if (count === 0) t0 = performance.now();
-      if (++count === total) finish();
-    },
-  });
+  const handled = (n: number) => {
+    if (count === 0) t0 = performance.now();
+    count += n;
+    if (count === total) finish();
+  };
+  const consumer: MeshConsumer =
+    batch === 0
+      ? await consume(broker, {
+          group,
+          topics: [topic],
+          concurrency: 8,
+          prefetch: 2_000,
+          handler: async () => handled(1),
+        })
+      : await consumeBatch(broker, {
+          group,
+          topics: [topic],
+          maxMessages: batch,
+          maxWaitMs: 100,
+          prefetch: 2_000,
+          handler: async (messages) => handled(messages.length),
+        });
   await finished;
   await consumer.stop(); // commits what is left
   const rate = (total / (performance.now() - t0)) * 1_000;
@@ -194,6 +208,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       record('meshkit publish', await meshkitPublish(ourTopic));
       record('raw consume', await rawConsume(ourTopic));
       record('meshkit consume', await meshkitConsume(ourTopic));
+      record('meshkit batch', await meshkitConsume(ourTopic, 500));
       await admin.deleteTopics({ topics: [rawTopic, ourTopic] });
     }
   } finally {
@@ -210,6 +225,10 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       name: 'kafka consume meshkit consume() (commit after handler)',
       msgPerSec: best.get('meshkit consume')!,
     },
+    {
+      name: 'kafka consume meshkit consumeBatch() (up to 500 per batch)',
+      msgPerSec: best.get('meshkit batch')!,
+    },
   ].map((r) => ({ ...r, msgPerSec: Math.round(r.msgPerSec) }));
   if (json) {
     for (const r of rows) console.log(JSON.stringify(r));
@@ -221,6 +240,6 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   console.table(rows.map((r) => ({ scenario: r.name, 'msg/s': r.msgPerSec.toLocaleString('en-US') })));
   const ratio = (a: string, b: string) => (best.get(a)! / best.get(b)!).toFixed(2);
   console.log(
-    `meshkit / raw: publish ${ratio('meshkit publish', 'raw publish')}x, consume ${ratio('meshkit consume', 'raw consume')}x`,
+    `meshkit / raw: publish ${ratio('meshkit publish', 'raw publish')}x, consume ${ratio('meshkit consume', 'raw consume')}x, batch consume ${ratio('meshkit batch', 'raw consume')}x`,
   );
 }

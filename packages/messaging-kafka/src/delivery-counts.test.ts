@@ -52,4 +52,22 @@ describe('DeliveryCounts', () => {
     c.revoked('t:0');
     assert.equal(c.handOut('t:0', 0n), undefined, 'a partition back from another member starts unknown');
   });
+
+  it('counts each earlier read that covered a record, and only what is above the commit', () => {
+    const c = new DeliveryCounts();
+    c.endOffsetAt('t:0', c.assigned('t:0'), 0n);
+    for (let o = 0n; o < 10n; o++) assert.equal(c.handOut('t:0', o), 1);
+    // The consumer was reopened and reads again from the last commit, 5.
+    c.committed('t:0', 5n);
+    for (let o = 5n; o < 8n; o++) assert.equal(c.handOut('t:0', o), 2);
+    c.released('t:0', 7n);
+    // And once more from 6: 6 was handed out twice before, 7 twice with one given back.
+    c.committed('t:0', 6n);
+    assert.equal(c.handOut('t:0', 6n), 3);
+    assert.equal(c.handOut('t:0', 7n), 2);
+    assert.equal(c.handOut('t:0', 8n), 2, 'only the first read reached 8');
+    assert.equal(c.handOut('t:0', 10n), 1, 'never handed out before');
+    c.committed('t:0', 11n);
+    assert.equal(c.handOut('t:0', 11n), 1);
+  });
 });

@@ -15,6 +15,11 @@
  *
  * Counts are kept per `topic:partition` for the partitions this member owns, pruned below each commit,
  * and forgotten when the partition goes to another member.
+ *
+ * A member reads a partition in increasing offsets and reads it again only from an earlier position
+ * (after a reopen), so hand-outs are kept as runs of offsets (one run per read, `first`…`last`), not per
+ * offset: a record's earlier hand-outs are the earlier runs that cover it. Nothing is kept per record on
+ * the common path.
  */
 export class DeliveryCounts {
   readonly #partitions = new Map<string, PartitionCounts>();
@@ -22,27 +27,40 @@ export class DeliveryCounts {
   /** Records a hand-out of `offset`; returns the delivery count to report (see the class). */
   handOut(partition: string, offset: bigint): number | undefined {
     const p = this.#entry(partition);
-    const before = p.counts.get(offset);
-    const count = (before ?? 0) + 1;
-    p.counts.set(offset, count);
-    if (before !== undefined) return count;
+    const runs = p.runs;
+    const current = runs.length === 0 ? undefined : runs[runs.length - 1]!;
+    if (current === undefined || offset <= current.last) runs.push({ first: offset, last: offset });
+    else current.last = offset;
+    let before = 0;
+    for (let i = 0; i < runs.length - 1; i++) {
+      const run = runs[i]!;
+      if (run.first <= offset && offset <= run.last) before++;
+    }
+    if (p.released.size > 0) before -= p.released.get(offset) ?? 0;
+    if (before > 0) return before + 1;
     return p.firstFrom !== undefined && offset >= p.firstFrom ? 1 : undefined;
   }
 
   /** The record was given back unprocessed (release): that hand-out does not count. */
   released(partition: string, offset: bigint): void {
     const p = this.#partitions.get(partition);
-    const count = p?.counts.get(offset);
-    if (p === undefined || count === undefined) return;
-    if (count <= 1) p.counts.delete(offset);
-    else p.counts.set(offset, count - 1);
+    if (p === undefined) return;
+    p.released.set(offset, (p.released.get(offset) ?? 0) + 1);
   }
 
   /** Everything below `point` is committed (settled for the group): forget it. */
   committed(partition: string, point: bigint): void {
     const p = this.#partitions.get(partition);
     if (p === undefined) return;
-    for (const offset of p.counts.keys()) if (offset < point) p.counts.delete(offset);
+    let kept = 0;
+    for (const run of p.runs) {
+      if (run.last < point) continue;
+      if (run.first < point) run.first = point;
+      p.runs[kept++] = run;
+    }
+    p.runs.length = kept;
+    if (p.released.size > 0)
+      for (const offset of p.released.keys()) if (offset < point) p.released.delete(offset);
   }
 
   /**
@@ -81,7 +99,7 @@ export class DeliveryCounts {
   #entry(partition: string): PartitionCounts {
     let p = this.#partitions.get(partition);
     if (p === undefined) {
-      p = { counts: new Map(), firstFrom: undefined, ownership: 0 };
+      p = { runs: [], released: new Map(), firstFrom: undefined, ownership: 0 };
       this.#partitions.set(partition, p);
     }
     return p;
@@ -89,8 +107,10 @@ export class DeliveryCounts {
 }
 
 interface PartitionCounts {
-  /** Offset → hand-outs by this member not followed by a commit past it. */
-  readonly counts: Map<bigint, number>;
+  /** Runs of offsets handed out by this member and not yet committed, oldest first. */
+  readonly runs: { first: bigint; last: bigint }[];
+  /** Offset → hand-outs given back unprocessed (not counted), until a commit passes it. */
+  readonly released: Map<bigint, number>;
   /** Offsets from here on were published after this member took the partition. */
   firstFrom: bigint | undefined;
   /** Incremented on each new ownership, so a late end-offset answer for an older one is ignored. */

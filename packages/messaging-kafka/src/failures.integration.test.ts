@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { constantBackoff } from '@meshkit/core';
 import { consume, type Delivery, headerNames, type Message, publisher } from '@meshkit/messaging';
 import { type KafkaBroker, kafkaBroker } from './kafka-broker.ts';
-import { alive, brokerPid, restartBroker } from './test-support/broker-process.ts';
+import { alive, brokerPid, restartBroker, socketsToBroker } from './test-support/broker-process.ts';
 import { bootstrap } from './test-support/stock-client.ts';
 
 // Failure paths on a real broker (scripts/services/up-kafka.sh); a missing broker fails, never skips.
@@ -18,6 +18,11 @@ const connect = (options: { sessionTimeoutMs?: number; topicRefreshMs?: number }
 };
 after(async () => {
   for (const b of open) await b.close().catch(() => {});
+  // After a broker restart (and in the outage file, a consumer lost and reopened) no client socket may
+  // outlive close(): one did, and kept the test process alive.
+  // A connect the client had in flight toward a broker still starting ends by its own timeout.
+  for (let i = 0; i < 100 && socketsToBroker().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(socketsToBroker(), [], 'no socket to the broker is left after close()');
 });
 const fresh = (): string => randomUUID().slice(0, 8);
 

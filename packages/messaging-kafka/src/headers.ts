@@ -9,9 +9,18 @@ export function toWireName(name: string): string {
   return name.startsWith('ce-') ? `ce_${name.slice(3)}` : name;
 }
 
+/** Wire names seen recently and their meshkit spelling: a record's header names repeat on every record. */
+const fromWire = new Map<string, string>();
+
 /** Kafka record header name → meshkit header name. */
 export function fromWireName(name: string): string {
-  return name.startsWith('ce_') ? `ce-${name.slice(3)}` : name;
+  let known = fromWire.get(name);
+  if (known === undefined) {
+    known = name.startsWith('ce_') ? `ce-${name.slice(3)}` : name;
+    if (fromWire.size >= 1_024) fromWire.clear();
+    fromWire.set(name, known);
+  }
+  return known;
 }
 
 /** Headers added by the adapter on records it moves to the group's retry topic. */

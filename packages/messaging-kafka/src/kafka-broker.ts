@@ -9,6 +9,7 @@ import {
 } from '@meshkit/messaging';
 import {
   Admin,
+  Base,
   compatibilityPartitioner,
   type MessageToProduce,
   ProduceAcks,
@@ -21,7 +22,10 @@ import { toWireName } from './headers.ts';
 import { type KafkaBrokerOptions, type ResolvedKafkaOptions, resolveOptions } from './options.ts';
 import { KafkaSubscription } from './subscription.ts';
 
-type Outgoing = MessageToProduce<string, Buffer, string, string>;
+/** Where the partitioner notes the partition it gave a message (before the modulo the client applies). */
+const partitionOf: unique symbol = Symbol('meshkit.kafka.partition');
+
+type Outgoing = MessageToProduce<string, Buffer, string, string> & { [partitionOf]?: number };
 
 /**
  * A {@link Broker} over Apache Kafka with `@platformatic/kafka`.
@@ -42,8 +46,6 @@ export class KafkaBroker implements Broker {
   #admin: Admin | undefined;
   #roundRobin = 0;
   readonly #validTopics = new Set<string>();
-  /** The partition each outgoing message was given (before the modulo the client applies). */
-  readonly #partitionOf = new WeakMap<object, number>();
   #closed = false;
 
   constructor(options: KafkaBrokerOptions) {
@@ -69,7 +71,7 @@ export class KafkaBroker implements Broker {
           this.#roundRobin = (this.#roundRobin + 1) % 0x7fffffff;
           partition = this.#roundRobin % count;
         }
-        this.#partitionOf.set(message, partition);
+        (message as Outgoing)[partitionOf] = partition;
         return partition;
       },
     });
@@ -111,6 +113,13 @@ export class KafkaBroker implements Broker {
     );
     // Records whose caller gave a deadline (`meshkit-deadline`) fail with DEADLINE_EXCEEDED once it
     // passes; the batch is answered when its last record is (a record without one waits for the send).
+    let deadlines = false;
+    for (const i of indexes) if (records[i]!.headers[headerNames.deadline] !== undefined) deadlines = true;
+    if (!deadlines) {
+      const positions = await sent;
+      for (let n = 0; n < indexes.length; n++) results[indexes[n]!] = { ok: true, position: positions[n] };
+      return results;
+    }
     let waiting = indexes.map((i, n) => ({ i, n, deadline: deadlineOf(records[i]!) }));
     for (;;) {
       const next = Math.min(...waiting.map((w) => w.deadline));
@@ -161,7 +170,10 @@ export class KafkaBroker implements Broker {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.allSettled([...this.#subscriptions].map((s) => s.close()));
-    await Promise.allSettled([this.#producer.close(), this.#admin?.close()]);
+    await Promise.all([
+      closeClient(this.#producer),
+      this.#admin === undefined ? undefined : closeClient(this.#admin),
+    ]);
   }
 
   /** @internal Creates the topics that do not exist yet (partitions from the options). */
@@ -285,7 +297,7 @@ export class KafkaBroker implements Broker {
     const next = new Map<string, bigint>();
     for (const b of bases) next.set(`${b.topic}/${b.partition}`, b.offset);
     return messages.map((m) => {
-      const raw = this.#partitionOf.get(m);
+      const raw = m[partitionOf];
       const count = metadata?.topics.get(m.topic)?.partitionsCount;
       if (raw === undefined || count === undefined) return undefined;
       const key = `${m.topic}/${raw % count}`;
@@ -297,6 +309,8 @@ export class KafkaBroker implements Broker {
   }
 
   #adminClient(): Admin {
+    // A late caller (a subscription's topic refresh) must not open a client after close().
+    if (this.#closed) throw new MeshError(ErrorCode.CLOSED, 'Kafka broker connection is closed');
     this.#admin ??= new Admin({
       clientId: `${this.#options.clientId}-admin`,
       bootstrapBrokers: this.#options.brokers,
@@ -333,6 +347,18 @@ function toMessage(record: BrokerRecord): Outgoing {
   };
   if (record.key !== undefined) message.key = record.key;
   return message;
+}
+
+/**
+ * Closes a client so that none of its sockets outlives this call: a client whose own close() fails keeps
+ * its connections and marks itself not closed, so its connection pool is closed directly then.
+ */
+async function closeClient(client: Producer<string, Buffer, string, string> | Admin): Promise<void> {
+  try {
+    await client.close();
+  } catch {
+    await Base.prototype.close.call(client).catch(() => {});
+  }
 }
 
 /** The record's `meshkit-deadline` (epoch ms), or `Infinity` without one. */

@@ -4,7 +4,7 @@ import { PartitionOffsets } from './partition-offsets.ts';
 
 describe('PartitionOffsets', () => {
   it('commits only up to the first unsettled offset', () => {
-    const p = new PartitionOffsets(10n);
+    const p = new PartitionOffsets('t', 0, 10n);
     for (const o of [10n, 11n, 12n]) assert.equal(p.take(o), true);
     assert.equal(p.commitPoint(), undefined, 'nothing settled');
     p.settle(11n);
@@ -18,7 +18,7 @@ describe('PartitionOffsets', () => {
   });
 
   it('skips offsets already seen (a refetch after a rebalance kept the partition)', () => {
-    const p = new PartitionOffsets(0n);
+    const p = new PartitionOffsets('t', 0, 0n);
     assert.equal(p.take(0n), true);
     assert.equal(p.take(1n), true);
     assert.equal(p.take(0n), false);
@@ -28,7 +28,7 @@ describe('PartitionOffsets', () => {
   });
 
   it('follows gaps in offsets (compaction, transaction markers)', () => {
-    const p = new PartitionOffsets(0n);
+    const p = new PartitionOffsets('t', 0, 0n);
     p.take(0n);
     p.take(5n);
     p.settle(0n);
@@ -38,7 +38,7 @@ describe('PartitionOffsets', () => {
   });
 
   it('counts what is unsettled and forgets what is committed', () => {
-    const p = new PartitionOffsets(0n);
+    const p = new PartitionOffsets('t', 0, 0n);
     for (let i = 0n; i < 3_000n; i++) p.take(i);
     for (let i = 0n; i < 2_999n; i++) p.settle(i);
     assert.equal(p.unsettled, 1);

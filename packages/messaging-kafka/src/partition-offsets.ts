@@ -4,6 +4,10 @@
  * settled above a gap waits until the gap is settled. Offsets are handed out in increasing order.
  */
 export class PartitionOffsets {
+  readonly topic: string;
+  readonly partition: number;
+  /** `topic:partition`. */
+  readonly key: string;
   /** Offsets handed out, in order, with whether each is settled. */
   #pending: { offset: bigint; settled: boolean }[] = [];
   #head = 0;
@@ -16,7 +20,10 @@ export class PartitionOffsets {
   /** Set when the member gave the partition up: settling its records commits nothing. */
   revoked = false;
 
-  constructor(start: bigint) {
+  constructor(topic: string, partition: number, start: bigint) {
+    this.topic = topic;
+    this.partition = partition;
+    this.key = `${topic}:${partition}`;
     this.#next = start;
     this.#committed = start;
   }

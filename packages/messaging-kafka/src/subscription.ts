@@ -10,6 +10,7 @@ import {
   type Subscription,
 } from '@meshkit/messaging';
 import {
+  Base,
   Consumer,
   type GroupAssignment,
   type Message,
@@ -48,7 +49,7 @@ interface Session {
 
 /**
  * A Kafka consumer-group membership behind {@link Subscription}: hands records out in partition order,
- * at most `prefetch` unsettled at once (the stream is paused above that), commits contiguously, moves
+ * at most `prefetch` unsettled at once (it reads no more from the stream above that), commits contiguously, moves
  * retries through the group's retry topic and dead letters to their topic, and before every rebalance
  * waits (up to `rebalanceDrainMs`) for what it handed out to settle and commits it. When its consumer
  * gives up (the broker stayed away longer than the client's retries) it opens a new one, with backoff,
@@ -66,7 +67,7 @@ export class KafkaSubscription implements Subscription {
   #session: Session | undefined;
   #unsettled = 0;
   #stopped = false;
-  /** Between a rebalance starting and the new assignment: the stream stays paused. */
+  /** Between a rebalance starting and the new assignment: nothing is read from the stream. */
   #draining = false;
   #closed: Promise<void> | undefined;
   #refreshTimer: NodeJS.Timeout | undefined;
@@ -74,6 +75,8 @@ export class KafkaSubscription implements Subscription {
   #drainWaiters: (() => void)[] = [];
   #commitQueued: Promise<void> | undefined;
   #commitRunning: Promise<void> = Promise.resolve();
+  /** A pull from the stream is scheduled for the next turn of the event loop. */
+  #pullScheduled = false;
   #flushing: Session | undefined;
   /** Retried records waiting for their due time, not yet handed out. */
   #held = new Map<NodeJS.Timeout, KafkaDelivery>();
@@ -88,6 +91,8 @@ export class KafkaSubscription implements Subscription {
   readonly #reopenBackoff: Backoff;
   /** Ends the wait before the next reopen attempt early (stop). */
   #wakeReopen: () => void = () => {};
+  /** Consumers being closed in the background (a lost session's): close() waits for them. */
+  readonly #closing = new Set<Promise<void>>();
 
   constructor(broker: KafkaBroker, options: SubscribeOptions, onClosed: () => void) {
     this.#broker = broker;
@@ -147,7 +152,6 @@ export class KafkaSubscription implements Subscription {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#session?.stream?.pause();
     this.#releaseHeld();
     if (this.#refreshTimer !== undefined) clearTimeout(this.#refreshTimer);
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
@@ -157,11 +161,16 @@ export class KafkaSubscription implements Subscription {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await this.stop();
-      await this.#opening?.close(true).catch(() => {});
+      const opening = this.#opening;
+      if (opening !== undefined) {
+        const stream = this.#session?.consumer === opening ? this.#session.stream : undefined;
+        await this.#closeConsumer(opening, stream);
+      }
       await this.#reopening;
       const session = this.#session;
       this.#session = undefined;
       if (session !== undefined) await this.#closeSession(session);
+      while (this.#closing.size > 0) await Promise.all([...this.#closing]);
       this.#onClosed();
     })();
     return this.#closed;
@@ -227,6 +236,9 @@ export class KafkaSubscription implements Subscription {
       rebalanceTimeout: rebalanceTimeoutOf(o),
       autocommit: false,
       maxWaitTime: 500,
+      // The stream reads ahead one fetch past its high-water mark: the Java client's per-partition
+      // bound keeps that to about a megabyte per partition instead of the client's 50 MB.
+      maxBytesPerPartition: 1_048_576,
       highWaterMark: Math.max(16, this.#options.prefetch),
       deserializers: {
         key: stringDeserializer,
@@ -265,7 +277,7 @@ export class KafkaSubscription implements Subscription {
     } catch (error) {
       session.closed = true;
       if (this.#session === session) this.#session = undefined;
-      await consumer.close(true).catch(() => {});
+      await this.#closeConsumer(consumer, session.stream);
       throw error;
     } finally {
       if (this.#opening === consumer) this.#opening = undefined;
@@ -288,7 +300,9 @@ export class KafkaSubscription implements Subscription {
     });
     session.stream = stream;
     let lastError: unknown;
-    stream.on('data', (record: Record) => this.#receive(session, record));
+    // Pulled, not flowing: what is not read stays in the stream, which stops fetching at its high-water
+    // mark. (Pausing a flowing stream does not: each resume starts another fetch, so the read-ahead grows.)
+    stream.on('readable', () => this.#pull(session));
     stream.on('error', (error) => {
       lastError = error;
       this.#reportError(error);
@@ -299,7 +313,35 @@ export class KafkaSubscription implements Subscription {
       failed(error);
       this.#lost(session, error);
     });
-    if (this.#stopped || this.#unsettled >= this.#options.prefetch) stream.pause();
+  }
+
+  /** Hands records out of the stream while fewer than `prefetch` are unsettled. */
+  #pull(session: Session): void {
+    const stream = session.stream;
+    if (stream === undefined) return;
+    const prefetch = this.#options.prefetch;
+    while (this.#unsettled < prefetch) {
+      if (this.#stopped || this.#draining || session.closed || session !== this.#session) return;
+      const record = stream.read() as Record | null;
+      if (record === null) return;
+      this.#receive(session, record);
+    }
+  }
+
+  /**
+   * Pulls again on the next turn of the event loop, not now: handlers settle in microtasks, and pulling
+   * from a settle would hand out the whole buffered backlog without ever letting the loop read a socket
+   * (commit answers, heartbeats).
+   */
+  #schedulePull(): void {
+    if (this.#pullScheduled) return;
+    this.#pullScheduled = true;
+    setImmediate(() => {
+      this.#pullScheduled = false;
+      // The session reading now: the one that scheduled may have been replaced meanwhile.
+      const session = this.#session;
+      if (session !== undefined) this.#pull(session);
+    });
   }
 
   #reportError(error: unknown): void {
@@ -323,8 +365,10 @@ export class KafkaSubscription implements Subscription {
     this.#owned.clear();
     this.#counts.lost();
     this.#draining = false;
-    // Leaving the group may wait for the broker: not awaited.
-    void session.consumer.close(true).catch(() => {});
+    // Leaving the group may wait for the broker: not awaited here, but close() waits for it.
+    const closing = this.#closeConsumer(session.consumer, session.stream);
+    this.#closing.add(closing);
+    void closing.then(() => this.#closing.delete(closing));
     if (kafkaChannels.reopen.hasSubscribers) {
       kafkaChannels.reopen.publish({ group: this.#options.group, state: 'lost', attempt: 0, error });
     }
@@ -378,8 +422,30 @@ export class KafkaSubscription implements Subscription {
     for (const partition of session.partitions.values()) partition.revoked = true;
     session.partitions.clear();
     session.last = undefined;
-    await session.stream?.close().catch(() => {});
-    await session.consumer.close(true).catch(() => {});
+    await this.#closeConsumer(session.consumer, session.stream);
+  }
+
+  /**
+   * Closes a consumer and its stream so that no socket of theirs outlives this call. The client's own
+   * `close()` leaves the group first and, when that fails (a LeaveGroup refused right after a broker
+   * restart, while the group coordinator is still loading, or a stream that fails to close), it reports
+   * the error and keeps its connections open, marked as not closed. The member is then dropped without
+   * leaving: its connections are closed and the group expires it after the session timeout, as after a
+   * crash (its partitions' uncommitted records are read again by their next owner).
+   */
+  async #closeConsumer(consumer: Consumer<string, Buffer, string, string>, stream?: Stream): Promise<void> {
+    try {
+      if (stream !== undefined && !stream.closed) await stream.close();
+    } catch (error) {
+      this.#reportError(error);
+      stream?.destroy();
+    }
+    try {
+      await consumer.close(true);
+    } catch (error) {
+      this.#reportError(error);
+      await Base.prototype.close.call(consumer).catch((failure: unknown) => this.#reportError(failure));
+    }
   }
 
   /** A (re)join finished: forget partitions this member no longer owns, start tracking new ones. */
@@ -402,7 +468,7 @@ export class KafkaSubscription implements Subscription {
       kafkaChannels.assigned.publish({ group: this.#options.group, partitions: [...owned].sort() });
     }
     this.#draining = false;
-    if (!this.#stopped && this.#unsettled < this.#options.prefetch) session.stream?.resume();
+    if (session === this.#session) this.#schedulePull();
   }
 
   /**
@@ -437,7 +503,6 @@ export class KafkaSubscription implements Subscription {
    */
   async #drain(session: Session, waitMs = this.#broker.options.rebalanceDrainMs): Promise<void> {
     this.#draining = true;
-    session.stream?.pause();
     this.#releaseHeld();
     if (this.#unsettled > 0 && waitMs > 0) {
       await new Promise<void>((resolve) => {
@@ -469,7 +534,7 @@ export class KafkaSubscription implements Subscription {
           (a) => a.topic === record.topic && a.partitions.includes(record.partition),
         );
         if (owned !== true) return;
-        offsets = new PartitionOffsets(record.offset);
+        offsets = new PartitionOffsets(record.topic, record.partition, record.offset);
         session.partitions.set(key, offsets);
         // Fetching starts at the committed offset: what this member counted below it is settled.
         this.#counts.committed(key, record.offset);
@@ -481,7 +546,6 @@ export class KafkaSubscription implements Subscription {
     if (this.#stopped || !offsets.take(record.offset)) return;
     offsets.leaderEpoch = record.leaderEpoch;
     this.#unsettled++;
-    if (this.#unsettled >= this.#options.prefetch) session.stream?.pause();
     const headers: { [name: string]: string } = {};
     for (const [name, value] of record.headers) headers[fromWireName(name)] = value ?? '';
     let topic = record.topic;
@@ -495,7 +559,7 @@ export class KafkaSubscription implements Subscription {
     if (this.#broker.options.plainRecords === 'wrap') {
       wrapPlainRecord(headers, record.topic, record.partition, record.offset, record.timestamp);
     }
-    const deliveryCount = this.#counts.handOut(`${record.topic}:${record.partition}`, record.offset);
+    const deliveryCount = this.#counts.handOut(offsets.key, record.offset);
     const delivery = new KafkaDelivery(this, session, offsets, record, topic, headers, deliveryCount);
     const wait = dueAt === 0 ? 0 : dueAt - Date.now();
     if (wait <= 0) {
@@ -513,7 +577,7 @@ export class KafkaSubscription implements Subscription {
   settled(session: Session, offsets: PartitionOffsets, offset: bigint): Promise<void> {
     this.#unsettled--;
     if (this.#unsettled === 0) for (const w of this.#drainWaiters.splice(0)) w();
-    this.#resumeIfRoom(session);
+    this.#pullIfRoom();
     // A partition given up meanwhile: its next owner redelivers the record.
     if (session.closed || offsets.revoked) return Promise.resolve();
     offsets.settle(offset);
@@ -521,19 +585,18 @@ export class KafkaSubscription implements Subscription {
   }
 
   /** Released (not done): counts as settled for prefetch, commits nothing; `given` back unprocessed. */
-  released(session: Session, given?: { partition: string; offset: bigint }): void {
+  released(given?: { partition: string; offset: bigint }): void {
     if (given !== undefined) this.#counts.released(given.partition, given.offset);
     this.#unsettled--;
     if (this.#unsettled === 0) for (const w of this.#drainWaiters.splice(0)) w();
-    this.#resumeIfRoom(session);
+    this.#pullIfRoom();
   }
 
-  /** Resumes a paused stream once half the prefetch is free again (not per record: resume is costly). */
-  #resumeIfRoom(session: Session): void {
-    if (this.#stopped || this.#draining || session !== this.#session) return;
-    const stream = session.stream;
-    if (stream === undefined || !stream.isPaused()) return;
-    if (this.#unsettled <= this.#options.prefetch >> 1) stream.resume();
+  /** Pulls again once half the prefetch is free (in runs, not per record). */
+  #pullIfRoom(): void {
+    if (this.#pullScheduled || this.#unsettled > this.#options.prefetch >> 1) return;
+    if (this.#stopped || this.#draining || this.#session === undefined) return;
+    this.#schedulePull();
   }
 
   /** Commits, in one request, every partition whose commit point moved; coalesces concurrent callers. */
@@ -543,9 +606,14 @@ export class KafkaSubscription implements Subscription {
     this.#flushing = session;
     this.#commitQueued ??= this.#commitRunning.then(() => {
       this.#commitQueued = undefined;
-      const run = this.#commitNow(this.#flushing);
+      const flushing = this.#flushing;
+      const run = this.#commitNow(flushing);
       this.#commitRunning = run.catch(() => {});
-      return run;
+      // A commit cut off by the session closing (the subscription closed meanwhile) is not a failure to
+      // report: what it would have committed is read again by the partition's next owner.
+      return run.catch((error: unknown) => {
+        if (flushing?.closed !== true) throw error;
+      });
     });
     return this.#commitQueued;
   }
@@ -554,13 +622,12 @@ export class KafkaSubscription implements Subscription {
     if (session === undefined || session.closed) return;
     const offsets = [];
     const moved: [PartitionOffsets, bigint][] = [];
-    for (const [key, partition] of session.partitions) {
+    for (const partition of session.partitions.values()) {
       const point = partition.commitPoint();
       if (point === undefined) continue;
-      const cut = key.lastIndexOf(':');
       offsets.push({
-        topic: key.slice(0, cut),
-        partition: Number(key.slice(cut + 1)),
+        topic: partition.topic,
+        partition: partition.partition,
         offset: point,
         leaderEpoch: partition.leaderEpoch,
       });
@@ -568,8 +635,10 @@ export class KafkaSubscription implements Subscription {
     }
     if (offsets.length === 0) return;
     await session.consumer.commit({ offsets });
-    for (const [partition, point] of moved) partition.committedTo(point);
-    for (const o of offsets) this.#counts.committed(`${o.topic}:${o.partition}`, o.offset);
+    for (const [partition, point] of moved) {
+      partition.committedTo(point);
+      this.#counts.committed(partition.key, point);
+    }
   }
 
   /** @internal Republishes for a retry or dead letter. */
@@ -593,7 +662,6 @@ class KafkaDelivery implements Delivery {
   readonly key: string | undefined;
   readonly headers: Readonly<{ [name: string]: string }>;
   readonly body: Uint8Array;
-  readonly #partition: string;
   /** See {@link DeliveryCounts}: `undefined` when this member cannot know. */
   readonly deliveryCount: number | undefined;
   readonly #subscription: KafkaSubscription;
@@ -620,11 +688,10 @@ class KafkaDelivery implements Delivery {
     this.key = record.key === undefined || record.key === null ? undefined : record.key;
     this.headers = headers;
     this.body = record.value ?? new Uint8Array(0);
-    this.#partition = `${record.topic}/${record.partition}`;
   }
 
   get position(): string {
-    return `${this.#partition}/${this.#offset}`;
+    return `${this.#offsets.topic}/${this.#offsets.partition}/${this.#offset}`;
   }
 
   ack(): Promise<void> {
@@ -647,7 +714,7 @@ class KafkaDelivery implements Delivery {
         body: this.body,
       });
     } catch (error) {
-      this.#subscription.released(this.#session);
+      this.#subscription.released();
       throw error;
     }
     await this.#subscription.settled(this.#session, this.#offsets, this.#offset);
@@ -663,7 +730,7 @@ class KafkaDelivery implements Delivery {
         body: this.body,
       });
     } catch (error) {
-      this.#subscription.released(this.#session);
+      this.#subscription.released();
       throw error;
     }
     await this.#subscription.settled(this.#session, this.#offsets, this.#offset);
@@ -671,11 +738,7 @@ class KafkaDelivery implements Delivery {
 
   async release(): Promise<void> {
     if (!this.#claim()) return;
-    const cut = this.#partition.lastIndexOf('/');
-    this.#subscription.released(this.#session, {
-      partition: `${this.#partition.slice(0, cut)}:${this.#partition.slice(cut + 1)}`,
-      offset: this.#offset,
-    });
+    this.#subscription.released({ partition: this.#offsets.key, offset: this.#offset });
   }
 
   #claim(): boolean {

@@ -1,4 +1,5 @@
 import {
+  type CallContext,
   type CancelHandle,
   type Clock,
   createContext,
@@ -16,12 +17,14 @@ import { checkInteger, checkString } from '@meshkit/core/internal';
 import type { Broker, Delivery, GroupStart, Subscription } from './broker.ts';
 import { messagingChannels } from './channels.ts';
 import { type Codec, jsonCodec, type StandardSchemaV1 } from './codec.ts';
+import { BatchDispatcher, type BatchHandler, enrol } from './consume/batch.ts';
 import { deadlineSkipLayer } from './consume/deadline-skip.ts';
 import { decodeLayer } from './consume/decode.ts';
 import { deliveryLimitLayer } from './consume/delivery-limit.ts';
 import { type Message, parseAttempt } from './consume/message.ts';
 import {
   type ConsumeRetryOptions,
+  type RetryDecision,
   resolveConsumeRetry,
   retryDeadLetterLayer,
 } from './consume/retry-dead-letter.ts';
@@ -124,49 +127,203 @@ export interface Consumer {
  * ```
  */
 export async function consume<T = unknown>(broker: Broker, options: ConsumeOptions<T>): Promise<Consumer> {
-  const group = checkString('consume.group', options.group);
-  const patterns = [
-    ...(options.topics ?? []).map((t, i) => checkPattern(`consume.topics[${i}]`, t)),
-    ...(options.patterns ?? []).map((p, i) => checkPattern(`consume.patterns[${i}]`, p)),
-  ];
-  if (patterns.length === 0) {
-    throw new InvalidArgumentError('consume.topics', 'or consume.patterns must name at least one topic');
-  }
+  const common = checkCommon<T>('consume', options, (concurrency) => Math.max(100, 2 * concurrency));
   if (typeof options.handler !== 'function') {
     throw new InvalidArgumentError('consume.handler', 'must be a function', options.handler);
   }
-  const concurrency = checkInteger('consume.concurrency', options.concurrency ?? 1, 1);
-  const prefetch = checkInteger('consume.prefetch', options.prefetch ?? Math.max(100, 2 * concurrency), 1);
-  const retry = resolveConsumeRetry(options.retry, 'consume.retry');
-  const deadLetterTopic = checkPattern(
-    'consume.deadLetter.topic',
-    options.deadLetter?.topic ?? `dead-letter.${group}`,
-  );
-  const maxDeliveries = checkInteger('consume.maxDeliveries', options.maxDeliveries ?? 10, 1);
-  const stopTimeoutMs = checkInteger('consume.stopTimeoutMs', options.stopTimeoutMs ?? 10_000, 0);
-  const codec = options.codec ?? jsonCodec;
-  const clock = options.clock ?? systemClock;
   const userLayers = checkLayers(options.layers);
+  const { concurrency } = common;
+  return run(broker, common, {
+    inner: stack(...userLayers).wrap(options.handler),
+    userLayers,
+    dispatcher: (handle, root) =>
+      new KeyScheduler<Delivery>(
+        concurrency,
+        (d) => d.key,
+        (d) => handle(d, root.ctx),
+      ),
+    describe: () => ({ concurrency }),
+  });
+}
 
+/** Options of {@link consumeBatch}: those of {@link consume} but the handler takes a batch. */
+export interface ConsumeBatchOptions<T = unknown>
+  extends Omit<ConsumeOptions<T>, 'handler' | 'layers' | 'concurrency'> {
+  /**
+   * The batch handler: up to `maxMessages` messages in delivery order. Resolve with nothing = all done
+   * (acked); resolve with a map from messages to settlements (`settle.retry`, `settle.deadLetter`) to
+   * settle those differently (the rest are acked); reject = each message failed an attempt.
+   */
+  readonly handler: BatchHandler<T>;
+  /** Most messages in one batch (integer >= 1). Defaults to 100. */
+  readonly maxMessages?: number;
+  /** How long a batch waits to fill after its first message arrived, ms. Defaults to 100. */
+  readonly maxWaitMs?: number;
+  /** Unsettled deliveries the broker may hand over at once (>= `maxMessages`). Defaults to `max(100, 2 × maxMessages)`. */
+  readonly prefetch?: number;
+}
+
+/**
+ * Subscribes a batch handler to a group: messages are collected into batches of at most `maxMessages`,
+ * dispatched when full or `maxWaitMs` after the batch's first message arrived, one batch at a time (what
+ * arrives meanwhile makes the next batch). It works on every {@link Broker}, with the guarantees of
+ * {@link consume}: each message runs through the same layers (`delivery-limit`, `decode`,
+ * `deadline-skip`, then the batch, then `retry-dead-letter`), so a message that cannot be decoded or is
+ * past its deadline never reaches the batch, and each message is settled on its own: acked (committed)
+ * only after the handler resolved, retried and dead-lettered on its own attempt count. Messages of one
+ * key stay in delivery order. `stop()` releases what waits for a batch, gives the running batch
+ * `stopTimeoutMs`, then aborts the handler's signal.
+ *
+ * @example
+ * ```ts
+ * import { settle } from '@meshkit/messaging';
+ * import { sqliteBroker } from '@meshkit/messaging-sqlite';
+ * declare function insertRows(rows: unknown[], signal: AbortSignal): Promise<{ refused: number[] }>;
+ * const broker = sqliteBroker({ path: 'var/events.db' });
+ * const consumer = await consumeBatch(broker, {
+ *   group: 'warehouse',
+ *   topics: ['order.placed'],
+ *   maxMessages: 500,
+ *   maxWaitMs: 200,
+ *   handler: async (messages, ctx) => {
+ *     const { refused } = await insertRows(messages.map((m) => m.data), ctx.signal);
+ *     // Every message not listed is acked; these go to the dead-letter topic.
+ *     return new Map(refused.map((i) => [messages[i]!, settle.deadLetter('row refused')]));
+ *   },
+ * });
+ * process.on('SIGTERM', () => consumer.stop());
+ * ```
+ */
+export async function consumeBatch<T = unknown>(
+  broker: Broker,
+  options: ConsumeBatchOptions<T>,
+): Promise<Consumer> {
+  const maxMessages = checkInteger('consumeBatch.maxMessages', options.maxMessages ?? 100, 1);
+  const maxWaitMs = checkInteger('consumeBatch.maxWaitMs', options.maxWaitMs ?? 100, 0);
+  const common = checkCommon<T>('consumeBatch', { ...options, concurrency: 1 }, () =>
+    Math.max(100, 2 * maxMessages),
+  );
+  if (common.prefetch < maxMessages) {
+    throw new InvalidArgumentError(
+      'consumeBatch.prefetch',
+      `must be at least maxMessages (${maxMessages}), or batches never fill`,
+      options.prefetch,
+    );
+  }
+  const handler = options.handler;
+  if (typeof handler !== 'function') {
+    throw new InvalidArgumentError('consumeBatch.handler', 'must be a function', handler);
+  }
+  let dispatcher: BatchDispatcher<T> | undefined;
+  return run(broker, common, {
+    inner: enrol,
+    userLayers: [],
+    dispatcher: (handle, root) => {
+      dispatcher = new BatchDispatcher<T>({
+        maxMessages,
+        maxWaitMs,
+        clock: common.clock,
+        root,
+        handler,
+        handle,
+      });
+      return dispatcher;
+    },
+    describe: () => ({ maxMessages, maxWaitMs, batches: dispatcher?.batches ?? 0 }),
+  });
+}
+
+/** The options both consumers share, checked. */
+interface Common<T> {
+  readonly group: string;
+  readonly patterns: string[];
+  readonly from: GroupStart | undefined;
+  readonly concurrency: number;
+  readonly prefetch: number;
+  readonly retry: RetryDecision;
+  readonly deadLetterTopic: string;
+  readonly maxDeliveries: number;
+  readonly stopTimeoutMs: number;
+  readonly codec: Codec;
+  readonly schema: StandardSchemaV1<unknown, T> | undefined;
+  readonly clock: Clock;
+}
+
+function checkCommon<T>(
+  field: string,
+  options: Omit<ConsumeOptions<T>, 'handler'>,
+  defaultPrefetch: (concurrency: number) => number,
+): Common<T> {
+  const group = checkString(`${field}.group`, options.group);
+  const patterns = [
+    ...(options.topics ?? []).map((t, i) => checkPattern(`${field}.topics[${i}]`, t)),
+    ...(options.patterns ?? []).map((p, i) => checkPattern(`${field}.patterns[${i}]`, p)),
+  ];
+  if (patterns.length === 0) {
+    throw new InvalidArgumentError(`${field}.topics`, `or ${field}.patterns must name at least one topic`);
+  }
+  const concurrency = checkInteger(`${field}.concurrency`, options.concurrency ?? 1, 1);
+  return {
+    group,
+    patterns,
+    from: options.from,
+    concurrency,
+    prefetch: checkInteger(`${field}.prefetch`, options.prefetch ?? defaultPrefetch(concurrency), 1),
+    retry: resolveConsumeRetry(options.retry, `${field}.retry`),
+    deadLetterTopic: checkPattern(
+      `${field}.deadLetter.topic`,
+      options.deadLetter?.topic ?? `dead-letter.${group}`,
+    ),
+    maxDeliveries: checkInteger(`${field}.maxDeliveries`, options.maxDeliveries ?? 10, 1),
+    stopTimeoutMs: checkInteger(`${field}.stopTimeoutMs`, options.stopTimeoutMs ?? 10_000, 0),
+    codec: options.codec ?? jsonCodec,
+    schema: options.schema,
+    clock: options.clock ?? systemClock,
+  };
+}
+
+/** Hands deliveries to the pipeline: key scheduling for `consume()`, batching for `consumeBatch()`. */
+interface Dispatcher {
+  readonly active: number;
+  readonly queued: number;
+  push(delivery: Delivery): void;
+  takeQueued(): Delivery[];
+  whenIdle(): Promise<void>;
+}
+
+interface Engine<T> {
+  /** The end of each delivery's pipeline: the user's layers and handler, or the batch's enrolment. */
+  readonly inner: Service<Message<T>, HandlerResult>;
+  readonly userLayers: readonly Layer<Message<T>, HandlerResult>[];
+  readonly dispatcher: (
+    handle: (delivery: Delivery, ctx: CallContext) => Promise<void>,
+    root: CancelHandle,
+  ) => Dispatcher;
+  readonly describe: () => Record<string, unknown>;
+}
+
+/** The consumer both entry points share: pipeline, settlement at the broker, subscription and stop. */
+async function run<T>(broker: Broker, common: Common<T>, engine: Engine<T>): Promise<Consumer> {
+  const { group, patterns, prefetch, retry, deadLetterTopic, maxDeliveries, stopTimeoutMs, codec, clock } =
+    common;
   const limit = deliveryLimitLayer(maxDeliveries);
-  const decode = decodeLayer<T>({ group, codec, schema: options.schema });
+  const decode = decodeLayer<T>({ group, codec, schema: common.schema });
   const deadline = deadlineSkipLayer<T>();
   const retryOrDeadLetter = retryDeadLetterLayer<T>(retry);
-  const around = stack(...userLayers);
   const pipeline: Service<Delivery, Settlement> = limit.wrap(
-    decode.wrap(deadline.wrap(retryOrDeadLetter.wrap(around.wrap(options.handler)))),
+    decode.wrap(deadline.wrap(retryOrDeadLetter.wrap(engine.inner))),
   );
   const layers: readonly Layer<never, unknown, never, unknown>[] = [
     limit,
     decode,
     deadline,
     retryOrDeadLetter,
-    ...userLayers,
+    ...engine.userLayers,
   ] as never;
 
   // One cancellation scope for every handler: aborted when stop() runs out of patience.
   const root: CancelHandle = createContext({ clock }).withCancel();
-  /** Settlements handed to the broker and not finished yet; stop() waits for them. */
+  // Settlements sent to the broker and not yet answered, and who waits for there to be none.
   let settling = 0;
   let settledWaiters: (() => void)[] = [];
   let stopping = false;
@@ -175,21 +332,22 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
   let retried = 0;
   let deadLettered = 0;
 
-  const settledOne = (): void => {
+  const untrack = (): void => {
     if (--settling > 0 || settledWaiters.length === 0) return;
     const waiters = settledWaiters;
     settledWaiters = [];
-    for (const w of waiters) w();
+    for (const resolve of waiters) resolve();
   };
-
-  // A count rather than a set of promises: one reaction per settlement on the hot path.
+  const whenSettled = (): Promise<void> =>
+    settling === 0 ? Promise.resolve() : new Promise((resolve) => settledWaiters.push(resolve));
   const track = (what: Promise<void>, delivery: Delivery): void => {
     settling++;
-    what.then(settledOne, (error: unknown) => {
+    const topic = delivery.topic;
+    what.then(untrack, (error: unknown) => {
       if (messagingChannels.settleFailed.hasSubscribers) {
-        messagingChannels.settleFailed.publish({ group, topic: delivery.topic, error });
+        messagingChannels.settleFailed.publish({ group, topic, error });
       }
-      settledOne();
+      untrack();
     });
   };
 
@@ -271,27 +429,30 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
     }
   };
 
-  const handle = async (delivery: Delivery): Promise<void> => {
+  const handle = (delivery: Delivery, ctx: CallContext): Promise<void> => {
     if (stopping) {
       track(delivery.release(), delivery);
-      return;
+      return Promise.resolve();
     }
-    let settlement: Settlement;
+    let decided: Promise<Settlement>;
     try {
-      settlement = await pipeline(delivery, root.ctx);
+      decided = pipeline(delivery, ctx);
     } catch (error) {
-      // The consumer's own layers never reject; this is a defect, and nothing may loop on it.
-      settlement = deadLetterFor('handler-failed', error);
+      decided = Promise.reject(error);
     }
-    settleAtBroker(delivery, settlement);
+    return decided.then(
+      (settlement) => settleAtBroker(delivery, settlement),
+      // The consumer's own layers never reject; this is a defect, and nothing may loop on it.
+      (error: unknown) => settleAtBroker(delivery, deadLetterFor('handler-failed', error)),
+    );
   };
 
-  const scheduler = new KeyScheduler<Delivery>(concurrency, (d) => d.key, handle);
+  const scheduler = engine.dispatcher(handle, root);
   const subscription: Subscription = await broker.subscribe({
     group,
     patterns,
     prefetch,
-    ...(options.from === undefined ? {} : { from: options.from }),
+    ...(common.from === undefined ? {} : { from: common.from }),
     onDelivery: (delivery) => {
       if (stopping) track(delivery.release(), delivery);
       else scheduler.push(delivery);
@@ -307,7 +468,7 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
       // Handlers that honour their signal end now; the rest are released by close() below.
       await within(clock, scheduler.whenIdle(), Math.min(1_000, stopTimeoutMs));
     }
-    if (settling > 0) await new Promise<void>((resolve) => settledWaiters.push(resolve));
+    await whenSettled();
     await subscription.close();
   };
 
@@ -323,7 +484,7 @@ export async function consume<T = unknown>(broker: Broker, options: ConsumeOptio
       return {
         group,
         patterns,
-        concurrency,
+        ...engine.describe(),
         prefetch,
         active: scheduler.active,
         queued: scheduler.queued,

@@ -32,9 +32,17 @@ export {
   type StandardSchemaV1,
   validate,
 } from './codec.ts';
+export type { BatchHandler, BatchResult } from './consume/batch.ts';
 export type { ConsumeRetryOptions } from './consume/retry-dead-letter.ts';
 export { type HandlerResult, type Settlement, settle } from './consume/settlement.ts';
-export { type ConsumeOptions, type Consumer, consume, type Message } from './consumer.ts';
+export {
+  type ConsumeBatchOptions,
+  type ConsumeOptions,
+  type Consumer,
+  consume,
+  consumeBatch,
+  type Message,
+} from './consumer.ts';
 export {
   type DeadLetterReason,
   decodeAttributes,

@@ -8,8 +8,11 @@ export class KeyScheduler<T> {
   readonly #keyOf: (item: T) => string | undefined;
   /** Items allowed to start (no earlier item with their key is pending). */
   #ready: T[] = [];
-  /** For each key with an item running or ready, the later items with that key, in order. */
-  readonly #blocked = new Map<string, T[]>();
+  /**
+   * For each key with an item running or ready, the later items with that key, in order (`undefined`
+   * until there is one: most keys never wait, and need no array).
+   */
+  readonly #blocked = new Map<string, T[] | undefined>();
   #active = 0;
   #idle: (() => void)[] = [];
 
@@ -27,7 +30,7 @@ export class KeyScheduler<T> {
   /** Items accepted but not started. */
   get queued(): number {
     let n = this.#ready.length;
-    for (const q of this.#blocked.values()) n += q.length;
+    for (const q of this.#blocked.values()) n += q?.length ?? 0;
     return n;
   }
 
@@ -39,7 +42,11 @@ export class KeyScheduler<T> {
         later.push(item);
         return;
       }
-      this.#blocked.set(key, []);
+      if (this.#blocked.has(key)) {
+        this.#blocked.set(key, [item]);
+        return;
+      }
+      this.#blocked.set(key, undefined);
     }
     this.#ready.push(item);
     this.#drain();
@@ -56,8 +63,12 @@ export class KeyScheduler<T> {
       this.#blocked.delete(key);
     }
     this.#ready = [];
-    // What is left belongs to keys whose item is running: they stay owned (empty queue) until it ends.
-    for (const later of this.#blocked.values()) out.push(...later.splice(0));
+    // What is left belongs to keys whose item is running: they stay owned (no queue) until it ends.
+    for (const [key, later] of this.#blocked) {
+      if (later === undefined) continue;
+      out.push(...later);
+      this.#blocked.set(key, undefined);
+    }
     return out;
   }
 
@@ -71,10 +82,8 @@ export class KeyScheduler<T> {
     while (this.#active < this.#concurrency && this.#ready.length > 0) {
       const item = this.#ready.shift()!;
       this.#active++;
-      this.#run(item).then(
-        () => this.#finish(item),
-        () => this.#finish(item),
-      );
+      const finish = (): void => this.#finish(item);
+      this.#run(item).then(finish, finish);
     }
   }
 

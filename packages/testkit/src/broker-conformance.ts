@@ -7,10 +7,13 @@ import {
   type ConsumeOptions,
   type Consumer,
   consume,
+  consumeBatch,
   type Delivery,
   headerNames,
   type Message,
   publisher,
+  type Settlement,
+  settle,
 } from '@meshkit/messaging';
 
 /** Options of {@link brokerConformance}. */
@@ -410,6 +413,215 @@ export function brokerConformance(
       assert.deepEqual(new Set([...handledBeforeStop, ...second.seen]), new Set(outcomes.map((o) => o.id)));
       for (const id of handledBeforeStop)
         assert.ok(!second.seen.has(id), 'what finished before stop was acked');
+    });
+
+    it('batches: each message handled once, at most maxMessages per batch, keys in publish order', async () => {
+      const broker = await connection();
+      const topic = `conf.${fresh()}`;
+      const keys = 8;
+      const per = 60;
+      const n = keys * per;
+      const order = new Map<string, number[]>();
+      const ids: string[] = [];
+      let largest = 0;
+      const all = new Waiter(() => ids.length >= n);
+      const consumer = await consumeBatch(broker, {
+        group: `g-${fresh()}`,
+        topics: [topic],
+        maxMessages: 50,
+        maxWaitMs: 20,
+        handler: async (messages) => {
+          largest = Math.max(largest, messages.length);
+          for (const msg of messages) {
+            const { k, i } = msg.data as { k: string; i: number };
+            order.set(k, [...(order.get(k) ?? []), i]);
+            ids.push(msg.id);
+          }
+          await new Promise<void>((res) => setTimeout(res, 1));
+          all.poke();
+        },
+      });
+      const outcomes = await publisher(broker, { source: '/conformance' }).publishBatch(
+        Array.from({ length: n }, (_, m) => {
+          const k = `key-${m % keys}`;
+          return { topic, key: k, data: { k, i: Math.floor(m / keys) } };
+        }),
+      );
+      await all.wait(timeoutMs, 'every batched message');
+      await consumer.stop();
+      assert.ok(largest <= 50 && largest > 1, `batches of up to 50 (largest ${largest})`);
+      assert.equal(ids.length, n, 'no duplicates in a clean run');
+      assert.deepEqual(new Set(ids), new Set(outcomes.map((o) => o.id)));
+      for (const [, seen] of order)
+        assert.deepEqual(
+          seen,
+          Array.from({ length: per }, (_, i) => i),
+        );
+    });
+
+    it('a batch handler that throws: every message of the batch is retried, then handled once', async () => {
+      const broker = await connection();
+      const topic = `conf.${fresh()}`;
+      const n = 20;
+      const attempts = new Map<string, number[]>();
+      let calls = 0;
+      const done = new Set<string>();
+      const all = new Waiter(() => done.size >= n);
+      const consumer = await consumeBatch(broker, {
+        group: `g-${fresh()}`,
+        topics: [topic],
+        retry: fast,
+        maxMessages: n,
+        maxWaitMs: 200,
+        handler: async (messages) => {
+          for (const msg of messages) attempts.set(msg.id, [...(attempts.get(msg.id) ?? []), msg.attempt]);
+          if (++calls === 1) throw new Error('database away');
+          for (const msg of messages) done.add(msg.id);
+          all.poke();
+        },
+      });
+      const outcomes = await publisher(broker, { source: '/conformance' }).publishBatch(
+        Array.from({ length: n }, (_, i) => ({ topic, data: i })),
+      );
+      await all.wait(timeoutMs, 'the retried batch');
+      await consumer.stop();
+      assert.deepEqual(done, new Set(outcomes.map((o) => o.id)));
+      const failedFirst = [...attempts.values()].filter((a) => a[0] === 1 && a[1] === 2);
+      assert.ok(failedFirst.length > 0, 'the first batch failed and came back at attempt 2');
+      for (const [, a] of attempts) assert.ok(a.length <= 2, `handled at most twice (${a.join(',')})`);
+    });
+
+    it('a batch handler settles messages one by one: named ones retried or dead-lettered, the rest acked', async () => {
+      const broker = await connection();
+      const topic = `conf.${fresh()}`;
+      const group = `g-${fresh()}`;
+      const dead = await deadLetters(broker, `dead-letter.${group}`);
+      const handled: string[] = [];
+      const all = new Waiter(() => handled.length >= 5 && dead.got.length >= 1);
+      const consumer = await consumeBatch(broker, {
+        group,
+        topics: [topic],
+        retry: fast,
+        maxMessages: 10,
+        maxWaitMs: 100,
+        handler: async (messages) => {
+          const failed = new Map<Message, Settlement>();
+          for (const msg of messages) {
+            if (msg.data === 'refused') failed.set(msg, settle.deadLetter('row refused'));
+            else if (msg.data === 'locked' && msg.attempt === 1) failed.set(msg, settle.retry('row locked'));
+            else handled.push(`${String(msg.data)}#${msg.attempt}`);
+          }
+          all.poke();
+          return failed;
+        },
+      });
+      const poke = setInterval(() => all.poke(), 5);
+      try {
+        await publisher(broker, { source: '/conformance' }).publishBatch(
+          ['a', 'refused', 'b', 'locked', 'c', 'd'].map((data) => ({ topic, data })),
+        );
+        await all.wait(timeoutMs, 'the batch and its retry');
+      } finally {
+        clearInterval(poke);
+      }
+      await consumer.stop();
+      assert.deepEqual(handled.sort(), ['a#1', 'b#1', 'c#1', 'd#1', 'locked#2']);
+      assert.equal(dead.got.length, 1);
+      assert.equal(dead.got[0]!.headers[headerNames.deadLetterReason], 'handler-rejected');
+      assert.equal(dead.got[0]!.headers[headerNames.error], 'row refused');
+    });
+
+    it('stop during a batch: its signal aborts, its messages are released, a new member gets exactly those', async () => {
+      const broker = await connection();
+      const topic = `conf.${fresh()}`;
+      const group = `g-${fresh()}`;
+      const n = 30;
+      const acked = new Set<string>();
+      let batches = 0;
+      let aborted = 0;
+      const stuck = new Waiter(() => batches >= 2);
+      const first = await consumeBatch(broker, {
+        group,
+        topics: [topic],
+        maxMessages: 10,
+        maxWaitMs: 200,
+        stopTimeoutMs: 200,
+        handler: async (messages, ctx) => {
+          batches++;
+          stuck.poke();
+          // The first batch is done; the second holds until stop() runs out of patience.
+          if (batches === 1) {
+            for (const msg of messages) acked.add(msg.id);
+            return;
+          }
+          await new Promise<void>((_resolve, reject) =>
+            ctx.signal.addEventListener('abort', () => {
+              aborted++;
+              reject(ctx.signal.reason);
+            }),
+          );
+        },
+      });
+      const outcomes = await publisher(broker, { source: '/conformance' }).publishBatch(
+        Array.from({ length: n }, (_, i) => ({ topic, data: i })),
+      );
+      await stuck.wait(timeoutMs, 'a batch in flight');
+      await first.stop();
+      assert.equal(aborted, 1, "the running batch's signal aborted");
+      assert.equal(first.active, 0);
+      const second = await recorder(broker, { group, topics: [topic], concurrency: 4 });
+      const rest = new Waiter(() => acked.size + second.seen.size >= n);
+      const poke = setInterval(() => rest.poke(), 5);
+      try {
+        await rest.wait(timeoutMs, 'the released messages');
+      } finally {
+        clearInterval(poke);
+      }
+      await second.consumer.stop();
+      assert.deepEqual(new Set([...acked, ...second.seen]), new Set(outcomes.map((o) => o.id)));
+      for (const id of acked)
+        assert.ok(!second.seen.has(id), 'what the finished batch acked is not redelivered');
+      for (const msg of second.ids) assert.ok(!acked.has(msg));
+    });
+
+    it('a batch member killed mid-batch: another batch member gets its messages, none lost', async () => {
+      const [doomed, survivor] = [await connection(), await connection()];
+      const topic = `conf.${fresh()}`;
+      const group = `g-${fresh()}`;
+      let taken = 0;
+      const takenSome = new Waiter(() => taken > 0);
+      await consumeBatch(doomed, {
+        group,
+        topics: [topic],
+        maxMessages: 10,
+        maxWaitMs: 50,
+        handler: (messages) => {
+          taken += messages.length;
+          takenSome.poke();
+          return new Promise<void>(() => {});
+        },
+      });
+      const n = 100;
+      const outcomes = await publisher(survivor, { source: '/conformance' }).publishBatch(
+        Array.from({ length: n }, (_, i) => ({ topic, data: i })),
+      );
+      await takenSome.wait(timeoutMs, 'the doomed member to take a batch');
+      await crash(doomed);
+      const seen = new Set<string>();
+      const all = new Waiter(() => seen.size >= n);
+      const s = await consumeBatch(survivor, {
+        group,
+        topics: [topic],
+        maxMessages: 25,
+        maxWaitMs: 20,
+        handler: async (messages) => {
+          for (const msg of messages) seen.add(msg.id);
+          all.poke();
+        },
+      });
+      await all.wait(timeoutMs, 'redelivery after the crash');
+      await s.stop();
+      assert.deepEqual(seen, new Set(outcomes.map((o) => o.id)));
     });
 
     it('the publisher learns exactly which messages the broker refused', async () => {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { bootstrap } from './stock-client.ts';
 
@@ -58,4 +59,21 @@ export function restartBroker(): Promise<void> {
     });
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`up-kafka.sh exited ${code}`))));
   });
+}
+
+/**
+ * The sockets of this process still connected (or connecting) to the broker under test: none may be
+ * left once every client was closed, or the process outlives its tests.
+ */
+export function socketsToBroker(): string[] {
+  const port = Number(bootstrap.slice(bootstrap.lastIndexOf(':') + 1));
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  const open: string[] = [];
+  for (const handle of handles) {
+    if (!(handle instanceof Socket) || handle.destroyed) continue;
+    if (handle.remotePort === port || (handle.connecting && handle.remotePort === undefined)) {
+      open.push(`${handle.localPort ?? '?'} -> ${handle.remotePort ?? 'connecting'}`);
+    }
+  }
+  return open;
 }
