@@ -7,7 +7,8 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '@meshkit/messaging';
-import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage, Message, Options } from 'amqplib';
+import { AckCoalescer } from './ack-coalescer.ts';
 import { amqpChannels } from './channels.ts';
 import {
   deadLetterQueue,
@@ -42,6 +43,17 @@ interface Lane {
   readonly model: ChannelModel;
   open: boolean;
   consumerTag: string | undefined;
+  /** The acks of this channel's deliveries, sent together at the end of each turn. */
+  readonly acks: AckCoalescer;
+}
+
+/** `channel.ack` reads nothing but the delivery tag of the message it is given. */
+function ackFrame(channel: Channel, tag: number, multiple: boolean): void {
+  try {
+    channel.ack({ fields: { deliveryTag: tag } } as Message, multiple);
+  } catch {
+    // The channel closed since the ack was made: the broker redelivers what it covered.
+  }
 }
 
 /**
@@ -87,7 +99,15 @@ export class AmqpSubscription implements Subscription {
 
   async #open(model: ChannelModel): Promise<void> {
     const channel = await model.createChannel();
-    const lane: Lane = { channel, model, open: true, consumerTag: undefined };
+    const lane: Lane = {
+      channel,
+      model,
+      open: true,
+      consumerTag: undefined,
+      acks: new AckCoalescer((tag, multiple) => {
+        if (lane.open) ackFrame(channel, tag, multiple);
+      }),
+    };
     let failed: Error | undefined;
     channel.on('error', (error: Error) => {
       failed = error;
@@ -97,6 +117,7 @@ export class AmqpSubscription implements Subscription {
     });
     channel.on('close', () => {
       lane.open = false;
+      lane.acks.clear();
       // A broker error on a live connection (a queue deleted under us, a failed declare): open again.
       if (failed !== undefined && !this.#stopped && this.#lane === lane) {
         setTimeout(() => void this.open(model).catch(() => {}), 1_000).unref();
@@ -130,19 +151,27 @@ export class AmqpSubscription implements Subscription {
       }
       return;
     }
+    lane.acks.delivered(message.fields.deliveryTag);
     this.#options.onDelivery(new AmqpDelivery(this, lane, message, this.#host.countsDeliveries));
   }
 
-  /** Acks, nacks; a delivery whose channel is gone is left alone: the broker redelivers it. */
+  /**
+   * Acks (at the end of the turn, coalesced with the channel's other acks), nacks (at once); a delivery
+   * whose channel is gone is left alone: the broker redelivers it.
+   */
   settle(lane: Lane, message: ConsumeMessage, how: 'ack' | 'requeue'): void {
     if (!lane.open) return;
+    if (how === 'ack') {
+      lane.acks.ack(message.fields.deliveryTag);
+      return;
+    }
     // Quorum queues (seen on RabbitMQ 3.10) drop the acks that follow a requeue made after basic.cancel,
     // so those acked messages come back. Once stopped, a released message is left unsettled instead:
     // closing the channel gives it back all the same, after every ack.
     if (how === 'requeue' && this.#stopped && this.#host.countsDeliveries) return;
+    lane.acks.settled(message.fields.deliveryTag);
     try {
-      if (how === 'ack') lane.channel.ack(message);
-      else lane.channel.nack(message, false, true);
+      lane.channel.nack(message, false, true);
     } catch {
       // The channel closed between the check and the call: the broker redelivers the message.
     }
@@ -217,8 +246,11 @@ export class AmqpSubscription implements Subscription {
     this.#closed = true;
     this.#host.forget(this);
     const lane = this.#lane;
-    // Closing the channel gives every unsettled delivery back to the queue.
-    if (lane?.open) await lane.channel.close().catch(() => {});
+    // Closing the channel gives every unsettled delivery back to the queue, after the acks made so far.
+    if (lane?.open) {
+      lane.acks.flush();
+      await lane.channel.close().catch(() => {});
+    }
   }
 }
 

@@ -178,6 +178,77 @@ describe('consuming from RabbitMQ', () => {
     assert.equal((await queueCounts(group)).ready, 0);
   });
 
+  it('acks made together never cover a delivery still held in the middle of them', async () => {
+    const broker = await connect();
+    const group = `g-${fresh()}`;
+    const topic = `coalesce.${fresh()}`;
+    const held: Delivery[] = [];
+    const sub = await broker.subscribe({
+      group,
+      patterns: [topic],
+      prefetch: 10,
+      onDelivery: (d) => held.push(d),
+    });
+    await publisher(broker, { source: '/test' }).publishBatch(
+      Array.from({ length: 5 }, (_, i) => ({ topic, data: i })),
+    );
+    await eventually(() => held.length === 5, 'five held');
+    // In one turn: 1, 2, 4, 5 succeed (one multiple ack would cover 3 too), 3 is still held.
+    await Promise.all([0, 1, 3, 4].map((i) => held[i]!.ack()));
+    await eventually(async () => (await queueMessages(group)) === 1, 'one message left unacked');
+    await sub.close();
+    const again: Delivery[] = [];
+    const second = await broker.subscribe({
+      group,
+      patterns: [topic],
+      prefetch: 10,
+      onDelivery: (d) => again.push(d),
+    });
+    await eventually(() => again.length === 1, 'the held one delivered again');
+    assert.equal(JSON.parse(Buffer.from(again[0]!.body).toString('utf8')), 2);
+    await again[0]!.ack();
+    await eventually(async () => (await queueMessages(group)) === 0, 'all acked');
+    await second.close();
+    assert.equal(again.length, 1, 'nothing else came back');
+  });
+
+  it('consume(): a failure amid successes goes to its retry queue and comes back; the later acks do not cover it', async () => {
+    const broker = await connect();
+    const group = `g-${fresh()}`;
+    const topic = `coalesce.${fresh()}`;
+    const seen: number[] = [];
+    let fail!: () => void;
+    const failing = new Promise<void>((resolve) => (fail = resolve));
+    const consumer = await consume<number>(broker, {
+      group,
+      topics: [topic],
+      concurrency: 8,
+      prefetch: 8,
+      retry: { maxAttempts: 2, backoff: constantBackoff(0) },
+      handler: async (msg) => {
+        seen.push(msg.data);
+        if (msg.data === 3 && seen.filter((n) => n === 3).length === 1) {
+          await failing;
+          throw new Error('fails once');
+        }
+      },
+    });
+    await publisher(broker, { source: '/test' }).publishBatch(
+      Array.from({ length: 8 }, (_, i) => ({ topic, data: i })),
+    );
+    await eventually(() => seen.length === 8, 'eight handled or running');
+    await eventually(async () => (await queueMessages(group)) === 1, 'seven acked, the running one not');
+    fail();
+    await eventually(() => seen.length === 9, 'the failed one handled again');
+    await eventually(async () => (await queueMessages(group)) === 0, 'all acked');
+    await consumer.stop();
+    assert.deepEqual(
+      seen.filter((n) => n === 3),
+      [3, 3],
+    );
+    assert.deepEqual(await drain(`${group}.dlq`), []);
+  });
+
   it('retries after a delay through a TTL queue (no plugin), then succeeds', async () => {
     const broker = await connect();
     const group = `g-${fresh()}`;
