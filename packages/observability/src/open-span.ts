@@ -1,13 +1,30 @@
-import { type Context, ROOT_CONTEXT, type SpanContext, trace } from '@opentelemetry/api';
+import {
+  type Context,
+  createContextKey,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanContext,
+  type TraceState,
+  trace,
+} from '@opentelemetry/api';
+
+/** The key under which a `Context` holds its span (the API's own: `createContextKey` is `Symbol.for`). */
+const spanKey = createContextKey('OpenTelemetry Context Key SPAN');
 
 /**
- * A span this process started, as the parent of the next one: its ids, the `traceparent` and
- * `tracestate` written with it, and the sampler's `Context` built lazily (an always-on sampler never
- * reads it, a parent-based one reads the span once). A span the sampler dropped is only this; a
+ * A span this process started, as the parent of the next one. It is its own `SpanContext` (its ids,
+ * flags and `tracestate`; one object fewer per span) and its own `Context` for the sampler: a
+ * parent-based sampler reads the span under the API's span key, which is a `NonRecordingSpan` of
+ * the span made on the first read (one object; the SDK's `Context` was three: the wrapper, the
+ * context, its map); any other key reads nothing, as in a context holding only the
+ * span. Writing a value builds the full `Context` once. A span the sampler dropped is only this; a
  * recorded one is a {@link RecordedSpan} too.
  */
-export class OpenSpan implements Context {
-  readonly ids: SpanContext;
+export class OpenSpan implements Context, SpanContext {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceFlags: number;
+  readonly traceState: TraceState | undefined;
   /** What started it: the {@link SpanSource} of one `tracing()`. */
   readonly owner: object;
   /**
@@ -17,12 +34,23 @@ export class OpenSpan implements Context {
   shadowed: OpenSpan | undefined;
   /** The `traceparent` written with it: a child takes it as its parent only while its metadata says so. */
   traceparent: string | undefined;
-  /** The `tracestate` written with it, if any. */
+  /** The `tracestate` header written with it, if any (its {@link traceState} serialized). */
   tracestate: string | undefined;
+  /** The sampler's view, then the full `Context` if anything writes to it. */
+  #span: Span | undefined;
   #context: Context | undefined;
 
-  constructor(ids: SpanContext, owner: object) {
-    this.ids = ids;
+  constructor(
+    traceId: string,
+    spanId: string,
+    traceFlags: number,
+    traceState: TraceState | undefined,
+    owner: object,
+  ) {
+    this.traceId = traceId;
+    this.spanId = spanId;
+    this.traceFlags = traceFlags;
+    this.traceState = traceState;
     this.owner = owner;
   }
 
@@ -32,12 +60,15 @@ export class OpenSpan implements Context {
   }
 
   #built(): Context {
-    this.#context ??= trace.setSpanContext(ROOT_CONTEXT, this.ids);
+    this.#span ??= trace.wrapSpanContext(this);
+    this.#context ??= trace.setSpan(ROOT_CONTEXT, this.#span);
     return this.#context;
   }
 
   getValue(key: symbol): unknown {
-    return this.#built().getValue(key);
+    if (key !== spanKey) return this.#context?.getValue(key);
+    this.#span ??= trace.wrapSpanContext(this);
+    return this.#span;
   }
 
   setValue(key: symbol, value: unknown): Context {

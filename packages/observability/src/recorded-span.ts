@@ -6,6 +6,7 @@ import {
   type SpanKind,
   type SpanStatus,
   SpanStatusCode,
+  type TraceState,
 } from '@opentelemetry/api';
 import { addHrTimes, type InstrumentationScope, millisToHrTime } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
@@ -82,11 +83,14 @@ export class RecordedSpan extends OpenSpan implements ReadableSpan {
     sink: SpanSink,
     name: string,
     kind: SpanKind,
-    context: SpanContext,
+    traceId: string,
+    spanId: string,
+    traceFlags: number,
+    traceState: TraceState | undefined,
     parent: SpanContext | undefined,
     attributes: Attributes,
   ) {
-    super(context, owner);
+    super(traceId, spanId, traceFlags, traceState, owner);
     this.name = name;
     this.kind = kind;
     this.parentSpanContext = parent;
@@ -144,7 +148,7 @@ export class RecordedSpan extends OpenSpan implements ReadableSpan {
   }
 
   spanContext(): SpanContext {
-    return this.ids;
+    return this;
   }
 
   /** Marks the span failed with `message`. */

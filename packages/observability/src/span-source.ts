@@ -39,7 +39,7 @@ export class SpanSource {
   start(name: string, kind: SpanKind, attributes: Attributes, parent: Context): OpenSpan {
     // An open span of this process is valid by construction; a remote one is checked.
     let parentContext: SpanContext | undefined;
-    if (parent instanceof OpenSpan) parentContext = parent.ids;
+    if (parent instanceof OpenSpan) parentContext = parent;
     else {
       const remote = trace.getSpanContext(parent);
       if (remote !== undefined && trace.isSpanContextValid(remote)) parentContext = remote;
@@ -47,15 +47,24 @@ export class SpanSource {
     const traceId = parentContext?.traceId ?? this.#ids.generateTraceId();
     const spanId = this.#ids.generateSpanId();
     const sampled = this.#sampler.shouldSample(parent, traceId, name, kind, attributes, noLinks);
-    const spanContext: SpanContext = {
+    const flags =
+      sampled.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE;
+    const state = sampled.traceState ?? parentContext?.traceState;
+    if (sampled.decision === SamplingDecision.NOT_RECORD) {
+      return new OpenSpan(traceId, spanId, flags, state, this);
+    }
+    if (sampled.attributes !== undefined) Object.assign(attributes, sampled.attributes);
+    return new RecordedSpan(
+      this,
+      this.#sink,
+      name,
+      kind,
       traceId,
       spanId,
-      traceFlags:
-        sampled.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE,
-      traceState: sampled.traceState ?? parentContext?.traceState,
-    };
-    if (sampled.decision === SamplingDecision.NOT_RECORD) return new OpenSpan(spanContext, this);
-    if (sampled.attributes !== undefined) Object.assign(attributes, sampled.attributes);
-    return new RecordedSpan(this, this.#sink, name, kind, spanContext, parentContext, attributes);
+      flags,
+      state,
+      parentContext,
+      attributes,
+    );
   }
 }

@@ -164,7 +164,7 @@ function subscribe(subs: Subscriptions, spans: SpanSource): void {
     metadata: Record<string, string>,
   ): void => {
     const span = spans.start(name, kind, attributes, parent);
-    span.traceparent = injectInto(metadata, span.ids);
+    span.traceparent = injectInto(metadata, span);
     span.tracestate = metadata.tracestate;
     span.shadowed = (metadata as Carrier)[spanKey];
     (metadata as Carrier)[spanKey] = span;
