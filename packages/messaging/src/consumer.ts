@@ -498,10 +498,13 @@ async function run<T>(broker: Broker, common: Common<T>, engine: Engine<T>): Pro
   };
 }
 
-/** Resolves `true` if `promise` settles within `ms` on `clock`, else `false`. */
+/**
+ * Resolves `true` if `promise` settles within `ms` on `clock`, else `false`. The timer keeps the process
+ * alive: someone awaits the stop it bounds, and a handler that ignores its signal may hold nothing else.
+ */
 function within(clock: Clock, promise: Promise<void>, ms: number): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
-    const timer = clock.setTimeout(() => resolve(false), ms);
+    const timer = clock.setTimeout(() => resolve(false), ms, { ref: true });
     void promise.then(() => {
       clock.clearTimeout(timer);
       resolve(true);

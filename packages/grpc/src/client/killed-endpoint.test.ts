@@ -108,11 +108,14 @@ describe('an endpoint killed mid-load', () => {
         ),
       );
       await until(() => target.lines.length === 3 && a.creates() + b.creates() === 6);
+      const exited = once(target.child, 'exit');
       target.child.kill('SIGKILL');
       const settled = await Promise.all(outcomes);
       assert.equal(settled.filter((o) => o === `failed ${Status.UNAVAILABLE}`).length, 3, settled.join(', '));
       assert.equal(a.creates() + b.creates(), 6, 'the calls the target held were not sent again');
-      // The dead endpoint now refuses connections: a call picked for it was never sent, so it is retried.
+      // Once the process is gone its port refuses connections: a call picked for it was never sent, so it
+      // is retried.
+      await exited;
       for (let i = 0; i < 6; i++) await users.createUser({ email: 'm@example.com' });
       assert.equal(a.creates() + b.creates(), 12);
     } finally {
