@@ -64,12 +64,32 @@ describe('RabbitMQ connection resilience', () => {
       await rabbitmqctl('start_app');
       appStopped = false;
     };
+    const lastState = (name: string) =>
+      events
+        .filter((e) => e.connection === name && (e.state === 'connected' || e.state === 'disconnected'))
+        .at(-1)?.state;
+    // Each cut waits for the one before it and for both connections to be up again, so every cut hits an
+    // established connection (rabbitmqctl can take longer than the rounds between cuts); publishing goes
+    // on meanwhile.
+    let previousCut: Promise<unknown> = Promise.resolve();
+    const cut = (action: () => Promise<unknown>): void => {
+      previousCut = previousCut
+        .then(() =>
+          eventually(
+            () => ['resilience-producer', 'resilience-consumer'].every((n) => lastState(n) === 'connected'),
+            'both connections up before the next cut',
+            60_000,
+          ),
+        )
+        .then(action);
+      chaos.push(previousCut);
+    };
     let round = 0;
     // Publishes like an outbox relay: what is not confirmed is published again with the same id.
     for (let start = 0; start < total; start += batch) {
       round++;
-      if (round === 5 || round === 15 || round === 25) chaos.push(closeAll());
-      if (round === 35) chaos.push(restart());
+      if (round === 5 || round === 15 || round === 25) cut(closeAll);
+      if (round === 35) cut(restart);
       let todo = ids.slice(start, start + batch);
       while (todo.length > 0) {
         const outcomes = await events$.publishBatch(todo.map((id) => ({ topic, id, data: { id } })));
