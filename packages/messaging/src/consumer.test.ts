@@ -6,17 +6,11 @@ import { headerNames } from './envelope.ts';
 import { memoryBroker } from './memory-broker.ts';
 import { publisher } from './publisher.ts';
 import { collect, nameSchema } from './test-support/collect.ts';
-
-function setup() {
-  const clock = new FakeClock();
-  const broker = memoryBroker({ clock, visibilityTimeoutMs: 1_000 });
-  const events = publisher(broker, { source: '/test', clock });
-  return { clock, broker, events };
-}
+import { fakeClockBroker } from './test-support/fake-clock-broker.ts';
 
 describe('consume', () => {
   it('a dead-letter consumer gets its own full attempts, not what is left of the failed ones', async () => {
-    const { clock, broker, events } = setup();
+    const { clock, broker, events } = fakeClockBroker();
     const retry = { maxAttempts: 3, backoff: exponentialBackoff({ baseDelayMs: 10, random: () => 1 }) };
     const first = await consume(broker, {
       group: 'g',
@@ -46,7 +40,7 @@ describe('consume', () => {
   });
 
   it('hands decoded events to the handler and acks only after it succeeded', async () => {
-    const { clock, broker, events } = setup();
+    const { clock, broker, events } = fakeClockBroker();
     let release!: () => void;
     const got: Message[] = [];
     const contexts: CallContext[] = [];
@@ -86,7 +80,7 @@ describe('consume', () => {
   });
 
   it('retries with growing delays on the clock, then dead-letters with the error and attempt count', async () => {
-    const { clock, broker, events } = setup();
+    const { clock, broker, events } = fakeClockBroker();
     const dead = await collect(broker, 'dlq-reader', ['dead-letter.g']);
     const attempts: number[] = [];
     const at: number[] = [];
@@ -135,7 +129,7 @@ describe('consume', () => {
   });
 
   it('a retry that succeeds acks and never dead-letters', async () => {
-    const { clock, broker, events } = setup();
+    const { clock, broker, events } = fakeClockBroker();
     const dead = await collect(broker, 'dlq-reader', ['dead-letter.#']);
     let calls = 0;
     const consumer = await consume(broker, {
@@ -156,7 +150,7 @@ describe('consume', () => {
   });
 
   it('dead-letters undecodable bodies, non-CloudEvents and schema failures at once', async () => {
-    const { clock, broker, events } = setup();
+    const { clock, broker, events } = fakeClockBroker();
     const dead = await collect(broker, 'dlq-reader', ['dead-letter.g']);
     let calls = 0;
     const consumer = await consume(broker, {
@@ -198,7 +192,7 @@ describe('consume', () => {
   });
 
   it('skips the handler and dead-letters when the deadline header has passed; passes it on otherwise', async () => {
-    const { clock, broker, events } = setup();
+    const { clock, broker, events } = fakeClockBroker();
     const dead = await collect(broker, 'dlq-reader', ['dead-letter.g']);
     const deadlines: (number | undefined)[] = [];
     const consumer = await consume(broker, {
@@ -232,7 +226,7 @@ describe('consume', () => {
   });
 
   it('serialises messages with the same key while running different keys concurrently', async () => {
-    const { clock, broker, events } = setup();
+    const { clock, broker, events } = fakeClockBroker();
     const running = new Map<string, number>();
     const order: string[] = [];
     let peak = 0;
@@ -271,7 +265,7 @@ describe('consume', () => {
   });
 
   it('stops gracefully: releases what did not start, waits for running handlers, aborts after the bound', async () => {
-    const { clock, broker, events } = setup();
+    const { clock, broker, events } = fakeClockBroker();
     const seen: string[] = [];
     let aborted = 0;
     const consumer = await consume(broker, {

@@ -1,25 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type CallContext, exponentialBackoff, FakeClock } from '@meshkit/core';
+import { type CallContext, exponentialBackoff } from '@meshkit/core';
 import { consume, consumeBatch, type Message } from '../consumer.ts';
 import { headerNames } from '../envelope.ts';
 import { memoryBroker } from '../memory-broker.ts';
-import { publisher } from '../publisher.ts';
 import { collect } from '../test-support/collect.ts';
+import { fakeClockBroker } from '../test-support/fake-clock-broker.ts';
 import { settle } from './settlement.ts';
-
-function setup() {
-  const clock = new FakeClock();
-  const broker = memoryBroker({ clock, visibilityTimeoutMs: 1_000 });
-  const events = publisher(broker, { source: '/test', clock });
-  return { clock, broker, events };
-}
 
 const fast = { maxAttempts: 3, backoff: exponentialBackoff({ baseDelayMs: 10, random: () => 1 }) };
 
 describe('consumeBatch', () => {
   it('hands over full batches at once and a partial one after maxWaitMs, one batch at a time, in order', async () => {
-    const { clock, broker, events } = setup();
+    const { clock, broker, events } = fakeClockBroker();
     const batches: number[][] = [];
     let release: () => void = () => {};
     const consumer = await consumeBatch(broker, {
@@ -59,7 +52,7 @@ describe('consumeBatch', () => {
   });
 
   it('a rejected batch is a failed attempt for each of its messages, retried after the backoff', async () => {
-    const { clock, broker, events } = setup();
+    const { clock, broker, events } = fakeClockBroker();
     const calls: string[][] = [];
     const consumer = await consumeBatch(broker, {
       group: 'g',
@@ -83,7 +76,7 @@ describe('consumeBatch', () => {
   });
 
   it('a batch that keeps failing dead-letters every message in it after maxAttempts', async () => {
-    const { clock, broker, events } = setup();
+    const { clock, broker, events } = fakeClockBroker();
     const dead = await collect(broker, 'dlq', ['dead-letter.g']);
     let calls = 0;
     const consumer = await consumeBatch(broker, {
@@ -110,7 +103,7 @@ describe('consumeBatch', () => {
   });
 
   it('settles messages one by one: the handler names the failed ones, the rest are acked', async () => {
-    const { clock, broker, events } = setup();
+    const { clock, broker, events } = fakeClockBroker();
     const dead = await collect(broker, 'dlq', ['dead-letter.g']);
     const seen: string[] = [];
     const consumer = await consumeBatch(broker, {
@@ -146,7 +139,7 @@ describe('consumeBatch', () => {
   });
 
   it('a message that cannot be decoded never reaches the batch; the others do', async () => {
-    const { clock, broker, events } = setup();
+    const { clock, broker, events } = fakeClockBroker();
     const dead = await collect(broker, 'dlq', ['dead-letter.g']);
     const batches: unknown[][] = [];
     const consumer = await consumeBatch(broker, {
@@ -174,7 +167,7 @@ describe('consumeBatch', () => {
   });
 
   it('stops: what waits for a batch is released, the running batch gets stopTimeoutMs, then its signal aborts', async () => {
-    const { clock, broker, events } = setup();
+    const { clock, broker, events } = fakeClockBroker();
     const seen: string[] = [];
     let aborted = 0;
     const consumer = await consumeBatch(broker, {
@@ -219,7 +212,7 @@ describe('consumeBatch', () => {
   });
 
   it('a batch that finishes within stopTimeoutMs is acked', async () => {
-    const { clock, broker, events } = setup();
+    const { clock, broker, events } = fakeClockBroker();
     const consumer = await consumeBatch(broker, {
       group: 'g',
       clock,
