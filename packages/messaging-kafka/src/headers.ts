@@ -4,13 +4,63 @@
  * `ce-id`; `content-type` and every other header pass through unchanged.
  */
 
+/**
+ * Names seen recently and their spelling on the other side: a record's header names repeat on every
+ * record, and a name built anew each time would be a fresh string for the client to flatten and encode.
+ */
+const toWire = new Map<string, string>();
+const fromWire = new Map<string, string>();
+
 /** meshkit header name → Kafka record header name. */
 export function toWireName(name: string): string {
-  return name.startsWith('ce-') ? `ce_${name.slice(3)}` : name;
+  let known = toWire.get(name);
+  if (known === undefined) {
+    known = name.startsWith('ce-') ? `ce_${name.slice(3)}` : name;
+    if (toWire.size >= 1_024) toWire.clear();
+    toWire.set(name, known);
+  }
+  return known;
 }
 
-/** Wire names seen recently and their meshkit spelling: a record's header names repeat on every record. */
-const fromWire = new Map<string, string>();
+/** Header names as the bytes written on the wire. */
+const nameBytes = new Map<string, Buffer>();
+/** Values of the headers that repeat from record to record, as the bytes written on the wire. */
+const valueBytes = new Map<string, Buffer>();
+/** The headers whose value is usually the same on every record of a producer (not ids, times or keys). */
+const repeating = new Set(['ce-specversion', 'ce-source', 'ce-type', 'content-type']);
+
+/**
+ * `name` (meshkit's spelling) as the header name's bytes on the wire, encoded once: the Kafka client
+ * would otherwise encode every name of every record anew.
+ */
+export function wireNameBytes(name: string): Buffer {
+  let bytes = nameBytes.get(name);
+  if (bytes === undefined) {
+    bytes = ownBytes(toWireName(name));
+    if (nameBytes.size >= 1_024) nameBytes.clear();
+    nameBytes.set(name, bytes);
+  }
+  return bytes;
+}
+
+/** The bytes of header `name`'s `value`; a value that repeats on every record is encoded once. */
+export function wireValueBytes(name: string, value: string): Buffer {
+  if (!repeating.has(name)) return Buffer.from(value);
+  let bytes = valueBytes.get(value);
+  if (bytes === undefined) {
+    bytes = ownBytes(value);
+    if (valueBytes.size >= 1_024) valueBytes.clear();
+    valueBytes.set(value, bytes);
+  }
+  return bytes;
+}
+
+/** `text` in a buffer of its own: a kept slice of Node's shared pool would keep the whole pool alive. */
+function ownBytes(text: string): Buffer {
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+  bytes.write(text);
+  return bytes;
+}
 
 /** Kafka record header name → meshkit header name. */
 export function fromWireName(name: string): string {

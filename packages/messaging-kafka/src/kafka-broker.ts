@@ -18,14 +18,14 @@ import {
   type TopicWithPartitionAndOffset,
 } from '@platformatic/kafka';
 import { kafkaChannels } from './channels.ts';
-import { toWireName } from './headers.ts';
+import { wireNameBytes, wireValueBytes } from './headers.ts';
 import { type KafkaBrokerOptions, type ResolvedKafkaOptions, resolveOptions } from './options.ts';
 import { KafkaSubscription } from './subscription.ts';
 
 /** Where the partitioner notes the partition it gave a message (before the modulo the client applies). */
 const partitionOf: unique symbol = Symbol('meshkit.kafka.partition');
 
-type Outgoing = MessageToProduce<string, Buffer, string, string> & { [partitionOf]?: number };
+type Outgoing = MessageToProduce<string, Buffer, Buffer, Buffer> & { [partitionOf]?: number };
 
 /**
  * A {@link Broker} over Apache Kafka with `@platformatic/kafka`.
@@ -41,7 +41,7 @@ type Outgoing = MessageToProduce<string, Buffer, string, string> & { [partitionO
 export class KafkaBroker implements Broker {
   readonly name = 'kafka';
   readonly #options: ResolvedKafkaOptions;
-  readonly #producer: Producer<string, Buffer, string, string>;
+  readonly #producer: Producer<string, Buffer, Buffer, Buffer>;
   readonly #subscriptions = new Set<KafkaSubscription>();
   #admin: Admin | undefined;
   #roundRobin = 0;
@@ -60,7 +60,8 @@ export class KafkaBroker implements Broker {
       autocreateTopics: true,
       retries: o.retries,
       retryDelay: o.retryDelayMs,
-      serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
+      // Header names and values arrive as bytes (see toMessage): names and repeating values encoded once.
+      serializers: { key: stringSerializer, headerKey: asIs, headerValue: asIs },
       partitioner: (message, key, context) => {
         let partition: number;
         if (key !== undefined && key !== null) {
@@ -294,17 +295,26 @@ export class KafkaBroker implements Broker {
     bases: readonly TopicWithPartitionAndOffset[],
   ): (string | undefined)[] {
     const metadata = this.#producer.currentMetadata;
-    const next = new Map<string, bigint>();
-    for (const b of bases) next.set(`${b.topic}/${b.partition}`, b.offset);
+    // The next offset of each partition written to, per topic (a batch rarely spans topics).
+    const next = new Map<string, bigint[]>();
+    for (const b of bases) {
+      let offsets = next.get(b.topic);
+      if (offsets === undefined) {
+        offsets = [];
+        next.set(b.topic, offsets);
+      }
+      offsets[b.partition] = b.offset;
+    }
     return messages.map((m) => {
       const raw = m[partitionOf];
       const count = metadata?.topics.get(m.topic)?.partitionsCount;
       if (raw === undefined || count === undefined) return undefined;
-      const key = `${m.topic}/${raw % count}`;
-      const offset = next.get(key);
+      const partition = raw % count;
+      const offsets = next.get(m.topic);
+      const offset = offsets?.[partition];
       if (offset === undefined) return undefined;
-      next.set(key, offset + 1n);
-      return `${key}/${offset}`;
+      offsets![partition] = offset + 1n;
+      return `${m.topic}/${partition}/${offset}`;
     });
   }
 
@@ -336,9 +346,14 @@ export class KafkaBroker implements Broker {
   }
 }
 
+/** The serializer of bytes that are already bytes. */
+const asIs = (bytes?: Buffer): Buffer | undefined => bytes;
+
 function toMessage(record: BrokerRecord): Outgoing {
-  const headers = new Map<string, string>();
-  for (const name of Object.keys(record.headers)) headers.set(toWireName(name), record.headers[name]!);
+  const headers = new Map<Buffer, Buffer>();
+  for (const name of Object.keys(record.headers)) {
+    headers.set(wireNameBytes(name), wireValueBytes(name, record.headers[name]!));
+  }
   const body = record.body;
   const message: Outgoing = {
     topic: record.topic,
@@ -353,7 +368,7 @@ function toMessage(record: BrokerRecord): Outgoing {
  * Closes a client so that none of its sockets outlives this call: a client whose own close() fails keeps
  * its connections and marks itself not closed, so its connection pool is closed directly then.
  */
-async function closeClient(client: Producer<string, Buffer, string, string> | Admin): Promise<void> {
+async function closeClient(client: Producer<string, Buffer, Buffer, Buffer> | Admin): Promise<void> {
   try {
     await client.close();
   } catch {

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '@meshkit/core';
-import { fromWireName, retryTopicOf, toWireName, wrapPlainRecord } from './headers.ts';
+import {
+  fromWireName,
+  retryTopicOf,
+  toWireName,
+  wireNameBytes,
+  wireValueBytes,
+  wrapPlainRecord,
+} from './headers.ts';
 import { kafkaBroker } from './kafka-broker.ts';
 import { type KafkaBrokerOptions, resolveOptions } from './options.ts';
 
@@ -61,6 +68,22 @@ describe('kafka headers', () => {
     assert.equal(toWireName('content-type'), 'content-type');
     assert.equal(fromWireName('ce_specversion'), 'ce-specversion');
     assert.equal(fromWireName('meshkit-attempt'), 'meshkit-attempt');
+  });
+
+  it('writes names and repeating values as bytes encoded once, in buffers of their own', () => {
+    assert.equal(wireNameBytes('ce-id').toString(), 'ce_id');
+    assert.equal(wireNameBytes('traceparent').toString(), 'traceparent');
+    assert.equal(wireNameBytes('ce-id'), wireNameBytes('ce-id'));
+    const source = wireValueBytes('ce-source', '/users/é');
+    assert.equal(source.toString(), '/users/é');
+    assert.equal(wireValueBytes('ce-source', '/users/é'), source);
+    // Not a slice of Node's shared pool, which a kept slice would keep alive.
+    assert.equal(source.buffer.byteLength, source.byteLength);
+    assert.equal(wireNameBytes('ce-type').buffer.byteLength, 'ce_type'.length);
+    // Values that differ per record are encoded each time and never kept.
+    const id = wireValueBytes('ce-id', 'abc');
+    assert.equal(id.toString(), 'abc');
+    assert.notEqual(wireValueBytes('ce-id', 'abc'), id);
   });
 
   it('derives stable attributes for a plain record and keeps present ones', () => {
