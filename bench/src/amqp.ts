@@ -17,7 +17,9 @@
  * Each round runs the peers one after the other, in reverse order in every other round; each row
  * reports the best rate of its rounds and the least client CPU per message (user + system time of this
  * process, µs: steadier than rates on a busy machine, where the broker's share of the cores decides
- * the rate), and the ratios meshkit / amqplib (same headers) close the output. `--json` lines are
+ * the rate), and the ratios meshkit / amqplib (same headers) close the output: of the best rates,
+ * and the median of the ratios within each round (both peers ran within seconds of each other there,
+ * so a slow stretch of the shared machine or the broker weighs on both). `--json` lines are
  * {name, msgPerSec, cpuUsPerMsg}.
  */
 import { randomUUID } from 'node:crypto';
@@ -28,7 +30,7 @@ import { Connection as RabbitClient, type Publisher as RabbitPublisher } from 'r
 
 const url = process.env.MESHKIT_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const count = Number(process.env.MESHKIT_BENCH_AMQP_COUNT ?? 100_000);
-const rounds = Number(process.env.MESHKIT_BENCH_AMQP_ROUNDS ?? 3);
+const rounds = Number(process.env.MESHKIT_BENCH_AMQP_ROUNDS ?? 5);
 const window = 1_000;
 const prefetch = 100;
 const pad = 'x'.repeat(170);
@@ -176,6 +178,12 @@ async function rawConsume(connection: amqp.ChannelModel, queue: string): Promise
   return rate;
 }
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 export async function run({ json }: { json: boolean }): Promise<void> {
   const id = randomUUID().slice(0, 8);
   const exchange = `bench-${id}`;
@@ -201,13 +209,16 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   await (await consume(broker, { group, topics: ['mesh'], handler: async () => {} })).stop();
 
   const best = new Map<string, number>();
+  /** Every round's rate, in round order: a peer's rate over amqplib's in the same round is one ratio. */
+  const rates = new Map<string, number[]>();
   const cpu = new Map<string, number>();
-  /** Runs a phase; keeps its best rate and its least client CPU per message (user + system, µs). */
+  /** Runs a phase; keeps its rates and its least client CPU per message (user + system, µs). */
   const keep = async (name: string, phase: () => Promise<number>) => {
     const before = process.cpuUsage();
     const rate = await phase();
     const used = process.cpuUsage(before);
     best.set(name, Math.max(best.get(name) ?? 0, rate));
+    rates.set(name, [...(rates.get(name) ?? []), rate]);
     cpu.set(name, Math.min(cpu.get(name) ?? Number.POSITIVE_INFINITY, (used.user + used.system) / count));
   };
   const meshPublish = async () => {
@@ -289,10 +300,19 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   );
   const cpuRatio = (peer: string, what: string) =>
     (cpu.get(`${peer} ${what}`)! / cpu.get(`amqplib ${what}`)!).toFixed(2);
+  const pairedRatios = (peer: string, what: string) => {
+    const ours = rates.get(`${peer} ${what}`)!;
+    const theirs = rates.get(`amqplib ${what}`)!;
+    const each = ours.map((rate, i) => rate / theirs[i]!);
+    return `${median(each).toFixed(2)}x (rounds: ${each.map((r) => r.toFixed(2)).join(', ')})`;
+  };
   for (const peer of ['meshkit', 'rabbitmq-client']) {
     console.log(
-      `${peer} / amqplib (same headers), rate: publish ${ratio(peer, 'publish')}x, consume ${ratio(peer, 'consume')}x; ` +
+      `${peer} / amqplib (same headers), best rate: publish ${ratio(peer, 'publish')}x, consume ${ratio(peer, 'consume')}x; ` +
         `client CPU per message: publish ${cpuRatio(peer, 'publish')}x, consume ${cpuRatio(peer, 'consume')}x`,
+    );
+    console.log(
+      `  median of the ratios within each round: publish ${pairedRatios(peer, 'publish')}, consume ${pairedRatios(peer, 'consume')}`,
     );
   }
 }

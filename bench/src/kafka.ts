@@ -10,8 +10,10 @@
  *             handler, concurrency 8: envelope decode, key scheduling, a commit after the handlers; meshkit
  *             batch: consumeBatch() with batches of up to 500 and a no-op handler)
  *
- * Each peer runs three times, taking turns to go first; the best run counts. `--json` prints one object
- * per line: {name, msgPerSec}, with `publish` or `consume` in the name; ratios are meshkit / raw.
+ * Each peer runs three times, taking turns to go first; the best run counts, and the median of the
+ * ratios within each round (where both peers ran within seconds of each other) is printed beside it.
+ * `--json` prints one object per line: {name, msgPerSec, cpuUsPerMsg}, with `publish` or `consume` in
+ * the name; ratios are meshkit / raw.
  */
 import { randomUUID } from 'node:crypto';
 import { consume, consumeBatch, type Consumer as MeshConsumer, publisher } from '@meshkit/messaging';
@@ -202,16 +204,25 @@ async function meshkitConsume(topic: string, batch = 0): Promise<number> {
   return rate;
 }
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 export async function run({ json }: { json: boolean }): Promise<void> {
   const admin = new Admin({ clientId: 'bench-admin', bootstrapBrokers: [bootstrap] });
   const best = new Map<string, number>();
+  /** Every round's rate, in round order: meshkit's over the raw client's in the same round is one ratio. */
+  const rates = new Map<string, number[]>();
   const cpu = new Map<string, number>();
-  /** Runs a phase; keeps its best rate and its least client CPU per record (user + system, µs). */
+  /** Runs a phase; keeps its rates and its least client CPU per record (user + system, µs). */
   const record = async (name: string, phase: () => Promise<number>) => {
     const before = process.cpuUsage();
     const rate = await phase();
     const used = process.cpuUsage(before);
     best.set(name, Math.max(best.get(name) ?? 0, rate));
+    rates.set(name, [...(rates.get(name) ?? []), rate]);
     cpu.set(name, Math.min(cpu.get(name) ?? Number.POSITIVE_INFINITY, (used.user + used.system) / total));
   };
   try {
@@ -272,5 +283,12 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   console.log(
     `meshkit / raw, rate: publish ${ratio('meshkit publish', 'raw publish')}x, consume ${ratio('meshkit consume', 'raw consume')}x, batch consume ${ratio('meshkit batch', 'raw consume')}x; ` +
       `client CPU per record: publish ${cpuRatio('meshkit publish', 'raw publish')}x, consume ${cpuRatio('meshkit consume', 'raw consume')}x`,
+  );
+  const paired = (a: string, b: string) => {
+    const each = rates.get(a)!.map((rate, i) => rate / rates.get(b)![i]!);
+    return `${median(each).toFixed(2)}x (rounds: ${each.map((r) => r.toFixed(2)).join(', ')})`;
+  };
+  console.log(
+    `  median of the ratios within each round: publish ${paired('meshkit publish', 'raw publish')}, consume ${paired('meshkit consume', 'raw consume')}, batch consume ${paired('meshkit batch', 'raw consume')}`,
   );
 }
