@@ -62,6 +62,61 @@ function ownBytes(text: string): Buffer {
   return bytes;
 }
 
+/** The (de)serializer of header bytes the adapter encodes and decodes itself. */
+export const asIs = (bytes?: Buffer): Buffer | undefined => bytes;
+
+/** Bytes read off the wire and the text they decode to. */
+interface Decoded {
+  readonly bytes: Buffer;
+  readonly text: string;
+}
+
+/** Header names read so far (meshkit's spelling), by byte length: the same few come on every record. */
+const namesByLength = new Map<number, Decoded[]>();
+let namesKept = 0;
+/** Per repeating header (see `repeating`), the last value read. */
+const lastValues = new Map<string, Decoded>();
+
+/**
+ * A record's header name (its bytes on the wire) in meshkit's spelling. A name seen before is found by
+ * comparing bytes, without decoding it into a new string again.
+ */
+export function headerNameOf(bytes: Buffer): string {
+  const candidates = namesByLength.get(bytes.byteLength);
+  if (candidates !== undefined) {
+    for (const known of candidates) if (known.bytes.equals(bytes)) return known.text;
+  }
+  const text = fromWireName(bytes.toString());
+  // Names are the producers' to choose: keep a bounded number of them.
+  if (namesKept >= 256) {
+    namesByLength.clear();
+    namesKept = 0;
+  }
+  const decoded = { bytes: copyOf(bytes), text };
+  if (candidates === undefined) namesByLength.set(bytes.byteLength, [decoded]);
+  else candidates.push(decoded);
+  namesKept++;
+  return text;
+}
+
+/** The value of header `name` (meshkit's spelling); a repeating one equal to the last is not decoded again. */
+export function headerValueOf(name: string, bytes: Buffer | null | undefined): string {
+  if (bytes === null || bytes === undefined) return '';
+  if (!repeating.has(name)) return bytes.toString();
+  const last = lastValues.get(name);
+  if (last?.bytes.equals(bytes)) return last.text;
+  const text = bytes.toString();
+  lastValues.set(name, { bytes: copyOf(bytes), text });
+  return text;
+}
+
+/** A copy of `bytes`: what the client hands out are views of a whole fetch response, kept alive by a view. */
+function copyOf(bytes: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
+  bytes.copy(copy);
+  return copy;
+}
+
 /** Kafka record header name → meshkit header name. */
 export function fromWireName(name: string): string {
   let known = fromWire.get(name);

@@ -18,7 +18,7 @@ import {
   type TopicWithPartitionAndOffset,
 } from '@platformatic/kafka';
 import { kafkaChannels } from './channels.ts';
-import { wireNameBytes, wireValueBytes } from './headers.ts';
+import { asIs, wireNameBytes, wireValueBytes } from './headers.ts';
 import { type KafkaBrokerOptions, type ResolvedKafkaOptions, resolveOptions } from './options.ts';
 import { KafkaSubscription } from './subscription.ts';
 
@@ -345,9 +345,6 @@ export class KafkaBroker implements Broker {
     return undefined;
   }
 }
-
-/** The serializer of bytes that are already bytes. */
-const asIs = (bytes?: Buffer): Buffer | undefined => bytes;
 
 function toMessage(record: BrokerRecord): Outgoing {
   const headers = new Map<Buffer, Buffer>();

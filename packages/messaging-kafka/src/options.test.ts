@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '@meshkit/core';
 import {
   fromWireName,
+  headerNameOf,
+  headerValueOf,
   retryTopicOf,
   toWireName,
   wireNameBytes,
@@ -84,6 +86,26 @@ describe('kafka headers', () => {
     const id = wireValueBytes('ce-id', 'abc');
     assert.equal(id.toString(), 'abc');
     assert.notEqual(wireValueBytes('ce-id', 'abc'), id);
+  });
+
+  it('reads names and values off the wire, the same text for the same bytes', () => {
+    const response = Buffer.from('xxce_specversionce_idce_type');
+    const name = headerNameOf(response.subarray(2, 16));
+    assert.equal(name, 'ce-specversion');
+    assert.equal(headerNameOf(Buffer.from('ce_specversion')), 'ce-specversion');
+    // Same length, other bytes: another name.
+    assert.equal(headerNameOf(Buffer.from('ce_type')), 'ce-type');
+    assert.equal(headerNameOf(Buffer.from('ce_time')), 'ce-time');
+    assert.equal(headerNameOf(Buffer.from('traceparent')), 'traceparent');
+    // What is kept is a copy: changing the fetched bytes later changes nothing.
+    response.write('zz', 2);
+    assert.equal(headerNameOf(Buffer.from('ce_specversion')), 'ce-specversion');
+    assert.equal(headerValueOf('ce-source', Buffer.from('/a')), '/a');
+    assert.equal(headerValueOf('ce-source', Buffer.from('/a')), '/a');
+    assert.equal(headerValueOf('ce-source', Buffer.from('/b')), '/b');
+    assert.equal(headerValueOf('ce-id', Buffer.from('é1')), 'é1');
+    assert.equal(headerValueOf('ce-id', null), '');
+    assert.equal(headerValueOf('ce-source', undefined), '');
   });
 
   it('derives stable attributes for a plain record and keeps present ones', () => {

@@ -21,18 +21,25 @@ import {
 } from '@platformatic/kafka';
 import { kafkaChannels } from './channels.ts';
 import { DeliveryCounts } from './delivery-counts.ts';
-import { fromWireName, retryHeaderNames, retryTopicOf, wrapPlainRecord } from './headers.ts';
+import {
+  asIs,
+  headerNameOf,
+  headerValueOf,
+  retryHeaderNames,
+  retryTopicOf,
+  wrapPlainRecord,
+} from './headers.ts';
 import type { KafkaBroker } from './kafka-broker.ts';
 import type { ResolvedKafkaOptions } from './options.ts';
 import { PartitionOffsets } from './partition-offsets.ts';
 
-type Record = Message<string, Buffer, string, string>;
-type Stream = MessagesStream<string, Buffer, string, string>;
+type Record = Message<string, Buffer, Buffer, Buffer>;
+type Stream = MessagesStream<string, Buffer, Buffer, Buffer>;
 
 /** One joined consumer: a Kafka consumer over a fixed topic list and its message stream. */
 interface Session {
   readonly topics: readonly string[];
-  readonly consumer: Consumer<string, Buffer, string, string>;
+  readonly consumer: Consumer<string, Buffer, Buffer, Buffer>;
   stream: Stream | undefined;
   /** `topic:partition` → offsets handed out on this session, for the partitions it owns now. */
   readonly partitions: Map<string, PartitionOffsets>;
@@ -87,7 +94,7 @@ export class KafkaSubscription implements Subscription {
   /** The reopen loop after the consumer was lost, while it runs. */
   #reopening: Promise<void> | undefined;
   /** The consumer being opened (so close() can abort an open waiting on an absent broker). */
-  #opening: Consumer<string, Buffer, string, string> | undefined;
+  #opening: Consumer<string, Buffer, Buffer, Buffer> | undefined;
   readonly #reopenBackoff: Backoff;
   /** Ends the wait before the next reopen attempt early (stop). */
   #wakeReopen: () => void = () => {};
@@ -225,7 +232,7 @@ export class KafkaSubscription implements Subscription {
 
   async #open(topics: string[]): Promise<void> {
     const o = this.#broker.options;
-    const consumer = new Consumer<string, Buffer, string, string>({
+    const consumer = new Consumer<string, Buffer, Buffer, Buffer>({
       clientId: o.clientId,
       bootstrapBrokers: o.brokers,
       groupId: this.#options.group,
@@ -242,8 +249,9 @@ export class KafkaSubscription implements Subscription {
       highWaterMark: Math.max(16, this.#options.prefetch),
       deserializers: {
         key: stringDeserializer,
-        headerKey: stringDeserializer,
-        headerValue: stringDeserializer,
+        // Header names and values are read as bytes: see headerNameOf() and headerValueOf().
+        headerKey: asIs,
+        headerValue: asIs,
       },
     });
     this.#opening = consumer;
@@ -433,7 +441,7 @@ export class KafkaSubscription implements Subscription {
    * leaving: its connections are closed and the group expires it after the session timeout, as after a
    * crash (its partitions' uncommitted records are read again by their next owner).
    */
-  async #closeConsumer(consumer: Consumer<string, Buffer, string, string>, stream?: Stream): Promise<void> {
+  async #closeConsumer(consumer: Consumer<string, Buffer, Buffer, Buffer>, stream?: Stream): Promise<void> {
     try {
       if (stream !== undefined && !stream.closed) await stream.close();
     } catch (error) {
@@ -547,7 +555,10 @@ export class KafkaSubscription implements Subscription {
     offsets.leaderEpoch = record.leaderEpoch;
     this.#unsettled++;
     const headers: { [name: string]: string } = {};
-    for (const [name, value] of record.headers) headers[fromWireName(name)] = value ?? '';
+    for (const [bytes, value] of record.headers) {
+      const name = headerNameOf(bytes);
+      headers[name] = headerValueOf(name, value);
+    }
     let topic = record.topic;
     let dueAt = 0;
     if (topic === this.#retryTopic) {
